@@ -1,0 +1,76 @@
+#include "lib/gss/cred.h"
+
+#include <gssapi/gssapi_ext.h>
+
+namespace gssgate::gss {
+namespace {
+
+// Builds a gss_OID_set that points into `mechs` (and `descs`, which must outlive the set).
+gss_OID_set_desc make_oid_set(const std::vector<Oid>& mechs, std::vector<gss_OID_desc>* descs) {
+  descs->clear();
+  for (const Oid& mech : mechs) descs->push_back(mech.desc());
+  return gss_OID_set_desc{descs->size(), descs->data()};
+}
+
+}  // namespace
+
+const char* to_string(CredUsage usage) {
+  switch (usage) {
+    case CredUsage::kBoth:
+      return "both";
+    case CredUsage::kInitiate:
+      return "initiate";
+    case CredUsage::kAccept:
+      return "accept";
+  }
+  return "unknown";
+}
+
+GssStatus acquire_cred(const AcquireCredRequest& request, AcquiredCred* out) {
+  std::vector<gss_key_value_element_desc> elements;
+  elements.reserve(request.store.elements.size());
+  for (const auto& [key, value] : request.store.elements) {
+    elements.push_back(gss_key_value_element_desc{key.c_str(), value.c_str()});
+  }
+  gss_key_value_set_desc store{static_cast<OM_uint32>(elements.size()), elements.data()};
+
+  std::vector<gss_OID_desc> descs;
+  gss_OID_set_desc mech_set = make_oid_set(request.mechs, &descs);
+
+  OM_uint32 minor = 0;
+  CredHandle cred;
+  OidSetHandle actual_mechs;
+  OM_uint32 lifetime = 0;
+  OM_uint32 major = gss_acquire_cred_from(
+      &minor, request.desired_name ? request.desired_name->get() : GSS_C_NO_NAME, request.lifetime,
+      request.mechs.empty() ? GSS_C_NO_OID_SET : &mech_set,
+      static_cast<gss_cred_usage_t>(request.usage), elements.empty() ? GSS_C_NO_CRED_STORE : &store,
+      cred.out(), actual_mechs.out(), &lifetime);
+  GssStatus status = check("gss_acquire_cred_from", major, minor);
+  if (status.ok()) {
+    out->cred = std::move(cred);
+    out->mechs = oids_from_set(actual_mechs.get());
+    out->lifetime = lifetime;
+  }
+  return status;
+}
+
+GssStatus inquire_cred(const CredHandle& cred, CredInfo* out) {
+  OM_uint32 minor = 0;
+  NameHandle name;
+  OM_uint32 lifetime = 0;
+  gss_cred_usage_t usage = GSS_C_BOTH;
+  OidSetHandle mechs;
+  OM_uint32 major =
+      gss_inquire_cred(&minor, cred.get(), name.out(), &lifetime, &usage, mechs.out());
+  GssStatus status = check("gss_inquire_cred", major, minor);
+  if (status.ok()) {
+    out->name = std::move(name);
+    out->lifetime = lifetime;
+    out->usage = static_cast<CredUsage>(usage);
+    out->mechs = oids_from_set(mechs.get());
+  }
+  return status;
+}
+
+}  // namespace gssgate::gss

@@ -1,0 +1,65 @@
+#pragma once
+
+// Credential acquisition from an explicit credential store (MIT's gss_acquire_cred_from), so the
+// daemon never depends on process-global Kerberos state (KRB5CCNAME, KRB5_KTNAME, setenv).
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lib/gss/handles.h"
+#include "lib/gss/oid.h"
+#include "lib/gss/status.h"
+
+namespace gssgate::gss {
+
+enum class CredUsage : int {
+  kBoth = GSS_C_BOTH,
+  kInitiate = GSS_C_INITIATE,
+  kAccept = GSS_C_ACCEPT,
+};
+const char* to_string(CredUsage usage);
+
+// MIT krb5 credential-store elements (gssapi_ext.h, "Credential store extensions"). Keys used here:
+// "ccache", "client_keytab", "keytab", "rcache". (MIT 1.20 refuses a "password" element through the
+// mechglue with "Credential usage type is unknown", whatever the usage; passwords are kinit's job.)
+struct CredStore {
+  std::vector<std::pair<std::string, std::string>> elements;
+
+  CredStore& add(std::string key, std::string value) {
+    elements.emplace_back(std::move(key), std::move(value));
+    return *this;
+  }
+};
+
+struct AcquireCredRequest {
+  // Null for the default principal of the store (GSS_C_NO_NAME).
+  const NameHandle* desired_name = nullptr;
+  // Seconds; GSS_C_INDEFINITE for the longest the mechanism allows.
+  OM_uint32 lifetime = GSS_C_INDEFINITE;
+  // Empty for the default mechanism set.
+  std::vector<Oid> mechs;
+  CredUsage usage = CredUsage::kBoth;
+  CredStore store;
+};
+
+struct AcquiredCred {
+  CredHandle cred;
+  std::vector<Oid> mechs;
+  OM_uint32 lifetime = 0;
+};
+
+// gss_acquire_cred_from.
+GssStatus acquire_cred(const AcquireCredRequest& request, AcquiredCred* out);
+
+struct CredInfo {
+  NameHandle name;
+  OM_uint32 lifetime = 0;
+  CredUsage usage = CredUsage::kBoth;
+  std::vector<Oid> mechs;
+};
+
+// gss_inquire_cred.
+GssStatus inquire_cred(const CredHandle& cred, CredInfo* out);
+
+}  // namespace gssgate::gss

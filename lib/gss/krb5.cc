@@ -1,0 +1,103 @@
+#include "lib/gss/krb5.h"
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+
+namespace gssgate::gss {
+
+absl::StatusOr<Krb5Context> Krb5Context::create() {
+  krb5_context ctx = nullptr;
+  krb5_error_code code = krb5_init_context(&ctx);
+  if (code != 0) {
+    // MIT accepts a null context here and falls back to the com_err table text.
+    const char* msg = krb5_get_error_message(ctx, code);
+    absl::Status status = absl::InternalError(absl::StrCat("krb5_init_context: ", msg));
+    krb5_free_error_message(ctx, msg);
+    if (ctx != nullptr) krb5_free_context(ctx);
+    return status;
+  }
+  return Krb5Context(ctx);
+}
+
+Krb5Context& Krb5Context::operator=(Krb5Context&& other) noexcept {
+  if (this != &other) {
+    if (ctx_ != nullptr) krb5_free_context(ctx_);
+    ctx_ = std::exchange(other.ctx_, nullptr);
+  }
+  return *this;
+}
+
+Krb5Context::~Krb5Context() {
+  if (ctx_ != nullptr) krb5_free_context(ctx_);
+}
+
+std::string Krb5Context::error_message(krb5_error_code code) const {
+  const char* msg = krb5_get_error_message(ctx_, code);
+  std::string out = msg ? msg : absl::StrCat("krb5 error ", code);
+  krb5_free_error_message(ctx_, msg);
+  return out;
+}
+
+absl::Status Krb5Context::error(krb5_error_code code, std::string_view what) const {
+  std::string text =
+      absl::StrCat(absl::string_view(what.data(), what.size()), ": ", error_message(code));
+  switch (code) {
+    case ENOENT:
+    case KRB5_KT_NOTFOUND:
+    case KRB5_FCC_NOFILE:
+      return absl::NotFoundError(text);
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(text);
+    default:
+      return absl::InternalError(text);
+  }
+}
+
+absl::StatusOr<std::vector<KeytabEntry>> list_keytab(const Krb5Context& ctx,
+                                                     const std::string& keytab) {
+  Krb5Keytab kt(ctx);
+  krb5_error_code code = krb5_kt_resolve(ctx.get(), keytab.c_str(), kt.out());
+  if (code != 0) return ctx.error(code, absl::StrCat("keytab ", keytab));
+
+  krb5_kt_cursor cursor;
+  code = krb5_kt_start_seq_get(ctx.get(), kt.get(), &cursor);
+  if (code != 0) return ctx.error(code, absl::StrCat("keytab ", keytab));
+
+  std::vector<KeytabEntry> entries;
+  krb5_keytab_entry entry;
+  while ((code = krb5_kt_next_entry(ctx.get(), kt.get(), &entry, &cursor)) == 0) {
+    char* name = nullptr;
+    krb5_error_code unparse = krb5_unparse_name(ctx.get(), entry.principal, &name);
+    if (unparse == 0) {
+      entries.push_back(KeytabEntry{name, entry.vno, entry.key.enctype});
+      krb5_free_unparsed_name(ctx.get(), name);
+    }
+    krb5_free_keytab_entry_contents(ctx.get(), &entry);
+    if (unparse != 0) {
+      krb5_kt_end_seq_get(ctx.get(), kt.get(), &cursor);
+      return ctx.error(unparse, absl::StrCat("keytab ", keytab));
+    }
+  }
+  krb5_kt_end_seq_get(ctx.get(), kt.get(), &cursor);
+  if (code != KRB5_KT_END) return ctx.error(code, absl::StrCat("keytab ", keytab));
+  return entries;
+}
+
+absl::StatusOr<std::string> ccache_principal(const Krb5Context& ctx, const std::string& ccache) {
+  Krb5Ccache cc(ctx);
+  krb5_error_code code = krb5_cc_resolve(ctx.get(), ccache.c_str(), cc.out());
+  if (code != 0) return ctx.error(code, absl::StrCat("ccache ", ccache));
+  Krb5Principal princ(ctx);
+  code = krb5_cc_get_principal(ctx.get(), cc.get(), princ.out());
+  if (code != 0) return ctx.error(code, absl::StrCat("ccache ", ccache));
+  char* name = nullptr;
+  code = krb5_unparse_name(ctx.get(), princ.get(), &name);
+  if (code != 0) return ctx.error(code, absl::StrCat("ccache ", ccache));
+  std::string out = name;
+  krb5_free_unparsed_name(ctx.get(), name);
+  return out;
+}
+
+}  // namespace gssgate::gss

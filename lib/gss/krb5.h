@@ -1,0 +1,100 @@
+#pragma once
+
+// RAII over the krb5 handles the GSSAPI layer needs to look into credential stores directly
+// (keytab and ccache inspection with errors that name the file). Each Krb5Context is private to
+// its owner; there is no global context.
+
+#include <krb5/krb5.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace gssgate::gss {
+
+class Krb5Context {
+ public:
+  // krb5_init_context. Errors: INTERNAL with krb5's message (e.g. an unparsable krb5.conf).
+  static absl::StatusOr<Krb5Context> create();
+
+  Krb5Context(Krb5Context&& other) noexcept : ctx_(std::exchange(other.ctx_, nullptr)) {}
+  Krb5Context& operator=(Krb5Context&& other) noexcept;
+  Krb5Context(const Krb5Context&) = delete;
+  Krb5Context& operator=(const Krb5Context&) = delete;
+  ~Krb5Context();
+
+  krb5_context get() const { return ctx_; }
+  // krb5_get_error_message for `code`, which must come from a call on this context.
+  std::string error_message(krb5_error_code code) const;
+  // An absl::Status "what: krb5 message" for a failed call on this context.
+  absl::Status error(krb5_error_code code, std::string_view what) const;
+
+ private:
+  explicit Krb5Context(krb5_context ctx) : ctx_(ctx) {}
+  krb5_context ctx_ = nullptr;
+};
+
+// Move-only owner of one krb5 handle that is released with `Free(context, handle)`. Holds a
+// pointer to its Krb5Context, which must outlive it.
+template <typename T, auto Free>
+class Krb5Handle {
+ public:
+  explicit Krb5Handle(const Krb5Context& ctx) : ctx_(&ctx) {}
+  Krb5Handle(Krb5Handle&& other) noexcept
+      : ctx_(other.ctx_), h_(std::exchange(other.h_, nullptr)) {}
+  Krb5Handle& operator=(Krb5Handle&& other) noexcept {
+    if (this != &other) {
+      reset();
+      ctx_ = other.ctx_;
+      h_ = std::exchange(other.h_, nullptr);
+    }
+    return *this;
+  }
+  Krb5Handle(const Krb5Handle&) = delete;
+  Krb5Handle& operator=(const Krb5Handle&) = delete;
+  ~Krb5Handle() { reset(); }
+
+  T get() const { return h_; }
+  T* out() {
+    reset();
+    return &h_;
+  }
+  void reset() {
+    if (h_ != nullptr) Free(ctx_->get(), h_);
+    h_ = nullptr;
+  }
+
+ private:
+  const Krb5Context* ctx_;
+  T h_ = nullptr;
+};
+
+namespace internal {
+// krb5_kt_close and krb5_cc_close return an error code the destructor cannot act on.
+inline void close_keytab(krb5_context ctx, krb5_keytab kt) { krb5_kt_close(ctx, kt); }
+inline void close_ccache(krb5_context ctx, krb5_ccache cc) { krb5_cc_close(ctx, cc); }
+}  // namespace internal
+
+using Krb5Keytab = Krb5Handle<krb5_keytab, internal::close_keytab>;
+using Krb5Ccache = Krb5Handle<krb5_ccache, internal::close_ccache>;
+using Krb5Principal = Krb5Handle<krb5_principal, krb5_free_principal>;
+
+struct KeytabEntry {
+  std::string principal;  // unparsed, with realm
+  krb5_kvno kvno = 0;
+  krb5_enctype enctype = 0;
+};
+
+// Lists a keytab ("FILE:/path" or a bare path). Errors name the keytab and carry krb5's text:
+// NOT_FOUND for a missing file, PERMISSION_DENIED for an unreadable one, INTERNAL otherwise.
+// Key bytes are never copied out.
+absl::StatusOr<std::vector<KeytabEntry>> list_keytab(const Krb5Context& ctx,
+                                                     const std::string& keytab);
+
+// The default principal of a credential cache ("FILE:/path", "MEMORY:name", ...), unparsed.
+absl::StatusOr<std::string> ccache_principal(const Krb5Context& ctx, const std::string& ccache);
+
+}  // namespace gssgate::gss

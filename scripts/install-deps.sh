@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package gssgate needs to build, test and run its sandbox realm.
+# Idempotent: packages already installed are left as they are. Needs root.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libkrb5-dev libspdlog-dev libtomlplusplus-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # the real MIT KDC and tools the test realm runs (krb5kdc, kdb5_util, kadmin.local, kinit)
+  krb5-kdc krb5-admin-server krb5-user
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: run as root (apt-get install needs it)" >&2
+  exit 1
+fi
+echo "==> apt-get update"
+apt-get update -q
+echo "==> apt-get install ${packages[*]}"
+# krb5-config asks for a default realm; the project never uses the host's realm, so no answer
+# is needed and the frontend must not wait for one.
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${packages[@]}"
+echo "==> packages ready"

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# README's test command: installs the packages, builds, and runs the whole test suite twice —
+# a plain build and an AddressSanitizer + UndefinedBehaviorSanitizer build. Each test that needs a
+# KDC starts its own throwaway MIT realm on a free loopback port and stops it when it ends.
+# Exits non-zero if anything fails. Needs root (package installation).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install-deps.sh
+for preset in default asan; do
+  ./scripts/build.sh "${preset}"
+  echo "==> ctest --preset ${preset}"
+  ctest --preset "${preset}"
+done
+echo "==> all tests passed (default and asan)"
