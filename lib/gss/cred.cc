@@ -73,4 +73,13 @@ GssStatus inquire_cred(const CredHandle& cred, CredInfo* out) {
   return status;
 }
 
+GssStatus indicate_mechs(std::vector<Oid>* out) {
+  OM_uint32 minor = 0;
+  OidSetHandle mechs;
+  OM_uint32 major = gss_indicate_mechs(&minor, mechs.out());
+  GssStatus status = check("gss_indicate_mechs", major, minor);
+  if (status.ok()) *out = oids_from_set(mechs.get());
+  return status;
+}
+
 }  // namespace gssgate::gss

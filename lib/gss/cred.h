@@ -62,4 +62,7 @@ struct CredInfo {
 // gss_inquire_cred.
 GssStatus inquire_cred(const CredHandle& cred, CredInfo* out);
 
+// gss_indicate_mechs: the mechanisms this GSSAPI library supports.
+GssStatus indicate_mechs(std::vector<Oid>* out);
+
 }  // namespace gssgate::gss

@@ -1,0 +1,386 @@
+#include "daemon/config.h"
+
+#include <fnmatch.h>
+#include <grp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace gssgate::daemon {
+namespace {
+
+// Errors point at the offending line, as an editor would.
+absl::Status error_at(const std::string& source, const toml::source_region& where,
+                      const std::string& why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(source, ":", where.begin.line, ":", where.begin.column, ": ", why));
+}
+
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string source, std::string what)
+      : table_(table), source_(std::move(source)), what_(std::move(what)) {}
+
+  absl::Status check_known(std::initializer_list<const char*> keys) const {
+    std::set<std::string> known(keys.begin(), keys.end());
+    for (const auto& [key, node] : table_) {
+      if (!known.contains(std::string(key.str()))) {
+        return error_at(source_, key.source(),
+                        absl::StrCat("unknown key \"", std::string(key.str()), "\" in ", what_, " (known: ",
+                                     absl::StrJoin(known, ", "), ")"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status string(const char* key, std::optional<std::string>* out) const {
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return absl::OkStatus();
+    if (!node->is_string()) return type_error(key, *node, "a string");
+    *out = std::string(**node->as_string());
+    return absl::OkStatus();
+  }
+
+  absl::Status integer(const char* key, int64_t min, int64_t max, int64_t* out) const {
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return absl::OkStatus();
+    if (!node->is_integer()) return type_error(key, *node, "an integer");
+    int64_t v = **node->as_integer();
+    if (v < min || v > max) {
+      return error_at(source_, node->source(),
+                      absl::StrCat(key, " = ", v, " is out of range [", min, ", ", max, "]"));
+    }
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  absl::Status boolean(const char* key, bool* out) const {
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return absl::OkStatus();
+    if (!node->is_boolean()) return type_error(key, *node, "true or false");
+    *out = **node->as_boolean();
+    return absl::OkStatus();
+  }
+
+  // An array of strings or of integers; each element is passed to `each` with its source.
+  template <typename F>
+  absl::Status array(const char* key, F each) const {
+    const toml::node* node = table_.get(key);
+    if (node == nullptr) return absl::OkStatus();
+    const toml::array* arr = node->as_array();
+    if (arr == nullptr) return type_error(key, *node, "an array");
+    for (const toml::node& element : *arr) {
+      absl::Status s = each(element);
+      if (!s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+
+  const std::string& source() const { return source_; }
+
+ private:
+  absl::Status type_error(const char* key, const toml::node& node, const char* want) const {
+    return error_at(source_, node.source(), absl::StrCat(key, " in ", what_, " must be ", want));
+  }
+
+  const toml::table& table_;
+  std::string source_;
+  std::string what_;
+};
+
+absl::StatusOr<uid_t> resolve_user(const std::string& name) {
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* result = nullptr;
+  if (getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &result) != 0 || result == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no such user \"", name, "\""));
+  }
+  return pw.pw_uid;
+}
+
+absl::StatusOr<gid_t> resolve_group(const std::string& name) {
+  std::vector<char> buf(65536);
+  group gr{};
+  group* result = nullptr;
+  if (getgrnam_r(name.c_str(), &gr, buf.data(), buf.size(), &result) != 0 || result == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no such group \"", name, "\""));
+  }
+  return gr.gr_gid;
+}
+
+absl::Status parse_daemon(const toml::table& table, const std::string& source,
+                          DaemonSettings* out) {
+  TableReader r(table, source, "[daemon]");
+  absl::Status s = r.check_known({"socket", "socket_mode", "socket_group", "max_connections",
+                                  "max_message_bytes", "idle_timeout", "workers"});
+  if (!s.ok()) return s;
+  std::optional<std::string> socket, mode, group;
+  if (!(s = r.string("socket", &socket)).ok()) return s;
+  if (socket) {
+    if (socket->empty() || (*socket)[0] != '/') {
+      return error_at(source, table.get("socket")->source(), "socket must be an absolute path");
+    }
+    out->socket_path = *socket;
+  }
+  if (!(s = r.string("socket_mode", &mode)).ok()) return s;
+  if (mode) {
+    char* end = nullptr;
+    unsigned long v = std::strtoul(mode->c_str(), &end, 8);
+    if (mode->empty() || *end != '\0' || v > 0777) {
+      return error_at(source, table.get("socket_mode")->source(),
+                      "socket_mode must be an octal string such as \"0660\"");
+    }
+    out->socket_mode = static_cast<mode_t>(v);
+  }
+  if (!(s = r.string("socket_group", &group)).ok()) return s;
+  if (group) {
+    auto gid = resolve_group(*group);
+    if (!gid.ok()) {
+      return error_at(source, table.get("socket_group")->source(),
+                      std::string(gid.status().message()));
+    }
+    out->socket_group = *gid;
+  }
+  int64_t v = out->max_connections;
+  if (!(s = r.integer("max_connections", 1, 1 << 20, &v)).ok()) return s;
+  out->max_connections = static_cast<int>(v);
+  v = out->max_message_bytes;
+  if (!(s = r.integer("max_message_bytes", 1024, 64 << 20, &v)).ok()) return s;
+  out->max_message_bytes = static_cast<int>(v);
+  v = out->idle_timeout_seconds;
+  if (!(s = r.integer("idle_timeout", 1, 30 * 86400, &v)).ok()) return s;
+  out->idle_timeout_seconds = static_cast<int>(v);
+  v = out->workers;
+  if (!(s = r.integer("workers", 0, 1024, &v)).ok()) return s;
+  out->workers = static_cast<int>(v);
+  return absl::OkStatus();
+}
+
+absl::Status parse_rule(const toml::table& table, const std::string& source, int index,
+                        Rule* rule) {
+  rule->line = static_cast<int>(table.source().begin.line);
+  TableReader r(table, source, absl::StrCat("[[rule]] #", index + 1));
+  absl::Status s = r.check_known({"name", "uids", "users", "gids", "groups", "keytab",
+                                  "client_keytab", "ccache", "usages", "principals",
+                                  "export_context", "max_handles"});
+  if (!s.ok()) return s;
+  std::optional<std::string> name;
+  if (!(s = r.string("name", &name)).ok()) return s;
+  rule->name = name.value_or(absl::StrCat("rule-", index + 1));
+
+  auto ids = [&](const char* key, auto* out) {
+    return r.array(key, [&](const toml::node& n) {
+      if (!n.is_integer() || **n.as_integer() < 0 || **n.as_integer() > 0xfffffffe) {
+        return error_at(source, n.source(), absl::StrCat(key, " takes non-negative integers"));
+      }
+      out->push_back(static_cast<uint32_t>(**n.as_integer()));
+      return absl::OkStatus();
+    });
+  };
+  if (!(s = ids("uids", &rule->uids)).ok()) return s;
+  if (!(s = ids("gids", &rule->gids)).ok()) return s;
+  auto names = [&](const char* key, auto resolve, auto* ids_out, std::vector<std::string>* names_out) {
+    return r.array(key, [&](const toml::node& n) {
+      if (!n.is_string()) return error_at(source, n.source(), absl::StrCat(key, " takes strings"));
+      std::string value(**n.as_string());
+      auto id = resolve(value);
+      if (!id.ok()) return error_at(source, n.source(), std::string(id.status().message()));
+      ids_out->push_back(*id);
+      names_out->push_back(value);
+      return absl::OkStatus();
+    });
+  };
+  if (!(s = names("users", resolve_user, &rule->uids, &rule->users)).ok()) return s;
+  if (!(s = names("groups", resolve_group, &rule->gids, &rule->groups)).ok()) return s;
+  if (rule->uids.empty() && rule->gids.empty()) {
+    return error_at(source, table.source(),
+                    absl::StrCat("rule \"", rule->name,
+                                 "\" matches nobody: give uids, users, gids or groups"));
+  }
+
+  for (const char* key : {"keytab", "client_keytab", "ccache"}) {
+    std::optional<std::string> value;
+    if (!(s = r.string(key, &value)).ok()) return s;
+    if (!value) continue;
+    auto expanded = expand_template(*value, 0);
+    if (!expanded.ok() && expanded.status().code() == absl::StatusCode::kInvalidArgument) {
+      return error_at(source, table.get(key)->source(), std::string(expanded.status().message()));
+    }
+    if (std::string_view(key) == "keytab") rule->keytab = value;
+    if (std::string_view(key) == "client_keytab") rule->client_keytab = value;
+    if (std::string_view(key) == "ccache") rule->ccache = value;
+  }
+
+  bool any_usage = false;
+  s = r.array("usages", [&](const toml::node& n) {
+    std::string v = n.is_string() ? std::string(**n.as_string()) : "";
+    if (v == "initiate") {
+      rule->allow_initiate = true;
+    } else if (v == "accept") {
+      rule->allow_accept = true;
+    } else {
+      return error_at(source, n.source(), "usages takes \"initiate\" and/or \"accept\"");
+    }
+    any_usage = true;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!any_usage) {
+    return error_at(source, table.source(),
+                    absl::StrCat("rule \"", rule->name,
+                                 "\" grants no usage: set usages = [\"initiate\", \"accept\"]"));
+  }
+  if (rule->allow_accept && !rule->keytab) {
+    return error_at(source, table.source(),
+                    absl::StrCat("rule \"", rule->name, "\" grants accept but names no keytab"));
+  }
+  if (rule->allow_initiate && !rule->client_keytab && !rule->ccache) {
+    return error_at(source, table.source(),
+                    absl::StrCat("rule \"", rule->name,
+                                 "\" grants initiate but names no client_keytab or ccache"));
+  }
+  s = r.array("principals", [&](const toml::node& n) {
+    if (!n.is_string()) return error_at(source, n.source(), "principals takes strings");
+    rule->principals.emplace_back(**n.as_string());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!(s = r.boolean("export_context", &rule->allow_export_context)).ok()) return s;
+  int64_t max_handles = rule->max_handles;
+  if (!(s = r.integer("max_handles", 1, 10'000'000, &max_handles)).ok()) return s;
+  rule->max_handles = static_cast<uint32_t>(max_handles);
+  return absl::OkStatus();
+}
+
+std::string join_ids(const std::vector<uint32_t>& ids) { return absl::StrJoin(ids, ", "); }
+
+}  // namespace
+
+absl::StatusOr<Config> parse_config(const std::string& text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    return error_at(source, e.source(), std::string(e.description()));
+  }
+  Config config;
+  config.path = source;
+  TableReader top(root, source, "the top level");
+  absl::Status s = top.check_known({"daemon", "rule"});
+  if (!s.ok()) return s;
+  if (const toml::node* d = root.get("daemon")) {
+    if (!d->is_table()) return error_at(source, d->source(), "[daemon] must be a table");
+    if (!(s = parse_daemon(*d->as_table(), source, &config.daemon)).ok()) return s;
+  }
+  if (const toml::node* rules = root.get("rule")) {
+    const toml::array* arr = rules->as_array();
+    if (arr == nullptr || !arr->is_array_of_tables()) {
+      return error_at(source, rules->source(), "rules are written as [[rule]] tables");
+    }
+    int index = 0;
+    for (const toml::node& n : *arr) {
+      Rule rule;
+      if (!(s = parse_rule(*n.as_table(), source, index++, &rule)).ok()) return s;
+      config.rules.push_back(std::move(rule));
+    }
+  }
+  return config;
+}
+
+absl::StatusOr<Config> load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return errno == EACCES
+               ? absl::PermissionDeniedError(absl::StrCat("cannot read ", path))
+               : absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", strerror(errno)));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+std::string describe(const Config& config) {
+  const DaemonSettings& d = config.daemon;
+  char mode[8];
+  snprintf(mode, sizeof(mode), "%04o", d.socket_mode);
+  std::string out = absl::StrCat(
+      "socket ", d.socket_path, " (mode ", mode, d.socket_group ? absl::StrCat(", gid ", *d.socket_group) : "",
+      "), max_connections ", d.max_connections, ", max_message_bytes ", d.max_message_bytes,
+      ", idle_timeout ", d.idle_timeout_seconds, " s\n", config.rules.size(), " rule(s):\n");
+  for (const Rule& r : config.rules) {
+    absl::StrAppend(&out, "  [", r.name, "] line ", r.line, ": uids {", join_ids(r.uids),
+                    "} gids {", join_ids(r.gids), "}");
+    if (!r.users.empty()) absl::StrAppend(&out, " users {", absl::StrJoin(r.users, ", "), "}");
+    if (!r.groups.empty()) absl::StrAppend(&out, " groups {", absl::StrJoin(r.groups, ", "), "}");
+    absl::StrAppend(&out, "\n    usages:", r.allow_initiate ? " initiate" : "",
+                    r.allow_accept ? " accept" : "");
+    if (r.keytab) absl::StrAppend(&out, "; keytab ", *r.keytab);
+    if (r.client_keytab) absl::StrAppend(&out, "; client_keytab ", *r.client_keytab);
+    if (r.ccache) absl::StrAppend(&out, "; ccache ", *r.ccache);
+    absl::StrAppend(&out, "\n    principals: ",
+                    r.principals.empty() ? "any in the granted stores"
+                                         : absl::StrJoin(r.principals, ", "),
+                    "; export_context ", r.allow_export_context ? "yes" : "no", "; max_handles ",
+                    r.max_handles, "\n");
+  }
+  return out;
+}
+
+const Rule* match_rule(const Config& config, uid_t uid, gid_t gid,
+                       const std::vector<gid_t>& groups) {
+  for (const Rule& rule : config.rules) {
+    if (std::find(rule.uids.begin(), rule.uids.end(), uid) != rule.uids.end()) return &rule;
+    for (gid_t g : rule.gids) {
+      if (g == gid || std::find(groups.begin(), groups.end(), g) != groups.end()) return &rule;
+    }
+  }
+  return nullptr;
+}
+
+absl::StatusOr<std::string> expand_template(const std::string& tmpl, uid_t uid) {
+  std::string out;
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] != '%') {
+      out.push_back(tmpl[i]);
+      continue;
+    }
+    char next = i + 1 < tmpl.size() ? tmpl[i + 1] : '\0';
+    ++i;
+    if (next == '%') {
+      out.push_back('%');
+    } else if (next == 'U') {
+      absl::StrAppend(&out, uid);
+    } else if (next == 'u') {
+      std::vector<char> buf(16384);
+      passwd pw{};
+      passwd* result = nullptr;
+      if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &result) != 0 || result == nullptr) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("uid ", uid, " has no user name for %u in \"", tmpl, "\""));
+      }
+      out += pw.pw_name;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown %-sequence in \"", tmpl, "\" (use %U for the uid, %u for the user name)"));
+    }
+  }
+  return out;
+}
+
+bool principal_allowed(const Rule& rule, const std::string& principal) {
+  if (rule.principals.empty()) return true;
+  for (const std::string& pattern : rule.principals) {
+    if (fnmatch(pattern.c_str(), principal.c_str(), 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace gssgate::daemon

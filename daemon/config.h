@@ -1,0 +1,78 @@
+#pragma once
+
+// gssgated's configuration: daemon settings and the policy rules, from one TOML file.
+// See deploy/gssgated.example.toml for every key with its meaning.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace gssgate::daemon {
+
+struct DaemonSettings {
+  std::string socket_path = "/run/gssgate/gssgate.sock";
+  mode_t socket_mode = 0660;
+  std::optional<gid_t> socket_group;
+  int max_connections = 1024;
+  int max_message_bytes = 1 << 20;
+  // Handles unused for this long are released.
+  int idle_timeout_seconds = 3600;
+  // Worker threads serving calls (gRPC's sync server pool); 0 = number of cores.
+  int workers = 0;
+};
+
+// One policy rule. A caller matches when its uid is in `uids` or its gid (primary or
+// supplementary) is in `gids`; user and group names in the file are resolved to ids at load.
+struct Rule {
+  std::string name;
+  int line = 0;  // where the rule starts in the file
+  std::vector<uid_t> uids;
+  std::vector<gid_t> gids;
+  std::vector<std::string> users;   // as written, for describe()
+  std::vector<std::string> groups;  // as written, for describe()
+
+  // Credential-store templates; %U expands to the caller's uid, %u to its user name, %% to %.
+  std::optional<std::string> keytab;         // acceptor keys
+  std::optional<std::string> client_keytab;  // initiator keys
+  std::optional<std::string> ccache;         // initiator tickets; default: a per-uid MEMORY cache
+
+  bool allow_initiate = false;
+  bool allow_accept = false;
+  // Principals the caller may act as (fnmatch patterns against "name@REALM"); empty = whichever
+  // the granted stores hold.
+  std::vector<std::string> principals;
+  bool allow_export_context = false;
+  uint32_t max_handles = 1000;
+};
+
+struct Config {
+  std::string path;
+  DaemonSettings daemon;
+  std::vector<Rule> rules;
+};
+
+// Parses `text`; errors are INVALID_ARGUMENT "SOURCE:LINE:COLUMN: reason".
+absl::StatusOr<Config> parse_config(const std::string& text, const std::string& source);
+// Reads and parses a file. Errors: NOT_FOUND / PERMISSION_DENIED for the file, else as above.
+absl::StatusOr<Config> load_config(const std::string& path);
+
+// Human-readable summary of the settings and each rule (for --check-config and the start-up log).
+std::string describe(const Config& config);
+
+// The first rule matching the caller, or null. `groups` are its supplementary gids.
+const Rule* match_rule(const Config& config, uid_t uid, gid_t gid,
+                       const std::vector<gid_t>& groups);
+
+// Expands %U/%u/%% in a store template for `uid`. Errors: FAILED_PRECONDITION when %u is used and
+// the uid has no user name; INVALID_ARGUMENT for an unknown %-sequence.
+absl::StatusOr<std::string> expand_template(const std::string& tmpl, uid_t uid);
+
+// True when `principal` ("name@REALM") is allowed by the rule's principal patterns.
+bool principal_allowed(const Rule& rule, const std::string& principal);
+
+}  // namespace gssgate::daemon

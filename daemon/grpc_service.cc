@@ -1,0 +1,51 @@
+#include "daemon/grpc_service.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace gssgate::daemon {
+
+grpc::Status to_grpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  // absl and gRPC share the canonical code numbering.
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+template <typename Request, typename Reply>
+grpc::Status GrpcService::dispatch(const char* rpc, grpc::ServerContext* context,
+                                   const Request& request, Reply* reply,
+                                   absl::Status (daemon::Service::*handler)(const Call&,
+                                                                            const Request&,
+                                                                            Reply*)) {
+  const auto started = std::chrono::steady_clock::now();
+  std::optional<Peer> peer = listener_->peer_for(context->peer());
+  if (!peer) {
+    // Only connections accepted by our own loop reach the server, so this is a bug, not a caller.
+    spdlog::error("{}: call from unregistered peer \"{}\" refused", rpc, context->peer());
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "caller identity unknown; reconnect");
+  }
+  if (context->IsCancelled()) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled before it ran");
+  }
+  absl::StatusOr<Call> call = service_->begin(*peer, rpc);
+  absl::Status status = call.ok() ? (service_->*handler)(*call, request, reply) : call.status();
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::steady_clock::now() - started)
+                          .count();
+  spdlog::debug("rpc={} uid={} pid={} conn={} request_bytes={} reply_bytes={} code={} us={}", rpc,
+                peer->uid, peer->pid, peer->connection, request.ByteSizeLong(),
+                reply->ByteSizeLong(), absl::StatusCodeToString(status.code()), micros);
+  return to_grpc(status);
+}
+
+#define GSSGATE_DEFINE_GRPC_METHOD(Name)                                                  \
+  grpc::Status GrpcService::Name(grpc::ServerContext* context,                            \
+                                 const v1::Name##Request* request, v1::Name##Reply* reply) { \
+    return dispatch(#Name, context, *request, reply, &daemon::Service::Name);             \
+  }
+GSSGATE_RPCS(GSSGATE_DEFINE_GRPC_METHOD)
+#undef GSSGATE_DEFINE_GRPC_METHOD
+
+}  // namespace gssgate::daemon

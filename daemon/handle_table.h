@@ -1,0 +1,96 @@
+#pragma once
+
+// The handle table: every credential and security context the daemon holds for a caller, named by
+// a 16-byte id from the kernel CSPRNG and bound to its owner (uid and connection).
+//
+// Thread-safety: all methods are thread-safe. Lookups lock one of kShards shards only; the owner
+// index (quotas, release-by-connection) has its own lock, taken on insert and erase, never on
+// lookup. A looked-up Entry is shared: callers lock Entry::mu around every GSSAPI call on it, so
+// one gss_ctx_id_t is never used by two threads at once.
+
+#include <sys/types.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "lib/gss/handles.h"
+
+namespace gssgate::daemon {
+
+inline constexpr size_t kHandleBytes = 16;
+
+struct Owner {
+  uid_t uid = 0;
+  uint64_t connection = 0;
+  bool operator==(const Owner&) const = default;
+};
+
+enum class HandleKind { kCred, kContext };
+const char* to_string(HandleKind kind);
+
+struct Entry {
+  Entry(Owner o, HandleKind k) : owner(o), kind(k) {}
+  const Owner owner;
+  const HandleKind kind;
+  // Serializes GSSAPI calls on `context` (MIT contexts are not thread-safe).
+  absl::Mutex mu;
+  // kind == kCred. Set before insert() and never replaced afterwards, so readers holding the
+  // shared_ptr may use it without `mu`; MIT krb5 locks a credential internally.
+  gss::CredHandle cred;
+  gss::ContextHandle context ABSL_GUARDED_BY(mu);  // kind == kContext
+  std::atomic<int64_t> last_used_ns{0};
+};
+
+class HandleTable {
+ public:
+  HandleTable();
+
+  // Adds `entry` under a fresh id. RESOURCE_EXHAUSTED when entry->owner.uid already holds `quota`
+  // handles (the message names the limit).
+  absl::StatusOr<std::string> insert(std::shared_ptr<Entry> entry, uint32_t quota);
+
+  // The entry for `id` if it exists, belongs to `owner` and is of `kind`; otherwise NOT_FOUND with
+  // one message for every case, so a caller cannot tell another owner's handle from random bytes.
+  // INVALID_ARGUMENT if `id` is not kHandleBytes long.
+  absl::StatusOr<std::shared_ptr<Entry>> find(const Owner& owner, std::string_view id,
+                                              HandleKind kind);
+
+  // Removes the handle (same checks as find). The GSSAPI object is released when the last
+  // shared_ptr to the entry goes.
+  absl::Status erase(const Owner& owner, std::string_view id, HandleKind kind);
+
+  // Removes every handle of a connection (it closed). Returns how many.
+  size_t release_connection(uint64_t connection);
+  // Removes handles unused for longer than `idle`. Returns how many.
+  size_t expire_idle(absl::Duration idle);
+
+  size_t size() const;
+  size_t count_for_uid(uid_t uid) const;
+
+ private:
+  static constexpr size_t kShards = 16;
+  using Id = std::array<uint8_t, kHandleBytes>;
+  struct Shard {
+    mutable absl::Mutex mu;
+    absl::flat_hash_map<Id, std::shared_ptr<Entry>> entries ABSL_GUARDED_BY(mu);
+  };
+  Shard& shard_for(const Id& id) { return shards_[id[0] % kShards]; }
+  // Removes `id` from its shard and the owner index, if present.
+  void remove(const Id& id, const Owner& owner);
+
+  std::array<Shard, kShards> shards_;
+  mutable absl::Mutex owners_mu_;
+  absl::flat_hash_map<uint64_t, absl::flat_hash_set<Id>> by_connection_ ABSL_GUARDED_BY(owners_mu_);
+  absl::flat_hash_map<uid_t, uint32_t> per_uid_ ABSL_GUARDED_BY(owners_mu_);
+};
+
+}  // namespace gssgate::daemon

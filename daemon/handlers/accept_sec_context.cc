@@ -1,0 +1,94 @@
+#include "daemon/handlers/common.h"
+#include "lib/util/status_macros.h"
+
+namespace gssgate::daemon {
+
+// gss_accept_sec_context, one step per call, with the keytab the caller's rule grants. Delegated
+// credentials become a credential handle of the caller.
+absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecContextRequest& request,
+                                       v1::AcceptSecContextReply* reply) {
+  if (!call.rule->allow_accept) {
+    audit(call, "accept", "reason=\"rule does not grant accept\"", "denied");
+    return absl::PermissionDeniedError(absl::StrCat("policy rule \"", call.rule->name,
+                                                    "\" does not grant accept to uid ",
+                                                    call.peer.uid));
+  }
+  const bool first = request.context().empty();
+  std::shared_ptr<Entry> cred_entry;
+  if (!request.creds().empty()) {
+    GSSGATE_ASSIGN_OR_RETURN(cred_entry,
+                             table().find(call.owner, request.creds(), HandleKind::kCred));
+  }
+  std::shared_ptr<Entry> ctx_entry;
+  if (first) {
+    ctx_entry = std::make_shared<Entry>(call.owner, HandleKind::kContext);
+  } else {
+    GSSGATE_ASSIGN_OR_RETURN(ctx_entry,
+                             table().find(call.owner, request.context(), HandleKind::kContext));
+  }
+  gss::GssStatus status;
+  // Never GSS_C_NO_CREDENTIAL: that would be the daemon's default keytab, not the rule's.
+  gss::AcquiredCred default_cred;
+  if (!cred_entry) {
+    CredRequest want;
+    want.usage = gss::CredUsage::kAccept;
+    GSSGATE_RETURN_IF_ERROR(acquire_granted(call, want, &status, &default_cred));
+    if (!status.ok()) {
+      to_proto(status, reply->mutable_status());
+      audit(call, "accept", "creds=default", absl::StrCat("gss-error \"", status.message(), "\""));
+      return absl::OkStatus();
+    }
+  }
+
+  gss::AcceptSecContextRequest step;
+  step.cred = cred_entry ? &cred_entry->cred : &default_cred.cred;
+  step.input_token = request.input_token();
+  gss::ChannelBindings bindings;
+  if (request.has_channel_bindings()) {
+    bindings = bindings_from_proto(request.channel_bindings());
+    step.bindings = &bindings;
+  }
+  gss::AcceptSecContextResult out;
+  {
+    absl::MutexLock lock(&ctx_entry->mu);
+    status = gss::accept_sec_context(&ctx_entry->context, step, &out);
+  }
+  to_proto(status, reply->mutable_status());
+  reply->set_output_token(std::move(out.output_token));
+  reply->set_continue_needed(status.continue_needed());
+  reply->set_mech(out.mech.der());
+  reply->set_flags(out.flags.bits());
+  reply->set_lifetime(out.lifetime);
+
+  std::string details = absl::StrCat("token_bytes=", request.input_token().size());
+  if (!status.ok()) {
+    if (!first) table().erase(call.owner, request.context(), HandleKind::kContext).IgnoreError();
+    audit(call, "accept", details, absl::StrCat("gss-error \"", status.message(), "\""));
+    return absl::OkStatus();
+  }
+  if (out.initiator_name) {
+    name_to_proto(out.initiator_name, reply->mutable_initiator_name());
+    absl::StrAppend(&details, " initiator=\"", reply->initiator_name().display(), "\"");
+  }
+  absl::StrAppend(&details, " flags=", out.flags.to_string());
+  if (first) {
+    GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(ctx_entry, call.rule->max_handles));
+    reply->set_context(handle);
+  } else {
+    reply->set_context(request.context());
+  }
+  if (out.delegated_cred) {
+    auto delegated = std::make_shared<Entry>(call.owner, HandleKind::kCred);
+    delegated->cred = std::move(out.delegated_cred);
+    auto handle = table().insert(delegated, call.rule->max_handles);
+    if (handle.ok()) {
+      reply->set_delegated_creds(*handle);
+      absl::StrAppend(&details, " delegated=yes");
+    } else {
+      absl::StrAppend(&details, " delegated=dropped (", handle.status().message(), ")");
+    }
+  }
+  audit(call, "accept", details, status.continue_needed() ? "continue" : "complete");
+  return absl::OkStatus();
+}
+}  // namespace gssgate::daemon

@@ -1,0 +1,49 @@
+#include "daemon/handlers/common.h"
+#include "lib/util/status_macros.h"
+
+namespace gssgate::daemon {
+
+// gss_acquire_cred_from with the stores the caller's rule grants; the handle stays here.
+absl::Status Service::AcquireCreds(const Call& call, const v1::AcquireCredsRequest& request,
+                                   v1::AcquireCredsReply* reply) {
+  GSSGATE_ASSIGN_OR_RETURN(gss::CredUsage usage, usage_from_proto(request.usage()));
+  CredRequest want;
+  want.usage = usage;
+  want.lifetime = request.lifetime() == 0 ? GSS_C_INDEFINITE : request.lifetime();
+  want.store = &request.store();
+  for (const std::string& der : request.mechs()) {
+    GSSGATE_ASSIGN_OR_RETURN(gss::Oid mech, oid_field(der, "mechs"));
+    want.mechs.push_back(std::move(mech));
+  }
+  gss::NameHandle name;
+  gss::GssStatus status;
+  if (request.has_name()) {
+    GSSGATE_RETURN_IF_ERROR(import_wire_name(request.name(), "name", &name, &status));
+    want.name = &name;
+  }
+  gss::AcquiredCred acquired;
+  if (status.ok()) GSSGATE_RETURN_IF_ERROR(acquire_granted(call, want, &status, &acquired));
+  to_proto(status, reply->mutable_status());
+  std::string who = request.has_name() ? request.name().value() : "(default)";
+  if (!status.ok()) {
+    audit(call, "acquire", absl::StrCat("name=\"", who, "\" usage=", gss::to_string(usage)),
+          absl::StrCat("gss-error \"", status.message(), "\""));
+    return absl::OkStatus();
+  }
+  auto entry = std::make_shared<Entry>(call.owner, HandleKind::kCred);
+  {
+    absl::MutexLock lock(&entry->mu);
+    entry->cred = std::move(acquired.cred);
+  }
+  GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(entry, call.rule->max_handles));
+  reply->set_creds(handle);
+  for (const gss::Oid& mech : acquired.mechs) reply->add_mechs(mech.der());
+  reply->set_lifetime(acquired.lifetime);
+  audit(call, "acquire",
+        absl::StrCat("name=\"", who, "\" usage=", gss::to_string(usage), " lifetime=",
+                     acquired.lifetime),
+        "ok");
+  return absl::OkStatus();
+}
+
+}  // namespace gssgate::daemon

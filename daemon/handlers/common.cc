@@ -1,0 +1,214 @@
+#include "daemon/handlers/common.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "lib/gss/krb5.h"
+#include "lib/util/status_macros.h"
+#include "spdlog/spdlog.h"
+
+namespace gssgate::daemon {
+
+void to_proto(const gss::GssStatus& status, v1::GssStatus* out) {
+  out->set_major(status.major);
+  out->set_minor(status.minor);
+  out->set_mech(status.mech.der());
+  out->set_operation(status.operation);
+  for (const auto& line : status.major_text) out->add_major_text(line);
+  for (const auto& line : status.minor_text) out->add_minor_text(line);
+}
+
+absl::StatusOr<gss::Oid> oid_field(const std::string& der, const char* field) {
+  if (der.empty()) return gss::Oid();
+  auto oid = gss::Oid::from_der(der);
+  if (!oid.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is not a DER-encoded OID (", der.size(), " bytes)"));
+  }
+  return *oid;
+}
+
+absl::Status import_wire_name(const v1::Name& name, const char* field, gss::NameHandle* out,
+                              gss::GssStatus* status) {
+  auto type = oid_field(name.name_type(), absl::StrCat(field, ".name_type").c_str());
+  if (!type.ok()) return type.status();
+  if (name.value().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " is empty"));
+  }
+  *status = gss::import_name(name.value(), *type, out);
+  return absl::OkStatus();
+}
+
+std::string display_of(const gss::NameHandle& name) {
+  gss::DisplayedName shown;
+  return gss::display_name(name, &shown).ok() ? shown.text : std::string();
+}
+
+void name_to_proto(const gss::NameHandle& name, v1::Name* out) {
+  gss::DisplayedName shown;
+  if (gss::display_name(name, &shown).ok()) {
+    out->set_display(shown.text);
+    out->set_display_type(shown.type.der());
+  }
+  std::string token;
+  if (gss::export_name(name, &token).ok()) {
+    out->set_value(std::move(token));
+    out->set_name_type(gss::oids::nt_export_name().der());
+  } else {
+    out->set_value(shown.text);
+    out->set_name_type(shown.type.der());
+  }
+}
+
+gss::ChannelBindings bindings_from_proto(const v1::ChannelBindings& cb) {
+  gss::ChannelBindings out;
+  out.initiator_address_type = cb.initiator_address_type();
+  out.initiator_address = cb.initiator_address();
+  out.acceptor_address_type = cb.acceptor_address_type();
+  out.acceptor_address = cb.acceptor_address();
+  out.application_data = cb.application_data();
+  return out;
+}
+
+absl::StatusOr<gss::CredUsage> usage_from_proto(int usage) {
+  switch (usage) {
+    case v1::CRED_USAGE_UNSPECIFIED:
+    case v1::CRED_USAGE_BOTH:
+      return gss::CredUsage::kBoth;
+    case v1::CRED_USAGE_INITIATE:
+      return gss::CredUsage::kInitiate;
+    case v1::CRED_USAGE_ACCEPT:
+      return gss::CredUsage::kAccept;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown credential usage ", usage, " (expected 0-3: unspecified, both, ",
+                       "initiate, accept)"));
+  }
+}
+
+v1::CredUsage usage_to_proto(gss::CredUsage usage) {
+  switch (usage) {
+    case gss::CredUsage::kInitiate:
+      return v1::CRED_USAGE_INITIATE;
+    case gss::CredUsage::kAccept:
+      return v1::CRED_USAGE_ACCEPT;
+    case gss::CredUsage::kBoth:
+      break;
+  }
+  return v1::CRED_USAGE_BOTH;
+}
+
+void audit(const Call& call, const char* op, const std::string& details,
+           const std::string& outcome) {
+  spdlog::info("audit op={} uid={} gid={} pid={} conn={} rule={} {} outcome={}", op,
+               call.peer.uid, call.peer.gid, call.peer.pid, call.peer.connection, call.rule->name,
+               details, outcome);
+}
+
+namespace {
+
+absl::Status deny(const Call& call, const char* op, const std::string& why) {
+  audit(call, op, absl::StrCat("reason=\"", why, "\""), "denied");
+  return absl::PermissionDeniedError(why);
+}
+
+}  // namespace
+
+absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::GssStatus* status,
+                             gss::AcquiredCred* out) {
+  const Rule& rule = *call.rule;
+  const bool initiate = request.usage != gss::CredUsage::kAccept;
+  const bool accept = request.usage != gss::CredUsage::kInitiate;
+  if (initiate && !rule.allow_initiate) {
+    return deny(call, "acquire",
+                absl::StrCat("policy rule \"", rule.name, "\" does not grant initiate to uid ",
+                             call.peer.uid));
+  }
+  if (accept && !rule.allow_accept) {
+    return deny(call, "acquire",
+                absl::StrCat("policy rule \"", rule.name, "\" does not grant accept to uid ",
+                             call.peer.uid));
+  }
+
+  // The stores come from the rule alone; a caller may only repeat what its rule names.
+  std::vector<std::pair<std::string, std::string>> granted;
+  auto grant = [&](const char* key, const std::optional<std::string>& tmpl) -> absl::Status {
+    if (!tmpl) return absl::OkStatus();
+    auto value = expand_template(*tmpl, call.peer.uid);
+    if (!value.ok()) return value.status();
+    granted.emplace_back(key, *value);
+    return absl::OkStatus();
+  };
+  if (accept) GSSGATE_RETURN_IF_ERROR(grant("keytab", rule.keytab));
+  if (initiate) {
+    GSSGATE_RETURN_IF_ERROR(grant("client_keytab", rule.client_keytab));
+    if (rule.ccache) {
+      GSSGATE_RETURN_IF_ERROR(grant("ccache", rule.ccache));
+    } else {
+      // Service tickets are cached per uid and rule inside the daemon; never the daemon's own
+      // default ccache.
+      granted.emplace_back("ccache", absl::StrCat("MEMORY:gssgate-", call.peer.uid, "-", rule.name));
+    }
+  }
+  if (request.store != nullptr) {
+    for (const auto& [key, value] : *request.store) {
+      bool ok = false;
+      for (const auto& [gkey, gvalue] : granted) ok = ok || (gkey == key && gvalue == value);
+      if (!ok) {
+        return deny(call, "acquire",
+                    absl::StrCat("store element ", key, "=", value, " is not granted by policy rule \"",
+                                 rule.name, "\""));
+      }
+    }
+  }
+
+  if (request.name != nullptr && !rule.principals.empty()) {
+    gss::NameHandle mn;
+    gss::GssStatus s = gss::canonicalize_name(*request.name, gss::oids::krb5(), &mn);
+    if (!s.ok()) {
+      *status = s;
+      return absl::OkStatus();
+    }
+    std::string principal = display_of(mn);
+    if (!principal_allowed(rule, principal)) {
+      return deny(call, "acquire",
+                  absl::StrCat("policy rule \"", rule.name, "\" does not allow acting as ",
+                               principal));
+    }
+  }
+
+  gss::AcquireCredRequest acquire;
+  acquire.desired_name = request.name;
+  acquire.usage = request.usage;
+  acquire.lifetime = request.lifetime;
+  acquire.mechs = request.mechs;
+  acquire.store.elements = std::move(granted);
+  *status = gss::acquire_cred(acquire, out);
+  if (!status->ok() || request.name != nullptr || rule.principals.empty()) return absl::OkStatus();
+
+  // No name was given but the rule restricts principals: check what the stores produced.
+  std::vector<std::string> principals;
+  gss::CredInfo info;
+  if (gss::inquire_cred(out->cred, &info).ok() && info.name) {
+    principals.push_back(display_of(info.name));
+  } else if (accept && rule.keytab) {
+    auto ctx = gss::Krb5Context::create();
+    auto keytab = expand_template(*rule.keytab, call.peer.uid);
+    if (ctx.ok() && keytab.ok()) {
+      auto entries = gss::list_keytab(*ctx, *keytab);
+      if (entries.ok()) {
+        for (const auto& e : *entries) principals.push_back(e.principal);
+      }
+    }
+  }
+  for (const auto& p : principals) {
+    if (!principal_allowed(rule, p)) {
+      out->cred.reset();
+      return deny(call, "acquire",
+                  absl::StrCat("the stores of policy rule \"", rule.name, "\" hold ", p,
+                               ", which the rule's principals do not allow; name a principal"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace gssgate::daemon

@@ -1,0 +1,56 @@
+#pragma once
+
+// Helpers shared by the handlers: proto ⇄ lib conversions in one place, and the policy-checked
+// credential acquisition every credential-using RPC goes through.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "daemon/service.h"
+#include "lib/gss/context.h"
+#include "lib/gss/cred.h"
+#include "lib/gss/name.h"
+
+namespace gssgate::daemon {
+
+void to_proto(const gss::GssStatus& status, v1::GssStatus* out);
+
+// A DER OID field; empty gives the empty Oid. Malformed: INVALID_ARGUMENT naming `field`.
+absl::StatusOr<gss::Oid> oid_field(const std::string& der, const char* field);
+
+// Imports a wire name. A malformed name_type is INVALID_ARGUMENT (returned); a GSSAPI failure is
+// reported through *status with OK returned, like every GSSAPI outcome.
+absl::Status import_wire_name(const v1::Name& name, const char* field, gss::NameHandle* out,
+                              gss::GssStatus* status);
+
+// A mechanism name goes out as its exported token (so it round-trips exactly); any other name as
+// its display form. Display fields are always filled.
+void name_to_proto(const gss::NameHandle& name, v1::Name* out);
+std::string display_of(const gss::NameHandle& name);
+
+gss::ChannelBindings bindings_from_proto(const v1::ChannelBindings& cb);
+absl::StatusOr<gss::CredUsage> usage_from_proto(int usage);
+v1::CredUsage usage_to_proto(gss::CredUsage usage);
+
+// What a caller asks for when acquiring credentials.
+struct CredRequest {
+  const gss::NameHandle* name = nullptr;  // null: the store's default principal
+  gss::CredUsage usage = gss::CredUsage::kBoth;
+  OM_uint32 lifetime = GSS_C_INDEFINITE;
+  std::vector<gss::Oid> mechs;
+  // Store elements the caller named; each must equal what its rule grants.
+  const google::protobuf::Map<std::string, std::string>* store = nullptr;
+};
+
+// Acquires credentials from the stores the caller's rule grants, after checking the usage, the
+// named store elements and the principal against the rule. Policy refusals are PERMISSION_DENIED
+// (returned, and audit-logged); GSSAPI failures come back in *status.
+absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::GssStatus* status,
+                             gss::AcquiredCred* out);
+
+// One audit line: operation, caller, rule, free-form details, outcome. Never token bytes.
+void audit(const Call& call, const char* op, const std::string& details,
+           const std::string& outcome);
+
+}  // namespace gssgate::daemon

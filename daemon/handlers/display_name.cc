@@ -1,0 +1,22 @@
+#include "daemon/handlers/common.h"
+#include "lib/util/status_macros.h"
+
+namespace gssgate::daemon {
+
+// gss_display_name.
+absl::Status Service::DisplayName(const Call&, const v1::DisplayNameRequest& request,
+                                  v1::DisplayNameReply* reply) {
+  gss::NameHandle name;
+  gss::GssStatus status;
+  GSSGATE_RETURN_IF_ERROR(import_wire_name(request.name(), "name", &name, &status));
+  gss::DisplayedName shown;
+  if (status.ok()) status = gss::display_name(name, &shown);
+  to_proto(status, reply->mutable_status());
+  if (status.ok()) {
+    reply->set_display(shown.text);
+    reply->set_display_type(shown.type.der());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace gssgate::daemon

@@ -1,0 +1,36 @@
+#include "daemon/handlers/common.h"
+#include "lib/util/status_macros.h"
+
+namespace gssgate::daemon {
+
+// gss_export_sec_context: hands the context, session key included, to the caller and drops the
+// handle. Only where the caller's rule says export_context = true.
+absl::Status Service::ExportContext(const Call& call, const v1::ExportContextRequest& request,
+                                    v1::ExportContextReply* reply) {
+  if (!call.rule->allow_export_context) {
+    audit(call, "export_context", "reason=\"rule does not allow export_context\"", "denied");
+    return absl::PermissionDeniedError(
+        absl::StrCat("policy rule \"", call.rule->name,
+                     "\" does not allow exporting security contexts (their session keys would "
+                     "leave the daemon); an administrator can set export_context = true"));
+  }
+  GSSGATE_ASSIGN_OR_RETURN(auto entry,
+                           table().find(call.owner, request.context(), HandleKind::kContext));
+  std::string token;
+  gss::GssStatus status;
+  {
+    absl::MutexLock lock(&entry->mu);
+    status = gss::export_context(&entry->context, &token);
+  }
+  to_proto(status, reply->mutable_status());
+  if (status.ok()) {
+    reply->set_token(std::move(token));
+    // GSSAPI consumed the context: the handle goes with it.
+    table().erase(call.owner, request.context(), HandleKind::kContext).IgnoreError();
+  }
+  audit(call, "export_context", absl::StrCat("token_bytes=", reply->token().size()),
+        status.ok() ? "ok" : absl::StrCat("gss-error \"", status.message(), "\""));
+  return absl::OkStatus();
+}
+
+}  // namespace gssgate::daemon

@@ -1,0 +1,93 @@
+#include "daemon/handlers/common.h"
+#include "lib/util/status_macros.h"
+
+namespace gssgate::daemon {
+
+// gss_init_sec_context, one step per call. The first step creates the context handle; a failed
+// later step removes it (GSSAPI has deleted the context).
+absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextRequest& request,
+                                     v1::InitSecContextReply* reply) {
+  if (!call.rule->allow_initiate) {
+    audit(call, "init", "reason=\"rule does not grant initiate\"", "denied");
+    return absl::PermissionDeniedError(absl::StrCat("policy rule \"", call.rule->name,
+                                                    "\" does not grant initiate to uid ",
+                                                    call.peer.uid));
+  }
+  GSSGATE_ASSIGN_OR_RETURN(gss::Oid mech, oid_field(request.mech(), "mech"));
+  if (mech.empty()) mech = gss::oids::krb5();
+  if (!request.has_target()) return absl::InvalidArgumentError("target is required");
+  const bool first = request.context().empty();
+
+  std::shared_ptr<Entry> cred_entry;
+  if (!request.creds().empty()) {
+    GSSGATE_ASSIGN_OR_RETURN(cred_entry,
+                             table().find(call.owner, request.creds(), HandleKind::kCred));
+  }
+  std::shared_ptr<Entry> ctx_entry;
+  if (first) {
+    ctx_entry = std::make_shared<Entry>(call.owner, HandleKind::kContext);
+  } else {
+    GSSGATE_ASSIGN_OR_RETURN(ctx_entry,
+                             table().find(call.owner, request.context(), HandleKind::kContext));
+  }
+
+  gss::NameHandle target;
+  gss::GssStatus status;
+  GSSGATE_RETURN_IF_ERROR(import_wire_name(request.target(), "target", &target, &status));
+  // Never GSS_C_NO_CREDENTIAL on a first step: that would be the daemon's own default ccache.
+  gss::AcquiredCred default_cred;
+  if (status.ok() && first && !cred_entry) {
+    CredRequest want;
+    want.usage = gss::CredUsage::kInitiate;
+    GSSGATE_RETURN_IF_ERROR(acquire_granted(call, want, &status, &default_cred));
+  }
+  const std::string target_text = request.target().value();
+  if (!status.ok()) {
+    to_proto(status, reply->mutable_status());
+    audit(call, "init", absl::StrCat("target=\"", target_text, "\""),
+          absl::StrCat("gss-error \"", status.message(), "\""));
+    return absl::OkStatus();
+  }
+
+  gss::InitSecContextRequest step;
+  step.cred = cred_entry ? &cred_entry->cred : (first ? &default_cred.cred : nullptr);
+  step.target = &target;
+  step.mech = mech;
+  step.flags = request.has_flags() ? gss::Flags::from_bits(request.flags()) : gss::kDefaultInitFlags;
+  step.lifetime = request.lifetime();
+  gss::ChannelBindings bindings;
+  if (request.has_channel_bindings()) {
+    bindings = bindings_from_proto(request.channel_bindings());
+    step.bindings = &bindings;
+  }
+  step.input_token = request.input_token();
+  gss::InitSecContextResult out;
+  {
+    absl::MutexLock lock(&ctx_entry->mu);
+    status = gss::init_sec_context(&ctx_entry->context, step, &out);
+  }
+  to_proto(status, reply->mutable_status());
+  reply->set_output_token(std::move(out.output_token));
+  reply->set_continue_needed(status.continue_needed());
+  reply->set_mech(out.mech.der());
+  reply->set_flags(out.flags.bits());
+  reply->set_lifetime(out.lifetime);
+
+  std::string details = absl::StrCat("target=\"", target_text, "\" flags=", out.flags.to_string(),
+                                     " token_bytes=", reply->output_token().size());
+  if (!status.ok()) {
+    if (!first) table().erase(call.owner, request.context(), HandleKind::kContext).IgnoreError();
+    audit(call, "init", details, absl::StrCat("gss-error \"", status.message(), "\""));
+    return absl::OkStatus();
+  }
+  if (first) {
+    GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(ctx_entry, call.rule->max_handles));
+    reply->set_context(handle);
+  } else {
+    reply->set_context(request.context());
+  }
+  audit(call, "init", details, status.continue_needed() ? "continue" : "complete");
+  return absl::OkStatus();
+}
+
+}  // namespace gssgate::daemon

@@ -1,0 +1,268 @@
+#include "daemon/listener.h"
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace gssgate::daemon {
+namespace {
+
+constexpr uint64_t kListenTag = 0;
+constexpr uint64_t kStopTag = ~uint64_t{0};
+
+absl::Status errno_error(const std::string& what) {
+  return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
+}
+
+sockaddr_un make_addr(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  return addr;
+}
+
+// True if something accepts connections on the socket at `path`.
+bool socket_is_live(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr = make_addr(path);
+  bool live = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return live;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Listener>> Listener::create(const DaemonSettings& settings,
+                                                           int inherited_fd) {
+  const std::string& path = settings.socket_path;
+  if (inherited_fd >= 0) {
+    return std::unique_ptr<Listener>(
+        new Listener(inherited_fd, path, settings.max_connections, /*unlink_on_exit=*/false));
+  }
+  if (path.size() >= sizeof(sockaddr_un::sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("socket path too long (", path.size(),
+                                                   " bytes, at most ",
+                                                   sizeof(sockaddr_un::sun_path) - 1, "): ", path));
+  }
+  std::error_code ec;
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty() && !std::filesystem::exists(parent, ec)) {
+    std::filesystem::create_directories(parent, ec);
+    if (ec) return absl::InternalError(absl::StrCat("mkdir ", parent.string(), ": ", ec.message()));
+    chmod(parent.c_str(), 0755);
+  }
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " exists and is not a socket; remove it or choose another path"));
+    }
+    if (socket_is_live(path)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "another server is accepting on ", path, "; stop it or choose another socket path"));
+    }
+    // A stale socket from a daemon that died: nobody listens, so replacing it hijacks nothing.
+    unlink(path.c_str());
+  }
+
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno_error("socket");
+  sockaddr_un addr = make_addr(path);
+  // Bind under a tight umask so the socket is never reachable with a wider mode than configured,
+  // not even between bind() and chmod().
+  mode_t old_umask = umask(0177);
+  int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  umask(old_umask);
+  if (rc != 0) {
+    absl::Status s = errno_error(absl::StrCat("bind ", path));
+    close(fd);
+    return s;
+  }
+  if (settings.socket_group && chown(path.c_str(), static_cast<uid_t>(-1), *settings.socket_group) != 0) {
+    absl::Status s = errno_error(absl::StrCat("chown ", path));
+    close(fd);
+    return s;
+  }
+  if (chmod(path.c_str(), settings.socket_mode) != 0 || listen(fd, SOMAXCONN) != 0) {
+    absl::Status s = errno_error(absl::StrCat("chmod/listen ", path));
+    close(fd);
+    return s;
+  }
+  return std::unique_ptr<Listener>(
+      new Listener(fd, path, settings.max_connections, /*unlink_on_exit=*/true));
+}
+
+Listener::Listener(int listen_fd, std::string path, int max_connections, bool unlink_on_exit)
+    : listen_fd_(listen_fd),
+      path_(std::move(path)),
+      max_connections_(max_connections),
+      unlink_on_exit_(unlink_on_exit) {
+  // An inherited (systemd) socket may be blocking; accept4 must never block the loop.
+  fcntl(listen_fd_, F_SETFL, fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
+}
+
+Listener::~Listener() {
+  stop();
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, conn] : by_id_) close(conn.dup_fd);
+  by_id_.clear();
+  by_fd_.clear();
+}
+
+void Listener::start(std::function<void(int fd)> hand_off,
+                     std::function<void(const Peer&)> on_closed) {
+  hand_off_ = std::move(hand_off);
+  on_closed_ = std::move(on_closed);
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kListenTag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+  ev.data.u64 = kStopTag;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, stop_fd_, &ev);
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Listener::stop() {
+  if (thread_.joinable()) {
+    uint64_t one = 1;
+    ssize_t ignored = write(stop_fd_, &one, sizeof(one));
+    (void)ignored;
+    thread_.join();
+  }
+  if (listen_fd_ >= 0) {
+    close(listen_fd_);
+    listen_fd_ = -1;
+    if (unlink_on_exit_) unlink(path_.c_str());
+  }
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  if (stop_fd_ >= 0) close(stop_fd_);
+  epoll_fd_ = stop_fd_ = -1;
+}
+
+void Listener::loop() {
+  epoll_event events[64];
+  for (;;) {
+    int n = epoll_wait(epoll_fd_, events, 64, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      spdlog::error("listener: epoll_wait: {}", std::strerror(errno));
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      uint64_t tag = events[i].data.u64;
+      if (tag == kStopTag) return;
+      if (tag == kListenTag) {
+        accept_one();
+      } else {
+        closed(tag);
+      }
+    }
+  }
+}
+
+void Listener::accept_one() {
+  for (;;) {
+    // Non-blocking, as grpc::AddInsecureChannelFromFd requires.
+    int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        spdlog::warn("listener: accept: {}", std::strerror(errno));
+      }
+      return;
+    }
+    ucred cred{};
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      spdlog::warn("listener: SO_PEERCRED failed ({}); connection refused", std::strerror(errno));
+      close(fd);
+      continue;
+    }
+    Peer peer{cred.uid, cred.gid, cred.pid, {}, 0};
+    gid_t groups[256];
+    socklen_t glen = sizeof(groups);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
+      peer.groups.assign(groups, groups + glen / sizeof(gid_t));
+    }
+    if (static_cast<int>(connection_count()) >= max_connections_) {
+      spdlog::warn(
+          "connection refused: limit of {} connections reached (uid={} gid={} pid={}); raise "
+          "max_connections in [daemon] if this load is expected",
+          max_connections_, peer.uid, peer.gid, peer.pid);
+      close(fd);
+      continue;
+    }
+    int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup_fd < 0) {
+      spdlog::warn("listener: dup: {}; connection refused", std::strerror(errno));
+      close(fd);
+      continue;
+    }
+    peer.connection = next_connection_++;
+    {
+      absl::MutexLock lock(&mu_);
+      // A reused fd number replaces the old record: gRPC closed that fd, so no call of the old
+      // connection can still be running under this number.
+      by_fd_[fd] = peer;
+      by_id_[peer.connection] = Conn{fd, dup_fd, peer};
+    }
+    epoll_event ev{};
+    ev.events = EPOLLRDHUP;  // not EPOLLIN: the data is gRPC's to read
+    ev.data.u64 = peer.connection;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, dup_fd, &ev);
+    spdlog::debug("connection {} from uid={} gid={} pid={} (fd {})", peer.connection, peer.uid,
+                  peer.gid, peer.pid, fd);
+    hand_off_(fd);
+  }
+}
+
+void Listener::closed(uint64_t connection) {
+  Peer peer;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_id_.find(connection);
+    if (it == by_id_.end()) return;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.dup_fd, nullptr);
+    close(it->second.dup_fd);
+    auto by_fd = by_fd_.find(it->second.fd);
+    if (by_fd != by_fd_.end() && by_fd->second.connection == connection) by_fd_.erase(by_fd);
+    peer = it->second.peer;
+    by_id_.erase(it);
+  }
+  spdlog::debug("connection {} closed (uid={} pid={})", connection, peer.uid, peer.pid);
+  if (on_closed_) on_closed_(peer);
+}
+
+std::optional<Peer> Listener::peer_for(const std::string& grpc_peer) const {
+  absl::string_view rest(grpc_peer);
+  if (!absl::ConsumePrefix(&rest, "fd:")) return std::nullopt;
+  int fd = -1;
+  if (!absl::SimpleAtoi(rest, &fd)) return std::nullopt;
+  absl::MutexLock lock(&mu_);
+  auto it = by_fd_.find(fd);
+  if (it == by_fd_.end()) return std::nullopt;
+  return it->second;
+}
+
+size_t Listener::connection_count() const {
+  absl::MutexLock lock(&mu_);
+  return by_id_.size();
+}
+
+}  // namespace gssgate::daemon

@@ -1,0 +1,89 @@
+#pragma once
+
+// The daemon's own accept loop. gRPC 1.51 cannot tell a handler who is calling over a Unix socket,
+// so gssgated accepts connections itself, reads the kernel's SO_PEERCRED/SO_PEERGROUPS for each,
+// records them by fd, and only then hands the fd to gRPC (grpc::AddInsecureChannelFromFd). A call's
+// ServerContext::peer() is "fd:N", which peer_for() maps back to the record. gRPC gives no close
+// callback, so a F_DUPFD_CLOEXEC duplicate of each fd sits in an epoll set watching EPOLLRDHUP:
+// when the caller's end closes (the process exited or dropped the connection) on_closed runs with
+// the connection's id.
+//
+// Thread-safety: peer_for() and connection_count() may be called from any thread; start() and
+// stop() from one controlling thread.
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "daemon/config.h"
+
+namespace gssgate::daemon {
+
+// Who is calling, as the kernel saw it when the connection was made.
+struct Peer {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  pid_t pid = 0;
+  std::vector<gid_t> groups;  // supplementary groups
+  uint64_t connection = 0;    // unique per accepted connection, never reused
+};
+
+class Listener {
+ public:
+  // Creates, binds and listens on settings.socket_path (mode and group from the settings). A stale
+  // socket left by a dead daemon is replaced; a live one (something accepts on it) is an error, as
+  // is a non-socket file at the path. With `inherited_fd` >= 0 (systemd socket activation) that
+  // listening socket is used as is.
+  static absl::StatusOr<std::unique_ptr<Listener>> create(const DaemonSettings& settings,
+                                                          int inherited_fd = -1);
+  ~Listener();
+
+  // Starts the accept/epoll thread. `hand_off` gives an accepted, recorded fd to the RPC server
+  // (which then owns it); `on_closed` runs on the listener thread when a connection ends.
+  void start(std::function<void(int fd)> hand_off, std::function<void(const Peer&)> on_closed);
+  // Stops accepting and joins the thread; existing connections stay with the RPC server.
+  void stop();
+
+  // The caller behind a gRPC peer string "fd:N"; nullopt if it is not one of ours.
+  std::optional<Peer> peer_for(const std::string& grpc_peer) const;
+  size_t connection_count() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  Listener(int listen_fd, std::string path, int max_connections, bool unlink_on_exit);
+  void loop();
+  void accept_one();
+  void closed(uint64_t connection);
+
+  int listen_fd_;
+  std::string path_;
+  int max_connections_;
+  bool unlink_on_exit_;
+  int epoll_fd_ = -1;
+  int stop_fd_ = -1;  // eventfd that wakes the loop for stop()
+  std::thread thread_;
+  std::function<void(int)> hand_off_;
+  std::function<void(const Peer&)> on_closed_;
+  uint64_t next_connection_ = 1;  // listener thread only
+
+  struct Conn {
+    int fd;      // the number gRPC knows it by
+    int dup_fd;  // our duplicate in the epoll set
+    Peer peer;
+  };
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<int, Peer> by_fd_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Conn> by_id_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace gssgate::daemon

@@ -1,0 +1,181 @@
+// gssgated: the privileged GSSAPI daemon.
+//
+//   gssgated --config FILE [--log-level trace|debug|info|warn|error]
+//   gssgated --check-config FILE
+//
+// Exit codes: 0 clean stop (SIGTERM/SIGINT) or a valid config; 1 start-up failure; 2 usage error
+// or an invalid config (the message gives file:line:column and the reason).
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+#include <grpcpp/server_posix.h>
+
+#include "absl/strings/numbers.h"
+#include "daemon/config.h"
+#include "daemon/grpc_service.h"
+#include "daemon/handle_table.h"
+#include "daemon/listener.h"
+#include "daemon/service.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace {
+
+using namespace gssgate::daemon;  // NOLINT: main only
+
+constexpr char kVersion[] = "0.1.0";
+
+int usage(const std::string& why) {
+  std::cerr << "gssgated: " << why << "\n"
+            << "usage: gssgated --config FILE [--log-level LEVEL]\n"
+               "       gssgated --check-config FILE\n";
+  return 2;
+}
+
+// systemd socket activation (sd_listen_fds(3)): fd 3 when LISTEN_PID is us and LISTEN_FDS >= 1.
+int inherited_listen_fd() {
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* fds = std::getenv("LISTEN_FDS");
+  int listen_pid = 0;
+  int listen_fds = 0;
+  if (pid == nullptr || fds == nullptr || !absl::SimpleAtoi(pid, &listen_pid) ||
+      !absl::SimpleAtoi(fds, &listen_fds) || listen_pid != getpid() || listen_fds < 1) {
+    return -1;
+  }
+  return 3;
+}
+
+int serve(const std::string& config_path) {
+  auto loaded = load_config(config_path);
+  if (!loaded.ok()) {
+    spdlog::error("cannot load {}: {}", config_path, std::string(loaded.status().message()));
+    return 2;
+  }
+  auto config = std::make_shared<const Config>(std::move(*loaded));
+
+  // Signals go to the main thread's sigtimedwait loop below; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&signals, sig);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  int inherited = inherited_listen_fd();
+  auto listener = Listener::create(config->daemon, inherited);
+  if (!listener.ok()) {
+    spdlog::error("cannot listen: {}", std::string(listener.status().message()));
+    return 1;
+  }
+
+  HandleTable table;
+  Service service(config, &table);
+  GrpcService grpc_service(&service, listener->get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&grpc_service);
+  builder.SetMaxReceiveMessageSize(config->daemon.max_message_bytes);
+  builder.SetMaxSendMessageSize(config->daemon.max_message_bytes);
+  if (config->daemon.workers > 0) {
+    builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                                config->daemon.workers);
+  }
+  // No listening ports: every connection comes from our own accept loop, with its caller known.
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) {
+    spdlog::error("gRPC server failed to start");
+    return 1;
+  }
+  (*listener)->start(
+      [&server](int fd) { grpc::AddInsecureChannelFromFd(server.get(), fd); },
+      [&table](const Peer& peer) {
+        size_t released = table.release_connection(peer.connection);
+        if (released > 0) {
+          spdlog::info("released {} handle(s) of uid={} pid={}: connection {} closed", released,
+                       peer.uid, peer.pid, peer.connection);
+        }
+      });
+
+  const char* krb5_config = std::getenv("KRB5_CONFIG");
+  spdlog::info("gssgated {} serving on {}{}; {} rule(s) from {}; krb5 config {}", kVersion,
+               (*listener)->path(), inherited >= 0 ? " (socket from systemd)" : "",
+               config->rules.size(), config_path, krb5_config ? krb5_config : "/etc/krb5.conf");
+
+  const int idle = config->daemon.idle_timeout_seconds;
+  timespec tick{std::min(idle, 30) > 0 ? std::min(idle, 30) / 2 + 1 : 1, 0};
+  for (;;) {
+    siginfo_t info{};
+    int sig = sigtimedwait(&signals, &info, &tick);
+    if (sig < 0) {
+      size_t expired = table.expire_idle(absl::Seconds(service.config()->daemon.idle_timeout_seconds));
+      if (expired > 0) spdlog::info("released {} idle handle(s)", expired);
+      continue;
+    }
+    if (sig == SIGHUP) {
+      auto reloaded = load_config(config_path);
+      if (!reloaded.ok()) {
+        spdlog::error("reload failed, keeping the current rules: {}", std::string(reloaded.status().message()));
+        continue;
+      }
+      size_t rules = reloaded->rules.size();
+      service.set_config(std::make_shared<const Config>(std::move(*reloaded)));
+      spdlog::info("reloaded {}: {} rule(s); [daemon] socket settings apply at restart",
+                   config_path, rules);
+      continue;
+    }
+    spdlog::info("signal {}: draining (no new connections; running calls finish)", sig);
+    (*listener)->stop();
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    spdlog::info("stopped; {} handle(s) released", table.size());
+    return 0;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  bool check_only = false;
+  std::string level = "info";
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if ((arg == "--config" || arg == "--check-config" || arg == "--log-level") && i + 1 < argc) {
+      std::string value = argv[++i];
+      if (arg == "--log-level") {
+        level = value;
+      } else {
+        config_path = value;
+        check_only = arg == "--check-config";
+      }
+    } else {
+      return usage("unknown or incomplete option " + arg);
+    }
+  }
+  if (config_path.empty()) return usage("--config or --check-config is required");
+
+  if (check_only) {
+    auto config = load_config(config_path);
+    if (!config.ok()) {
+      std::cerr << config.status().message() << "\n";
+      return 2;
+    }
+    std::cout << config_path << ": OK\n" << describe(*config);
+    return 0;
+  }
+
+  auto logger = spdlog::stderr_logger_mt("gssgated");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  spdlog::set_level(spdlog::level::from_str(level));
+  return serve(config_path);
+}

@@ -1,0 +1,34 @@
+#include "daemon/service.h"
+
+#include "absl/strings/str_cat.h"
+#include "spdlog/spdlog.h"
+
+namespace gssgate::daemon {
+
+Service::Service(std::shared_ptr<const Config> config, HandleTable* table)
+    : config_(std::move(config)), table_(table) {}
+
+void Service::set_config(std::shared_ptr<const Config> config) {
+  absl::MutexLock lock(&mu_);
+  config_ = std::move(config);
+}
+
+std::shared_ptr<const Config> Service::config() const {
+  absl::MutexLock lock(&mu_);
+  return config_;
+}
+
+absl::StatusOr<Call> Service::begin(const Peer& peer, const char* rpc) const {
+  std::shared_ptr<const Config> config = this->config();
+  const Rule* rule = match_rule(*config, peer.uid, peer.gid, peer.groups);
+  if (rule == nullptr) {
+    spdlog::warn("audit op={} uid={} gid={} pid={} outcome=denied reason=\"no policy rule\"", rpc,
+                 peer.uid, peer.gid, peer.pid);
+    return absl::PermissionDeniedError(absl::StrCat(
+        "no policy rule for uid ", peer.uid, " (gid ", peer.gid, ") in ", config->path,
+        "; an administrator must add a [[rule]] for this caller"));
+  }
+  return Call{peer, std::move(config), rule, Owner{peer.uid, peer.connection}};
+}
+
+}  // namespace gssgate::daemon

@@ -1,0 +1,64 @@
+#pragma once
+
+// The RPC handlers, independent of any transport: each is a plain function of (caller, request) →
+// reply, so the gRPC adapter (grpc_service.h), fuzz targets and a future SEQPACKET transport share
+// them. One .cc file per RPC lives in daemon/handlers/.
+//
+// Error contract (DESIGN.md §3): the returned absl::Status is for authorization and malformed
+// requests only (PERMISSION_DENIED, INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED); a GSSAPI
+// outcome, failure included, is written to reply->status with OK returned.
+//
+// Thread-safety: every handler may run concurrently with every other; set_config() swaps the policy
+// atomically (calls already running keep the snapshot they started with).
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "daemon/config.h"
+#include "daemon/handle_table.h"
+#include "daemon/listener.h"
+#include "gssgate/v1/gssgate.pb.h"
+
+namespace gssgate::daemon {
+
+namespace v1 = ::gssgate::v1;
+
+// X(Name) for every RPC; the request and reply types are v1::Name##Request / v1::Name##Reply.
+#define GSSGATE_RPCS(X)                                                                        \
+  X(ImportName) X(DisplayName) X(CanonicalizeName) X(ExportName) X(CompareName) X(AcquireCreds) \
+  X(InquireCred) X(ReleaseCred) X(InitSecContext) X(AcceptSecContext) X(Wrap) X(Unwrap)        \
+  X(GetMic) X(VerifyMic) X(WrapSizeLimit) X(ProcessContextToken) X(InquireContext)             \
+  X(ContextTime) X(ExportContext) X(ImportContext) X(DeleteSecContext) X(IndicateMechs)
+
+// The caller and the policy snapshot one call runs under.
+struct Call {
+  const Peer& peer;
+  std::shared_ptr<const Config> config;
+  const Rule* rule;  // never null: calls without a matching rule are refused before handlers run
+  Owner owner;
+};
+
+class Service {
+ public:
+  Service(std::shared_ptr<const Config> config, HandleTable* table);
+
+  void set_config(std::shared_ptr<const Config> config);
+  std::shared_ptr<const Config> config() const;
+  HandleTable& table() { return *table_; }
+
+  // Resolves the caller's rule; PERMISSION_DENIED (and an audit line) when none matches.
+  absl::StatusOr<Call> begin(const Peer& peer, const char* rpc) const;
+
+#define GSSGATE_DECLARE_HANDLER(Name) \
+  absl::Status Name(const Call& call, const v1::Name##Request& request, v1::Name##Reply* reply);
+  GSSGATE_RPCS(GSSGATE_DECLARE_HANDLER)
+#undef GSSGATE_DECLARE_HANDLER
+
+ private:
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Config> config_ ABSL_GUARDED_BY(mu_);
+  HandleTable* table_;
+};
+
+}  // namespace gssgate::daemon
