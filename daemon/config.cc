@@ -3,13 +3,13 @@
 #include <fnmatch.h>
 #include <grp.h>
 #include <pwd.h>
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -34,8 +34,8 @@ class TableReader {
     for (const auto& [key, node] : table_) {
       if (!known.contains(std::string(key.str()))) {
         return error_at(source_, key.source(),
-                        absl::StrCat("unknown key \"", std::string(key.str()), "\" in ", what_, " (known: ",
-                                     absl::StrJoin(known, ", "), ")"));
+                        absl::StrCat("unknown key \"", std::string(key.str()), "\" in ", what_,
+                                     " (known: ", absl::StrJoin(known, ", "), ")"));
       }
     }
     return absl::OkStatus();
@@ -168,9 +168,9 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
                         Rule* rule) {
   rule->line = static_cast<int>(table.source().begin.line);
   TableReader r(table, source, absl::StrCat("[[rule]] #", index + 1));
-  absl::Status s = r.check_known({"name", "uids", "users", "gids", "groups", "keytab",
-                                  "client_keytab", "ccache", "usages", "principals",
-                                  "export_context", "max_handles"});
+  absl::Status s =
+      r.check_known({"name", "uids", "users", "gids", "groups", "keytab", "client_keytab", "ccache",
+                     "usages", "principals", "export_context", "max_handles"});
   if (!s.ok()) return s;
   std::optional<std::string> name;
   if (!(s = r.string("name", &name)).ok()) return s;
@@ -187,7 +187,8 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   };
   if (!(s = ids("uids", &rule->uids)).ok()) return s;
   if (!(s = ids("gids", &rule->gids)).ok()) return s;
-  auto names = [&](const char* key, auto resolve, auto* ids_out, std::vector<std::string>* names_out) {
+  auto names = [&](const char* key, auto resolve, auto* ids_out,
+                   std::vector<std::string>* names_out) {
     return r.array(key, [&](const toml::node& n) {
       if (!n.is_string()) return error_at(source, n.source(), absl::StrCat(key, " takes strings"));
       std::string value(**n.as_string());
@@ -201,9 +202,9 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   if (!(s = names("users", resolve_user, &rule->uids, &rule->users)).ok()) return s;
   if (!(s = names("groups", resolve_group, &rule->gids, &rule->groups)).ok()) return s;
   if (rule->uids.empty() && rule->gids.empty()) {
-    return error_at(source, table.source(),
-                    absl::StrCat("rule \"", rule->name,
-                                 "\" matches nobody: give uids, users, gids or groups"));
+    return error_at(
+        source, table.source(),
+        absl::StrCat("rule \"", rule->name, "\" matches nobody: give uids, users, gids or groups"));
   }
 
   for (const char* key : {"keytab", "client_keytab", "ccache"}) {
@@ -311,10 +312,11 @@ std::string describe(const Config& config) {
   const DaemonSettings& d = config.daemon;
   char mode[8];
   snprintf(mode, sizeof(mode), "%04o", d.socket_mode);
-  std::string out = absl::StrCat(
-      "socket ", d.socket_path, " (mode ", mode, d.socket_group ? absl::StrCat(", gid ", *d.socket_group) : "",
-      "), max_connections ", d.max_connections, ", max_message_bytes ", d.max_message_bytes,
-      ", idle_timeout ", d.idle_timeout_seconds, " s\n", config.rules.size(), " rule(s):\n");
+  std::string out = absl::StrCat("socket ", d.socket_path, " (mode ", mode,
+                                 d.socket_group ? absl::StrCat(", gid ", *d.socket_group) : "",
+                                 "), max_connections ", d.max_connections, ", max_message_bytes ",
+                                 d.max_message_bytes, ", idle_timeout ", d.idle_timeout_seconds,
+                                 " s\n", config.rules.size(), " rule(s):\n");
   for (const Rule& r : config.rules) {
     absl::StrAppend(&out, "  [", r.name, "] line ", r.line, ": uids {", join_ids(r.uids),
                     "} gids {", join_ids(r.gids), "}");
@@ -325,11 +327,11 @@ std::string describe(const Config& config) {
     if (r.keytab) absl::StrAppend(&out, "; keytab ", *r.keytab);
     if (r.client_keytab) absl::StrAppend(&out, "; client_keytab ", *r.client_keytab);
     if (r.ccache) absl::StrAppend(&out, "; ccache ", *r.ccache);
-    absl::StrAppend(&out, "\n    principals: ",
-                    r.principals.empty() ? "any in the granted stores"
-                                         : absl::StrJoin(r.principals, ", "),
-                    "; export_context ", r.allow_export_context ? "yes" : "no", "; max_handles ",
-                    r.max_handles, "\n");
+    absl::StrAppend(
+        &out, "\n    principals: ",
+        r.principals.empty() ? "any in the granted stores" : absl::StrJoin(r.principals, ", "),
+        "; export_context ", r.allow_export_context ? "yes" : "no", "; max_handles ", r.max_handles,
+        "\n");
   }
   return out;
 }

@@ -14,11 +14,9 @@ grpc::Status to_grpc(const absl::Status& status) {
 }
 
 template <typename Request, typename Reply>
-grpc::Status GrpcService::dispatch(const char* rpc, grpc::ServerContext* context,
-                                   const Request& request, Reply* reply,
-                                   absl::Status (daemon::Service::*handler)(const Call&,
-                                                                            const Request&,
-                                                                            Reply*)) {
+grpc::Status GrpcService::dispatch(
+    const char* rpc, grpc::ServerContext* context, const Request& request, Reply* reply,
+    absl::Status (daemon::Service::*handler)(const Call&, const Request&, Reply*)) {
   const auto started = std::chrono::steady_clock::now();
   std::optional<Peer> peer = listener_->peer_for(context->peer());
   if (!peer) {
@@ -40,10 +38,10 @@ grpc::Status GrpcService::dispatch(const char* rpc, grpc::ServerContext* context
   return to_grpc(status);
 }
 
-#define GSSGATE_DEFINE_GRPC_METHOD(Name)                                                  \
-  grpc::Status GrpcService::Name(grpc::ServerContext* context,                            \
-                                 const v1::Name##Request* request, v1::Name##Reply* reply) { \
-    return dispatch(#Name, context, *request, reply, &daemon::Service::Name);             \
+#define GSSGATE_DEFINE_GRPC_METHOD(Name)                                                         \
+  grpc::Status GrpcService::Name(grpc::ServerContext* context, const v1::Name##Request* request, \
+                                 v1::Name##Reply* reply) {                                       \
+    return dispatch(#Name, context, *request, reply, &daemon::Service::Name);                    \
   }
 GSSGATE_RPCS(GSSGATE_DEFINE_GRPC_METHOD)
 #undef GSSGATE_DEFINE_GRPC_METHOD

@@ -18,7 +18,7 @@ class GrpcService final : public v1::Gssgate::Service {
   GrpcService(daemon::Service* service, const Listener* listener)
       : service_(service), listener_(listener) {}
 
-#define GSSGATE_DECLARE_GRPC_METHOD(Name)                                        \
+#define GSSGATE_DECLARE_GRPC_METHOD(Name)                                           \
   grpc::Status Name(grpc::ServerContext* context, const v1::Name##Request* request, \
                     v1::Name##Reply* reply) override;
   GSSGATE_RPCS(GSSGATE_DECLARE_GRPC_METHOD)

@@ -19,9 +19,9 @@ int64_t now_ns() {
 }
 
 absl::Status not_found(HandleKind kind) {
-  return absl::NotFoundError(absl::StrCat(
-      "no such ", to_string(kind),
-      " handle: it was released, expired, or never existed for this caller"));
+  return absl::NotFoundError(
+      absl::StrCat("no such ", to_string(kind),
+                   " handle: it was released, expired, or never existed for this caller"));
 }
 
 }  // namespace
@@ -69,8 +69,8 @@ absl::StatusOr<std::string> HandleTable::insert(std::shared_ptr<Entry> entry, ui
 absl::StatusOr<std::shared_ptr<Entry>> HandleTable::find(const Owner& owner, std::string_view id,
                                                          HandleKind kind) {
   if (id.size() != kHandleBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("malformed ", to_string(kind), " handle: ",
-                                                   id.size(), " bytes, handles are ",
+    return absl::InvalidArgumentError(absl::StrCat("malformed ", to_string(kind),
+                                                   " handle: ", id.size(), " bytes, handles are ",
                                                    kHandleBytes));
   }
   Id key;

@@ -12,10 +12,10 @@
 #include <cstring>
 #include <filesystem>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "spdlog/spdlog.h"
 
 namespace gssgate::daemon {
@@ -73,8 +73,8 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::create(const DaemonSettings&
           absl::StrCat(path, " exists and is not a socket; remove it or choose another path"));
     }
     if (socket_is_live(path)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "another server is accepting on ", path, "; stop it or choose another socket path"));
+      return absl::FailedPreconditionError(absl::StrCat("another server is accepting on ", path,
+                                                        "; stop it or choose another socket path"));
     }
     // A stale socket from a daemon that died: nobody listens, so replacing it hijacks nothing.
     unlink(path.c_str());
@@ -93,7 +93,8 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::create(const DaemonSettings&
     close(fd);
     return s;
   }
-  if (settings.socket_group && chown(path.c_str(), static_cast<uid_t>(-1), *settings.socket_group) != 0) {
+  if (settings.socket_group &&
+      chown(path.c_str(), static_cast<uid_t>(-1), *settings.socket_group) != 0) {
     absl::Status s = errno_error(absl::StrCat("chown ", path));
     close(fd);
     return s;

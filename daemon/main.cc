@@ -6,6 +6,10 @@
 // Exit codes: 0 clean stop (SIGTERM/SIGINT) or a valid config; 1 start-up failure; 2 usage error
 // or an invalid config (the message gives file:line:column and the reason).
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+#include <grpcpp/server_posix.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -13,11 +17,6 @@
 #include <iostream>
 #include <memory>
 #include <string>
-
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/server_builder.h>
-#include <grpcpp/server_posix.h>
 
 #include "absl/strings/numbers.h"
 #include "daemon/config.h"
@@ -96,15 +95,15 @@ int serve(const std::string& config_path) {
     spdlog::error("gRPC server failed to start");
     return 1;
   }
-  (*listener)->start(
-      [&server](int fd) { grpc::AddInsecureChannelFromFd(server.get(), fd); },
-      [&table](const Peer& peer) {
-        size_t released = table.release_connection(peer.connection);
-        if (released > 0) {
-          spdlog::info("released {} handle(s) of uid={} pid={}: connection {} closed", released,
-                       peer.uid, peer.pid, peer.connection);
-        }
-      });
+  (*listener)->start([&server](int fd) { grpc::AddInsecureChannelFromFd(server.get(), fd); },
+                     [&table](const Peer& peer) {
+                       size_t released = table.release_connection(peer.connection);
+                       if (released > 0) {
+                         spdlog::info(
+                             "released {} handle(s) of uid={} pid={}: connection {} closed",
+                             released, peer.uid, peer.pid, peer.connection);
+                       }
+                     });
 
   const char* krb5_config = std::getenv("KRB5_CONFIG");
   spdlog::info("gssgated {} serving on {}{}; {} rule(s) from {}; krb5 config {}", kVersion,
@@ -117,14 +116,16 @@ int serve(const std::string& config_path) {
     siginfo_t info{};
     int sig = sigtimedwait(&signals, &info, &tick);
     if (sig < 0) {
-      size_t expired = table.expire_idle(absl::Seconds(service.config()->daemon.idle_timeout_seconds));
+      size_t expired =
+          table.expire_idle(absl::Seconds(service.config()->daemon.idle_timeout_seconds));
       if (expired > 0) spdlog::info("released {} idle handle(s)", expired);
       continue;
     }
     if (sig == SIGHUP) {
       auto reloaded = load_config(config_path);
       if (!reloaded.ok()) {
-        spdlog::error("reload failed, keeping the current rules: {}", std::string(reloaded.status().message()));
+        spdlog::error("reload failed, keeping the current rules: {}",
+                      std::string(reloaded.status().message()));
         continue;
       }
       size_t rules = reloaded->rules.size();
@@ -136,7 +137,7 @@ int serve(const std::string& config_path) {
     spdlog::info("signal {}: draining (no new connections; running calls finish)", sig);
     (*listener)->stop();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    spdlog::info("stopped; {} handle(s) released", table.size());
+    spdlog::info("stopped; releasing {} handle(s)", table.size());
     return 0;
   }
 }

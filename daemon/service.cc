@@ -24,9 +24,9 @@ absl::StatusOr<Call> Service::begin(const Peer& peer, const char* rpc) const {
   if (rule == nullptr) {
     spdlog::warn("audit op={} uid={} gid={} pid={} outcome=denied reason=\"no policy rule\"", rpc,
                  peer.uid, peer.gid, peer.pid);
-    return absl::PermissionDeniedError(absl::StrCat(
-        "no policy rule for uid ", peer.uid, " (gid ", peer.gid, ") in ", config->path,
-        "; an administrator must add a [[rule]] for this caller"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("no policy rule for uid ", peer.uid, " (gid ", peer.gid, ") in ", config->path,
+                     "; an administrator must add a [[rule]] for this caller"));
   }
   return Call{peer, std::move(config), rule, Owner{peer.uid, peer.connection}};
 }

@@ -9,9 +9,8 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
                                        v1::AcceptSecContextReply* reply) {
   if (!call.rule->allow_accept) {
     audit(call, "accept", "reason=\"rule does not grant accept\"", "denied");
-    return absl::PermissionDeniedError(absl::StrCat("policy rule \"", call.rule->name,
-                                                    "\" does not grant accept to uid ",
-                                                    call.peer.uid));
+    return absl::PermissionDeniedError(absl::StrCat(
+        "policy rule \"", call.rule->name, "\" does not grant accept to uid ", call.peer.uid));
   }
   const bool first = request.context().empty();
   std::shared_ptr<Entry> cred_entry;

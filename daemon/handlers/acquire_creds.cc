@@ -40,8 +40,8 @@ absl::Status Service::AcquireCreds(const Call& call, const v1::AcquireCredsReque
   for (const gss::Oid& mech : acquired.mechs) reply->add_mechs(mech.der());
   reply->set_lifetime(acquired.lifetime);
   audit(call, "acquire",
-        absl::StrCat("name=\"", who, "\" usage=", gss::to_string(usage), " lifetime=",
-                     acquired.lifetime),
+        absl::StrCat("name=\"", who, "\" usage=", gss::to_string(usage),
+                     " lifetime=", acquired.lifetime),
         "ok");
   return absl::OkStatus();
 }

@@ -1,5 +1,7 @@
 #include "daemon/handlers/common.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "lib/gss/krb5.h"
@@ -79,9 +81,9 @@ absl::StatusOr<gss::CredUsage> usage_from_proto(int usage) {
     case v1::CRED_USAGE_ACCEPT:
       return gss::CredUsage::kAccept;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown credential usage ", usage, " (expected 0-3: unspecified, both, ",
-                       "initiate, accept)"));
+      return absl::InvalidArgumentError(absl::StrCat("unknown credential usage ", usage,
+                                                     " (expected 0-3: unspecified, both, ",
+                                                     "initiate, accept)"));
   }
 }
 
@@ -99,15 +101,17 @@ v1::CredUsage usage_to_proto(gss::CredUsage usage) {
 
 void audit(const Call& call, const char* op, const std::string& details,
            const std::string& outcome) {
-  spdlog::info("audit op={} uid={} gid={} pid={} conn={} rule={} {} outcome={}", op,
-               call.peer.uid, call.peer.gid, call.peer.pid, call.peer.connection, call.rule->name,
-               details, outcome);
+  spdlog::info("audit op={} uid={} gid={} pid={} conn={} rule={} {} outcome={}", op, call.peer.uid,
+               call.peer.gid, call.peer.pid, call.peer.connection, call.rule->name, details,
+               outcome);
 }
 
 namespace {
 
 absl::Status deny(const Call& call, const char* op, const std::string& why) {
-  audit(call, op, absl::StrCat("reason=\"", why, "\""), "denied");
+  std::string quoted = why;
+  std::replace(quoted.begin(), quoted.end(), '"', '\'');  // keep the audit line parseable
+  audit(call, op, absl::StrCat("reason=\"", quoted, "\""), "denied");
   return absl::PermissionDeniedError(why);
 }
 
@@ -146,7 +150,8 @@ absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::
     } else {
       // Service tickets are cached per uid and rule inside the daemon; never the daemon's own
       // default ccache.
-      granted.emplace_back("ccache", absl::StrCat("MEMORY:gssgate-", call.peer.uid, "-", rule.name));
+      granted.emplace_back("ccache",
+                           absl::StrCat("MEMORY:gssgate-", call.peer.uid, "-", rule.name));
     }
   }
   if (request.store != nullptr) {
@@ -155,8 +160,8 @@ absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::
       for (const auto& [gkey, gvalue] : granted) ok = ok || (gkey == key && gvalue == value);
       if (!ok) {
         return deny(call, "acquire",
-                    absl::StrCat("store element ", key, "=", value, " is not granted by policy rule \"",
-                                 rule.name, "\""));
+                    absl::StrCat("store element ", key, "=", value,
+                                 " is not granted by policy rule \"", rule.name, "\""));
       }
     }
   }
@@ -170,9 +175,9 @@ absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::
     }
     std::string principal = display_of(mn);
     if (!principal_allowed(rule, principal)) {
-      return deny(call, "acquire",
-                  absl::StrCat("policy rule \"", rule.name, "\" does not allow acting as ",
-                               principal));
+      return deny(
+          call, "acquire",
+          absl::StrCat("policy rule \"", rule.name, "\" does not allow acting as ", principal));
     }
   }
 

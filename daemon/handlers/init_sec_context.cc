@@ -9,9 +9,8 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
                                      v1::InitSecContextReply* reply) {
   if (!call.rule->allow_initiate) {
     audit(call, "init", "reason=\"rule does not grant initiate\"", "denied");
-    return absl::PermissionDeniedError(absl::StrCat("policy rule \"", call.rule->name,
-                                                    "\" does not grant initiate to uid ",
-                                                    call.peer.uid));
+    return absl::PermissionDeniedError(absl::StrCat(
+        "policy rule \"", call.rule->name, "\" does not grant initiate to uid ", call.peer.uid));
   }
   GSSGATE_ASSIGN_OR_RETURN(gss::Oid mech, oid_field(request.mech(), "mech"));
   if (mech.empty()) mech = gss::oids::krb5();
@@ -53,7 +52,8 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
   step.cred = cred_entry ? &cred_entry->cred : (first ? &default_cred.cred : nullptr);
   step.target = &target;
   step.mech = mech;
-  step.flags = request.has_flags() ? gss::Flags::from_bits(request.flags()) : gss::kDefaultInitFlags;
+  step.flags =
+      request.has_flags() ? gss::Flags::from_bits(request.flags()) : gss::kDefaultInitFlags;
   step.lifetime = request.lifetime();
   gss::ChannelBindings bindings;
   if (request.has_channel_bindings()) {

@@ -6,7 +6,8 @@ namespace gssgate::daemon {
 // gss_inquire_cred on one of the caller's credential handles.
 absl::Status Service::InquireCred(const Call& call, const v1::InquireCredRequest& request,
                                   v1::InquireCredReply* reply) {
-  GSSGATE_ASSIGN_OR_RETURN(auto entry, table().find(call.owner, request.creds(), HandleKind::kCred));
+  GSSGATE_ASSIGN_OR_RETURN(auto entry,
+                           table().find(call.owner, request.creds(), HandleKind::kCred));
   gss::CredInfo info;
   gss::GssStatus status;
   {

@@ -1,0 +1,184 @@
+// gssgated as a gRPC server and as a command: the standard health and reflection services that
+// generic gRPC tools use, the connection limit, draining on SIGTERM, and --check-config.
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "grpc_reflection_subset.grpc.pb.h"
+#include "grpc_standard_services.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "tests/fixtures/gssgated_process.h"
+#include "tests/integration/gss_test_util.h"
+
+namespace gssgate::testing {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr uid_t kUser = 60011;
+constexpr gid_t kGroup = 60000;
+
+class DaemonServerTest : public RealmTest {
+ protected:
+  void start(const std::string& daemon_extra = "") {
+    auto d = GssgatedProcess::start(*kdc_, rules(), daemon_extra);
+    ASSERT_TRUE(d.ok()) << d.status();
+    daemon_ = std::move(*d);
+  }
+  std::string rules() const {
+    return absl::StrCat("[[rule]]\nname = \"user\"\nuids = [", kUser,
+                        "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n");
+  }
+  std::shared_ptr<grpc::Channel> channel() const {
+    return grpc::CreateChannel("unix:" + daemon_->socket(), grpc::InsecureChannelCredentials());
+  }
+  static void deadline(grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  }
+
+  std::unique_ptr<GssgatedProcess> daemon_;
+};
+
+TEST_F(DaemonServerTest, StandardHealthServiceReportsServing) {
+  start();
+  if (HasFatalFailure()) return;
+  auto stub = grpc::health::v1::Health::NewStub(channel());
+  grpc::ClientContext ctx;
+  deadline(&ctx);
+  grpc::health::v1::HealthCheckResponse reply;
+  grpc::Status s = stub->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &reply);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(reply.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(DaemonServerTest, ReflectionListsTheServiceAndDescribesItsMethods) {
+  start();
+  if (HasFatalFailure()) return;
+  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(channel());
+  grpc::ClientContext ctx;
+  deadline(&ctx);
+  auto stream = stub->ServerReflectionInfo(&ctx);
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::set<std::string> services;
+  for (const auto& svc : response.list_services_response().service()) services.insert(svc.name());
+  EXPECT_THAT(services, Contains("gssgate.v1.Gssgate"));
+  EXPECT_THAT(services, Contains("grpc.health.v1.Health"));
+
+  request.set_file_containing_symbol("gssgate.v1.Gssgate");
+  ASSERT_TRUE(stream->Write(request));
+  ASSERT_TRUE(stream->Read(&response));
+  ASSERT_GT(response.file_descriptor_response().file_descriptor_proto_size(), 0)
+      << response.DebugString();
+  google::protobuf::FileDescriptorProto file;
+  ASSERT_TRUE(file.ParseFromString(response.file_descriptor_response().file_descriptor_proto(0)));
+  EXPECT_EQ(file.package(), "gssgate.v1");
+  std::set<std::string> methods;
+  for (const auto& svc : file.service()) {
+    for (const auto& m : svc.method()) methods.insert(m.name());
+  }
+  for (const char* rpc : {"AcquireCreds", "InitSecContext", "AcceptSecContext", "Wrap", "Unwrap",
+                          "ExportContext", "ImportContext", "DeleteSecContext", "IndicateMechs"}) {
+    EXPECT_THAT(methods, Contains(rpc));
+  }
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(DaemonServerTest, ConnectionsBeyondTheLimitAreRefusedAndLoggedOthersKeepWorking) {
+  start("max_connections = 2\n");
+  if (HasFatalFailure()) return;
+  auto first = daemon_->caller(kUser, kGroup);
+  auto second = daemon_->caller(kUser, kGroup);
+  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_THAT(*(*first)->request("indicate"), StartsWith("OK"));
+  ASSERT_THAT(*(*second)->request("indicate"), StartsWith("OK"));
+
+  auto third = daemon_->caller(kUser, kGroup, /*fail_fast=*/true);
+  ASSERT_TRUE(third.ok());
+  auto refused = (*third)->request("indicate");
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_THAT(*refused, StartsWith("RPC code=14 "));  // UNAVAILABLE
+  EXPECT_TRUE(daemon_->wait_for_log("connection refused: limit of 2 connections reached"))
+      << daemon_->log();
+  EXPECT_THAT(*(*first)->request("indicate"), StartsWith("OK"));
+
+  // A freed slot is usable again.
+  first->reset();
+  ASSERT_TRUE(daemon_->wait_for_log("connection 1 closed"));
+  auto fourth = daemon_->caller(kUser, kGroup);
+  ASSERT_TRUE(fourth.ok());
+  EXPECT_THAT(*(*fourth)->request("indicate"), StartsWith("OK"));
+}
+
+TEST_F(DaemonServerTest, SigtermDrainsExitsZeroAndRemovesTheSocket) {
+  start();
+  if (HasFatalFailure()) return;
+  auto c = daemon_->caller(kUser, kGroup);
+  ASSERT_TRUE(c.ok());
+  ASSERT_THAT(*(*c)->request("indicate"), StartsWith("OK"));
+  struct stat st {};
+  ASSERT_EQ(stat(daemon_->socket().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0666u) << "mode from the [daemon] section";
+  auto code = daemon_->stop();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  EXPECT_NE(stat(daemon_->socket().c_str(), &st), 0);
+  EXPECT_THAT(daemon_->log(), HasSubstr("draining"));
+}
+
+TEST_F(DaemonServerTest, AStaleSocketIsReplacedAndALiveOneIsNot) {
+  start();
+  if (HasFatalFailure()) return;
+  // A second daemon on the same live socket must refuse to start and leave the first serving.
+  auto second = GssgatedProcess::start(*kdc_, rules());
+  ASSERT_FALSE(second.ok());
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr("another server is accepting"));
+  auto c = daemon_->caller(kUser, kGroup);
+  ASSERT_TRUE(c.ok());
+  EXPECT_THAT(*(*c)->request("indicate"), StartsWith("OK"));
+
+  // A daemon killed outright leaves its socket file behind; the next one replaces it.
+  kill(daemon_->pid(), SIGKILL);
+  c->reset();
+  struct stat st {};
+  ASSERT_EQ(stat(daemon_->socket().c_str(), &st), 0) << "the stale socket is still there";
+  auto restarted = GssgatedProcess::start(*kdc_, rules());
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  auto again = (*restarted)->caller(kUser, kGroup);
+  ASSERT_TRUE(again.ok());
+  EXPECT_THAT(*(*again)->request("indicate"), StartsWith("OK"));
+}
+
+TEST_F(DaemonServerTest, CheckConfigPrintsTheRulesOrTheLineOfTheError) {
+  auto tool = GSSGATED_PATH_FOR_TESTS;
+  std::string good = kdc_->path("good.toml");
+  std::string bad = kdc_->path("bad.toml");
+  std::ofstream(good) << "[daemon]\nsocket = \"/run/x.sock\"\n\n" << rules();
+  std::ofstream(bad) << "[daemon]\nsocket = \"/run/x.sock\"\n[[rule]]\nname = \"r\"\nuid = [1]\n";
+  auto ok = run({tool, "--check-config", good}, kdc_->env());
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->exit_code, 0) << ok->output;
+  EXPECT_THAT(ok->output, HasSubstr(": OK"));
+  EXPECT_THAT(ok->output, HasSubstr("[user]"));
+  EXPECT_THAT(ok->output, HasSubstr(absl::StrCat("uids {", kUser, "}")));
+  auto err = run({tool, "--check-config", bad}, kdc_->env());
+  ASSERT_TRUE(err.ok());
+  EXPECT_EQ(err->exit_code, 2);
+  EXPECT_THAT(err->output, HasSubstr("bad.toml:5:1: unknown key \"uid\""));
+}
+
+}  // namespace
+}  // namespace gssgate::testing

@@ -1,0 +1,342 @@
+// gssgated end to end: a real KDC, a real daemon process, and callers that are separate processes
+// running as other uids, so the kernel (SO_PEERCRED), not the test, says who each caller is.
+// The keytabs are mode 0600 root: the callers cannot read them, only the daemon can.
+
+#include <signal.h>
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/gss/context.h"
+#include "tests/fixtures/gssgated_process.h"
+#include "tests/integration/gss_test_util.h"
+
+namespace gssgate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr uid_t kInitiatorUid = 60001;  // rule "initiator": initiate as alice only
+constexpr uid_t kAcceptorUid = 60002;   // rule "acceptor": accept as HTTP/localhost only
+constexpr uid_t kNoRuleUid = 60003;     // no rule at all
+constexpr uid_t kExporterUid = 60004;   // rule "exporter": both usages, may export contexts
+constexpr gid_t kTestGid = 60000;
+
+// One answer line of gssgate-test-caller, split into its kind and key=value fields.
+struct Answer {
+  std::string line;
+  std::string kind;  // OK, GSS, RPC, BAD
+  std::map<std::string, std::string> fields;
+
+  std::string operator[](const std::string& key) const {
+    auto it = fields.find(key);
+    return it == fields.end() ? "" : it->second;
+  }
+  std::string bytes(const std::string& key) const {
+    std::string v = (*this)[key];
+    return v == "-" ? "" : absl::HexStringToBytes(v);
+  }
+};
+
+class DaemonTest : public RealmTest {
+ protected:
+  void SetUp() override {
+    RealmTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto d = GssgatedProcess::start(*kdc_, rules());
+    ASSERT_TRUE(d.ok()) << d.status();
+    daemon_ = std::move(*d);
+  }
+
+  std::string rules() const {
+    return absl::StrCat("[[rule]]\nname = \"initiator\"\nuids = [", kInitiatorUid,
+                        "]\nusages = [\"initiate\"]\nclient_keytab = \"", client_keytab_,
+                        "\"\nprincipals = [\"alice@", kdc_->realm(), "\"]\n\n",
+                        "[[rule]]\nname = \"acceptor\"\nuids = [", kAcceptorUid,
+                        "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n\n",
+                        "[[rule]]\nname = \"exporter\"\nuids = [", kExporterUid,
+                        "]\nusages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab_,
+                        "\"\nclient_keytab = \"", client_keytab_, "\"\nexport_context = true\n");
+  }
+
+  std::unique_ptr<LineChild> caller(uid_t uid) {
+    auto c = daemon_->caller(uid, kTestGid);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  static Answer ask(LineChild& c, const std::string& command) {
+    Answer a;
+    auto line = c.request(command);
+    a.line = line.ok() ? *line : absl::StrCat("NO-ANSWER ", line.status().ToString());
+    std::vector<std::string> words = absl::StrSplit(a.line, ' ');
+    a.kind = words.empty() ? "" : words[0];
+    for (size_t i = 1; i < words.size(); ++i) {
+      std::pair<std::string, std::string> kv = absl::StrSplit(words[i], absl::MaxSplits('=', 1));
+      a.fields[kv.first] = kv.second;
+    }
+    return a;
+  }
+
+  static std::string hex(const std::string& bytes) {
+    return bytes.empty() ? "-" : absl::BytesToHexString(bytes);
+  }
+
+  // A full handshake: `ini` initiates to HTTP@localhost, `acc` accepts. Returns the two context
+  // handles (hex).
+  void handshake(LineChild& ini, LineChild& acc, std::string* ini_ctx, std::string* acc_ctx,
+                 const std::string& flags = "") {
+    Answer i1 = ask(ini, absl::StrCat("init - - HTTP@localhost - ", flags));
+    ASSERT_EQ(i1.kind, "OK") << i1.line;
+    ASSERT_EQ(i1["continue"], "1") << i1.line;
+    Answer a1 = ask(acc, absl::StrCat("accept - - ", i1["token"]));
+    ASSERT_EQ(a1.kind, "OK") << a1.line;
+    ASSERT_EQ(a1["continue"], "0") << a1.line;
+    Answer i2 = ask(ini, absl::StrCat("init ", i1["context"], " - HTTP@localhost ", a1["token"]));
+    ASSERT_EQ(i2.kind, "OK") << i2.line;
+    ASSERT_EQ(i2["continue"], "0") << i2.line;
+    EXPECT_EQ(i2["context"], i1["context"]);
+    *ini_ctx = i1["context"];
+    *acc_ctx = a1["context"];
+    last_accept_ = a1;
+  }
+
+  std::unique_ptr<GssgatedProcess> daemon_;
+  Answer last_accept_;
+};
+
+TEST_F(DaemonTest, TwoUnprivilegedUidsCompleteAHandshakeWithKeytabsOnlyTheDaemonCanRead) {
+  auto a = caller(kInitiatorUid);
+  auto b = caller(kAcceptorUid);
+  ASSERT_TRUE(a && b);
+  // The callers really cannot read the keys they use.
+  EXPECT_EQ(ask(*a, "canread " + client_keytab_)["readable"], "0");
+  EXPECT_EQ(ask(*b, "canread " + service_keytab_)["readable"], "0");
+
+  std::string a_ctx, b_ctx;
+  handshake(*a, *b, &a_ctx, &b_ctx);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(last_accept_["initiator"], alice());
+  EXPECT_EQ(a_ctx.size(), 32u) << "16-byte handles";
+  EXPECT_EQ(b_ctx.size(), 32u);
+
+  Answer ai = ask(*a, "inquire " + a_ctx);
+  EXPECT_EQ(ai["initiator"], alice()) << ai.line;
+  EXPECT_EQ(ai["target"], service_principal());
+  EXPECT_EQ(ai["complete"], "1");
+  EXPECT_EQ(ai["local"], "1");
+
+  // Wrap and unwrap in both directions, encrypted and not.
+  for (const char* encrypt : {"1", "0"}) {
+    Answer w = ask(*a, absl::StrCat("wrap ", a_ctx, " ", hex("from alice"), " ", encrypt));
+    ASSERT_EQ(w.kind, "OK") << w.line;
+    EXPECT_EQ(w["encrypted"], encrypt);
+    Answer u = ask(*b, absl::StrCat("unwrap ", b_ctx, " ", w["token"]));
+    ASSERT_EQ(u.kind, "OK") << u.line;
+    EXPECT_EQ(u.bytes("message"), "from alice");
+    w = ask(*b, absl::StrCat("wrap ", b_ctx, " ", hex("from the service"), " ", encrypt));
+    u = ask(*a, absl::StrCat("unwrap ", a_ctx, " ", w["token"]));
+    EXPECT_EQ(u.bytes("message"), "from the service") << u.line;
+  }
+  Answer mic = ask(*b, absl::StrCat("getmic ", b_ctx, " ", hex("signed")));
+  ASSERT_EQ(mic.kind, "OK") << mic.line;
+  EXPECT_EQ(ask(*a, absl::StrCat("verifymic ", a_ctx, " ", hex("signed"), " ", mic["mic"])).kind,
+            "OK");
+  Answer bad = ask(*a, absl::StrCat("verifymic ", a_ctx, " ", hex("changed"), " ", mic["mic"]));
+  EXPECT_EQ(bad.kind, "GSS") << bad.line;
+  EXPECT_THAT(bad.line, HasSubstr("invalid Message Integrity Check"));
+
+  // Delete releases the handle: using it again is NOT_FOUND.
+  EXPECT_EQ(ask(*a, "delete " + a_ctx).kind, "OK");
+  Answer gone = ask(*a, absl::StrCat("wrap ", a_ctx, " ", hex("x"), " 1"));
+  EXPECT_THAT(gone.line, StartsWith("RPC code=5 "));
+}
+
+TEST_F(DaemonTest, ExplicitCredentialsAreAcquiredFromTheRulesStoresAndPrincipalsAreEnforced) {
+  auto a = caller(kInitiatorUid);
+  ASSERT_TRUE(a);
+  Answer creds = ask(*a, "acquire initiate alice");
+  ASSERT_EQ(creds.kind, "OK") << creds.line;
+  EXPECT_EQ(creds["creds"].size(), 32u);
+  Answer i1 = ask(*a, absl::StrCat("init - ", creds["creds"], " HTTP@localhost -"));
+  EXPECT_EQ(i1.kind, "OK") << i1.line;
+
+  // The rule lets uid 60001 act as alice only.
+  ASSERT_TRUE(kdc_->add_principal_with_random_key("mallory").ok());
+  Answer other = ask(*a, "acquire initiate mallory");
+  EXPECT_THAT(other.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(other.line, HasSubstr("does not allow acting as mallory@"));
+  EXPECT_THAT(daemon_->log(), HasSubstr("outcome=denied"));
+}
+
+TEST_F(DaemonTest, CallersWithoutARuleOrWithoutTheUsageArePermissionDenied) {
+  auto c = caller(kNoRuleUid);
+  ASSERT_TRUE(c);
+  Answer denied = ask(*c, "acquire initiate");
+  EXPECT_THAT(denied.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(denied.line, HasSubstr("no policy rule for uid 60003"));
+  EXPECT_THAT(ask(*c, "indicate").line, HasSubstr("no policy rule for uid 60003"));
+
+  auto b = caller(kAcceptorUid);
+  ASSERT_TRUE(b);
+  Answer init = ask(*b, "init - - HTTP@localhost -");
+  EXPECT_THAT(init.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(init.line, HasSubstr("does not grant initiate"));
+  Answer acquire = ask(*b, "acquire initiate");
+  EXPECT_THAT(acquire.line, HasSubstr("does not grant initiate"));
+  EXPECT_THAT(daemon_->log(), HasSubstr("uid=60003"));
+}
+
+TEST_F(DaemonTest, ForeignHandlesAndRandomBytesGetTheSameNotFound) {
+  auto a = caller(kInitiatorUid);
+  auto b = caller(kAcceptorUid);
+  auto a2 = caller(kInitiatorUid);  // same uid, another process and connection
+  ASSERT_TRUE(a && b && a2);
+  Answer creds = ask(*a, "acquire initiate");
+  ASSERT_EQ(creds.kind, "OK") << creds.line;
+  Answer i1 = ask(*a, "init - - HTTP@localhost -");
+  ASSERT_EQ(i1.kind, "OK") << i1.line;
+  const std::string random = "00112233445566778899aabbccddeeff";
+
+  for (const std::string& ctx : {i1["context"], random}) {
+    Answer from_b = ask(*b, absl::StrCat("wrap ", ctx, " ", hex("x"), " 1"));
+    Answer from_a2 = ask(*a2, absl::StrCat("wrap ", ctx, " ", hex("x"), " 1"));
+    Answer random_from_a = ask(*a, absl::StrCat("wrap ", random, " ", hex("x"), " 1"));
+    EXPECT_THAT(from_b.line, StartsWith("RPC code=5 "));
+    EXPECT_EQ(from_b.line, random_from_a.line) << "foreign and random must be indistinguishable";
+    EXPECT_EQ(from_a2.line, random_from_a.line);
+    EXPECT_THAT(ask(*b, "delete " + ctx).line, StartsWith("RPC code=5 "));
+  }
+  Answer foreign_cred = ask(*a2, "release " + creds["creds"]);
+  EXPECT_THAT(foreign_cred.line, StartsWith("RPC code=5 "));
+  // The owner still has both.
+  EXPECT_EQ(ask(*a, "release " + creds["creds"]).kind, "OK");
+  EXPECT_EQ(ask(*a, "delete " + i1["context"]).kind, "OK");
+}
+
+TEST_F(DaemonTest, HandlesOfAKilledCallerAreReleased) {
+  auto a = caller(kInitiatorUid);
+  ASSERT_TRUE(a);
+  ASSERT_EQ(ask(*a, "acquire initiate").kind, "OK");
+  ASSERT_EQ(ask(*a, "init - - HTTP@localhost -").kind, "OK");  // mid-handshake
+  pid_t pid = a->pid();
+  kill(pid, SIGKILL);
+  EXPECT_TRUE(daemon_->wait_for_log(
+      absl::StrCat("released 2 handle(s) of uid=", kInitiatorUid, " pid=", pid),
+      std::chrono::seconds(5)))
+      << daemon_->log();
+}
+
+TEST_F(DaemonTest, GarbageTokensGetMitsTextAndTheDaemonKeepsServing) {
+  auto a = caller(kInitiatorUid);
+  auto b = caller(kAcceptorUid);
+  ASSERT_TRUE(a && b);
+  Answer garbage = ask(*b, absl::StrCat("accept - - ", hex("definitely not a kerberos token")));
+  EXPECT_EQ(garbage.kind, "GSS") << garbage.line;
+  EXPECT_THAT(garbage.line, HasSubstr("major=589824"));  // GSS_S_DEFECTIVE_TOKEN
+  EXPECT_THAT(garbage.line, HasSubstr("Invalid token was supplied"));
+  std::string a_ctx, b_ctx;
+  handshake(*a, *b, &a_ctx, &b_ctx);
+}
+
+TEST_F(DaemonTest, MalformedAndOversizeRequestsGetClearErrorsAndOthersAreUnaffected) {
+  auto a = caller(kInitiatorUid);
+  auto b = caller(kAcceptorUid);
+  ASSERT_TRUE(a && b);
+  Answer short_handle = ask(*a, absl::StrCat("wrap 0a0b0c ", hex("x"), " 1"));
+  EXPECT_THAT(short_handle.line, StartsWith("RPC code=3 "));
+  EXPECT_THAT(short_handle.line, HasSubstr("3 bytes, handles are 16"));
+  Answer bad_usage = ask(*a, "acquire 7");
+  EXPECT_THAT(bad_usage.line, StartsWith("RPC code=3 "));
+  EXPECT_THAT(bad_usage.line, HasSubstr("unknown credential usage 7"));
+
+  std::string a_ctx, b_ctx;
+  handshake(*a, *b, &a_ctx, &b_ctx);
+  if (HasFatalFailure()) return;
+  Answer oversize = ask(*a, absl::StrCat("bigwrap ", a_ctx, " ", 2 << 20));
+  EXPECT_THAT(oversize.line, StartsWith("RPC code=8 "));  // RESOURCE_EXHAUSTED
+  EXPECT_THAT(oversize.line, HasSubstr("1048576"));
+  // The same connection and everyone else still work.
+  Answer w = ask(*a, absl::StrCat("wrap ", a_ctx, " ", hex("after"), " 1"));
+  ASSERT_EQ(w.kind, "OK") << w.line;
+  EXPECT_EQ(ask(*b, absl::StrCat("unwrap ", b_ctx, " ", w["token"])).bytes("message"), "after");
+}
+
+TEST_F(DaemonTest, SighupSwapsRulesAndABrokenFileKeepsTheOldOnes) {
+  auto c = caller(kNoRuleUid);
+  ASSERT_TRUE(c);
+  ASSERT_THAT(ask(*c, "indicate").line, StartsWith("RPC code=7 "));
+  std::string granted =
+      rules() + absl::StrCat("\n[[rule]]\nname = \"late\"\nuids = [", kNoRuleUid,
+                             "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n");
+  ASSERT_TRUE(daemon_->reload(granted).ok());
+  ASSERT_TRUE(daemon_->wait_for_log("reloaded")) << daemon_->log();
+  Answer now = ask(*c, "indicate");
+  EXPECT_EQ(now.kind, "OK") << now.line;
+  EXPECT_THAT(now["mechs"], HasSubstr("1.2.840.113554.1.2.2"));
+
+  ASSERT_TRUE(daemon_->reload_raw("[[rule]]\nname = \"broken\"\nuids = [oops]\n").ok());
+  ASSERT_TRUE(daemon_->wait_for_log("reload failed, keeping the current rules")) << daemon_->log();
+  EXPECT_THAT(daemon_->log(), HasSubstr("gssgated.toml:3:"));
+  EXPECT_EQ(ask(*c, "indicate").kind, "OK") << "the old rules still serve";
+}
+
+TEST_F(DaemonTest, AStoppedKdcGivesAClearErrorPromptly) {
+  auto a = caller(kInitiatorUid);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(kdc_->stop().ok());
+  auto started = std::chrono::steady_clock::now();
+  Answer init = ask(*a, "init - - HTTP@localhost -");
+  EXPECT_EQ(init.kind, "GSS") << init.line;
+  EXPECT_THAT(init.line, HasSubstr("Cannot contact any KDC for realm"));
+  // A hang guard, not a performance target (see ContextTest for the in-process twin).
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+  ASSERT_TRUE(kdc_->restart().ok());
+  EXPECT_EQ(ask(*a, "init - - HTTP@localhost -").kind, "OK");
+}
+
+TEST_F(DaemonTest, ExportIsRefusedUnlessTheRuleAllowsItAndTheTokenWorksInProcess) {
+  auto a = caller(kInitiatorUid);
+  auto b = caller(kAcceptorUid);
+  ASSERT_TRUE(a && b);
+  std::string a_ctx, b_ctx;
+  handshake(*a, *b, &a_ctx, &b_ctx);
+  if (HasFatalFailure()) return;
+  Answer refused = ask(*b, "export " + b_ctx);
+  EXPECT_THAT(refused.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(refused.line, HasSubstr("does not allow exporting security contexts"));
+  EXPECT_EQ(ask(*b, absl::StrCat("wrap ", b_ctx, " ", hex("x"), " 1")).kind, "OK")
+      << "a refused export leaves the context in place";
+
+  auto e = caller(kExporterUid);
+  ASSERT_TRUE(e);
+  std::string ini_ctx, acc_ctx;
+  handshake(*e, *e, &ini_ctx, &acc_ctx);
+  if (HasFatalFailure()) return;
+  Answer exported = ask(*e, "export " + acc_ctx);
+  ASSERT_EQ(exported.kind, "OK") << exported.line;
+  EXPECT_THAT(ask(*e, absl::StrCat("wrap ", acc_ctx, " ", hex("x"), " 1")).line,
+              StartsWith("RPC code=5 "))
+      << "the exported context is gone from the daemon";
+
+  // The token is a real MIT context: import it here and read what the initiator wraps.
+  gss::ContextHandle local;
+  gss::GssStatus s = gss::import_context(exported.bytes("token"), &local);
+  ASSERT_TRUE(s.ok()) << describe(s);
+  Answer w = ask(*e, absl::StrCat("wrap ", ini_ctx, " ", hex("to the exported side"), " 1"));
+  gss::UnwrapResult out;
+  s = gss::unwrap(local, w.bytes("token"), &out);
+  ASSERT_TRUE(s.ok()) << describe(s);
+  EXPECT_EQ(out.message, "to the exported side");
+}
+
+}  // namespace
+}  // namespace gssgate::testing

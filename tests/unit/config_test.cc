@@ -1,0 +1,130 @@
+#include "daemon/config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace gssgate::daemon {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr char kGood[] = R"(
+[daemon]
+socket = "/run/gssgate/test.sock"
+socket_mode = "0600"
+max_connections = 10
+max_message_bytes = 65536
+idle_timeout = 60
+
+[[rule]]
+name = "web"
+uids = [33, 34]
+users = ["root"]
+usages = ["accept"]
+keytab = "/etc/gssgate/http.keytab"
+principals = ["HTTP/*@EXAMPLE.COM"]
+max_handles = 5
+
+[[rule]]
+name = "batch"
+gids = [100]
+groups = ["root"]
+usages = ["initiate"]
+client_keytab = "/etc/gssgate/clients/%u.keytab"
+export_context = true
+)";
+
+TEST(ConfigTest, ParsesSettingsAndRulesWithNamesResolved) {
+  auto config = parse_config(kGood, "good.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->daemon.socket_path, "/run/gssgate/test.sock");
+  EXPECT_EQ(config->daemon.socket_mode, 0600u);
+  EXPECT_EQ(config->daemon.max_connections, 10);
+  EXPECT_EQ(config->daemon.max_message_bytes, 65536);
+  EXPECT_EQ(config->daemon.idle_timeout_seconds, 60);
+  ASSERT_EQ(config->rules.size(), 2u);
+  const Rule& web = config->rules[0];
+  EXPECT_EQ(web.name, "web");
+  EXPECT_EQ(web.line, 9);
+  EXPECT_THAT(web.uids, ElementsAre(33, 34, 0));  // "root" resolved to 0
+  EXPECT_TRUE(web.allow_accept);
+  EXPECT_FALSE(web.allow_initiate);
+  EXPECT_EQ(web.max_handles, 5u);
+  EXPECT_FALSE(web.allow_export_context);
+  const Rule& batch = config->rules[1];
+  EXPECT_THAT(batch.gids, ElementsAre(100, 0));
+  EXPECT_TRUE(batch.allow_export_context);
+  EXPECT_EQ(batch.max_handles, 1000u);
+  std::string text = describe(*config);
+  EXPECT_THAT(text, HasSubstr("[web] line 9: uids {33, 34, 0}"));
+  EXPECT_THAT(text, HasSubstr("principals: HTTP/*@EXAMPLE.COM"));
+}
+
+TEST(ConfigTest, FirstMatchingRuleWinsByUidThenGroupsIncludingSupplementary) {
+  auto config = parse_config(kGood, "good.toml");
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(match_rule(*config, 33, 5000, {})->name, "web");
+  EXPECT_EQ(match_rule(*config, 0, 0, {})->name, "web");  // uid before the later group rule
+  EXPECT_EQ(match_rule(*config, 5000, 100, {})->name, "batch");
+  EXPECT_EQ(match_rule(*config, 5000, 5000, {7, 100})->name, "batch");
+  EXPECT_EQ(match_rule(*config, 5000, 5000, {7}), nullptr);
+}
+
+TEST(ConfigTest, ErrorsNameTheFileLineAndReason) {
+  struct Case {
+    const char* text;
+    const char* expected;
+  } cases[] = {
+      {"[[rule]]\nname = \"r\"\nuids = [1]\nusages = [\"initiate\"]\nccache = \"MEMORY:x\"\nbogus "
+       "= 1\n",
+       "t.toml:6:1: unknown key \"bogus\" in [[rule]] #1"},
+      {"[daemon]\nsocket = \"relative.sock\"\n", "t.toml:2:10: socket must be an absolute path"},
+      {"[daemon]\nsocket_mode = \"999\"\n", "socket_mode must be an octal string"},
+      {"[daemon]\nmax_connections = 0\n", "max_connections = 0 is out of range"},
+      {"[[rule]]\nname = \"r\"\nusages = [\"accept\"]\nkeytab = \"/k\"\n", "matches nobody"},
+      {"[[rule]]\nuids = [1]\nusages = [\"fly\"]\n", "t.toml:3:11: usages takes"},
+      {"[[rule]]\nuids = [1]\nusages = [\"accept\"]\n", "grants accept but names no keytab"},
+      {"[[rule]]\nuids = [1]\nusages = [\"initiate\"]\n", "names no client_keytab or ccache"},
+      {"[[rule]]\nuids = [1]\nusages = [\"accept\"]\nkeytab = \"/k/%x\"\n", "unknown %-sequence"},
+      {"[[rule]]\nusers = [\"no-such-user-gssgate\"]\n", "no such user \"no-such-user-gssgate\""},
+      {"[[rule]]\nuids = [-1]\n", "t.toml:2:9: uids takes non-negative integers"},
+      {"[[rule]\n", "t.toml:1:"},
+      {"rule = 1\n", "rules are written as [[rule]] tables"},
+  };
+  for (const Case& c : cases) {
+    auto config = parse_config(c.text, "t.toml");
+    ASSERT_FALSE(config.ok()) << c.text;
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(config.status().message()), HasSubstr(c.expected)) << c.text;
+  }
+}
+
+TEST(ConfigTest, MissingFileIsNotFound) {
+  auto config = load_config("/nonexistent/gssgated.toml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("/nonexistent/gssgated.toml"));
+}
+
+TEST(ConfigTest, TemplatesExpandUidAndUserName) {
+  EXPECT_EQ(*expand_template("/k/%U.keytab", 1234), "/k/1234.keytab");
+  EXPECT_EQ(*expand_template("/k/%u.keytab", 0), "/k/root.keytab");
+  EXPECT_EQ(*expand_template("100%%", 1), "100%");
+  auto no_user = expand_template("/k/%u", 4000000000u);
+  EXPECT_EQ(no_user.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(expand_template("/k/%", 1).ok());
+}
+
+TEST(ConfigTest, PrincipalPatterns) {
+  Rule rule;
+  EXPECT_TRUE(principal_allowed(rule, "anyone@ANY")) << "no patterns: the stores decide";
+  rule.principals = {"HTTP/*@EXAMPLE.COM", "alice@EXAMPLE.COM"};
+  EXPECT_TRUE(principal_allowed(rule, "HTTP/web1@EXAMPLE.COM"));
+  EXPECT_TRUE(principal_allowed(rule, "alice@EXAMPLE.COM"));
+  EXPECT_FALSE(principal_allowed(rule, "alice@EVIL.COM"));
+  EXPECT_FALSE(principal_allowed(rule, "bob@EXAMPLE.COM"));
+}
+
+}  // namespace
+}  // namespace gssgate::daemon

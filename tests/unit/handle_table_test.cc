@@ -1,0 +1,123 @@
+#include "daemon/handle_table.h"
+
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace gssgate::daemon {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::shared_ptr<Entry> cred_entry(Owner owner) {
+  return std::make_shared<Entry>(owner, HandleKind::kCred);
+}
+
+TEST(HandleTableTest, HandlesAreSixteenRandomBytesBoundToTheirOwner) {
+  HandleTable table;
+  Owner alice{1000, 1};
+  std::set<std::string> ids;
+  for (int i = 0; i < 100; ++i) {
+    auto id = table.insert(cred_entry(alice), 1000);
+    ASSERT_TRUE(id.ok());
+    EXPECT_EQ(id->size(), kHandleBytes);
+    ids.insert(*id);
+  }
+  EXPECT_EQ(ids.size(), 100u) << "never reused";
+  EXPECT_EQ(table.size(), 100u);
+  const std::string& id = *ids.begin();
+  EXPECT_TRUE(table.find(alice, id, HandleKind::kCred).ok());
+  // Another uid, another connection of the same uid, the wrong kind and random bytes all get the
+  // one NOT_FOUND.
+  auto random = table.find(alice, std::string(16, '\x5a'), HandleKind::kCred);
+  for (auto result : {table.find(Owner{1001, 1}, id, HandleKind::kCred),
+                      table.find(Owner{1000, 2}, id, HandleKind::kCred),
+                      table.find(alice, id, HandleKind::kContext)}) {
+    ASSERT_FALSE(result.ok());
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
+  }
+  EXPECT_EQ(table.find(Owner{1001, 1}, id, HandleKind::kCred).status(), random.status());
+  auto malformed = table.find(alice, "abc", HandleKind::kCred);
+  EXPECT_EQ(malformed.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(malformed.status().message()), HasSubstr("3 bytes"));
+}
+
+TEST(HandleTableTest, EraseOnlyByTheOwner) {
+  HandleTable table;
+  Owner alice{1000, 1};
+  auto id = table.insert(cred_entry(alice), 10);
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(table.erase(Owner{1001, 1}, *id, HandleKind::kCred).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(table.erase(alice, *id, HandleKind::kCred).ok());
+  EXPECT_EQ(table.erase(alice, *id, HandleKind::kCred).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(table.count_for_uid(1000), 0u);
+}
+
+TEST(HandleTableTest, QuotaIsPerUidAcrossConnectionsAndNamesTheLimit) {
+  HandleTable table;
+  ASSERT_TRUE(table.insert(cred_entry(Owner{7, 1}), 2).ok());
+  ASSERT_TRUE(table.insert(cred_entry(Owner{7, 2}), 2).ok());
+  auto third = table.insert(cred_entry(Owner{7, 3}), 2);
+  ASSERT_FALSE(third.ok());
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(third.status().message()), HasSubstr("max_handles = 2"));
+  EXPECT_TRUE(table.insert(cred_entry(Owner{8, 3}), 2).ok()) << "other uids are unaffected";
+  EXPECT_EQ(table.release_connection(1), 1u);
+  EXPECT_TRUE(table.insert(cred_entry(Owner{7, 3}), 2).ok()) << "a release frees quota";
+}
+
+TEST(HandleTableTest, ReleaseConnectionRemovesExactlyThatConnectionsHandles) {
+  HandleTable table;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(table.insert(cred_entry(Owner{1, 10}), 100).ok());
+  auto keep = table.insert(cred_entry(Owner{1, 11}), 100);
+  ASSERT_TRUE(keep.ok());
+  EXPECT_EQ(table.release_connection(10), 5u);
+  EXPECT_EQ(table.release_connection(10), 0u);
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_TRUE(table.find(Owner{1, 11}, *keep, HandleKind::kCred).ok());
+}
+
+TEST(HandleTableTest, IdleHandlesExpireAndUsedOnesStay) {
+  HandleTable table;
+  Owner o{1, 1};
+  auto idle = table.insert(cred_entry(o), 10);
+  auto used = table.insert(cred_entry(o), 10);
+  ASSERT_TRUE(idle.ok() && used.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(table.find(o, *used, HandleKind::kCred).ok());  // touches it
+  EXPECT_EQ(table.expire_idle(absl::Milliseconds(25)), 1u);
+  EXPECT_FALSE(table.find(o, *idle, HandleKind::kCred).ok());
+  EXPECT_TRUE(table.find(o, *used, HandleKind::kCred).ok());
+}
+
+TEST(HandleTableTest, ConcurrentInsertFindEraseKeepCountsExact) {
+  HandleTable table;
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 500;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&table, t] {
+      Owner owner{static_cast<uid_t>(t), static_cast<uint64_t>(t)};
+      std::vector<std::string> mine;
+      for (int i = 0; i < kPerThread; ++i) {
+        auto id = table.insert(cred_entry(owner), kPerThread);
+        if (id.ok()) mine.push_back(*id);
+      }
+      for (size_t i = 0; i < mine.size(); i += 2) {
+        EXPECT_TRUE(table.find(owner, mine[i], HandleKind::kCred).ok());
+        EXPECT_TRUE(table.erase(owner, mine[i], HandleKind::kCred).ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(table.size(), static_cast<size_t>(kThreads * kPerThread / 2));
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(table.count_for_uid(t), kPerThread / 2u);
+}
+
+}  // namespace
+}  // namespace gssgate::daemon
