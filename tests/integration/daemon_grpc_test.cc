@@ -34,6 +34,12 @@ class DaemonServerTest : public RealmTest {
     ASSERT_TRUE(d.ok()) << d.status();
     daemon_ = std::move(*d);
   }
+  void TearDown() override {
+    if (daemon_ && daemon_->pid() > 0) {
+      absl::Status s = daemon_->stop_cleanly();
+      EXPECT_TRUE(s.ok()) << s;
+    }
+  }
   std::string rules() const {
     return absl::StrCat("[[rule]]\nname = \"user\"\nuids = [", kUser,
                         "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n");
@@ -157,7 +163,8 @@ TEST_F(DaemonServerTest, AStaleSocketIsReplacedAndALiveOneIsNot) {
   ASSERT_EQ(stat(daemon_->socket().c_str(), &st), 0) << "the stale socket is still there";
   auto restarted = GssgatedProcess::start(*kdc_, rules());
   ASSERT_TRUE(restarted.ok()) << restarted.status();
-  auto again = (*restarted)->caller(kUser, kGroup);
+  daemon_ = std::move(*restarted);
+  auto again = daemon_->caller(kUser, kGroup);
   ASSERT_TRUE(again.ok());
   EXPECT_THAT(*(*again)->request("indicate"), StartsWith("OK"));
 }

@@ -55,6 +55,12 @@ class DaemonTest : public RealmTest {
     ASSERT_TRUE(d.ok()) << d.status();
     daemon_ = std::move(*d);
   }
+  void TearDown() override {
+    if (daemon_) {
+      absl::Status s = daemon_->stop_cleanly();
+      EXPECT_TRUE(s.ok()) << s;
+    }
+  }
 
   std::string rules() const {
     return absl::StrCat("[[rule]]\nname = \"initiator\"\nuids = [", kInitiatorUid,
