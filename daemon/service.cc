@@ -9,8 +9,12 @@ Service::Service(std::shared_ptr<const Config> config, HandleTable* table)
     : config_(std::move(config)), table_(table) {}
 
 void Service::set_config(std::shared_ptr<const Config> config) {
-  absl::MutexLock lock(&mu_);
-  config_ = std::move(config);
+  {
+    absl::MutexLock lock(&mu_);
+    config_ = std::move(config);
+  }
+  // Cached credentials were acquired under the old rules.
+  cred_cache_.clear();
 }
 
 std::shared_ptr<const Config> Service::config() const {

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "daemon/config.h"
+#include "daemon/cred_cache.h"
 #include "daemon/handle_table.h"
 #include "daemon/listener.h"
 #include "gssgate/v1/gssgate.pb.h"
@@ -27,9 +28,10 @@ namespace v1 = ::gssgate::v1;
 // X(Name) for every RPC; the request and reply types are v1::Name##Request / v1::Name##Reply.
 #define GSSGATE_RPCS(X)                                                                          \
   X(ImportName)                                                                                  \
-  X(DisplayName) X(CanonicalizeName) X(ExportName) X(CompareName) X(AcquireCreds) X(InquireCred) \
-      X(ReleaseCred) X(InitSecContext) X(AcceptSecContext) X(Wrap) X(Unwrap) X(GetMic)           \
-          X(VerifyMic) X(WrapSizeLimit) X(ProcessContextToken) X(InquireContext) X(ContextTime)  \
+  X(DisplayName)                                                                                 \
+  X(CanonicalizeName) X(ExportName) X(CompareName) X(AcquireCreds) X(InquireCred) X(ReleaseCred) \
+      X(InitSecContext) X(AcceptSecContext) X(Wrap) X(Unwrap) X(GetMic) X(VerifyMic)             \
+          X(WrapSizeLimit) X(ProcessContextToken) X(InquireContext) X(ContextTime)               \
               X(ExportContext) X(ImportContext) X(DeleteSecContext) X(IndicateMechs)
 
 // The caller and the policy snapshot one call runs under.
@@ -47,6 +49,7 @@ class Service {
   void set_config(std::shared_ptr<const Config> config);
   std::shared_ptr<const Config> config() const;
   HandleTable& table() { return *table_; }
+  CredCache& cred_cache() { return cred_cache_; }
 
   // Resolves the caller's rule; PERMISSION_DENIED (and an audit line) when none matches.
   absl::StatusOr<Call> begin(const Peer& peer, const char* rpc) const;
@@ -60,6 +63,7 @@ class Service {
   mutable absl::Mutex mu_;
   std::shared_ptr<const Config> config_ ABSL_GUARDED_BY(mu_);
   HandleTable* table_;
+  CredCache cred_cache_;
 };
 
 }  // namespace gssgate::daemon

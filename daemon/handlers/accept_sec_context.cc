@@ -26,12 +26,10 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
                              table().find(call.owner, request.context(), HandleKind::kContext));
   }
   gss::GssStatus status;
-  // Never GSS_C_NO_CREDENTIAL: that would be the daemon's default keytab, not the rule's.
-  gss::AcquiredCred default_cred;
+  CredCache::Cred default_cred;
   if (!cred_entry) {
-    CredRequest want;
-    want.usage = gss::CredUsage::kAccept;
-    GSSGATE_RETURN_IF_ERROR(acquire_granted(call, want, &status, &default_cred));
+    GSSGATE_RETURN_IF_ERROR(
+        default_creds(*this, call, gss::CredUsage::kAccept, &status, &default_cred));
     if (!status.ok()) {
       to_proto(status, reply->mutable_status());
       audit(call, "accept", "creds=default", absl::StrCat("gss-error \"", status.message(), "\""));
@@ -40,7 +38,7 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
   }
 
   gss::AcceptSecContextRequest step;
-  step.cred = cred_entry ? &cred_entry->cred : &default_cred.cred;
+  step.cred = cred_entry ? &cred_entry->cred : default_cred.get();
   step.input_token = request.input_token();
   gss::ChannelBindings bindings;
   if (request.has_channel_bindings()) {

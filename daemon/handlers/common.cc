@@ -117,23 +117,12 @@ absl::Status deny(const Call& call, const char* op, const std::string& why) {
 
 }  // namespace
 
-absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::GssStatus* status,
-                             gss::AcquiredCred* out) {
+namespace {
+// The stores a rule grants for a usage; the cache key and acquire_granted both use it.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> granted_stores(const Call& call,
+                                                                                bool initiate,
+                                                                                bool accept) {
   const Rule& rule = *call.rule;
-  const bool initiate = request.usage != gss::CredUsage::kAccept;
-  const bool accept = request.usage != gss::CredUsage::kInitiate;
-  if (initiate && !rule.allow_initiate) {
-    return deny(call, "acquire",
-                absl::StrCat("policy rule \"", rule.name, "\" does not grant initiate to uid ",
-                             call.peer.uid));
-  }
-  if (accept && !rule.allow_accept) {
-    return deny(call, "acquire",
-                absl::StrCat("policy rule \"", rule.name, "\" does not grant accept to uid ",
-                             call.peer.uid));
-  }
-
-  // The stores come from the rule alone; a caller may only repeat what its rule names.
   std::vector<std::pair<std::string, std::string>> granted;
   auto grant = [&](const char* key, const std::optional<std::string>& tmpl) -> absl::Status {
     if (!tmpl) return absl::OkStatus();
@@ -154,6 +143,58 @@ absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::
                            absl::StrCat("MEMORY:gssgate-", call.peer.uid, "-", rule.name));
     }
   }
+  return granted;
+}
+}  // namespace
+
+absl::Status default_creds(Service& service, const Call& call, gss::CredUsage usage,
+                           gss::GssStatus* status, CredCache::Cred* out) {
+  const bool initiate = usage == gss::CredUsage::kInitiate;
+  GSSGATE_ASSIGN_OR_RETURN(auto stores, granted_stores(call, initiate, !initiate));
+  std::string key = absl::StrCat(call.rule->name, "|", gss::to_string(usage));
+  for (const auto& [k, v] : stores) absl::StrAppend(&key, "|", k, "=", v);
+  if (CredCache::Cred cached = service.cred_cache().get(key)) {
+    *out = std::move(cached);
+    *status = gss::GssStatus();
+    spdlog::debug("default {} credentials of rule {} from the cache", gss::to_string(usage),
+                  call.rule->name);
+    return absl::OkStatus();
+  }
+  CredRequest want;
+  want.usage = usage;
+  gss::AcquiredCred acquired;
+  GSSGATE_RETURN_IF_ERROR(acquire_granted(call, want, status, &acquired));
+  if (!status->ok()) return absl::OkStatus();
+  auto cred = std::make_shared<const gss::CredHandle>(std::move(acquired.cred));
+  // Bounded so key rotation and ticket expiry are picked up; MIT renews initiator tickets from a
+  // client keytab by itself while the credential lives.
+  absl::Duration ttl = absl::Minutes(5);
+  if (acquired.lifetime != GSS_C_INDEFINITE) {
+    ttl = std::min(ttl, absl::Seconds(acquired.lifetime) / 2);
+  }
+  service.cred_cache().put(key, cred, ttl);
+  *out = std::move(cred);
+  return absl::OkStatus();
+}
+
+absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::GssStatus* status,
+                             gss::AcquiredCred* out) {
+  const Rule& rule = *call.rule;
+  const bool initiate = request.usage != gss::CredUsage::kAccept;
+  const bool accept = request.usage != gss::CredUsage::kInitiate;
+  if (initiate && !rule.allow_initiate) {
+    return deny(call, "acquire",
+                absl::StrCat("policy rule \"", rule.name, "\" does not grant initiate to uid ",
+                             call.peer.uid));
+  }
+  if (accept && !rule.allow_accept) {
+    return deny(call, "acquire",
+                absl::StrCat("policy rule \"", rule.name, "\" does not grant accept to uid ",
+                             call.peer.uid));
+  }
+
+  // The stores come from the rule alone; a caller may only repeat what its rule names.
+  GSSGATE_ASSIGN_OR_RETURN(auto granted, granted_stores(call, initiate, accept));
   if (request.store != nullptr) {
     for (const auto& [key, value] : *request.store) {
       bool ok = false;

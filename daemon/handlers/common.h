@@ -49,6 +49,12 @@ struct CredRequest {
 absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::GssStatus* status,
                              gss::AcquiredCred* out);
 
+// The caller's default initiator or acceptor credentials (`usage` is kInitiate or kAccept): from
+// the rule's stores via acquire_granted, shared through the service's CredCache. Never
+// GSS_C_NO_CREDENTIAL, which would be the daemon's own default ccache or keytab.
+absl::Status default_creds(Service& service, const Call& call, gss::CredUsage usage,
+                           gss::GssStatus* status, CredCache::Cred* out);
+
 // One audit line: operation, caller, rule, free-form details, outcome. Never token bytes.
 void audit(const Call& call, const char* op, const std::string& details,
            const std::string& outcome);

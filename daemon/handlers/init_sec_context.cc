@@ -33,12 +33,10 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
   gss::NameHandle target;
   gss::GssStatus status;
   GSSGATE_RETURN_IF_ERROR(import_wire_name(request.target(), "target", &target, &status));
-  // Never GSS_C_NO_CREDENTIAL on a first step: that would be the daemon's own default ccache.
-  gss::AcquiredCred default_cred;
+  CredCache::Cred default_cred;
   if (status.ok() && first && !cred_entry) {
-    CredRequest want;
-    want.usage = gss::CredUsage::kInitiate;
-    GSSGATE_RETURN_IF_ERROR(acquire_granted(call, want, &status, &default_cred));
+    GSSGATE_RETURN_IF_ERROR(
+        default_creds(*this, call, gss::CredUsage::kInitiate, &status, &default_cred));
   }
   const std::string target_text = request.target().value();
   if (!status.ok()) {
@@ -49,7 +47,8 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
   }
 
   gss::InitSecContextRequest step;
-  step.cred = cred_entry ? &cred_entry->cred : (first ? &default_cred.cred : nullptr);
+  // Later steps use the credential the context already holds.
+  step.cred = cred_entry ? &cred_entry->cred : default_cred.get();
   step.target = &target;
   step.mech = mech;
   step.flags =

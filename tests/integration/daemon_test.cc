@@ -28,6 +28,7 @@ constexpr uid_t kInitiatorUid = 60001;  // rule "initiator": initiate as alice o
 constexpr uid_t kAcceptorUid = 60002;   // rule "acceptor": accept as HTTP/localhost only
 constexpr uid_t kNoRuleUid = 60003;     // no rule at all
 constexpr uid_t kExporterUid = 60004;   // rule "exporter": both usages, may export contexts
+constexpr uid_t kTinyUid = 60005;       // rule "tiny": accept, at most 2 live handles
 constexpr gid_t kTestGid = 60000;
 
 // One answer line of gssgate-test-caller, split into its kind and key=value fields.
@@ -70,7 +71,10 @@ class DaemonTest : public RealmTest {
                         "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n\n",
                         "[[rule]]\nname = \"exporter\"\nuids = [", kExporterUid,
                         "]\nusages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab_,
-                        "\"\nclient_keytab = \"", client_keytab_, "\"\nexport_context = true\n");
+                        "\"\nclient_keytab = \"", client_keytab_, "\"\nexport_context = true\n\n",
+                        "[[rule]]\nname = \"tiny\"\nuids = [", kTinyUid,
+                        "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_,
+                        "\"\nmax_handles = 2\n");
   }
 
   std::unique_ptr<LineChild> caller(uid_t uid) {
@@ -181,6 +185,48 @@ TEST_F(DaemonTest, ExplicitCredentialsAreAcquiredFromTheRulesStoresAndPrincipals
   EXPECT_THAT(other.line, StartsWith("RPC code=7 "));
   EXPECT_THAT(other.line, HasSubstr("does not allow acting as mallory@"));
   EXPECT_THAT(daemon_->log(), HasSubstr("outcome=denied"));
+}
+
+TEST_F(DaemonTest, StoresACallerNamesMustBeTheOnesItsRuleGrants) {
+  auto b = caller(kAcceptorUid);
+  ASSERT_TRUE(b);
+  // Another file, even one that exists and that the daemon could read, is refused.
+  Answer other = ask(*b, absl::StrCat("acquire accept store:keytab=", client_keytab_));
+  EXPECT_THAT(other.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(other.line, HasSubstr("is not granted by policy rule \"acceptor\""));
+  Answer ccache = ask(*b, "acquire accept store:ccache=FILE:/tmp/anything");
+  EXPECT_THAT(ccache.line, StartsWith("RPC code=7 "));
+  // Repeating exactly what the rule grants is fine.
+  Answer same = ask(*b, absl::StrCat("acquire accept store:keytab=", service_keytab_));
+  EXPECT_EQ(same.kind, "OK") << same.line;
+}
+
+TEST_F(DaemonTest, TheHandleQuotaOfARuleIsEnforcedWithTheLimitInTheMessage) {
+  auto t = caller(kTinyUid);
+  auto t2 = caller(kTinyUid);  // another process of the same uid shares the quota
+  ASSERT_TRUE(t && t2);
+  Answer first = ask(*t, "acquire accept");
+  ASSERT_EQ(first.kind, "OK") << first.line;
+  ASSERT_EQ(ask(*t2, "acquire accept").kind, "OK");
+  Answer third = ask(*t, "acquire accept");
+  EXPECT_THAT(third.line, StartsWith("RPC code=8 "));
+  EXPECT_THAT(third.line, HasSubstr("max_handles = 2"));
+  ASSERT_EQ(ask(*t, "release " + first["creds"]).kind, "OK");
+  EXPECT_EQ(ask(*t, "acquire accept").kind, "OK") << "releasing frees quota";
+}
+
+TEST_F(DaemonTest, DefaultCredentialsAreAcquiredOnceAndReused) {
+  auto a = caller(kInitiatorUid);
+  auto b = caller(kAcceptorUid);
+  ASSERT_TRUE(a && b);
+  std::string a_ctx, b_ctx;
+  handshake(*a, *b, &a_ctx, &b_ctx);
+  handshake(*a, *b, &a_ctx, &b_ctx);
+  if (HasFatalFailure()) return;
+  EXPECT_THAT(daemon_->log(),
+              HasSubstr("default accept credentials of rule acceptor from the cache"));
+  EXPECT_THAT(daemon_->log(),
+              HasSubstr("default initiate credentials of rule initiator from the cache"));
 }
 
 TEST_F(DaemonTest, CallersWithoutARuleOrWithoutTheUsageArePermissionDenied) {

@@ -1,0 +1,31 @@
+#include "daemon/cred_cache.h"
+
+namespace gssgate::daemon {
+
+CredCache::Cred CredCache::get(const std::string& key) {
+  absl::MutexLock lock(&mu_);
+  auto it = slots_.find(key);
+  if (it == slots_.end()) return nullptr;
+  if (absl::Now() >= it->second.expires) {
+    slots_.erase(it);
+    return nullptr;
+  }
+  return it->second.cred;
+}
+
+void CredCache::put(const std::string& key, Cred cred, absl::Duration ttl) {
+  absl::MutexLock lock(&mu_);
+  slots_[key] = Slot{std::move(cred), absl::Now() + ttl};
+}
+
+void CredCache::clear() {
+  absl::MutexLock lock(&mu_);
+  slots_.clear();
+}
+
+size_t CredCache::size() const {
+  absl::MutexLock lock(&mu_);
+  return slots_.size();
+}
+
+}  // namespace gssgate::daemon
