@@ -36,8 +36,8 @@ struct GssStatus {
   OM_uint32 supplementary() const { return GSS_SUPPLEMENTARY_INFO(major); }
   bool continue_needed() const { return (major & GSS_S_CONTINUE_NEEDED) != 0; }
 
-  // "gss_x: Major (N): text, Minor (M): text" — the python-gssapi message shape, prefixed with the
-  // operation when known.
+  // "gss_x: Major (N): text, Minor (M): text" — python-gssapi's message shape (several display
+  // lines joined with " -- "), prefixed with the operation when known.
   std::string message() const;
 
   // For code paths that only need success or failure: OK when ok(), otherwise an error whose code

@@ -1,0 +1,77 @@
+#pragma once
+
+/// @file
+/// gssgate::Credentials — python-gssapi's gssapi.Credentials. The credentials live in gssgated;
+/// this object holds their handle (shared by copies, released when the last copy goes).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "gssgate/connection.h"
+#include "gssgate/names.h"
+#include "gssgate/types.h"
+
+namespace gssgate {
+
+class Credentials;
+
+struct CredentialsOptions {
+  std::optional<Name> name;          ///< nullopt: the default principal of the granted store
+  std::optional<uint32_t> lifetime;  ///< seconds; nullopt: as long as possible
+  std::set<OID> mechs;               ///< empty: the default set
+  std::string usage = "both";        ///< "both", "initiate" or "accept"
+  /// Credential-store elements; the daemon accepts only what the caller's policy rule grants.
+  std::map<std::string, std::string> store;
+  std::shared_ptr<Connection> connection;  ///< null: Connection::shared_default()
+};
+
+struct AcquireCredResult;
+
+struct InquireCredResult {
+  std::optional<Name> name;
+  std::optional<uint32_t> lifetime;  ///< nullopt: indefinite
+  std::optional<std::string> usage;
+  std::optional<std::set<OID>> mechs;
+};
+
+class Credentials {
+ public:
+  /// Acquires credentials (python: Credentials(name=…, usage=…, …)).
+  /// Throws UnknownUsageError for a usage other than both/initiate/accept, GSSError on a GSSAPI
+  /// failure, PermissionDenied when policy refuses, ConnectionError.
+  explicit Credentials(const CredentialsOptions& options = {});
+  /// Acquires and also reports the mechanisms and lifetime (python: Credentials.acquire).
+  static AcquireCredResult acquire(const CredentialsOptions& options = {});
+
+  Name name() const;
+  /// Seconds left; nullopt when indefinite.
+  std::optional<uint32_t> lifetime() const;
+  std::set<OID> mechs() const;
+  /// "initiate", "accept" or "both".
+  std::string usage() const;
+  /// python: inquire(name=True, lifetime=True, usage=True, mechs=True); unselected fields stay
+  /// nullopt.
+  InquireCredResult inquire(bool name = true, bool lifetime = true, bool usage = true,
+                            bool mechs = true) const;
+
+  const std::shared_ptr<Connection>& connection() const;
+
+ private:
+  friend struct CredentialsAccess;
+  struct Handle;
+  struct AdoptTag {};
+  explicit Credentials(AdoptTag) {}
+  std::shared_ptr<Handle> handle_;
+};
+
+struct AcquireCredResult {
+  Credentials creds;
+  std::set<OID> mechs;
+  std::optional<uint32_t> lifetime;
+};
+
+}  // namespace gssgate

@@ -1,0 +1,127 @@
+#pragma once
+
+/// @file
+/// gssgate::SecurityContext — python-gssapi's gssapi.SecurityContext. The context lives in
+/// gssgated (its session key never leaves unless policy allows export_context()).
+///
+/// Deferred step errors (python's __DEFER_STEP_ERRORS__, on by default): when a step fails but
+/// GSSAPI produced an error token, step() returns the token and the error is thrown by the next
+/// call on the context, so the token can still reach the peer.
+///
+/// Not thread-safe: like a python object, one SecurityContext is used by one thread at a time
+/// (different contexts may be used concurrently).
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gssgate/connection.h"
+#include "gssgate/creds.h"
+#include "gssgate/names.h"
+#include "gssgate/types.h"
+
+namespace gssgate {
+
+struct SecurityContextOptions {
+  std::optional<Name> name;  ///< the target; required to initiate
+  std::optional<Credentials> creds;
+  std::optional<uint32_t> lifetime;
+  /// nullopt: mutual_authentication | out_of_sequence_detection (python's default).
+  std::optional<RequirementFlagSet> flags;
+  std::optional<OID> mech;
+  std::optional<ChannelBindings> channel_bindings;
+  /// "initiate" or "accept"; nullopt: the creds' usage if not "both", else "initiate" when a name
+  /// is given, else "accept".
+  std::optional<std::string> usage;
+  std::shared_ptr<Connection> connection;
+};
+
+struct WrapResult {
+  std::string message;
+  bool encrypted = false;
+};
+
+struct UnwrapResult {
+  std::string message;
+  bool encrypted = false;
+  uint32_t qop = 0;
+};
+
+class SecurityContext {
+ public:
+  /// Throws UnknownUsageError for an unknown usage, std::invalid_argument (python's TypeError)
+  /// when initiating without a name.
+  explicit SecurityContext(SecurityContextOptions options);
+  /// Imports an exported context (python: SecurityContext(token=…)).
+  static SecurityContext from_token(std::string_view token,
+                                    std::shared_ptr<Connection> connection = nullptr);
+  ~SecurityContext();
+  SecurityContext(SecurityContext&&) noexcept;
+  SecurityContext& operator=(SecurityContext&&) noexcept;
+  SecurityContext(const SecurityContext&) = delete;
+  SecurityContext& operator=(const SecurityContext&) = delete;
+
+  /// One negotiation step; nullopt when GSSAPI produced no token.
+  std::optional<std::string> step(std::optional<std::string_view> token = std::nullopt);
+  bool complete() const;
+  const std::string& usage() const { return usage_; }
+
+  WrapResult wrap(std::string_view message, bool encrypt);
+  UnwrapResult unwrap(std::string_view message);
+  /// wrap with confidentiality; throws EncryptionNotUsed if it was not applied.
+  std::string encrypt(std::string_view message);
+  /// unwrap; throws EncryptionNotUsed (carrying the message) if the token was not encrypted.
+  std::string decrypt(std::string_view message);
+  std::string get_signature(std::string_view message);
+  /// Throws BadMICError (and the supplementary classes for replays) on failure.
+  void verify_signature(std::string_view message, std::string_view mic);
+  uint32_t get_wrap_size_limit(uint32_t desired_output_size, bool encrypted = true);
+  void process_token(std::string_view token);
+  /// Hands the context to the caller (only where policy allows); this object is then unusable.
+  std::string export_context();
+
+  std::optional<uint32_t> lifetime() const;
+  std::optional<Credentials> delegated_creds() const;
+  Name initiator_name() const;
+  Name target_name() const;
+  OID mech() const;
+  RequirementFlagSet actual_flags() const;
+  bool locally_initiated() const;
+
+  /// python's __DEFER_STEP_ERRORS__: the class default and this object's setting.
+  static void set_default_defer_step_errors(bool defer);
+  void set_defer_step_errors(bool defer) { defer_step_errors_ = defer; }
+
+  const std::shared_ptr<Connection>& connection() const { return connection_; }
+
+ private:
+  SecurityContext() = default;
+  void raise_deferred() const;
+  // raise_deferred(), then MissingContextError if there is no daemon handle (not started yet, or
+  // exported).
+  void require_handle() const;
+  struct Info;
+  Info inquire() const;
+  void release() noexcept;
+
+  std::shared_ptr<Connection> connection_;
+  std::string handle_;
+  std::string usage_;
+  std::optional<Name> target_;
+  std::optional<Credentials> creds_;
+  std::optional<RequirementFlagSet> flags_;
+  std::optional<OID> mech_;
+  std::optional<uint32_t> lifetime_request_;
+  std::optional<ChannelBindings> channel_bindings_;
+  std::optional<Credentials> delegated_;
+  bool started_ = false;
+  bool complete_ = false;
+  bool imported_ = false;
+  bool defer_step_errors_ = true;
+  std::exception_ptr deferred_;
+};
+
+}  // namespace gssgate

@@ -1,0 +1,124 @@
+#include "gssgate/creds.h"
+
+#include "client/src/internal.h"
+
+namespace gssgate {
+
+// Owns one daemon credential handle; released (best effort) when the last copy goes.
+struct Credentials::Handle {
+  std::shared_ptr<Connection> connection;
+  std::string id;
+  ~Handle() {
+    try {
+      v1::ReleaseCredRequest request;
+      request.set_creds(id);
+      v1::ReleaseCredReply reply;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + connection->timeout());
+      internal::ConnectionAccess::stub(*connection).ReleaseCred(&ctx, request, &reply);
+    } catch (...) {
+      // A destructor never throws; the daemon also drops the handle when the connection closes.
+    }
+  }
+};
+
+namespace {
+
+v1::CredUsage usage_to_proto(const std::string& usage) {
+  if (usage == "both") return v1::CRED_USAGE_BOTH;
+  if (usage == "initiate") return v1::CRED_USAGE_INITIATE;
+  if (usage == "accept") return v1::CRED_USAGE_ACCEPT;
+  throw UnknownUsageError("unknown usage \"" + usage + "\" (use both, initiate or accept)",
+                          "credentials");
+}
+
+std::string usage_from_proto(int usage) {
+  switch (usage) {
+    case v1::CRED_USAGE_INITIATE:
+      return "initiate";
+    case v1::CRED_USAGE_ACCEPT:
+      return "accept";
+    default:
+      return "both";
+  }
+}
+
+std::optional<uint32_t> lifetime_from_proto(uint32_t lifetime) {
+  if (lifetime == 0xffffffffu) return std::nullopt;  // GSS_C_INDEFINITE
+  return lifetime;
+}
+
+std::set<OID> mechs_from_proto(const google::protobuf::RepeatedPtrField<std::string>& mechs) {
+  std::set<OID> out;
+  for (const std::string& der : mechs) out.insert(OID::from_der(der));
+  return out;
+}
+
+}  // namespace
+
+Credentials CredentialsAccess::adopt(std::shared_ptr<Connection> connection, std::string handle) {
+  Credentials creds{Credentials::AdoptTag{}};
+  creds.handle_ = std::make_shared<Credentials::Handle>();
+  creds.handle_->connection = std::move(connection);
+  creds.handle_->id = std::move(handle);
+  return creds;
+}
+
+const std::string& CredentialsAccess::handle(const Credentials& creds) { return creds.handle_->id; }
+
+AcquireCredResult Credentials::acquire(const CredentialsOptions& options) {
+  std::shared_ptr<Connection> connection =
+      options.connection ? options.connection : Connection::shared_default();
+  v1::AcquireCredsRequest request;
+  request.set_usage(usage_to_proto(options.usage));
+  if (options.name) *request.mutable_name() = NameAccess::to_proto(*options.name);
+  if (options.lifetime) request.set_lifetime(*options.lifetime);
+  for (const OID& mech : options.mechs) request.add_mechs(mech.bytes());
+  for (const auto& [k, v] : options.store) (*request.mutable_store())[k] = v;
+  v1::AcquireCredsReply reply;
+  internal::call(*connection, &v1::Gssgate::Stub::AcquireCreds, request, &reply);
+  internal::check(reply.status());
+  return AcquireCredResult{CredentialsAccess::adopt(connection, reply.creds()),
+                           mechs_from_proto(reply.mechs()), lifetime_from_proto(reply.lifetime())};
+}
+
+Credentials::Credentials(const CredentialsOptions& options)
+    : handle_(acquire(options).creds.handle_) {}
+
+const std::shared_ptr<Connection>& Credentials::connection() const { return handle_->connection; }
+
+InquireCredResult Credentials::inquire(bool name, bool lifetime, bool usage, bool mechs) const {
+  v1::InquireCredRequest request;
+  request.set_creds(handle_->id);
+  v1::InquireCredReply reply;
+  internal::call(*handle_->connection, &v1::Gssgate::Stub::InquireCred, request, &reply,
+                 internal::HandleKind::kCred);
+  internal::check(reply.status());
+  InquireCredResult out;
+  if (name && reply.has_name())
+    out.name = NameAccess::from_proto(reply.name(), handle_->connection);
+  if (lifetime) out.lifetime = lifetime_from_proto(reply.lifetime());
+  if (usage) out.usage = usage_from_proto(reply.usage());
+  if (mechs) out.mechs = mechs_from_proto(reply.mechs());
+  return out;
+}
+
+Name Credentials::name() const {
+  InquireCredResult r = inquire(true, false, false, false);
+  if (!r.name) {
+    internal::raise_local(2u << 16, "An invalid name was supplied",
+                          "these credentials have no single name (an acceptor for any principal "
+                          "in its keytab)");
+  }
+  return *r.name;
+}
+
+std::optional<uint32_t> Credentials::lifetime() const {
+  return inquire(false, true, false, false).lifetime;
+}
+
+std::set<OID> Credentials::mechs() const { return *inquire(false, false, false, true).mechs; }
+
+std::string Credentials::usage() const { return *inquire(false, false, true, false).usage; }
+
+}  // namespace gssgate

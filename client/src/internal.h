@@ -1,0 +1,67 @@
+#pragma once
+
+// Internal to libgssgate: the only client header that includes generated code (STYLE.md rule 1).
+// Conversions between the public types and the wire messages live here and in internal.cc.
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+#include "gssgate/connection.h"
+#include "gssgate/creds.h"
+#include "gssgate/errors.h"
+#include "gssgate/names.h"
+#include "gssgate/v1/gssgate.grpc.pb.h"
+
+namespace gssgate {
+
+namespace v1 = ::gssgate::v1;
+
+namespace internal {
+
+struct ConnectionAccess {
+  static v1::Gssgate::Stub& stub(const Connection& c);
+};
+
+// What an unknown handle means to the caller, for the GSSError thrown on NOT_FOUND.
+enum class HandleKind { kNone, kContext, kCred };
+
+// Turns a failed RPC into the public exception: ConnectionError (unreachable, deadline),
+// PermissionDenied (policy), MissingContextError / MissingCredentialsError (NOT_FOUND: unknown
+// handle), GeneralError (malformed request, limits, anything else).
+[[noreturn]] void throw_rpc_error(const Connection& c, const grpc::Status& status, HandleKind kind);
+
+// Calls `method` with a deadline; throws as above unless the RPC succeeded.
+template <typename Request, typename Reply>
+void call(const Connection& c,
+          grpc::Status (v1::Gssgate::Stub::*method)(grpc::ClientContext*, const Request&, Reply*),
+          const Request& request, Reply* reply, HandleKind kind = HandleKind::kNone) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + c.timeout());
+  grpc::Status status = (ConnectionAccess::stub(c).*method)(&ctx, request, reply);
+  if (!status.ok()) throw_rpc_error(c, status, kind);
+}
+
+GSSError::Info info_from(const v1::GssStatus& status, std::string token = {});
+// Throws the GSSError subclass for `status` if it holds a calling or routine error — or, with
+// `strict`, any supplementary bit too (python raises for replayed/out-of-sequence tokens).
+void check(const v1::GssStatus& status, bool strict = false, std::string token = {});
+// A GSSError made here rather than by the daemon (e.g. a context that was never started).
+[[noreturn]] void raise_local(uint32_t major, const std::string& major_text,
+                              const std::string& detail);
+
+}  // namespace internal
+
+struct NameAccess {
+  static Name from_proto(const v1::Name& name, std::shared_ptr<Connection> connection);
+  // Only value and type go out: the daemon re-imports the name for each call.
+  static v1::Name to_proto(const Name& name);
+};
+
+struct CredentialsAccess {
+  // Takes ownership of a credential handle the daemon returned.
+  static Credentials adopt(std::shared_ptr<Connection> connection, std::string handle);
+  static const std::string& handle(const Credentials& creds);
+};
+
+}  // namespace gssgate

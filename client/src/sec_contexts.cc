@@ -1,0 +1,343 @@
+#include "gssgate/sec_contexts.h"
+
+#include <atomic>
+#include <stdexcept>
+
+#include "client/src/internal.h"
+
+namespace gssgate {
+namespace {
+
+std::atomic<bool> g_default_defer_step_errors{true};
+
+constexpr uint32_t kNoContext = 8u << 16;
+constexpr char kNoContextText[] = "No context has been established";
+
+void fill_bindings(const ChannelBindings& cb, v1::ChannelBindings* out) {
+  out->set_initiator_address_type(static_cast<uint32_t>(cb.initiator_address_type));
+  out->set_initiator_address(cb.initiator_address);
+  out->set_acceptor_address_type(static_cast<uint32_t>(cb.acceptor_address_type));
+  out->set_acceptor_address(cb.acceptor_address);
+  out->set_application_data(cb.application_data);
+}
+
+}  // namespace
+
+struct SecurityContext::Info {
+  v1::InquireContextReply reply;
+};
+
+void SecurityContext::set_default_defer_step_errors(bool defer) {
+  g_default_defer_step_errors = defer;
+}
+
+SecurityContext::SecurityContext(SecurityContextOptions o)
+    : connection_(o.connection ? o.connection
+                               : (o.creds ? o.creds->connection() : Connection::shared_default())),
+      target_(std::move(o.name)),
+      creds_(std::move(o.creds)),
+      flags_(o.flags),
+      mech_(std::move(o.mech)),
+      lifetime_request_(o.lifetime),
+      channel_bindings_(std::move(o.channel_bindings)),
+      defer_step_errors_(g_default_defer_step_errors) {
+  // python-gssapi's order: explicit usage, else the creds' usage unless "both", else initiate
+  // when a target name is given, else accept.
+  if (o.usage) {
+    if (*o.usage != "initiate" && *o.usage != "accept") {
+      throw UnknownUsageError("unknown usage \"" + *o.usage + "\" (use initiate or accept)",
+                              "security context");
+    }
+    usage_ = *o.usage;
+  } else if (creds_ && creds_->usage() != "both") {
+    usage_ = creds_->usage();
+  } else {
+    usage_ = target_ ? "initiate" : "accept";
+  }
+  if (usage_ == "initiate" && !target_) {
+    throw std::invalid_argument(
+        "You must pass the 'name' argument when creating an initiating security context");
+  }
+}
+
+SecurityContext SecurityContext::from_token(std::string_view token,
+                                            std::shared_ptr<Connection> connection) {
+  SecurityContext ctx;
+  ctx.connection_ = connection ? std::move(connection) : Connection::shared_default();
+  ctx.defer_step_errors_ = g_default_defer_step_errors;
+  v1::ImportContextRequest request;
+  request.set_token(std::string(token));
+  v1::ImportContextReply reply;
+  internal::call(*ctx.connection_, &v1::Gssgate::Stub::ImportContext, request, &reply);
+  internal::check(reply.status());
+  ctx.handle_ = reply.context();
+  ctx.started_ = true;
+  ctx.imported_ = true;
+  Info info = ctx.inquire();
+  ctx.complete_ = info.reply.complete();
+  ctx.usage_ = info.reply.locally_initiated() ? "initiate" : "accept";
+  return ctx;
+}
+
+SecurityContext::~SecurityContext() { release(); }
+
+SecurityContext::SecurityContext(SecurityContext&& o) noexcept { *this = std::move(o); }
+
+SecurityContext& SecurityContext::operator=(SecurityContext&& o) noexcept {
+  if (this != &o) {
+    release();
+    connection_ = std::move(o.connection_);
+    handle_ = std::exchange(o.handle_, std::string());
+    usage_ = std::move(o.usage_);
+    target_ = std::move(o.target_);
+    creds_ = std::move(o.creds_);
+    flags_ = o.flags_;
+    mech_ = std::move(o.mech_);
+    lifetime_request_ = o.lifetime_request_;
+    channel_bindings_ = std::move(o.channel_bindings_);
+    delegated_ = std::move(o.delegated_);
+    started_ = o.started_;
+    complete_ = o.complete_;
+    imported_ = o.imported_;
+    defer_step_errors_ = o.defer_step_errors_;
+    deferred_ = std::move(o.deferred_);
+  }
+  return *this;
+}
+
+void SecurityContext::release() noexcept {
+  if (handle_.empty() || !connection_) return;
+  try {
+    v1::DeleteSecContextRequest request;
+    request.set_context(handle_);
+    v1::DeleteSecContextReply reply;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + connection_->timeout());
+    internal::ConnectionAccess::stub(*connection_).DeleteSecContext(&ctx, request, &reply);
+  } catch (...) {
+    // Best effort: the daemon also drops the handle when the connection closes.
+  }
+  handle_.clear();
+}
+
+void SecurityContext::raise_deferred() const {
+  if (deferred_) {
+    std::exception_ptr e = deferred_;
+    const_cast<SecurityContext*>(this)->deferred_ = nullptr;
+    std::rethrow_exception(e);
+  }
+}
+
+std::optional<std::string> SecurityContext::step(std::optional<std::string_view> token) {
+  raise_deferred();
+  std::string output;
+  bool continue_needed = false;
+  v1::GssStatus status;
+  if (usage_ == "initiate") {
+    v1::InitSecContextRequest request;
+    request.set_context(handle_);
+    if (creds_) request.set_creds(CredentialsAccess::handle(*creds_));
+    *request.mutable_target() = NameAccess::to_proto(*target_);
+    if (mech_) request.set_mech(mech_->bytes());
+    request.set_flags((flags_ ? *flags_
+                              : RequirementFlagSet{RequirementFlag::mutual_authentication,
+                                                   RequirementFlag::out_of_sequence_detection})
+                          .to_int());
+    if (lifetime_request_) request.set_lifetime(*lifetime_request_);
+    if (channel_bindings_) fill_bindings(*channel_bindings_, request.mutable_channel_bindings());
+    if (token) request.set_input_token(std::string(*token));
+    v1::InitSecContextReply reply;
+    internal::call(*connection_, &v1::Gssgate::Stub::InitSecContext, request, &reply,
+                   internal::HandleKind::kContext);
+    status = reply.status();
+    output = reply.output_token();
+    continue_needed = reply.continue_needed();
+    handle_ = reply.context();
+  } else {
+    v1::AcceptSecContextRequest request;
+    request.set_context(handle_);
+    if (creds_) request.set_creds(CredentialsAccess::handle(*creds_));
+    if (channel_bindings_) fill_bindings(*channel_bindings_, request.mutable_channel_bindings());
+    if (token) request.set_input_token(std::string(*token));
+    v1::AcceptSecContextReply reply;
+    internal::call(*connection_, &v1::Gssgate::Stub::AcceptSecContext, request, &reply,
+                   internal::HandleKind::kContext);
+    status = reply.status();
+    output = reply.output_token();
+    continue_needed = reply.continue_needed();
+    handle_ = reply.context();
+    if (!reply.delegated_creds().empty()) {
+      delegated_ = CredentialsAccess::adopt(connection_, reply.delegated_creds());
+    }
+  }
+  if ((status.major() & 0xffff0000u) != 0) {
+    try {
+      internal::check(status, false, output);
+    } catch (const GSSError&) {
+      // python-gssapi's deferred step errors: hand out the error token first, raise next time.
+      if (defer_step_errors_ && !output.empty()) {
+        deferred_ = std::current_exception();
+        return output;
+      }
+      throw;
+    }
+  }
+  started_ = true;
+  complete_ = !continue_needed;
+  if (output.empty()) return std::nullopt;
+  return output;
+}
+
+bool SecurityContext::complete() const {
+  raise_deferred();
+  return started_ && complete_;
+}
+
+SecurityContext::Info SecurityContext::inquire() const {
+  require_handle();
+  v1::InquireContextRequest request;
+  request.set_context(handle_);
+  Info info;
+  internal::call(*connection_, &v1::Gssgate::Stub::InquireContext, request, &info.reply,
+                 internal::HandleKind::kContext);
+  internal::check(info.reply.status());
+  return info;
+}
+
+void SecurityContext::require_handle() const {
+  raise_deferred();
+  if (handle_.empty()) {
+    internal::raise_local(kNoContext, kNoContextText,
+                          started_ ? "the context was exported or deleted"
+                                   : "the context has not been started: call step() first");
+  }
+}
+
+WrapResult SecurityContext::wrap(std::string_view message, bool encrypt) {
+  require_handle();
+  v1::WrapRequest request;
+  request.set_context(handle_);
+  request.set_message(std::string(message));
+  request.set_encrypt(encrypt);
+  v1::WrapReply reply;
+  internal::call(*connection_, &v1::Gssgate::Stub::Wrap, request, &reply,
+                 internal::HandleKind::kContext);
+  internal::check(reply.status());
+  return WrapResult{reply.token(), reply.encrypted()};
+}
+
+UnwrapResult SecurityContext::unwrap(std::string_view message) {
+  require_handle();
+  v1::UnwrapRequest request;
+  request.set_context(handle_);
+  request.set_token(std::string(message));
+  v1::UnwrapReply reply;
+  internal::call(*connection_, &v1::Gssgate::Stub::Unwrap, request, &reply,
+                 internal::HandleKind::kContext);
+  // python raises for replayed and out-of-sequence tokens too.
+  internal::check(reply.status(), /*strict=*/true);
+  return UnwrapResult{reply.message(), reply.encrypted(), reply.qop()};
+}
+
+std::string SecurityContext::encrypt(std::string_view message) {
+  WrapResult r = wrap(message, true);
+  if (!r.encrypted) throw EncryptionNotUsed("Wrapped message was not encrypted", "");
+  return r.message;
+}
+
+std::string SecurityContext::decrypt(std::string_view message) {
+  UnwrapResult r = unwrap(message);
+  if (!r.encrypted) {
+    throw EncryptionNotUsed("The message was not encrypted", std::move(r.message));
+  }
+  return r.message;
+}
+
+std::string SecurityContext::get_signature(std::string_view message) {
+  require_handle();
+  v1::GetMicRequest request;
+  request.set_context(handle_);
+  request.set_message(std::string(message));
+  v1::GetMicReply reply;
+  internal::call(*connection_, &v1::Gssgate::Stub::GetMic, request, &reply,
+                 internal::HandleKind::kContext);
+  internal::check(reply.status());
+  return reply.mic();
+}
+
+void SecurityContext::verify_signature(std::string_view message, std::string_view mic) {
+  require_handle();
+  v1::VerifyMicRequest request;
+  request.set_context(handle_);
+  request.set_message(std::string(message));
+  request.set_mic(std::string(mic));
+  v1::VerifyMicReply reply;
+  internal::call(*connection_, &v1::Gssgate::Stub::VerifyMic, request, &reply,
+                 internal::HandleKind::kContext);
+  internal::check(reply.status(), /*strict=*/true);
+}
+
+uint32_t SecurityContext::get_wrap_size_limit(uint32_t desired_output_size, bool encrypted) {
+  require_handle();
+  v1::WrapSizeLimitRequest request;
+  request.set_context(handle_);
+  request.set_encrypt(encrypted);
+  request.set_max_output_size(desired_output_size);
+  v1::WrapSizeLimitReply reply;
+  internal::call(*connection_, &v1::Gssgate::Stub::WrapSizeLimit, request, &reply,
+                 internal::HandleKind::kContext);
+  internal::check(reply.status());
+  return reply.max_input_size();
+}
+
+void SecurityContext::process_token(std::string_view token) {
+  require_handle();
+  v1::ProcessContextTokenRequest request;
+  request.set_context(handle_);
+  request.set_token(std::string(token));
+  v1::ProcessContextTokenReply reply;
+  internal::call(*connection_, &v1::Gssgate::Stub::ProcessContextToken, request, &reply,
+                 internal::HandleKind::kContext);
+  internal::check(reply.status());
+}
+
+std::string SecurityContext::export_context() {
+  require_handle();
+  v1::ExportContextRequest request;
+  request.set_context(handle_);
+  v1::ExportContextReply reply;
+  internal::call(*connection_, &v1::Gssgate::Stub::ExportContext, request, &reply,
+                 internal::HandleKind::kContext);
+  internal::check(reply.status());
+  handle_.clear();  // the daemon gave the context away with the token
+  return reply.token();
+}
+
+std::optional<uint32_t> SecurityContext::lifetime() const {
+  uint32_t seconds = inquire().reply.lifetime();
+  if (seconds == 0xffffffffu) return std::nullopt;
+  return seconds;
+}
+
+std::optional<Credentials> SecurityContext::delegated_creds() const {
+  raise_deferred();
+  return delegated_;
+}
+
+Name SecurityContext::initiator_name() const {
+  return NameAccess::from_proto(inquire().reply.initiator_name(), connection_);
+}
+
+Name SecurityContext::target_name() const {
+  return NameAccess::from_proto(inquire().reply.target_name(), connection_);
+}
+
+OID SecurityContext::mech() const { return OID::from_der(inquire().reply.mech()); }
+
+RequirementFlagSet SecurityContext::actual_flags() const {
+  return RequirementFlagSet::from_int(inquire().reply.flags());
+}
+
+bool SecurityContext::locally_initiated() const { return inquire().reply.locally_initiated(); }
+
+}  // namespace gssgate

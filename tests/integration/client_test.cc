@@ -1,0 +1,380 @@
+// libgssgate against a real gssgated and the real test KDC: the python-gssapi high-level API
+// (Name, Credentials, SecurityContext, the exception family) and interoperability with plain
+// in-process MIT GSSAPI in both directions. The test process (root) is the caller here; privilege
+// separation between uids is proven in daemon_test.cc.
+
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gssgate/gssgate.h"
+#include "gtest/gtest.h"
+#include "lib/gss/context.h"
+#include "tests/fixtures/gssgated_process.h"
+#include "tests/integration/gss_test_util.h"
+
+namespace gssgate::testing {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class ClientTest : public RealmTest {
+ protected:
+  void SetUp() override {
+    RealmTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto d = GssgatedProcess::start(
+        *kdc_,
+        absl::StrCat("[[rule]]\nname = \"root\"\nuids = [0]\nusages = [\"initiate\", \"accept\"]\n",
+                     "keytab = \"", service_keytab_, "\"\nclient_keytab = \"", client_keytab_,
+                     "\"\nexport_context = true\n"));
+    ASSERT_TRUE(d.ok()) << d.status();
+    daemon_ = std::move(*d);
+    conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->socket()});
+  }
+  void TearDown() override {
+    conn_.reset();
+    if (daemon_) {
+      absl::Status s = daemon_->stop_cleanly();
+      EXPECT_TRUE(s.ok()) << s;
+    }
+  }
+
+  Name target() { return Name("HTTP@localhost", NameType::hostbased_service(), conn_); }
+
+  // Steps both sides to completion through the library.
+  void establish(SecurityContext& client, SecurityContext& server) {
+    std::optional<std::string> token = client.step();
+    for (int i = 0; i < 8 && !(client.complete() && server.complete()); ++i) {
+      ASSERT_TRUE(token.has_value());
+      token = server.step(*token);
+      if (client.complete() && server.complete()) break;
+      if (token) token = client.step(*token);
+    }
+    ASSERT_TRUE(client.complete());
+    ASSERT_TRUE(server.complete());
+  }
+
+  std::unique_ptr<GssgatedProcess> daemon_;
+  std::shared_ptr<Connection> conn_;
+};
+
+TEST_F(ClientTest, NamesDisplayCanonicalizeExportAndCompareLikePython) {
+  Name hostbased = target();
+  EXPECT_EQ(hostbased.str(), "HTTP@localhost");
+  EXPECT_EQ(hostbased.name_type(), NameType::hostbased_service());
+  EXPECT_FALSE(hostbased.is_mech_name());
+
+  Name mn = hostbased.canonicalize(MechType::kerberos());
+  EXPECT_EQ(mn.str(), service_principal());
+  EXPECT_TRUE(mn.is_mech_name());
+  EXPECT_EQ(mn.mech(), MechType::kerberos());
+  std::string token = mn.export_name();
+  EXPECT_EQ(token.substr(0, 2), std::string("\x04\x01", 2));
+  Name back = Name::from_token(token, false, conn_);
+  EXPECT_TRUE(back == mn);
+  EXPECT_EQ(back.str(), service_principal());
+  Name alice_name(alice(), NameType::kerberos_principal(), conn_);
+  EXPECT_TRUE(alice_name != mn);
+  EXPECT_EQ(alice_name.str(), alice());
+}
+
+TEST_F(ClientTest, NameErrorsAreTheSubclassesPythonRaises) {
+  // MIT 1.20 reports a malformed exported-name token as a defective token, not a bad name.
+  EXPECT_THROW(Name(std::string("\x04\x01garbage", 9), NameType::export_(), conn_),
+               InvalidTokenError);
+  EXPECT_THROW(target().export_name(), MechanismNameRequiredError);
+  EXPECT_THROW(target().mech(), MechanismNameRequiredError);
+  EXPECT_THROW(Name::from_token("x", /*composite=*/true, conn_), OperationUnavailableError);
+  try {
+    target().export_name();
+    FAIL() << "export_name of a non-MN must throw";
+  } catch (const GSSError& e) {
+    EXPECT_EQ(e.maj_code(), 18u << 16);
+    EXPECT_THAT(e.what(), StartsWith("Major (1179648): "));
+    EXPECT_THAT(e.what(), HasSubstr(", Minor ("));
+  }
+}
+
+TEST_F(ClientTest, CredentialsAcquireAndInquire) {
+  AcquireCredResult r =
+      Credentials::acquire({.name = Name(alice(), NameType::kerberos_principal(), conn_),
+                            .usage = "initiate",
+                            .connection = conn_});
+  EXPECT_THAT(r.mechs, Contains(MechType::kerberos()));
+  ASSERT_TRUE(r.lifetime.has_value());
+  EXPECT_GT(*r.lifetime, 9u * 3600);
+  EXPECT_EQ(r.creds.name().str(), alice());
+  EXPECT_EQ(r.creds.usage(), "initiate");
+  EXPECT_THAT(r.creds.mechs(), Contains(MechType::kerberos()));
+  InquireCredResult partial = r.creds.inquire(/*name=*/false, /*lifetime=*/true, /*usage=*/false,
+                                              /*mechs=*/false);
+  EXPECT_FALSE(partial.name.has_value());
+  EXPECT_TRUE(partial.lifetime.has_value());
+  EXPECT_FALSE(partial.usage.has_value());
+
+  Credentials acceptor({.usage = "accept", .connection = conn_});
+  EXPECT_EQ(acceptor.usage(), "accept");
+
+  try {
+    Credentials bad({.usage = "sideways", .connection = conn_});
+    FAIL() << "an unknown usage must throw";
+  } catch (const UnknownUsageError& e) {
+    EXPECT_THAT(e.what(), StartsWith("Unable to determine credentials usage: "));
+  }
+  // Policy refuses a store the rule does not grant.
+  EXPECT_THROW(
+      Credentials(
+          {.usage = "accept", .store = {{"keytab", "/etc/krb5.keytab"}}, .connection = conn_}),
+      PermissionDenied);
+}
+
+TEST_F(ClientTest, HandshakeWrapUnwrapAndSignaturesThroughTheLibrary) {
+  SecurityContext client({.name = target(), .connection = conn_});
+  SecurityContext server({.connection = conn_});
+  EXPECT_EQ(client.usage(), "initiate");
+  EXPECT_EQ(server.usage(), "accept");
+  EXPECT_FALSE(client.complete());
+  EXPECT_THROW(client.lifetime(), MissingContextError) << "inquiry before the first step";
+  establish(client, server);
+  if (HasFatalFailure()) return;
+
+  EXPECT_EQ(client.initiator_name().str(), alice());
+  EXPECT_EQ(server.initiator_name().str(), alice());
+  EXPECT_EQ(client.target_name().str(), service_principal());
+  EXPECT_EQ(server.mech(), MechType::kerberos());
+  EXPECT_TRUE(client.locally_initiated());
+  EXPECT_FALSE(server.locally_initiated());
+  RequirementFlagSet flags = server.actual_flags();
+  EXPECT_TRUE(flags.contains(RequirementFlag::mutual_authentication));
+  EXPECT_TRUE(flags.contains(RequirementFlag::out_of_sequence_detection));
+  EXPECT_FALSE(flags.contains(RequirementFlag::delegate_to_peer));
+  ASSERT_TRUE(client.lifetime().has_value());
+  EXPECT_GT(*client.lifetime(), 9u * 3600);
+
+  WrapResult w = client.wrap("secret", true);
+  EXPECT_TRUE(w.encrypted);
+  UnwrapResult u = server.unwrap(w.message);
+  EXPECT_EQ(u.message, "secret");
+  EXPECT_TRUE(u.encrypted);
+  EXPECT_EQ(client.decrypt(server.encrypt("back")), "back");
+
+  // decrypt() of an integrity-only token raises EncryptionNotUsed, carrying the message.
+  WrapResult plain = client.wrap("not secret", false);
+  EXPECT_FALSE(plain.encrypted);
+  try {
+    server.decrypt(plain.message);
+    FAIL() << "decrypt must refuse an unencrypted token";
+  } catch (const EncryptionNotUsed& e) {
+    EXPECT_EQ(e.unwrapped_message(), "not secret");
+    EXPECT_THAT(e.what(), StartsWith("Confidentiality was requested, but not used: "));
+  }
+
+  std::string mic = server.get_signature("signed");
+  client.verify_signature("signed", mic);
+  EXPECT_THROW(client.verify_signature("changed", mic), BadMICError);
+
+  uint32_t limit = client.get_wrap_size_limit(1024, true);
+  uint32_t plain_limit = client.get_wrap_size_limit(1024, false);
+  EXPECT_GT(limit, 900u);
+  EXPECT_LT(limit, 1024u);
+  EXPECT_GE(plain_limit, limit) << "no confidentiality, no smaller limit";
+  EXPECT_LE(client.wrap(std::string(limit, 'x'), true).message.size(), 1024u);
+}
+
+TEST_F(ClientTest, ReplayedAndOutOfSequenceTokensRaiseSupplementaryErrors) {
+  SecurityContext client({.name = target(),
+                          .flags = RequirementFlagSet{RequirementFlag::mutual_authentication,
+                                                      RequirementFlag::replay_detection,
+                                                      RequirementFlag::out_of_sequence_detection},
+                          .connection = conn_});
+  SecurityContext server({.connection = conn_});
+  establish(client, server);
+  if (HasFatalFailure()) return;
+  std::string t1 = client.wrap("1", true).message;
+  std::string t2 = client.wrap("2", true).message;
+  std::string t3 = client.wrap("3", true).message;
+  EXPECT_EQ(server.unwrap(t1).message, "1");
+  EXPECT_THROW(server.unwrap(t1), DuplicateTokenError);
+  EXPECT_THROW(server.unwrap(t3), TokenTooEarlyError);  // GSS_S_GAP_TOKEN
+  EXPECT_THROW(server.unwrap(t2), TokenTooLateError);   // GSS_S_UNSEQ_TOKEN
+  try {
+    server.unwrap(t1);
+  } catch (const TokenOutOfSequenceError&) {
+    ADD_FAILURE() << "a duplicate is not out of sequence";
+  } catch (const SupplementaryError& e) {
+    EXPECT_EQ(e.maj_code() & 0xffff, 2u);
+  }
+}
+
+TEST_F(ClientTest, DelegatedCredentialsReachTheAcceptor) {
+  SecurityContext client({.name = target(),
+                          .flags = RequirementFlagSet{RequirementFlag::mutual_authentication,
+                                                      RequirementFlag::out_of_sequence_detection,
+                                                      RequirementFlag::delegate_to_peer},
+                          .connection = conn_});
+  SecurityContext server({.connection = conn_});
+  establish(client, server);
+  if (HasFatalFailure()) return;
+  std::optional<Credentials> delegated = server.delegated_creds();
+  ASSERT_TRUE(delegated.has_value());
+  EXPECT_EQ(delegated->name().str(), alice());
+  EXPECT_EQ(delegated->usage(), "initiate");
+  // The service can initiate as alice with them.
+  SecurityContext onward({.name = target(), .creds = *delegated, .connection = conn_});
+  EXPECT_TRUE(onward.step().has_value());
+}
+
+TEST_F(ClientTest, ExportConsumesTheContextAndTheTokenImportsHereAndInProcess) {
+  SecurityContext client({.name = target(), .connection = conn_});
+  SecurityContext server({.connection = conn_});
+  establish(client, server);
+  if (HasFatalFailure()) return;
+  std::string token = server.export_context();
+  EXPECT_THROW(server.wrap("x", true), MissingContextError) << "export consumes the context";
+  SecurityContext imported = SecurityContext::from_token(token, conn_);
+  EXPECT_TRUE(imported.complete());
+  EXPECT_EQ(imported.usage(), "accept");
+  EXPECT_EQ(imported.initiator_name().str(), alice());
+  EXPECT_EQ(imported.unwrap(client.wrap("to the import", true).message).message, "to the import");
+
+  std::string again = imported.export_context();
+  gss::ContextHandle local;
+  gss::GssStatus s = gss::import_context(again, &local);
+  ASSERT_TRUE(s.ok()) << describe(s);
+  gss::UnwrapResult out;
+  s = gss::unwrap(local, client.wrap("to MIT", true).message, &out);
+  ASSERT_TRUE(s.ok()) << describe(s);
+  EXPECT_EQ(out.message, "to MIT");
+}
+
+TEST_F(ClientTest, TokensInteroperateWithInProcessMitInBothDirections) {
+  // libgssgate initiates, plain MIT (this process, the service keytab) accepts.
+  {
+    SecurityContext client({.name = target(), .connection = conn_});
+    gss::AcquiredCred acceptor = acceptor_creds();
+    gss::ContextHandle mit;
+    gss::AcceptSecContextRequest accept;
+    accept.cred = &acceptor.cred;
+    std::string token = *client.step();
+    accept.input_token = token;
+    gss::AcceptSecContextResult out;
+    gss::GssStatus s = gss::accept_sec_context(&mit, accept, &out);
+    ASSERT_TRUE(s.ok()) << describe(s);
+    EXPECT_FALSE(client.step(out.output_token).has_value());
+    EXPECT_TRUE(client.complete());
+    gss::UnwrapResult un;
+    ASSERT_TRUE(gss::unwrap(mit, client.wrap("lib to MIT", true).message, &un).ok());
+    EXPECT_EQ(un.message, "lib to MIT");
+  }
+  // Plain MIT initiates (alice's client keytab), libgssgate accepts.
+  {
+    gss::AcquiredCred initiator = initiator_creds_from_client_keytab();
+    gss::NameHandle svc = service_name();
+    gss::ContextHandle mit;
+    gss::InitSecContextRequest init;
+    init.cred = &initiator.cred;
+    init.target = &svc;
+    gss::InitSecContextResult out;
+    ASSERT_TRUE(gss::init_sec_context(&mit, init, &out).ok());
+    SecurityContext server({.connection = conn_});
+    std::optional<std::string> reply = server.step(out.output_token);
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_TRUE(server.complete());
+    init.input_token = *reply;
+    gss::GssStatus s = gss::init_sec_context(&mit, init, &out);
+    ASSERT_TRUE(s.ok()) << describe(s);
+    EXPECT_FALSE(s.continue_needed());
+    EXPECT_EQ(server.initiator_name().str(), alice());
+    gss::WrapResult w;
+    ASSERT_TRUE(gss::wrap(mit, "MIT to lib", true, GSS_C_QOP_DEFAULT, &w).ok());
+    EXPECT_EQ(server.decrypt(w.token), "MIT to lib");
+  }
+}
+
+TEST_F(ClientTest, StepErrorsAreDeferredSoTheErrorTokenCanBeSent) {
+  // The daemon's keytab goes stale: the KDC now issues kvno 2, the keytab has kvno 1.
+  ASSERT_TRUE(kdc_->randomize_key("HTTP/localhost").ok());
+  for (bool defer : {true, false}) {
+    SecurityContext client({.name = target(), .connection = conn_});
+    SecurityContext server({.connection = conn_});
+    server.set_defer_step_errors(defer);
+    std::string token = *client.step();
+    if (defer) {
+      std::optional<std::string> error_token = server.step(token);
+      ASSERT_TRUE(error_token.has_value()) << "the KRB-ERROR token comes out first";
+      EXPECT_THROW(server.complete(), GSSError) << "then the error, on the next call";
+      EXPECT_FALSE(server.complete()) << "only once";
+    } else {
+      try {
+        server.step(token);
+        FAIL() << "without deferral the step throws";
+      } catch (const GSSError& e) {
+        EXPECT_FALSE(e.token().empty()) << "and the exception carries the error token";
+        EXPECT_THAT(e.what(), HasSubstr("not found in keytab"));
+      }
+    }
+  }
+}
+
+TEST_F(ClientTest, UsageDetectionAndArgumentErrorsFollowPython) {
+  Credentials initiate({.usage = "initiate", .connection = conn_});
+  Credentials accept({.usage = "accept", .connection = conn_});
+  // The creds' usage decides when it is not "both", even with a name given.
+  EXPECT_EQ(SecurityContext({.name = target(), .creds = accept}).usage(), "accept");
+  EXPECT_EQ(SecurityContext({.name = target(), .creds = initiate}).usage(), "initiate");
+  // Otherwise a name means initiate, no name means accept.
+  EXPECT_EQ(SecurityContext({.name = target(), .connection = conn_}).usage(), "initiate");
+  EXPECT_EQ(SecurityContext({.connection = conn_}).usage(), "accept");
+  // An explicit usage wins.
+  EXPECT_EQ(SecurityContext({.name = target(), .creds = accept, .usage = "initiate"}).usage(),
+            "initiate");
+  try {
+    SecurityContext({.usage = "both", .connection = conn_});
+    FAIL() << "contexts have no 'both' usage";
+  } catch (const UnknownUsageError& e) {
+    EXPECT_THAT(e.what(), StartsWith("Unable to determine security context usage: "));
+  }
+  EXPECT_THROW(SecurityContext({.creds = initiate}), std::invalid_argument)
+      << "initiating needs a target name";
+  // Objects remember the connection that made them.
+  EXPECT_EQ(SecurityContext({.creds = accept}).connection(), conn_);
+}
+
+TEST_F(ClientTest, AnUnreachableDaemonIsAConnectionErrorNamingTheSocket) {
+  auto nowhere = std::make_shared<Connection>(ConnectionOptions{
+      .socket = kdc_->path("no-daemon.sock"), .timeout = std::chrono::seconds(5)});
+  try {
+    Name("HTTP@localhost", NameType::hostbased_service(), nowhere);
+    FAIL() << "must not reach a daemon";
+  } catch (const ConnectionError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(kdc_->path("no-daemon.sock")));
+    EXPECT_EQ(e.socket(), kdc_->path("no-daemon.sock"));
+  }
+}
+
+TEST_F(ClientTest, OneConnectionServesManyThreadsAtOnce) {
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 3; ++i) {
+        SecurityContext client({.name = target(), .connection = conn_});
+        SecurityContext server({.connection = conn_});
+        std::optional<std::string> token = client.step();
+        token = server.step(*token);
+        client.step(*token);
+        if (client.complete() && server.complete() &&
+            server.decrypt(client.encrypt("threads")) == "threads") {
+          ++ok;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 12);
+}
+
+}  // namespace
+}  // namespace gssgate::testing
