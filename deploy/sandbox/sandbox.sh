@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The sandbox: a throwaway MIT realm on 127.0.0.1 (user `alice`, service `HTTP/localhost`, their
 # keytabs mode 0600 root), gssgated serving it with a policy for the unprivileged user `nobody`,
-# and the demo caller running as `nobody`: a full handshake and wrap/unwrap through the daemon.
+# and, running as `nobody`, the demo (a full handshake and wrap/unwrap through the daemon with
+# libgssgate) and the HTTP Negotiate examples (client/examples).
 #
 # Usage: deploy/sandbox/sandbox.sh BUILD_DIR [--serve]
 #   --serve  keep the realm and daemon running after the demo until Ctrl-C (try your own calls)
@@ -15,7 +16,9 @@ serve="${2:-}"
 minikdc="${build}/tests/gssgate-minikdc"
 gssgated="${build}/daemon/gssgated"
 demo="${build}/deploy/gssgate-demo"
-for tool in "${minikdc}" "${gssgated}" "${demo}"; do
+negotiate_initiate="${build}/client/gssgate-negotiate-initiate"
+negotiate_accept="${build}/client/gssgate-negotiate-accept"
+for tool in "${minikdc}" "${gssgated}" "${demo}" "${negotiate_initiate}" "${negotiate_accept}"; do
   [ -x "${tool}" ] || { echo "sandbox: ${tool} not built (run scripts/build.sh)" >&2; exit 1; }
 done
 caller_user=nobody
@@ -95,9 +98,16 @@ for kt in "${state}/alice.keytab" "${state}/http.keytab"; do
     echo "   ${kt}: no"
   fi
 done
-echo "==> as ${caller_user}: handshake and wrap/unwrap through gssgated"
-setpriv --reuid="${caller_uid}" --regid="$(id -g "${caller_user}")" --clear-groups \
-  "${demo}" --socket "${state}/gssgate.sock" --target HTTP@localhost
+as_caller() {
+  setpriv --reuid="${caller_uid}" --regid="$(id -g "${caller_user}")" --clear-groups \
+    env GSSGATE_SOCKET="${state}/gssgate.sock" "$@"
+}
+echo "==> as ${caller_user}: handshake and wrap/unwrap through gssgated (libgssgate)"
+as_caller "${demo}" --target HTTP@localhost
+echo "==> as ${caller_user}: HTTP Negotiate (SPNEGO) header for HTTP@localhost, then accepting it"
+header="$(as_caller "${negotiate_initiate}" HTTP@localhost)"
+echo "   ${header:0:72}..."
+as_caller "${negotiate_accept}" "${header}" | sed 's/^/   /' | cut -c1-100
 echo "==> the daemon's audit lines"
 grep "audit" "${state}/gssgated.log" | sed 's/^/   /'
 if [ "${serve}" = "--serve" ]; then
