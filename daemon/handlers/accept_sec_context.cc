@@ -7,24 +7,12 @@ namespace gssgate::daemon {
 // credentials become a credential handle of the caller.
 absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecContextRequest& request,
                                        v1::AcceptSecContextReply* reply) {
-  if (!call.rule->allow_accept) {
-    audit(call, "accept", "reason=\"rule does not grant accept\"", "denied");
-    return absl::PermissionDeniedError(absl::StrCat(
-        "policy rule \"", call.rule->name, "\" does not grant accept to uid ", call.peer.uid));
-  }
+  GSSGATE_RETURN_IF_ERROR(require_usage(call, gss::CredUsage::kAccept, "accept"));
   const bool first = request.context().empty();
-  std::shared_ptr<Entry> cred_entry;
-  if (!request.creds().empty()) {
-    GSSGATE_ASSIGN_OR_RETURN(cred_entry,
-                             table().find(call.owner, request.creds(), HandleKind::kCred));
-  }
-  std::shared_ptr<Entry> ctx_entry;
-  if (first) {
-    ctx_entry = std::make_shared<Entry>(call.owner, HandleKind::kContext);
-  } else {
-    GSSGATE_ASSIGN_OR_RETURN(ctx_entry,
-                             table().find(call.owner, request.context(), HandleKind::kContext));
-  }
+  GSSGATE_ASSIGN_OR_RETURN(StepEntries entries,
+                           step_entries(table(), call, request.context(), request.creds()));
+  std::shared_ptr<Entry>& cred_entry = entries.cred;
+  std::shared_ptr<Entry>& ctx_entry = entries.context;
   gss::GssStatus status;
   CredCache::Cred default_cred;
   if (!cred_entry) {

@@ -147,6 +147,31 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> granted_stores(
 }
 }  // namespace
 
+absl::StatusOr<StepEntries> step_entries(HandleTable& table, const Call& call,
+                                         const std::string& ctx_id, const std::string& cred_id) {
+  StepEntries out;
+  if (!cred_id.empty()) {
+    GSSGATE_ASSIGN_OR_RETURN(out.cred, table.find(call.owner, cred_id, HandleKind::kCred));
+  }
+  if (ctx_id.empty()) {
+    out.context = std::make_shared<Entry>(call.owner, HandleKind::kContext);
+  } else {
+    GSSGATE_ASSIGN_OR_RETURN(out.context, table.find(call.owner, ctx_id, HandleKind::kContext));
+  }
+  return out;
+}
+
+absl::Status require_usage(const Call& call, gss::CredUsage usage, const char* op) {
+  bool granted =
+      usage == gss::CredUsage::kInitiate ? call.rule->allow_initiate : call.rule->allow_accept;
+  if (granted) return absl::OkStatus();
+  audit(call, op, absl::StrCat("reason=\"rule does not grant ", gss::to_string(usage), "\""),
+        "denied");
+  return absl::PermissionDeniedError(absl::StrCat("policy rule \"", call.rule->name,
+                                                  "\" does not grant ", gss::to_string(usage),
+                                                  " to uid ", call.peer.uid));
+}
+
 absl::Status default_creds(Service& service, const Call& call, gss::CredUsage usage,
                            gss::GssStatus* status, CredCache::Cred* out) {
   const bool initiate = usage == gss::CredUsage::kInitiate;

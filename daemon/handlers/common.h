@@ -55,6 +55,19 @@ absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::
 absl::Status default_creds(Service& service, const Call& call, gss::CredUsage usage,
                            gss::GssStatus* status, CredCache::Cred* out);
 
+// The entries one init/accept step works on: the caller's credential handle when `cred_id` is
+// non-empty (else null), and its context for `ctx_id`, or a fresh entry for a first step (empty
+// `ctx_id`). NOT_FOUND / INVALID_ARGUMENT for handles that are not the caller's.
+struct StepEntries {
+  std::shared_ptr<Entry> cred;
+  std::shared_ptr<Entry> context;
+};
+absl::StatusOr<StepEntries> step_entries(HandleTable& table, const Call& call,
+                                         const std::string& ctx_id, const std::string& cred_id);
+
+// PERMISSION_DENIED (and an audit line) unless the caller's rule grants `usage`.
+absl::Status require_usage(const Call& call, gss::CredUsage usage, const char* op);
+
 // One audit line: operation, caller, rule, free-form details, outcome. Never token bytes.
 void audit(const Call& call, const char* op, const std::string& details,
            const std::string& outcome);

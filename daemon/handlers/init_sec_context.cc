@@ -7,28 +7,16 @@ namespace gssgate::daemon {
 // later step removes it (GSSAPI has deleted the context).
 absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextRequest& request,
                                      v1::InitSecContextReply* reply) {
-  if (!call.rule->allow_initiate) {
-    audit(call, "init", "reason=\"rule does not grant initiate\"", "denied");
-    return absl::PermissionDeniedError(absl::StrCat(
-        "policy rule \"", call.rule->name, "\" does not grant initiate to uid ", call.peer.uid));
-  }
+  GSSGATE_RETURN_IF_ERROR(require_usage(call, gss::CredUsage::kInitiate, "init"));
   GSSGATE_ASSIGN_OR_RETURN(gss::Oid mech, oid_field(request.mech(), "mech"));
   if (mech.empty()) mech = gss::oids::krb5();
   if (!request.has_target()) return absl::InvalidArgumentError("target is required");
   const bool first = request.context().empty();
 
-  std::shared_ptr<Entry> cred_entry;
-  if (!request.creds().empty()) {
-    GSSGATE_ASSIGN_OR_RETURN(cred_entry,
-                             table().find(call.owner, request.creds(), HandleKind::kCred));
-  }
-  std::shared_ptr<Entry> ctx_entry;
-  if (first) {
-    ctx_entry = std::make_shared<Entry>(call.owner, HandleKind::kContext);
-  } else {
-    GSSGATE_ASSIGN_OR_RETURN(ctx_entry,
-                             table().find(call.owner, request.context(), HandleKind::kContext));
-  }
+  GSSGATE_ASSIGN_OR_RETURN(StepEntries entries,
+                           step_entries(table(), call, request.context(), request.creds()));
+  std::shared_ptr<Entry>& cred_entry = entries.cred;
+  std::shared_ptr<Entry>& ctx_entry = entries.context;
 
   gss::NameHandle target;
   gss::GssStatus status;

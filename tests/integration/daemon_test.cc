@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <thread>
@@ -329,6 +330,18 @@ TEST_F(DaemonTest, SighupSwapsRulesAndABrokenFileKeepsTheOldOnes) {
   std::string granted =
       rules() + absl::StrCat("\n[[rule]]\nname = \"late\"\nuids = [", kNoRuleUid,
                              "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n");
+  // Calls keep running on another connection while the rules change underneath.
+  auto busy = caller(kInitiatorUid);
+  ASSERT_TRUE(busy);
+  std::atomic<bool> stop{false};
+  std::atomic<int> busy_ok{0}, busy_failed{0};
+  std::thread load([&] {
+    while (!stop) {
+      Answer a = ask(*busy, "acquire initiate");
+      bool ok = a.kind == "OK" && ask(*busy, "release " + a["creds"]).kind == "OK";
+      (ok ? busy_ok : busy_failed)++;
+    }
+  });
   ASSERT_TRUE(daemon_->reload(granted).ok());
   ASSERT_TRUE(daemon_->wait_for_log("reloaded")) << daemon_->log();
   Answer now = ask(*c, "indicate");
@@ -339,6 +352,24 @@ TEST_F(DaemonTest, SighupSwapsRulesAndABrokenFileKeepsTheOldOnes) {
   ASSERT_TRUE(daemon_->wait_for_log("reload failed, keeping the current rules")) << daemon_->log();
   EXPECT_THAT(daemon_->log(), HasSubstr("gssgated.toml:3:"));
   EXPECT_EQ(ask(*c, "indicate").kind, "OK") << "the old rules still serve";
+  stop = true;
+  load.join();
+  EXPECT_GT(busy_ok.load(), 0);
+  EXPECT_EQ(busy_failed.load(), 0) << "no call failed across the reloads";
+}
+
+TEST_F(DaemonTest, IdleHandlesAreReleasedAfterTheConfiguredTime) {
+  ASSERT_TRUE(daemon_->stop_cleanly().ok());
+  auto d = GssgatedProcess::start(*kdc_, rules(), "idle_timeout = 1\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  auto a = caller(kInitiatorUid);
+  ASSERT_TRUE(a);
+  Answer creds = ask(*a, "acquire initiate");
+  ASSERT_EQ(creds.kind, "OK") << creds.line;
+  ASSERT_TRUE(daemon_->wait_for_log("released 1 idle handle(s)", std::chrono::seconds(10)))
+      << daemon_->log();
+  EXPECT_THAT(ask(*a, "release " + creds["creds"]).line, StartsWith("RPC code=5 "));
 }
 
 TEST_F(DaemonTest, AStoppedKdcGivesAClearErrorPromptly) {
