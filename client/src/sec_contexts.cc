@@ -121,11 +121,7 @@ void SecurityContext::release() noexcept {
 }
 
 void SecurityContext::raise_deferred() const {
-  if (deferred_) {
-    std::exception_ptr e = deferred_;
-    const_cast<SecurityContext*>(this)->deferred_ = nullptr;
-    std::rethrow_exception(e);
-  }
+  if (deferred_) std::rethrow_exception(std::exchange(deferred_, nullptr));
 }
 
 std::optional<std::string> SecurityContext::step(std::optional<std::string_view> token) {

@@ -121,7 +121,8 @@ class SecurityContext {
   bool complete_ = false;
   bool imported_ = false;
   bool defer_step_errors_ = true;
-  std::exception_ptr deferred_;
+  // A step error held back until the next call (deferred step errors); cleared when thrown.
+  mutable std::exception_ptr deferred_;
 };
 
 }  // namespace gssgate
