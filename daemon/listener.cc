@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@ namespace {
 
 constexpr uint64_t kListenTag = 0;
 constexpr uint64_t kStopTag = ~uint64_t{0};
+constexpr uint64_t kPidTag = uint64_t{1} << 62;  // epoll tag bit: the connection's pidfd
 
 absl::Status errno_error(const std::string& what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
@@ -120,15 +122,17 @@ Listener::Listener(int listen_fd, std::string path, int max_connections, bool un
 Listener::~Listener() {
   stop();
   absl::MutexLock lock(&mu_);
-  for (auto& [id, conn] : by_id_) close(conn.dup_fd);
+  for (auto& [id, conn] : by_id_) {
+    close(conn.dup_fd);
+    if (conn.pidfd >= 0) close(conn.pidfd);
+  }
   by_id_.clear();
   by_fd_.clear();
 }
 
-void Listener::start(std::function<void(int fd)> hand_off,
-                     std::function<void(const Peer&)> on_closed) {
+void Listener::start(std::function<void(int fd)> hand_off, GoneCallback on_gone) {
   hand_off_ = std::move(hand_off);
-  on_closed_ = std::move(on_closed);
+  on_gone_ = std::move(on_gone);
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   epoll_event ev{};
@@ -171,6 +175,8 @@ void Listener::loop() {
       if (tag == kStopTag) return;
       if (tag == kListenTag) {
         accept_one();
+      } else if ((tag & kPidTag) != 0) {
+        process_exited(tag & ~kPidTag);
       } else {
         closed(tag);
       }
@@ -216,17 +222,25 @@ void Listener::accept_one() {
       continue;
     }
     peer.connection = next_connection_++;
+    // Linux >= 5.3. Without it (ENOSYS) handles still go when the connection closes.
+    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, peer.pid, 0));
     {
       absl::MutexLock lock(&mu_);
       // A reused fd number replaces the old record: gRPC closed that fd, so no call of the old
       // connection can still be running under this number.
       by_fd_[fd] = peer;
-      by_id_[peer.connection] = Conn{fd, dup_fd, peer};
+      by_id_[peer.connection] = Conn{fd, dup_fd, pidfd, peer};
     }
     epoll_event ev{};
     ev.events = EPOLLRDHUP;  // not EPOLLIN: the data is gRPC's to read
     ev.data.u64 = peer.connection;
     epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, dup_fd, &ev);
+    if (pidfd >= 0) {
+      epoll_event pev{};
+      pev.events = EPOLLIN;  // a pidfd becomes readable when the process exits
+      pev.data.u64 = peer.connection | kPidTag;
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &pev);
+    }
     spdlog::debug("connection {} from uid={} gid={} pid={} (fd {})", peer.connection, peer.uid,
                   peer.gid, peer.pid, fd);
     hand_off_(fd);
@@ -241,13 +255,32 @@ void Listener::closed(uint64_t connection) {
     if (it == by_id_.end()) return;
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.dup_fd, nullptr);
     close(it->second.dup_fd);
+    if (it->second.pidfd >= 0) {
+      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.pidfd, nullptr);
+      close(it->second.pidfd);
+    }
     auto by_fd = by_fd_.find(it->second.fd);
     if (by_fd != by_fd_.end() && by_fd->second.connection == connection) by_fd_.erase(by_fd);
     peer = it->second.peer;
     by_id_.erase(it);
   }
   spdlog::debug("connection {} closed (uid={} pid={})", connection, peer.uid, peer.pid);
-  if (on_closed_) on_closed_(peer);
+  if (on_gone_) on_gone_(peer, absl::StrCat("connection ", connection, " closed"));
+}
+
+void Listener::process_exited(uint64_t connection) {
+  Peer peer;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_id_.find(connection);
+    if (it == by_id_.end() || it->second.pidfd < 0) return;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.pidfd, nullptr);
+    close(it->second.pidfd);
+    it->second.pidfd = -1;
+    peer = it->second.peer;
+  }
+  spdlog::debug("process {} of connection {} exited", peer.pid, connection);
+  if (on_gone_) on_gone_(peer, "process exited");
 }
 
 std::optional<Peer> Listener::peer_for(const std::string& grpc_peer) const {

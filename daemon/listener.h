@@ -6,7 +6,9 @@
 // ServerContext::peer() is "fd:N", which peer_for() maps back to the record. gRPC gives no close
 // callback, so a F_DUPFD_CLOEXEC duplicate of each fd sits in an epoll set watching EPOLLRDHUP:
 // when the caller's end closes (the process exited or dropped the connection) on_closed runs with
-// the connection's id.
+// the connection's id. A pidfd of the connecting process sits in the same set: when that process
+// exits its handles go even if a child it forked still holds the connection open (the connection
+// itself stays usable; what the child creates afterwards goes when the connection closes).
 //
 // Thread-safety: peer_for() and connection_count() may be called from any thread; start() and
 // stop() from one controlling thread.
@@ -49,8 +51,10 @@ class Listener {
   ~Listener();
 
   // Starts the accept/epoll thread. `hand_off` gives an accepted, recorded fd to the RPC server
-  // (which then owns it); `on_closed` runs on the listener thread when a connection ends.
-  void start(std::function<void(int fd)> hand_off, std::function<void(const Peer&)> on_closed);
+  // (which then owns it); `on_gone` runs on the listener thread when a connection ends or its
+  // process exits, with the reason ("connection N closed", "process exited").
+  using GoneCallback = std::function<void(const Peer&, const std::string& why)>;
+  void start(std::function<void(int fd)> hand_off, GoneCallback on_gone);
   // Stops accepting and joins the thread; existing connections stay with the RPC server.
   void stop();
 
@@ -64,6 +68,7 @@ class Listener {
   void loop();
   void accept_one();
   void closed(uint64_t connection);
+  void process_exited(uint64_t connection);
 
   int listen_fd_;
   std::string path_;
@@ -73,12 +78,13 @@ class Listener {
   int stop_fd_ = -1;  // eventfd that wakes the loop for stop()
   std::thread thread_;
   std::function<void(int)> hand_off_;
-  std::function<void(const Peer&)> on_closed_;
+  GoneCallback on_gone_;
   uint64_t next_connection_ = 1;  // listener thread only
 
   struct Conn {
     int fd;      // the number gRPC knows it by
     int dup_fd;  // our duplicate in the epoll set
+    int pidfd;   // the connecting process, -1 once it exited or if pidfd_open failed
     Peer peer;
   };
   mutable absl::Mutex mu_;

@@ -96,12 +96,11 @@ int serve(const std::string& config_path) {
     return 1;
   }
   (*listener)->start([&server](int fd) { grpc::AddInsecureChannelFromFd(server.get(), fd); },
-                     [&table](const Peer& peer) {
+                     [&table](const Peer& peer, const std::string& why) {
                        size_t released = table.release_connection(peer.connection);
                        if (released > 0) {
-                         spdlog::info(
-                             "released {} handle(s) of uid={} pid={}: connection {} closed",
-                             released, peer.uid, peer.pid, peer.connection);
+                         spdlog::info("released {} handle(s) of uid={} pid={}: {}", released,
+                                      peer.uid, peer.pid, why);
                        }
                      });
 

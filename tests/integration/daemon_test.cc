@@ -23,6 +23,7 @@ namespace gssgate::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr uid_t kInitiatorUid = 60001;  // rule "initiator": initiate as alice only
@@ -286,6 +287,25 @@ TEST_F(DaemonTest, HandlesOfAKilledCallerAreReleased) {
       absl::StrCat("released 2 handle(s) of uid=", kInitiatorUid, " pid=", pid),
       std::chrono::seconds(5)))
       << daemon_->log();
+}
+
+TEST_F(DaemonTest, HandlesGoWhenTheirProcessExitsEvenIfAChildKeepsTheConnection) {
+  auto a = caller(kInitiatorUid);
+  ASSERT_TRUE(a);
+  ASSERT_EQ(ask(*a, "acquire initiate").kind, "OK");
+  Answer holder = ask(*a, "forkholder 20");
+  ASSERT_EQ(holder.kind, "OK") << holder.line;
+  pid_t child = std::stoi(holder["child"]);
+  pid_t pid = a->pid();
+  kill(pid, SIGKILL);
+  EXPECT_TRUE(daemon_->wait_for_log(
+      absl::StrCat("released 1 handle(s) of uid=", kInitiatorUid, " pid=", pid, ": process exited"),
+      std::chrono::seconds(5)))
+      << daemon_->log();
+  EXPECT_THAT(daemon_->log(), Not(HasSubstr("connection 1 closed")))
+      << "the child still holds the connection";
+  kill(child, SIGKILL);
+  EXPECT_TRUE(daemon_->wait_for_log("connection 1 closed", std::chrono::seconds(5)));
 }
 
 TEST_F(DaemonTest, GarbageTokensGetMitsTextAndTheDaemonKeepsServing) {
