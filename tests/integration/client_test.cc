@@ -183,6 +183,38 @@ TEST_F(ClientTest, HandshakeWrapUnwrapAndSignaturesThroughTheLibrary) {
   EXPECT_LE(client.wrap(std::string(limit, 'x'), true).message.size(), 1024u);
 }
 
+TEST_F(ClientTest, CompleteTracksEachSideThroughAPartialHandshake) {
+  SecurityContext client({.name = target(), .connection = conn_});
+  SecurityContext server({.connection = conn_});
+  EXPECT_FALSE(client.complete());
+  EXPECT_FALSE(server.complete());
+  std::optional<std::string> t1 = client.step();
+  ASSERT_TRUE(t1.has_value());
+  EXPECT_FALSE(client.complete()) << "mutual auth: the initiator waits for the AP-REP";
+  std::optional<std::string> t2 = server.step(*t1);
+  ASSERT_TRUE(t2.has_value());
+  EXPECT_TRUE(server.complete());
+  EXPECT_FALSE(client.complete());
+  EXPECT_FALSE(client.step(*t2).has_value()) << "no token after the last step";
+  EXPECT_TRUE(client.complete());
+}
+
+TEST_F(ClientTest, ChannelBindingsMustMatch) {
+  ChannelBindings cb{.application_data = "tls-server-end-point:0123"};
+  ChannelBindings other{.initiator_address_type = AddressType::ip,
+                        .initiator_address = std::string("\x7f\x00\x00\x01", 4),
+                        .application_data = "tls-server-end-point:4567"};
+  {
+    SecurityContext client({.name = target(), .channel_bindings = cb, .connection = conn_});
+    SecurityContext server({.channel_bindings = cb, .connection = conn_});
+    establish(client, server);
+  }
+  SecurityContext client({.name = target(), .channel_bindings = cb, .connection = conn_});
+  SecurityContext server({.channel_bindings = other, .connection = conn_});
+  server.set_defer_step_errors(false);
+  EXPECT_THROW(server.step(*client.step()), BadChannelBindingsError);
+}
+
 TEST_F(ClientTest, ReplayedAndOutOfSequenceTokensRaiseSupplementaryErrors) {
   SecurityContext client({.name = target(),
                           .flags = RequirementFlagSet{RequirementFlag::mutual_authentication,
