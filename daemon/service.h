@@ -26,14 +26,32 @@ namespace gssgate::daemon {
 namespace v1 = ::gssgate::v1;
 
 // X(Name) for every RPC; the request and reply types are v1::Name##Request / v1::Name##Reply.
-#define GSSGATE_RPCS(X)                                                                        \
-  X(ImportName)                                                                                \
-  X(DisplayName)                                                                               \
-  X(CanonicalizeName)                                                                          \
-  X(ExportName) X(CompareName) X(AcquireCreds) X(InquireCred) X(ReleaseCred) X(InitSecContext) \
-      X(AcceptSecContext) X(Wrap) X(Unwrap) X(GetMic) X(VerifyMic) X(WrapSizeLimit)            \
-          X(ProcessContextToken) X(InquireContext) X(ContextTime) X(ExportContext)             \
-              X(ImportContext) X(DeleteSecContext) X(IndicateMechs)
+// clang-format off
+#define GSSGATE_RPCS(X) \
+  X(ImportName) \
+  X(DisplayName) \
+  X(CanonicalizeName) \
+  X(ExportName) \
+  X(CompareName) \
+  X(AcquireCreds) \
+  X(InquireCred) \
+  X(InquireCredByMech) \
+  X(ReleaseCred) \
+  X(InitSecContext) \
+  X(AcceptSecContext) \
+  X(Wrap) \
+  X(Unwrap) \
+  X(GetMic) \
+  X(VerifyMic) \
+  X(WrapSizeLimit) \
+  X(ProcessContextToken) \
+  X(InquireContext) \
+  X(ContextTime) \
+  X(ExportContext) \
+  X(ImportContext) \
+  X(DeleteSecContext) \
+  X(IndicateMechs)
+// clang-format on
 
 // The caller and the policy snapshot one call runs under.
 struct Call {

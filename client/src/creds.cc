@@ -103,6 +103,24 @@ InquireCredResult Credentials::inquire(bool name, bool lifetime, bool usage, boo
   return out;
 }
 
+InquireCredByMechResult Credentials::inquire_by_mech(const OID& mech, bool name, bool init_lifetime,
+                                                     bool accept_lifetime, bool usage) const {
+  v1::InquireCredByMechRequest request;
+  request.set_creds(handle_->id);
+  request.set_mech(mech.bytes());
+  v1::InquireCredByMechReply reply;
+  internal::call(*handle_->connection, &v1::Gssgate::Stub::InquireCredByMech, request, &reply,
+                 internal::HandleKind::kCred);
+  internal::check(reply.status());
+  InquireCredByMechResult out;
+  if (name && reply.has_name())
+    out.name = NameAccess::from_proto(reply.name(), handle_->connection);
+  if (init_lifetime) out.init_lifetime = lifetime_from_proto(reply.init_lifetime());
+  if (accept_lifetime) out.accept_lifetime = lifetime_from_proto(reply.accept_lifetime());
+  if (usage) out.usage = usage_from_proto(reply.usage());
+  return out;
+}
+
 Name Credentials::name() const {
   InquireCredResult r = inquire(true, false, false, false);
   if (!r.name) {

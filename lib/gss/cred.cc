@@ -73,6 +73,25 @@ GssStatus inquire_cred(const CredHandle& cred, CredInfo* out) {
   return status;
 }
 
+GssStatus inquire_cred_by_mech(const CredHandle& cred, const Oid& mech, CredByMechInfo* out) {
+  OM_uint32 minor = 0;
+  gss_OID_desc mech_desc = mech.desc();
+  NameHandle name;
+  OM_uint32 init_lifetime = 0;
+  OM_uint32 accept_lifetime = 0;
+  gss_cred_usage_t usage = GSS_C_BOTH;
+  OM_uint32 major = gss_inquire_cred_by_mech(&minor, cred.get(), &mech_desc, name.out(),
+                                             &init_lifetime, &accept_lifetime, &usage);
+  GssStatus status = check("gss_inquire_cred_by_mech", major, minor, &mech_desc);
+  if (status.ok()) {
+    out->name = std::move(name);
+    out->init_lifetime = init_lifetime;
+    out->accept_lifetime = accept_lifetime;
+    out->usage = static_cast<CredUsage>(usage);
+  }
+  return status;
+}
+
 GssStatus indicate_mechs(std::vector<Oid>* out) {
   OM_uint32 minor = 0;
   OidSetHandle mechs;

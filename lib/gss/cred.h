@@ -62,6 +62,16 @@ struct CredInfo {
 // gss_inquire_cred.
 GssStatus inquire_cred(const CredHandle& cred, CredInfo* out);
 
+struct CredByMechInfo {
+  NameHandle name;
+  OM_uint32 init_lifetime = 0;
+  OM_uint32 accept_lifetime = 0;
+  CredUsage usage = CredUsage::kBoth;
+};
+
+// gss_inquire_cred_by_mech.
+GssStatus inquire_cred_by_mech(const CredHandle& cred, const Oid& mech, CredByMechInfo* out);
+
 // gss_indicate_mechs: the mechanisms this GSSAPI library supports.
 GssStatus indicate_mechs(std::vector<Oid>* out);
 

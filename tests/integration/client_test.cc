@@ -114,6 +114,16 @@ TEST_F(ClientTest, CredentialsAcquireAndInquire) {
   EXPECT_TRUE(partial.lifetime.has_value());
   EXPECT_FALSE(partial.usage.has_value());
 
+  InquireCredByMechResult by_mech = r.creds.inquire_by_mech(MechType::kerberos());
+  ASSERT_TRUE(by_mech.name.has_value());
+  EXPECT_EQ(by_mech.name->str(), alice());
+  EXPECT_EQ(by_mech.usage, "initiate");
+  ASSERT_TRUE(by_mech.init_lifetime.has_value());
+  EXPECT_GT(*by_mech.init_lifetime, 9u * 3600);
+  EXPECT_EQ(by_mech.accept_lifetime, 0u) << "an initiator cannot accept";
+  EXPECT_FALSE(r.creds.inquire_by_mech(MechType::kerberos(), false, false, false, true).name);
+  EXPECT_THROW(r.creds.inquire_by_mech(OID::from_int_seq("1.2.3.4")), GSSError);
+
   Credentials acceptor({.usage = "accept", .connection = conn_});
   EXPECT_EQ(acceptor.usage(), "accept");
 

@@ -38,6 +38,13 @@ struct InquireCredResult {
   std::optional<std::set<OID>> mechs;
 };
 
+struct InquireCredByMechResult {
+  std::optional<Name> name;
+  std::optional<uint32_t> init_lifetime;    ///< nullopt: indefinite, or not selected
+  std::optional<uint32_t> accept_lifetime;  ///< nullopt: indefinite, or not selected
+  std::optional<std::string> usage;
+};
+
 class Credentials {
  public:
   /// Acquires credentials (python: Credentials(name=…, usage=…, …)).
@@ -57,6 +64,12 @@ class Credentials {
   /// nullopt.
   InquireCredResult inquire(bool name = true, bool lifetime = true, bool usage = true,
                             bool mechs = true) const;
+
+  /// python: inquire_by_mech(mech, name=True, init_lifetime=True, accept_lifetime=True,
+  /// usage=True).
+  InquireCredByMechResult inquire_by_mech(const OID& mech, bool name = true,
+                                          bool init_lifetime = true, bool accept_lifetime = true,
+                                          bool usage = true) const;
 
   const std::shared_ptr<Connection>& connection() const;
 
