@@ -9,11 +9,7 @@ absl::Status Service::InquireCred(const Call& call, const v1::InquireCredRequest
   GSSGATE_ASSIGN_OR_RETURN(auto entry,
                            table().find(call.owner, request.creds(), HandleKind::kCred));
   gss::CredInfo info;
-  gss::GssStatus status;
-  {
-    absl::MutexLock lock(&entry->mu);
-    status = gss::inquire_cred(entry->cred, &info);
-  }
+  gss::GssStatus status = gss::inquire_cred(entry->cred, &info);
   to_proto(status, reply->mutable_status());
   if (status.ok()) {
     if (info.name) name_to_proto(info.name, reply->mutable_name());
