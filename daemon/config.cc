@@ -168,9 +168,9 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
                         Rule* rule) {
   rule->line = static_cast<int>(table.source().begin.line);
   TableReader r(table, source, absl::StrCat("[[rule]] #", index + 1));
-  absl::Status s =
-      r.check_known({"name", "uids", "users", "gids", "groups", "keytab", "client_keytab", "ccache",
-                     "usages", "principals", "export_context", "max_handles"});
+  absl::Status s = r.check_known(
+      {"name", "uids", "users", "gids", "groups", "keytab", "client_keytab", "ccache", "usages",
+       "principals", "export_context", "impersonate", "impersonate_principals", "max_handles"});
   if (!s.ok()) return s;
   std::optional<std::string> name;
   if (!(s = r.string("name", &name)).ok()) return s;
@@ -255,6 +255,13 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   });
   if (!s.ok()) return s;
   if (!(s = r.boolean("export_context", &rule->allow_export_context)).ok()) return s;
+  if (!(s = r.boolean("impersonate", &rule->allow_impersonate)).ok()) return s;
+  s = r.array("impersonate_principals", [&](const toml::node& n) {
+    if (!n.is_string()) return error_at(source, n.source(), "impersonate_principals takes strings");
+    rule->impersonate_principals.emplace_back(**n.as_string());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
   int64_t max_handles = rule->max_handles;
   if (!(s = r.integer("max_handles", 1, 10'000'000, &max_handles)).ok()) return s;
   rule->max_handles = static_cast<uint32_t>(max_handles);
@@ -377,12 +384,22 @@ absl::StatusOr<std::string> expand_template(const std::string& tmpl, uid_t uid) 
   return out;
 }
 
-bool principal_allowed(const Rule& rule, const std::string& principal) {
-  if (rule.principals.empty()) return true;
-  for (const std::string& pattern : rule.principals) {
+namespace {
+bool matches_any(const std::vector<std::string>& patterns, const std::string& principal) {
+  if (patterns.empty()) return true;
+  for (const std::string& pattern : patterns) {
     if (fnmatch(pattern.c_str(), principal.c_str(), 0) == 0) return true;
   }
   return false;
+}
+}  // namespace
+
+bool principal_allowed(const Rule& rule, const std::string& principal) {
+  return matches_any(rule.principals, principal);
+}
+
+bool impersonation_allowed(const Rule& rule, const std::string& principal) {
+  return rule.allow_impersonate && matches_any(rule.impersonate_principals, principal);
 }
 
 }  // namespace gssgate::daemon

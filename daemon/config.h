@@ -47,6 +47,10 @@ struct Rule {
   // the granted stores hold.
   std::vector<std::string> principals;
   bool allow_export_context = false;
+  // S4U2Self: whether the caller may impersonate users with its initiator credentials, and whom
+  // (fnmatch patterns against "name@REALM"; empty = anyone the KDC lets it).
+  bool allow_impersonate = false;
+  std::vector<std::string> impersonate_principals;
   uint32_t max_handles = 1000;
 };
 
@@ -74,5 +78,7 @@ absl::StatusOr<std::string> expand_template(const std::string& tmpl, uid_t uid);
 
 // True when `principal` ("name@REALM") is allowed by the rule's principal patterns.
 bool principal_allowed(const Rule& rule, const std::string& principal);
+// True when the rule allows impersonating `principal`.
+bool impersonation_allowed(const Rule& rule, const std::string& principal);
 
 }  // namespace gssgate::daemon

@@ -34,6 +34,7 @@ namespace v1 = ::gssgate::v1;
   X(ExportName) \
   X(CompareName) \
   X(AcquireCreds) \
+  X(AcquireCredImpersonateName) \
   X(InquireCred) \
   X(InquireCredByMech) \
   X(ReleaseCred) \

@@ -103,6 +103,21 @@ InquireCredResult Credentials::inquire(bool name, bool lifetime, bool usage, boo
   return out;
 }
 
+Credentials Credentials::impersonate(const Name& name, std::optional<uint32_t> lifetime,
+                                     const std::set<OID>& mechs, const std::string& usage) const {
+  v1::AcquireCredImpersonateNameRequest request;
+  request.set_impersonator(handle_->id);
+  *request.mutable_name() = NameAccess::to_proto(name);
+  if (lifetime) request.set_lifetime(*lifetime);
+  for (const OID& mech : mechs) request.add_mechs(mech.bytes());
+  request.set_usage(usage_to_proto(usage));
+  v1::AcquireCredImpersonateNameReply reply;
+  internal::call(*handle_->connection, &v1::Gssgate::Stub::AcquireCredImpersonateName, request,
+                 &reply, internal::HandleKind::kCred);
+  internal::check(reply.status());
+  return CredentialsAccess::adopt(handle_->connection, reply.creds());
+}
+
 InquireCredByMechResult Credentials::inquire_by_mech(const OID& mech, bool name, bool init_lifetime,
                                                      bool accept_lifetime, bool usage) const {
   v1::InquireCredByMechRequest request;

@@ -55,6 +55,28 @@ GssStatus acquire_cred(const AcquireCredRequest& request, AcquiredCred* out) {
   return status;
 }
 
+GssStatus acquire_cred_impersonate(const CredHandle& impersonator,
+                                   const AcquireCredRequest& request, AcquiredCred* out) {
+  std::vector<gss_OID_desc> descs;
+  gss_OID_set_desc mech_set = make_oid_set(request.mechs, &descs);
+  OM_uint32 minor = 0;
+  CredHandle cred;
+  OidSetHandle actual_mechs;
+  OM_uint32 lifetime = 0;
+  OM_uint32 major = gss_acquire_cred_impersonate_name(
+      &minor, impersonator.get(),
+      request.desired_name ? request.desired_name->get() : GSS_C_NO_NAME, request.lifetime,
+      request.mechs.empty() ? GSS_C_NO_OID_SET : &mech_set,
+      static_cast<gss_cred_usage_t>(request.usage), cred.out(), actual_mechs.out(), &lifetime);
+  GssStatus status = check("gss_acquire_cred_impersonate_name", major, minor);
+  if (status.ok()) {
+    out->cred = std::move(cred);
+    out->mechs = oids_from_set(actual_mechs.get());
+    out->lifetime = lifetime;
+  }
+  return status;
+}
+
 GssStatus inquire_cred(const CredHandle& cred, CredInfo* out) {
   OM_uint32 minor = 0;
   NameHandle name;

@@ -52,6 +52,12 @@ struct AcquiredCred {
 // gss_acquire_cred_from.
 GssStatus acquire_cred(const AcquireCredRequest& request, AcquiredCred* out);
 
+// gss_acquire_cred_impersonate_name (S4U2Self): credentials for `request.desired_name` (required)
+// obtained with `impersonator`'s TGT. The KDC must allow the impersonator (MIT:
+// +ok_to_auth_as_delegate for a forwardable result). `request.store` is ignored.
+GssStatus acquire_cred_impersonate(const CredHandle& impersonator,
+                                   const AcquireCredRequest& request, AcquiredCred* out);
+
 struct CredInfo {
   NameHandle name;
   OM_uint32 lifetime = 0;

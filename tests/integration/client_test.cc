@@ -35,7 +35,7 @@ class ClientTest : public RealmTest {
   }
   void TearDown() override {
     conn_.reset();
-    if (daemon_) {
+    if (daemon_ && daemon_->pid() > 0) {
       absl::Status s = daemon_->stop_cleanly();
       EXPECT_TRUE(s.ok()) << s;
     }
@@ -382,6 +382,50 @@ TEST_F(ClientTest, UsageDetectionAndArgumentErrorsFollowPython) {
       << "initiating needs a target name";
   // Objects remember the connection that made them.
   EXPECT_EQ(SecurityContext({.creds = accept}).connection(), conn_);
+}
+
+TEST_F(ClientTest, ImpersonationWorksWherePolicyAndTheKdcAllowIt) {
+  // The fixture's rule does not grant impersonation.
+  Credentials mine({.usage = "initiate", .connection = conn_});
+  EXPECT_THROW(mine.impersonate(Name(alice(), NameType::kerberos_principal(), conn_)),
+               PermissionDenied);
+
+  // The service impersonates with its own TGT (from a client keytab of its key); the KDC allows
+  // S4U2Self for it, and the rule allows impersonating alice only.
+  ASSERT_TRUE(kdc_->kadmin("modprinc +ok_to_auth_as_delegate HTTP/localhost").ok());
+  std::string http_client = kdc_->path("http-client.keytab");
+  ASSERT_TRUE(kdc_->export_keytab(http_client, {"HTTP/localhost"}).ok());
+  ASSERT_TRUE(daemon_->stop_cleanly().ok());
+  auto d = GssgatedProcess::start(
+      *kdc_, absl::StrCat("[[rule]]\nname = \"service\"\nuids = [0]\n",
+                          "usages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab_,
+                          "\"\nclient_keytab = \"", http_client, "\"\nimpersonate = true\n",
+                          "impersonate_principals = [\"", alice(), "\"]\n"));
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->socket()});
+
+  Name service(service_principal(), NameType::kerberos_principal(), conn_);
+  Credentials server_creds({.name = service, .usage = "both", .connection = conn_});
+  Credentials as_alice =
+      server_creds.impersonate(Name(alice(), NameType::kerberos_principal(), conn_));
+  EXPECT_EQ(as_alice.name().str(), alice());
+  EXPECT_EQ(as_alice.usage(), "initiate");
+
+  SecurityContext client({.name = service, .creds = as_alice});
+  SecurityContext server({.creds = server_creds});
+  EXPECT_EQ(server.usage(), "accept");
+  establish(client, server);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(server.initiator_name().str(), alice());
+
+  ASSERT_TRUE(kdc_->add_principal_with_random_key("bob").ok());
+  try {
+    server_creds.impersonate(Name(kdc_->qualify("bob"), NameType::kerberos_principal(), conn_));
+    FAIL() << "bob is not in impersonate_principals";
+  } catch (const PermissionDenied& e) {
+    EXPECT_THAT(e.what(), HasSubstr("not in impersonate_principals"));
+  }
 }
 
 TEST_F(ClientTest, AnUnreachableDaemonIsAConnectionErrorNamingTheSocket) {

@@ -116,6 +116,18 @@ TEST(ConfigTest, TemplatesExpandUidAndUserName) {
   EXPECT_FALSE(expand_template("/k/%", 1).ok());
 }
 
+TEST(ConfigTest, ImpersonationIsOffUnlessGrantedAndThenLimitedByItsPatterns) {
+  auto config = parse_config(
+      "[[rule]]\nuids = [1]\nusages = [\"initiate\"]\nccache = \"MEMORY:x\"\n"
+      "impersonate = true\nimpersonate_principals = [\"*@EXAMPLE.COM\"]\n"
+      "[[rule]]\nuids = [2]\nusages = [\"initiate\"]\nccache = \"MEMORY:y\"\n",
+      "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(impersonation_allowed(config->rules[0], "alice@EXAMPLE.COM"));
+  EXPECT_FALSE(impersonation_allowed(config->rules[0], "alice@OTHER.COM"));
+  EXPECT_FALSE(impersonation_allowed(config->rules[1], "alice@EXAMPLE.COM")) << "off by default";
+}
+
 TEST(ConfigTest, PrincipalPatterns) {
   Rule rule;
   EXPECT_TRUE(principal_allowed(rule, "anyone@ANY")) << "no patterns: the stores decide";

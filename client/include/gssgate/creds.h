@@ -65,6 +65,13 @@ class Credentials {
   InquireCredResult inquire(bool name = true, bool lifetime = true, bool usage = true,
                             bool mechs = true) const;
 
+  /// S4U2Self (python: impersonate(name, lifetime, mechs, usage)): credentials for `name`
+  /// obtained with these (initiator) credentials. Needs policy (impersonate = true) and a KDC
+  /// that allows it.
+  Credentials impersonate(const Name& name, std::optional<uint32_t> lifetime = std::nullopt,
+                          const std::set<OID>& mechs = {},
+                          const std::string& usage = "initiate") const;
+
   /// python: inquire_by_mech(mech, name=True, init_lifetime=True, accept_lifetime=True,
   /// usage=True).
   InquireCredByMechResult inquire_by_mech(const OID& mech, bool name = true,
