@@ -168,9 +168,10 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
                         Rule* rule) {
   rule->line = static_cast<int>(table.source().begin.line);
   TableReader r(table, source, absl::StrCat("[[rule]] #", index + 1));
-  absl::Status s = r.check_known(
-      {"name", "uids", "users", "gids", "groups", "keytab", "client_keytab", "ccache", "usages",
-       "principals", "export_context", "impersonate", "impersonate_principals", "max_handles"});
+  absl::Status s =
+      r.check_known({"name", "uids", "users", "gids", "groups", "keytab", "client_keytab", "ccache",
+                     "usages", "principals", "export_context", "export_creds", "impersonate",
+                     "impersonate_principals", "max_handles"});
   if (!s.ok()) return s;
   std::optional<std::string> name;
   if (!(s = r.string("name", &name)).ok()) return s;
@@ -255,6 +256,7 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   });
   if (!s.ok()) return s;
   if (!(s = r.boolean("export_context", &rule->allow_export_context)).ok()) return s;
+  if (!(s = r.boolean("export_creds", &rule->allow_export_creds)).ok()) return s;
   if (!(s = r.boolean("impersonate", &rule->allow_impersonate)).ok()) return s;
   s = r.array("impersonate_principals", [&](const toml::node& n) {
     if (!n.is_string()) return error_at(source, n.source(), "impersonate_principals takes strings");

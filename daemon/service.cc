@@ -6,7 +6,15 @@
 namespace gssgate::daemon {
 
 Service::Service(std::shared_ptr<const Config> config, HandleTable* table)
-    : config_(std::move(config)), table_(table) {}
+    : config_(std::move(config)), table_(table) {
+  auto sealer = gss::Sealer::create();
+  if (sealer.ok()) {
+    sealer_ = std::move(*sealer);
+  } else {
+    spdlog::error("no key for sealing exported credentials ({}); ExportCred will fail",
+                  std::string(sealer.status().message()));
+  }
+}
 
 void Service::set_config(std::shared_ptr<const Config> config) {
   {

@@ -20,6 +20,7 @@
 #include "daemon/handle_table.h"
 #include "daemon/listener.h"
 #include "gssgate/v1/gssgate.pb.h"
+#include "lib/gss/krb5.h"
 
 namespace gssgate::daemon {
 
@@ -37,6 +38,8 @@ namespace v1 = ::gssgate::v1;
   X(AcquireCredImpersonateName) \
   X(InquireCred) \
   X(InquireCredByMech) \
+  X(ExportCred) \
+  X(ImportCred) \
   X(ReleaseCred) \
   X(InitSecContext) \
   X(AcceptSecContext) \
@@ -70,6 +73,8 @@ class Service {
   std::shared_ptr<const Config> config() const;
   HandleTable& table() { return *table_; }
   CredCache& cred_cache() { return cred_cache_; }
+  // Seals exported credentials; null if the key could not be made (ExportCred then fails).
+  const gss::Sealer* sealer() const { return sealer_.get(); }
 
   // Resolves the caller's rule; PERMISSION_DENIED (and an audit line) when none matches.
   absl::StatusOr<Call> begin(const Peer& peer, const char* rpc) const;
@@ -84,6 +89,7 @@ class Service {
   std::shared_ptr<const Config> config_ ABSL_GUARDED_BY(mu_);
   HandleTable* table_;
   CredCache cred_cache_;
+  std::unique_ptr<gss::Sealer> sealer_;
 };
 
 }  // namespace gssgate::daemon

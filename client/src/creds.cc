@@ -103,6 +103,27 @@ InquireCredResult Credentials::inquire(bool name, bool lifetime, bool usage, boo
   return out;
 }
 
+Credentials Credentials::from_token(std::string_view token,
+                                    std::shared_ptr<Connection> connection) {
+  if (!connection) connection = Connection::shared_default();
+  v1::ImportCredRequest request;
+  request.set_token(std::string(token));
+  v1::ImportCredReply reply;
+  internal::call(*connection, &v1::Gssgate::Stub::ImportCred, request, &reply);
+  internal::check(reply.status());
+  return CredentialsAccess::adopt(connection, reply.creds());
+}
+
+std::string Credentials::export_creds() const {
+  v1::ExportCredRequest request;
+  request.set_creds(handle_->id);
+  v1::ExportCredReply reply;
+  internal::call(*handle_->connection, &v1::Gssgate::Stub::ExportCred, request, &reply,
+                 internal::HandleKind::kCred);
+  internal::check(reply.status());
+  return reply.token();
+}
+
 Credentials Credentials::impersonate(const Name& name, std::optional<uint32_t> lifetime,
                                      const std::set<OID>& mechs, const std::string& usage) const {
   v1::AcquireCredImpersonateNameRequest request;

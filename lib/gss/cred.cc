@@ -114,6 +114,25 @@ GssStatus inquire_cred_by_mech(const CredHandle& cred, const Oid& mech, CredByMe
   return status;
 }
 
+GssStatus export_cred(const CredHandle& cred, std::string* token) {
+  OM_uint32 minor = 0;
+  Buffer out;
+  OM_uint32 major = gss_export_cred(&minor, cred.get(), out.out());
+  GssStatus status = check("gss_export_cred", major, minor);
+  if (status.ok()) *token = out.str();
+  return status;
+}
+
+GssStatus import_cred(std::string_view token, CredHandle* out) {
+  OM_uint32 minor = 0;
+  gss_buffer_desc in = input_buffer(token);
+  CredHandle cred;
+  OM_uint32 major = gss_import_cred(&minor, &in, cred.out());
+  GssStatus status = check("gss_import_cred", major, minor);
+  if (status.ok()) *out = std::move(cred);
+  return status;
+}
+
 GssStatus indicate_mechs(std::vector<Oid>* out) {
   OM_uint32 minor = 0;
   OidSetHandle mechs;

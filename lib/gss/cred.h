@@ -4,6 +4,7 @@
 // daemon never depends on process-global Kerberos state (KRB5CCNAME, KRB5_KTNAME, setenv).
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -77,6 +78,11 @@ struct CredByMechInfo {
 
 // gss_inquire_cred_by_mech.
 GssStatus inquire_cred_by_mech(const CredHandle& cred, const Oid& mech, CredByMechInfo* out);
+
+// gss_export_cred / gss_import_cred: a credential as a token (which holds its keys: seal it
+// before it leaves the daemon).
+GssStatus export_cred(const CredHandle& cred, std::string* token);
+GssStatus import_cred(std::string_view token, CredHandle* out);
 
 // gss_indicate_mechs: the mechanisms this GSSAPI library supports.
 GssStatus indicate_mechs(std::vector<Oid>* out);

@@ -3,6 +3,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "lib/util/status_macros.h"
 
 namespace gssgate::gss {
 
@@ -83,6 +84,60 @@ absl::StatusOr<std::vector<KeytabEntry>> list_keytab(const Krb5Context& ctx,
   krb5_kt_end_seq_get(ctx.get(), kt.get(), &cursor);
   if (code != KRB5_KT_END) return ctx.error(code, absl::StrCat("keytab ", keytab));
   return entries;
+}
+
+namespace {
+constexpr char kSealMagic[] = "GGS1";       // format version of a sealed token
+constexpr krb5_keyusage kSealUsage = 1024;  // any number MIT does not use itself
+constexpr krb5_enctype kSealEnctype = ENCTYPE_AES256_CTS_HMAC_SHA384_192;
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Sealer>> Sealer::create() {
+  GSSGATE_ASSIGN_OR_RETURN(Krb5Context ctx, Krb5Context::create());
+  krb5_keyblock key{};
+  krb5_error_code code = krb5_c_make_random_key(ctx.get(), kSealEnctype, &key);
+  if (code != 0) return ctx.error(code, "sealing key");
+  return std::unique_ptr<Sealer>(new Sealer(std::move(ctx), key));
+}
+
+Sealer::~Sealer() { krb5_free_keyblock_contents(ctx_.get(), &key_); }
+
+std::string Sealer::seal(std::string_view plaintext) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t length = 0;
+  krb5_c_encrypt_length(ctx_.get(), kSealEnctype, plaintext.size(), &length);
+  std::string out(kSealMagic);
+  size_t header = out.size();
+  out.resize(header + length);
+  krb5_data in{KV5M_DATA, static_cast<unsigned int>(plaintext.size()),
+               const_cast<char*>(plaintext.data())};
+  krb5_enc_data enc{};
+  enc.ciphertext.data = out.data() + header;
+  enc.ciphertext.length = static_cast<unsigned int>(length);
+  if (krb5_c_encrypt(ctx_.get(), &key_, kSealUsage, nullptr, &in, &enc) != 0) return std::string();
+  out.resize(header + enc.ciphertext.length);
+  return out;
+}
+
+absl::StatusOr<std::string> Sealer::open(std::string_view token) const {
+  const std::string_view magic(kSealMagic);
+  if (token.size() <= magic.size() || token.substr(0, magic.size()) != magic) {
+    return absl::InvalidArgumentError("not a gssgate credential token");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  krb5_enc_data enc{};
+  enc.enctype = kSealEnctype;
+  enc.ciphertext.data = const_cast<char*>(token.data() + magic.size());
+  enc.ciphertext.length = static_cast<unsigned int>(token.size() - magic.size());
+  std::string plain(enc.ciphertext.length, '\0');
+  krb5_data out{KV5M_DATA, static_cast<unsigned int>(plain.size()), plain.data()};
+  if (krb5_c_decrypt(ctx_.get(), &key_, kSealUsage, nullptr, &enc, &out) != 0) {
+    return absl::InvalidArgumentError(
+        "the credential token was not sealed by this daemon, was altered, or the daemon has "
+        "restarted since it was exported");
+  }
+  plain.resize(out.length);
+  return plain;
 }
 
 absl::StatusOr<std::string> ccache_principal(const Krb5Context& ctx, const std::string& ccache) {

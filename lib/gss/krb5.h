@@ -6,7 +6,10 @@
 
 #include <krb5/krb5.h>
 
+#include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -93,6 +96,25 @@ struct KeytabEntry {
 // Key bytes are never copied out.
 absl::StatusOr<std::vector<KeytabEntry>> list_keytab(const Krb5Context& ctx,
                                                      const std::string& keytab);
+
+// Seals and opens byte strings with a key that exists only in this object (krb5's authenticated
+// encryption, aes256-cts-hmac-sha384-192). The daemon seals exported credentials with it so only
+// the daemon that made a token can import it; the key dies with the process.
+// Thread-safe (calls are serialized on the private krb5 context).
+class Sealer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Sealer>> create();
+  ~Sealer();
+  std::string seal(std::string_view plaintext) const;
+  // INVALID_ARGUMENT unless `token` was sealed by this Sealer and is intact.
+  absl::StatusOr<std::string> open(std::string_view token) const;
+
+ private:
+  Sealer(Krb5Context ctx, krb5_keyblock key) : ctx_(std::move(ctx)), key_(key) {}
+  Krb5Context ctx_;
+  krb5_keyblock key_;
+  mutable std::mutex mu_;
+};
 
 // The default principal of a credential cache ("FILE:/path", "MEMORY:name", ...), unparsed.
 absl::StatusOr<std::string> ccache_principal(const Krb5Context& ctx, const std::string& ccache);

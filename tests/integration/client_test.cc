@@ -28,7 +28,7 @@ class ClientTest : public RealmTest {
         *kdc_,
         absl::StrCat("[[rule]]\nname = \"root\"\nuids = [0]\nusages = [\"initiate\", \"accept\"]\n",
                      "keytab = \"", service_keytab_, "\"\nclient_keytab = \"", client_keytab_,
-                     "\"\nexport_context = true\n"));
+                     "\"\nexport_context = true\nexport_creds = true\n"));
     ASSERT_TRUE(d.ok()) << d.status();
     daemon_ = std::move(*d);
     conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->socket()});
@@ -382,6 +382,49 @@ TEST_F(ClientTest, UsageDetectionAndArgumentErrorsFollowPython) {
       << "initiating needs a target name";
   // Objects remember the connection that made them.
   EXPECT_EQ(SecurityContext({.creds = accept}).connection(), conn_);
+}
+
+TEST_F(ClientTest, ExportedCredentialsAreSealedAndImportOnlyIntoTheSameDaemon) {
+  Credentials alice_creds({.name = Name(alice(), NameType::kerberos_principal(), conn_),
+                           .usage = "initiate",
+                           .connection = conn_});
+  std::string token = alice_creds.export_creds();
+  EXPECT_EQ(token.substr(0, 4), "GGS1");
+  EXPECT_EQ(token.find("alice"), std::string::npos) << "nothing of the credential shows";
+  EXPECT_EQ(token.find(kdc_->realm()), std::string::npos);
+
+  Credentials imported = Credentials::from_token(token, conn_);
+  EXPECT_EQ(imported.name().str(), alice());
+  SecurityContext client({.name = target(), .creds = imported});
+  SecurityContext server({.connection = conn_});
+  establish(client, server);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(server.initiator_name().str(), alice());
+
+  std::string altered = token;
+  altered[altered.size() / 2] ^= 1;
+  EXPECT_THROW(Credentials::from_token(altered, conn_), InvalidTokenError);
+  try {
+    Credentials::from_token("not a token", conn_);
+    FAIL() << "garbage must not import";
+  } catch (const InvalidTokenError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("not a gssgate credential token"));
+  }
+
+  // Another daemon (a restart) has another key: the token is useless there.
+  ASSERT_TRUE(daemon_->stop_cleanly().ok());
+  auto d = GssgatedProcess::start(
+      *kdc_,
+      absl::StrCat(
+          "[[rule]]\nname = \"root\"\nuids = [0]\nusages = [\"initiate\"]\nclient_keytab = \"",
+          client_keytab_, "\"\n"));
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->socket()});
+  EXPECT_THROW(Credentials::from_token(token, conn_), InvalidTokenError);
+  // And this rule does not allow exporting at all.
+  Credentials mine({.usage = "initiate", .connection = conn_});
+  EXPECT_THROW(mine.export_creds(), PermissionDenied);
 }
 
 TEST_F(ClientTest, ImpersonationWorksWherePolicyAndTheKdcAllowIt) {

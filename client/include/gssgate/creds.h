@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "gssgate/connection.h"
 #include "gssgate/names.h"
@@ -51,6 +52,10 @@ class Credentials {
   /// Throws UnknownUsageError for a usage other than both/initiate/accept, GSSError on a GSSAPI
   /// failure, PermissionDenied when policy refuses, ConnectionError.
   explicit Credentials(const CredentialsOptions& options = {});
+  /// Imports a token from export_creds() (python: Credentials(token=…)). Only the daemon that
+  /// exported it can import it. Throws InvalidTokenError for any other token.
+  static Credentials from_token(std::string_view token,
+                                std::shared_ptr<Connection> connection = nullptr);
   /// Acquires and also reports the mechanisms and lifetime (python: Credentials.acquire).
   static AcquireCredResult acquire(const CredentialsOptions& options = {});
 
@@ -64,6 +69,10 @@ class Credentials {
   /// nullopt.
   InquireCredResult inquire(bool name = true, bool lifetime = true, bool usage = true,
                             bool mechs = true) const;
+
+  /// The credentials as an opaque token sealed by the daemon (python: export()); needs policy
+  /// (export_creds = true). The keys inside never leave the daemon unencrypted.
+  std::string export_creds() const;
 
   /// S4U2Self (python: impersonate(name, lifetime, mechs, usage)): credentials for `name`
   /// obtained with these (initiator) credentials. Needs policy (impersonate = true) and a KDC

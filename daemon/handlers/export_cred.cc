@@ -1,0 +1,28 @@
+#include "daemon/handlers/common.h"
+#include "lib/util/status_macros.h"
+
+namespace gssgate::daemon {
+
+// gss_export_cred, sealed: the token carries the credentials' keys, so it leaves the daemon only
+// encrypted under a key that never does (DESIGN.md §4), and only where the rule allows it.
+absl::Status Service::ExportCred(const Call& call, const v1::ExportCredRequest& request,
+                                 v1::ExportCredReply* reply) {
+  if (!call.rule->allow_export_creds) {
+    audit(call, "export_cred", "reason=\"rule does not allow export_creds\"", "denied");
+    return absl::PermissionDeniedError(absl::StrCat(
+        "policy rule \"", call.rule->name,
+        "\" does not allow exporting credentials; an administrator can set export_creds = true"));
+  }
+  if (sealer() == nullptr) return absl::UnavailableError("credential export is unavailable");
+  GSSGATE_ASSIGN_OR_RETURN(auto entry,
+                           table().find(call.owner, request.creds(), HandleKind::kCred));
+  std::string token;
+  gss::GssStatus status = gss::export_cred(entry->cred, &token);
+  to_proto(status, reply->mutable_status());
+  if (status.ok()) reply->set_token(sealer()->seal(token));
+  audit(call, "export_cred", absl::StrCat("token_bytes=", reply->token().size()),
+        status.ok() ? "ok" : absl::StrCat("gss-error \"", status.message(), "\""));
+  return absl::OkStatus();
+}
+
+}  // namespace gssgate::daemon
