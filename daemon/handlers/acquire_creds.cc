@@ -24,7 +24,7 @@ absl::Status Service::AcquireCreds(const Call& call, const v1::AcquireCredsReque
   gss::AcquiredCred acquired;
   if (status.ok()) GSSGATE_RETURN_IF_ERROR(acquire_granted(call, want, &status, &acquired));
   to_proto(status, reply->mutable_status());
-  std::string who = request.has_name() ? request.name().value() : "(default)";
+  std::string who = request.has_name() ? loggable_name(name, request.name()) : "(default)";
   if (!status.ok()) {
     audit(call, "acquire", absl::StrCat("name=\"", who, "\" usage=", gss::to_string(usage)),
           absl::StrCat("gss-error \"", status.message(), "\""));

@@ -99,6 +99,14 @@ v1::CredUsage usage_to_proto(gss::CredUsage usage) {
   return v1::CRED_USAGE_BOTH;
 }
 
+std::string loggable_name(const gss::NameHandle& name, const v1::Name& wire) {
+  if (name) {
+    std::string shown = display_of(name);
+    if (!shown.empty()) return shown;
+  }
+  return absl::StrCat("<", wire.value().size(), "-byte name>");
+}
+
 void audit(const Call& call, const char* op, const std::string& details,
            const std::string& outcome) {
   spdlog::info("audit op={} uid={} gid={} pid={} conn={} rule={} {} outcome={}", op, call.peer.uid,

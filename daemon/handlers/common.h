@@ -68,6 +68,10 @@ absl::StatusOr<StepEntries> step_entries(HandleTable& table, const Call& call,
 // PERMISSION_DENIED (and an audit line) unless the caller's rule grants `usage`.
 absl::Status require_usage(const Call& call, gss::CredUsage usage, const char* op);
 
+// How a caller-supplied name appears in logs: its display form once imported, else only its length
+// (the raw value may be a binary exported-name token).
+std::string loggable_name(const gss::NameHandle& name, const v1::Name& wire);
+
 // One audit line: operation, caller, rule, free-form details, outcome. Never token bytes.
 void audit(const Call& call, const char* op, const std::string& details,
            const std::string& outcome);

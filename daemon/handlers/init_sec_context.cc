@@ -26,7 +26,7 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
     GSSGATE_RETURN_IF_ERROR(
         default_creds(*this, call, gss::CredUsage::kInitiate, &status, &default_cred));
   }
-  const std::string target_text = request.target().value();
+  const std::string target_text = loggable_name(target, request.target());
   if (!status.ok()) {
     to_proto(status, reply->mutable_status());
     audit(call, "init", absl::StrCat("target=\"", target_text, "\""),
