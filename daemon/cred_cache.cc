@@ -23,9 +23,4 @@ void CredCache::clear() {
   slots_.clear();
 }
 
-size_t CredCache::size() const {
-  absl::MutexLock lock(&mu_);
-  return slots_.size();
-}
-
 }  // namespace gssgate::daemon

@@ -29,7 +29,6 @@ class CredCache {
   // Caches `cred` for `ttl`.
   void put(const std::string& key, Cred cred, absl::Duration ttl);
   void clear();
-  size_t size() const;
 
  private:
   struct Slot {

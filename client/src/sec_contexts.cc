@@ -72,7 +72,6 @@ SecurityContext SecurityContext::from_token(std::string_view token,
   internal::check(reply.status());
   ctx.handle_ = reply.context();
   ctx.started_ = true;
-  ctx.imported_ = true;
   Info info = ctx.inquire();
   ctx.complete_ = info.reply.complete();
   ctx.usage_ = info.reply.locally_initiated() ? "initiate" : "accept";
@@ -98,7 +97,6 @@ SecurityContext& SecurityContext::operator=(SecurityContext&& o) noexcept {
     delegated_ = std::move(o.delegated_);
     started_ = o.started_;
     complete_ = o.complete_;
-    imported_ = o.imported_;
     defer_step_errors_ = o.defer_step_errors_;
     deferred_ = std::move(o.deferred_);
   }

@@ -8,7 +8,6 @@ namespace gssgate::daemon {
 absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecContextRequest& request,
                                        v1::AcceptSecContextReply* reply) {
   GSSGATE_RETURN_IF_ERROR(require_usage(call, gss::CredUsage::kAccept, "accept"));
-  const bool first = request.context().empty();
   GSSGATE_ASSIGN_OR_RETURN(StepEntries entries,
                            step_entries(table(), call, request.context(), request.creds()));
   std::shared_ptr<Entry>& cred_entry = entries.cred;
@@ -46,8 +45,10 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
   reply->set_lifetime(out.lifetime);
 
   std::string details = absl::StrCat("token_bytes=", request.input_token().size());
+  GSSGATE_ASSIGN_OR_RETURN(std::string handle,
+                           settle_step(table(), call, status, request.context(), ctx_entry));
+  reply->set_context(handle);
   if (!status.ok()) {
-    if (!first) table().erase(call.owner, request.context(), HandleKind::kContext).IgnoreError();
     audit(call, "accept", details, absl::StrCat("gss-error \"", status.message(), "\""));
     return absl::OkStatus();
   }
@@ -56,21 +57,15 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
     absl::StrAppend(&details, " initiator=\"", reply->initiator_name().display(), "\"");
   }
   absl::StrAppend(&details, " flags=", out.flags.to_string());
-  if (first) {
-    GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(ctx_entry, call.rule->max_handles));
-    reply->set_context(handle);
-  } else {
-    reply->set_context(request.context());
-  }
   if (out.delegated_cred) {
     auto delegated = std::make_shared<Entry>(call.owner, HandleKind::kCred);
     delegated->cred = std::move(out.delegated_cred);
-    auto handle = table().insert(delegated, call.rule->max_handles);
-    if (handle.ok()) {
-      reply->set_delegated_creds(*handle);
+    auto delegated_handle = table().insert(delegated, call.rule->max_handles);
+    if (delegated_handle.ok()) {
+      reply->set_delegated_creds(*delegated_handle);
       absl::StrAppend(&details, " delegated=yes");
     } else {
-      absl::StrAppend(&details, " delegated=dropped (", handle.status().message(), ")");
+      absl::StrAppend(&details, " delegated=dropped (", delegated_handle.status().message(), ")");
     }
   }
   audit(call, "accept", details, status.continue_needed() ? "continue" : "complete");

@@ -169,6 +169,18 @@ absl::StatusOr<StepEntries> step_entries(HandleTable& table, const Call& call,
   return out;
 }
 
+absl::StatusOr<std::string> settle_step(HandleTable& table, const Call& call,
+                                        const gss::GssStatus& status, const std::string& ctx_id,
+                                        std::shared_ptr<Entry> context) {
+  const bool first = ctx_id.empty();
+  if (!status.ok()) {
+    if (!first) table.erase(call.owner, ctx_id, HandleKind::kContext).IgnoreError();
+    return std::string();
+  }
+  if (first) return table.insert(std::move(context), call.rule->max_handles);
+  return ctx_id;
+}
+
 absl::Status require_usage(const Call& call, gss::CredUsage usage, const char* op) {
   bool granted =
       usage == gss::CredUsage::kInitiate ? call.rule->allow_initiate : call.rule->allow_accept;

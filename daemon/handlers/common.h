@@ -65,6 +65,13 @@ struct StepEntries {
 absl::StatusOr<StepEntries> step_entries(HandleTable& table, const Call& call,
                                          const std::string& ctx_id, const std::string& cred_id);
 
+// Settles the context handle after one init/accept step and returns the handle for the reply:
+// a successful first step registers `context` (RESOURCE_EXHAUSTED over quota), a later one keeps
+// `ctx_id`; a failed later step drops the handle (GSSAPI has deleted the context) and gives "".
+absl::StatusOr<std::string> settle_step(HandleTable& table, const Call& call,
+                                        const gss::GssStatus& status, const std::string& ctx_id,
+                                        std::shared_ptr<Entry> context);
+
 // PERMISSION_DENIED (and an audit line) unless the caller's rule grants `usage`.
 absl::Status require_usage(const Call& call, gss::CredUsage usage, const char* op);
 

@@ -62,16 +62,12 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
 
   std::string details = absl::StrCat("target=\"", target_text, "\" flags=", out.flags.to_string(),
                                      " token_bytes=", reply->output_token().size());
+  GSSGATE_ASSIGN_OR_RETURN(std::string handle,
+                           settle_step(table(), call, status, request.context(), ctx_entry));
+  reply->set_context(handle);
   if (!status.ok()) {
-    if (!first) table().erase(call.owner, request.context(), HandleKind::kContext).IgnoreError();
     audit(call, "init", details, absl::StrCat("gss-error \"", status.message(), "\""));
     return absl::OkStatus();
-  }
-  if (first) {
-    GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(ctx_entry, call.rule->max_handles));
-    reply->set_context(handle);
-  } else {
-    reply->set_context(request.context());
   }
   audit(call, "init", details, status.continue_needed() ? "continue" : "complete");
   return absl::OkStatus();

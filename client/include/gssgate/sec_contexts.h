@@ -119,7 +119,6 @@ class SecurityContext {
   std::optional<Credentials> delegated_;
   bool started_ = false;
   bool complete_ = false;
-  bool imported_ = false;
   bool defer_step_errors_ = true;
   // A step error held back until the next call (deferred step errors); cleared when thrown.
   mutable std::exception_ptr deferred_;
