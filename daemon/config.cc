@@ -170,8 +170,8 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   TableReader r(table, source, absl::StrCat("[[rule]] #", index + 1));
   absl::Status s =
       r.check_known({"name", "uids", "users", "gids", "groups", "keytab", "client_keytab", "ccache",
-                     "usages", "principals", "export_context", "export_creds", "impersonate",
-                     "impersonate_principals", "max_handles"});
+                     "usages", "principals", "export_context", "export_creds", "store_creds",
+                     "impersonate", "impersonate_principals", "max_handles"});
   if (!s.ok()) return s;
   std::optional<std::string> name;
   if (!(s = r.string("name", &name)).ok()) return s;
@@ -257,6 +257,7 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   if (!s.ok()) return s;
   if (!(s = r.boolean("export_context", &rule->allow_export_context)).ok()) return s;
   if (!(s = r.boolean("export_creds", &rule->allow_export_creds)).ok()) return s;
+  if (!(s = r.boolean("store_creds", &rule->allow_store_creds)).ok()) return s;
   if (!(s = r.boolean("impersonate", &rule->allow_impersonate)).ok()) return s;
   s = r.array("impersonate_principals", [&](const toml::node& n) {
     if (!n.is_string()) return error_at(source, n.source(), "impersonate_principals takes strings");
@@ -339,8 +340,19 @@ std::string describe(const Config& config) {
     absl::StrAppend(
         &out, "\n    principals: ",
         r.principals.empty() ? "any in the granted stores" : absl::StrJoin(r.principals, ", "),
-        "; export_context ", r.allow_export_context ? "yes" : "no", "; max_handles ", r.max_handles,
-        "\n");
+        "; max_handles ", r.max_handles, "\n");
+    std::vector<std::string> grants;
+    if (r.allow_export_context) grants.push_back("export_context");
+    if (r.allow_export_creds) grants.push_back("export_creds");
+    if (r.allow_store_creds) grants.push_back("store_creds");
+    if (r.allow_impersonate) {
+      grants.push_back(
+          r.impersonate_principals.empty()
+              ? std::string("impersonate (anyone)")
+              : absl::StrCat("impersonate (", absl::StrJoin(r.impersonate_principals, ", "), ")"));
+    }
+    absl::StrAppend(&out, "    grants: ",
+                    grants.empty() ? "none beyond the usages" : absl::StrJoin(grants, ", "), "\n");
   }
   return out;
 }

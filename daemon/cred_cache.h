@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -29,6 +30,8 @@ class CredCache {
   // Caches `cred` for `ttl`.
   void put(const std::string& key, Cred cred, absl::Duration ttl);
   void clear();
+  // Drops every entry whose key contains `needle` (e.g. "ccache=FILE:/path").
+  void erase_containing(std::string_view needle);
 
  private:
   struct Slot {

@@ -34,12 +34,18 @@ namespace v1 = ::gssgate::v1;
   X(CanonicalizeName) \
   X(ExportName) \
   X(CompareName) \
+  X(InquireName) \
+  X(GetNameAttribute) \
+  X(SetNameAttribute) \
+  X(DeleteNameAttribute) \
   X(AcquireCreds) \
   X(AcquireCredImpersonateName) \
   X(InquireCred) \
   X(InquireCredByMech) \
   X(ExportCred) \
   X(ImportCred) \
+  X(AddCred) \
+  X(StoreCred) \
   X(ReleaseCred) \
   X(InitSecContext) \
   X(AcceptSecContext) \

@@ -16,19 +16,11 @@ absl::Status Service::AcquireCredImpersonateName(
   gss::NameHandle name;
   gss::GssStatus status;
   GSSGATE_RETURN_IF_ERROR(import_wire_name(request.name(), "name", &name, &status));
-  gss::NameHandle mn;
-  if (status.ok()) status = gss::canonicalize_name(name, gss::oids::krb5(), &mn);
+  std::string principal;
+  if (status.ok()) GSSGATE_RETURN_IF_ERROR(check_impersonation(call, name, &status, &principal));
   if (!status.ok()) {
     to_proto(status, reply->mutable_status());
     return absl::OkStatus();
-  }
-  const std::string principal = display_of(mn);
-  if (!impersonation_allowed(*call.rule, principal)) {
-    audit(call, "impersonate", absl::StrCat("name=\"", principal, "\""), "denied");
-    return absl::PermissionDeniedError(absl::StrCat(
-        "policy rule \"", call.rule->name, "\" does not allow impersonating ", principal,
-        call.rule->allow_impersonate ? " (not in impersonate_principals)"
-                                     : " (an administrator can set impersonate = true)"));
   }
   gss::AcquireCredRequest want;
   want.desired_name = &name;

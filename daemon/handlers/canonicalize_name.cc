@@ -3,7 +3,7 @@
 
 namespace gssgate::daemon {
 
-// gss_canonicalize_name: the mechanism name, returned as an exported-name token.
+// gss_canonicalize_name: the mechanism name, returned as a composite exported-name token.
 absl::Status Service::CanonicalizeName(const Call&, const v1::CanonicalizeNameRequest& request,
                                        v1::CanonicalizeNameReply* reply) {
   GSSGATE_ASSIGN_OR_RETURN(gss::Oid mech, oid_field(request.mech(), "mech"));

@@ -51,8 +51,13 @@ void name_to_proto(const gss::NameHandle& name, v1::Name* out) {
     out->set_display(shown.text);
     out->set_display_type(shown.type.der());
   }
+  // A mechanism name goes out as a composite token so its attributes come back with it; a
+  // mechanism without RFC 6680 support still gets the plain exported name.
   std::string token;
-  if (gss::export_name(name, &token).ok()) {
+  if (gss::export_name_composite(name, &token).ok()) {
+    out->set_value(std::move(token));
+    out->set_name_type(gss::oids::nt_composite_export().der());
+  } else if (gss::export_name(name, &token).ok()) {
     out->set_value(std::move(token));
     out->set_name_type(gss::oids::nt_export_name().der());
   } else {
@@ -127,9 +132,11 @@ absl::Status deny(const Call& call, const char* op, const std::string& why) {
 
 namespace {
 // The stores a rule grants for a usage; the cache key and acquire_granted both use it.
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> granted_stores(const Call& call,
-                                                                                bool initiate,
-                                                                                bool accept) {
+// `principal` ("name@REALM", or empty when none was named) picks the caller's in-daemon ccache: an
+// explicitly named ccache holds one principal (MIT refuses another with "Principal in credential
+// cache does not match desired name"), so a caller gets one MEMORY cache per principal it names.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> granted_stores(
+    const Call& call, bool initiate, bool accept, const std::string& principal = std::string()) {
   const Rule& rule = *call.rule;
   std::vector<std::pair<std::string, std::string>> granted;
   auto grant = [&](const char* key, const std::optional<std::string>& tmpl) -> absl::Status {
@@ -147,13 +154,22 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> granted_stores(
     } else {
       // Service tickets are cached per uid and rule inside the daemon; never the daemon's own
       // default ccache.
-      granted.emplace_back("ccache",
-                           absl::StrCat("MEMORY:gssgate-", call.peer.uid, "-", rule.name));
+      granted.emplace_back("ccache", absl::StrCat("MEMORY:gssgate-", call.peer.uid, "-", rule.name,
+                                                  principal.empty() ? "" : "-", principal));
     }
   }
   return granted;
 }
 }  // namespace
+
+absl::StatusOr<std::string> caller_ccache(const Call& call, const std::string& principal) {
+  GSSGATE_ASSIGN_OR_RETURN(auto stores,
+                           granted_stores(call, /*initiate=*/true, /*accept=*/false, principal));
+  for (const auto& [key, value] : stores) {
+    if (key == "ccache") return value;
+  }
+  return absl::InternalError("no ccache for the caller");  // granted_stores always names one
+}
 
 absl::StatusOr<StepEntries> step_entries(HandleTable& table, const Call& call,
                                          const std::string& ctx_id, const std::string& cred_id) {
@@ -179,6 +195,20 @@ absl::StatusOr<std::string> settle_step(HandleTable& table, const Call& call,
   }
   if (first) return table.insert(std::move(context), call.rule->max_handles);
   return ctx_id;
+}
+
+absl::Status check_impersonation(const Call& call, const gss::NameHandle& name,
+                                 gss::GssStatus* status, std::string* principal) {
+  gss::NameHandle mn;
+  *status = gss::canonicalize_name(name, gss::oids::krb5(), &mn);
+  if (!status->ok()) return absl::OkStatus();
+  *principal = display_of(mn);
+  if (impersonation_allowed(*call.rule, *principal)) return absl::OkStatus();
+  audit(call, "impersonate", absl::StrCat("name=\"", *principal, "\""), "denied");
+  return absl::PermissionDeniedError(absl::StrCat(
+      "policy rule \"", call.rule->name, "\" does not allow impersonating ", *principal,
+      call.rule->allow_impersonate ? " (not in impersonate_principals)"
+                                   : " (an administrator can set impersonate = true)"));
 }
 
 absl::Status require_usage(const Call& call, gss::CredUsage usage, const char* op) {
@@ -222,57 +252,65 @@ absl::Status default_creds(Service& service, const Call& call, gss::CredUsage us
   return absl::OkStatus();
 }
 
-absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::GssStatus* status,
-                             gss::AcquiredCred* out) {
+absl::Status check_acquire(const Call& call, const CredRequest& request, const char* op,
+                           gss::GssStatus* status, gss::CredStore* stores) {
   const Rule& rule = *call.rule;
   const bool initiate = request.usage != gss::CredUsage::kAccept;
   const bool accept = request.usage != gss::CredUsage::kInitiate;
   if (initiate && !rule.allow_initiate) {
-    return deny(call, "acquire",
+    return deny(call, op,
                 absl::StrCat("policy rule \"", rule.name, "\" does not grant initiate to uid ",
                              call.peer.uid));
   }
   if (accept && !rule.allow_accept) {
-    return deny(call, "acquire",
+    return deny(call, op,
                 absl::StrCat("policy rule \"", rule.name, "\" does not grant accept to uid ",
                              call.peer.uid));
   }
 
+  // The principal named, where the ccache choice or the rule's principal patterns need it.
+  *status = gss::GssStatus();
+  std::string principal;
+  if (request.name != nullptr && ((initiate && !rule.ccache) || !rule.principals.empty())) {
+    gss::NameHandle mn;
+    *status = gss::canonicalize_name(*request.name, gss::oids::krb5(), &mn);
+    if (!status->ok()) return absl::OkStatus();
+    principal = display_of(mn);
+  }
+  if (!principal.empty() && !rule.principals.empty() && !principal_allowed(rule, principal)) {
+    return deny(
+        call, op,
+        absl::StrCat("policy rule \"", rule.name, "\" does not allow acting as ", principal));
+  }
+
   // The stores come from the rule alone; a caller may only repeat what its rule names.
-  GSSGATE_ASSIGN_OR_RETURN(auto granted, granted_stores(call, initiate, accept));
+  GSSGATE_ASSIGN_OR_RETURN(auto granted, granted_stores(call, initiate, accept, principal));
   if (request.store != nullptr) {
     for (const auto& [key, value] : *request.store) {
       bool ok = false;
       for (const auto& [gkey, gvalue] : granted) ok = ok || (gkey == key && gvalue == value);
       if (!ok) {
-        return deny(call, "acquire",
+        return deny(call, op,
                     absl::StrCat("store element ", key, "=", value,
                                  " is not granted by policy rule \"", rule.name, "\""));
       }
     }
   }
+  stores->elements = std::move(granted);
+  return absl::OkStatus();
+}
 
-  if (request.name != nullptr && !rule.principals.empty()) {
-    gss::NameHandle mn;
-    gss::GssStatus s = gss::canonicalize_name(*request.name, gss::oids::krb5(), &mn);
-    if (!s.ok()) {
-      *status = s;
-      return absl::OkStatus();
-    }
-    std::string principal = display_of(mn);
-    if (!principal_allowed(rule, principal)) {
-      return deny(
-          call, "acquire",
-          absl::StrCat("policy rule \"", rule.name, "\" does not allow acting as ", principal));
-    }
-  }
-
+absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::GssStatus* status,
+                             gss::AcquiredCred* out) {
+  const Rule& rule = *call.rule;
+  const bool accept = request.usage != gss::CredUsage::kInitiate;
   gss::AcquireCredRequest acquire;
+  GSSGATE_RETURN_IF_ERROR(check_acquire(call, request, "acquire", status, &acquire.store));
+  if (!status->ok()) return absl::OkStatus();
   acquire.desired_name = request.name;
   acquire.usage = request.usage;
   acquire.lifetime = request.lifetime;
   acquire.mechs = request.mechs;
-  acquire.store.elements = std::move(granted);
   *status = gss::acquire_cred(acquire, out);
   if (!status->ok() || request.name != nullptr || rule.principals.empty()) return absl::OkStatus();
 

@@ -24,8 +24,8 @@ absl::StatusOr<gss::Oid> oid_field(const std::string& der, const char* field);
 absl::Status import_wire_name(const v1::Name& name, const char* field, gss::NameHandle* out,
                               gss::GssStatus* status);
 
-// A mechanism name goes out as its exported token (so it round-trips exactly); any other name as
-// its display form. Display fields are always filled.
+// A mechanism name goes out as its composite exported token (so it round-trips exactly, attributes
+// included); any other name as its display form. Display fields are always filled.
 void name_to_proto(const gss::NameHandle& name, v1::Name* out);
 std::string display_of(const gss::NameHandle& name);
 
@@ -43,9 +43,21 @@ struct CredRequest {
   const google::protobuf::Map<std::string, std::string>* store = nullptr;
 };
 
-// Acquires credentials from the stores the caller's rule grants, after checking the usage, the
-// named store elements and the principal against the rule. Policy refusals are PERMISSION_DENIED
-// (returned, and audit-logged); GSSAPI failures come back in *status.
+// The policy checks of an acquisition, before any store is touched: the usage, the named store
+// elements and the principal against the caller's rule. On success *stores holds what to acquire
+// from. Refusals are PERMISSION_DENIED (returned, audit-logged as `op`); a GSSAPI failure while
+// reading the name comes back in *status (with OK returned).
+absl::Status check_acquire(const Call& call, const CredRequest& request, const char* op,
+                           gss::GssStatus* status, gss::CredStore* stores);
+
+// S4U2Self policy: PERMISSION_DENIED (and an audit line) unless the caller's rule allows
+// impersonating `name`; *principal is the name as "name@REALM". GSSAPI failures in *status.
+absl::Status check_impersonation(const Call& call, const gss::NameHandle& name,
+                                 gss::GssStatus* status, std::string* principal);
+
+// Acquires credentials from the stores the caller's rule grants, after check_acquire. Policy
+// refusals are PERMISSION_DENIED (returned, and audit-logged); GSSAPI failures come back in
+// *status.
 absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::GssStatus* status,
                              gss::AcquiredCred* out);
 
@@ -54,6 +66,10 @@ absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::
 // GSS_C_NO_CREDENTIAL, which would be the daemon's own default ccache or keytab.
 absl::Status default_creds(Service& service, const Call& call, gss::CredUsage usage,
                            gss::GssStatus* status, CredCache::Cred* out);
+
+// The caller's ccache for `principal` ("name@REALM"): the rule's `ccache` (expanded), else the
+// caller's private MEMORY cache for that principal in the daemon.
+absl::StatusOr<std::string> caller_ccache(const Call& call, const std::string& principal);
 
 // The entries one init/accept step works on: the caller's credential handle when `cred_id` is
 // non-empty (else null), and its context for `ctx_id`, or a fresh entry for a first step (empty

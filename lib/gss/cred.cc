@@ -12,6 +12,25 @@ gss_OID_set_desc make_oid_set(const std::vector<Oid>& mechs, std::vector<gss_OID
   return gss_OID_set_desc{descs->size(), descs->data()};
 }
 
+// A key/value set that points into `store` (and `elements`, which must outlive it).
+gss_key_value_set_desc make_store(const CredStore& store,
+                                  std::vector<gss_key_value_element_desc>* elements) {
+  elements->clear();
+  for (const auto& [key, value] : store.elements) {
+    elements->push_back(gss_key_value_element_desc{key.c_str(), value.c_str()});
+  }
+  return gss_key_value_set_desc{static_cast<OM_uint32>(elements->size()), elements->data()};
+}
+
+// A private copy of `base` (export + import), or an empty handle for no base.
+GssStatus copy_base(const CredHandle* base, CredHandle* out) {
+  if (base == nullptr) return GssStatus();
+  std::string token;
+  GssStatus status = export_cred(*base, &token);
+  if (status.ok()) status = import_cred(token, out);
+  return status;
+}
+
 }  // namespace
 
 const char* to_string(CredUsage usage) {
@@ -28,11 +47,7 @@ const char* to_string(CredUsage usage) {
 
 GssStatus acquire_cred(const AcquireCredRequest& request, AcquiredCred* out) {
   std::vector<gss_key_value_element_desc> elements;
-  elements.reserve(request.store.elements.size());
-  for (const auto& [key, value] : request.store.elements) {
-    elements.push_back(gss_key_value_element_desc{key.c_str(), value.c_str()});
-  }
-  gss_key_value_set_desc store{static_cast<OM_uint32>(elements.size()), elements.data()};
+  gss_key_value_set_desc store = make_store(request.store, &elements);
 
   std::vector<gss_OID_desc> descs;
   gss_OID_set_desc mech_set = make_oid_set(request.mechs, &descs);
@@ -130,6 +145,92 @@ GssStatus import_cred(std::string_view token, CredHandle* out) {
   OM_uint32 major = gss_import_cred(&minor, &in, cred.out());
   GssStatus status = check("gss_import_cred", major, minor);
   if (status.ok()) *out = std::move(cred);
+  return status;
+}
+
+GssStatus add_cred(const CredHandle* base, const AddCredRequest& request, AddedCred* out) {
+  CredHandle cred;
+  GssStatus status = copy_base(base, &cred);
+  if (!status.ok()) return status;
+  std::vector<gss_key_value_element_desc> elements;
+  gss_key_value_set_desc store = make_store(request.store, &elements);
+  gss_OID_desc mech = request.mech.desc();
+  OM_uint32 minor = 0;
+  OidSetHandle mechs;
+  OM_uint32 init_lifetime = 0;
+  OM_uint32 accept_lifetime = 0;
+  const gss_name_t name = request.desired_name ? request.desired_name->get() : GSS_C_NO_NAME;
+  const auto usage = static_cast<gss_cred_usage_t>(request.usage);
+  const gss_const_key_value_set_t store_arg = elements.empty() ? GSS_C_NO_CRED_STORE : &store;
+  OM_uint32 major;
+  if (cred) {  // add to our private copy in place
+    major = gss_add_cred_from(&minor, cred.get(), name, &mech, usage, request.init_lifetime,
+                              request.accept_lifetime, store_arg, nullptr, mechs.out(),
+                              &init_lifetime, &accept_lifetime);
+  } else {
+    major = gss_add_cred_from(&minor, GSS_C_NO_CREDENTIAL, name, &mech, usage,
+                              request.init_lifetime, request.accept_lifetime, store_arg, cred.out(),
+                              mechs.out(), &init_lifetime, &accept_lifetime);
+  }
+  status = check("gss_add_cred_from", major, minor, &mech);
+  if (status.ok()) {
+    out->cred = std::move(cred);
+    out->mechs = oids_from_set(mechs.get());
+    out->init_lifetime = init_lifetime;
+    out->accept_lifetime = accept_lifetime;
+  }
+  return status;
+}
+
+GssStatus add_cred_impersonate(const CredHandle* base, const CredHandle& impersonator,
+                               const AddCredRequest& request, AddedCred* out) {
+  CredHandle cred;
+  GssStatus status = copy_base(base, &cred);
+  if (!status.ok()) return status;
+  gss_OID_desc mech = request.mech.desc();
+  OM_uint32 minor = 0;
+  OidSetHandle mechs;
+  OM_uint32 init_lifetime = 0;
+  OM_uint32 accept_lifetime = 0;
+  const gss_name_t name = request.desired_name ? request.desired_name->get() : GSS_C_NO_NAME;
+  const auto usage = static_cast<gss_cred_usage_t>(request.usage);
+  OM_uint32 major;
+  if (cred) {
+    major = gss_add_cred_impersonate_name(&minor, cred.get(), impersonator.get(), name, &mech,
+                                          usage, request.init_lifetime, request.accept_lifetime,
+                                          nullptr, mechs.out(), &init_lifetime, &accept_lifetime);
+  } else {
+    major = gss_add_cred_impersonate_name(
+        &minor, GSS_C_NO_CREDENTIAL, impersonator.get(), name, &mech, usage, request.init_lifetime,
+        request.accept_lifetime, cred.out(), mechs.out(), &init_lifetime, &accept_lifetime);
+  }
+  status = check("gss_add_cred_impersonate_name", major, minor, &mech);
+  if (status.ok()) {
+    out->cred = std::move(cred);
+    out->mechs = oids_from_set(mechs.get());
+    out->init_lifetime = init_lifetime;
+    out->accept_lifetime = accept_lifetime;
+  }
+  return status;
+}
+
+GssStatus store_cred_into(const CredHandle& cred, CredUsage usage, const Oid& mech, bool overwrite,
+                          bool default_cred, const CredStore& store, StoredCred* out) {
+  std::vector<gss_key_value_element_desc> elements;
+  gss_key_value_set_desc store_set = make_store(store, &elements);
+  gss_OID_desc mech_desc = mech.desc();
+  OM_uint32 minor = 0;
+  OidSetHandle stored;
+  gss_cred_usage_t usage_stored = GSS_C_BOTH;
+  OM_uint32 major = gss_store_cred_into(
+      &minor, cred.get(), static_cast<gss_cred_usage_t>(usage),
+      mech.empty() ? GSS_C_NO_OID : &mech_desc, overwrite ? 1 : 0, default_cred ? 1 : 0,
+      elements.empty() ? GSS_C_NO_CRED_STORE : &store_set, stored.out(), &usage_stored);
+  GssStatus status = check("gss_store_cred_into", major, minor);
+  if (status.ok()) {
+    out->mechs = oids_from_set(stored.get());
+    out->usage = static_cast<CredUsage>(usage_stored);
+  }
   return status;
 }
 

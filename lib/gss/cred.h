@@ -84,6 +84,39 @@ GssStatus inquire_cred_by_mech(const CredHandle& cred, const Oid& mech, CredByMe
 GssStatus export_cred(const CredHandle& cred, std::string* token);
 GssStatus import_cred(std::string_view token, CredHandle* out);
 
+struct AddCredRequest {
+  const NameHandle* desired_name = nullptr;  // null: the store's default principal
+  Oid mech;                                  // required
+  CredUsage usage = CredUsage::kBoth;
+  OM_uint32 init_lifetime = GSS_C_INDEFINITE;
+  OM_uint32 accept_lifetime = GSS_C_INDEFINITE;
+  CredStore store;  // ignored by add_cred_impersonate
+};
+
+struct AddedCred {
+  CredHandle cred;
+  std::vector<Oid> mechs;
+  OM_uint32 init_lifetime = 0;
+  OM_uint32 accept_lifetime = 0;
+};
+
+// gss_add_cred_from: a new credential holding `base`'s elements (null `base`: none) plus one for
+// `request.mech`. `base` is never touched: MIT's add with an output handle makes the new
+// credential share `base`'s element objects (a double free once both are released), so this
+// copies `base` through export/import and adds to the copy in place.
+GssStatus add_cred(const CredHandle* base, const AddCredRequest& request, AddedCred* out);
+// gss_add_cred_impersonate_name (S4U2Self), with the same copy rule for `base`.
+GssStatus add_cred_impersonate(const CredHandle* base, const CredHandle& impersonator,
+                               const AddCredRequest& request, AddedCred* out);
+
+struct StoredCred {
+  std::vector<Oid> mechs;
+  CredUsage usage = CredUsage::kBoth;
+};
+// gss_store_cred_into. An empty `mech` stores every mechanism's element.
+GssStatus store_cred_into(const CredHandle& cred, CredUsage usage, const Oid& mech, bool overwrite,
+                          bool default_cred, const CredStore& store, StoredCred* out);
+
 // gss_indicate_mechs: the mechanisms this GSSAPI library supports.
 GssStatus indicate_mechs(std::vector<Oid>* out);
 

@@ -1,5 +1,7 @@
 #include "lib/gss/name.h"
 
+#include <gssapi/gssapi_ext.h>
+
 namespace gssgate::gss {
 
 GssStatus import_name(std::string_view value, const Oid& type, NameHandle* out) {
@@ -41,6 +43,97 @@ GssStatus export_name(const NameHandle& name, std::string* out) {
   GssStatus status = check("gss_export_name", major, minor);
   if (status.ok()) *out = token.str();
   return status;
+}
+
+GssStatus export_name_composite(const NameHandle& name, std::string* out) {
+  OM_uint32 minor = 0;
+  Buffer token;
+  OM_uint32 major = gss_export_name_composite(&minor, name.get(), token.out());
+  GssStatus status = check("gss_export_name_composite", major, minor);
+  if (status.ok()) *out = token.str();
+  return status;
+}
+
+GssStatus display_name_ext(const NameHandle& name, const Oid& type, std::string* out) {
+  OM_uint32 minor = 0;
+  gss_OID_desc type_desc = type.desc();
+  Buffer text;
+  OM_uint32 major = gss_display_name_ext(&minor, name.get(), &type_desc, text.out());
+  GssStatus status = check("gss_display_name_ext", major, minor);
+  if (status.ok()) *out = text.str();
+  return status;
+}
+
+GssStatus inquire_name(const NameHandle& name, NameInfo* out) {
+  OM_uint32 minor = 0;
+  int is_mn = 0;
+  gss_OID mech = GSS_C_NO_OID;
+  gss_buffer_set_t attrs = GSS_C_NO_BUFFER_SET;
+  OM_uint32 major = gss_inquire_name(&minor, name.get(), &is_mn, &mech, &attrs);
+  GssStatus status = check("gss_inquire_name", major, minor);
+  if (status.ok()) {
+    NameInfo info;
+    info.is_mech_name = is_mn != 0;
+    if (info.is_mech_name) info.mech = Oid::from_gss(mech);
+    if (attrs != GSS_C_NO_BUFFER_SET) {
+      for (size_t i = 0; i < attrs->count; ++i) {
+        const gss_buffer_desc& a = attrs->elements[i];
+        info.attributes.emplace_back(static_cast<const char*>(a.value), a.length);
+      }
+    }
+    *out = std::move(info);
+  }
+  // `mech` points into the name (not ours to release); it was copied above.
+  OM_uint32 ignored = 0;
+  gss_release_buffer_set(&ignored, &attrs);
+  return status;
+}
+
+GssStatus get_name_attribute(const NameHandle& name, std::string_view attribute,
+                             NameAttribute* out) {
+  gss_buffer_desc attr = input_buffer(attribute);
+  NameAttribute result;
+  // RFC 6680 §7.5: start with more = -1 and call until it is 0. Bounded so a mechanism that never
+  // says 0 cannot spin the daemon.
+  constexpr int kMaxValues = 1024;
+  int more = -1;
+  for (int i = 0; i < kMaxValues && more != 0; ++i) {
+    OM_uint32 minor = 0;
+    int authenticated = 0;
+    int complete = 0;
+    Buffer value;
+    Buffer display;
+    OM_uint32 major = gss_get_name_attribute(&minor, name.get(), &attr, &authenticated, &complete,
+                                             value.out(), display.out(), &more);
+    GssStatus status = check("gss_get_name_attribute", major, minor);
+    if (!status.ok()) return status;
+    result.authenticated = authenticated != 0;
+    result.complete = complete != 0;
+    result.values.push_back(value.str());
+    result.display_values.push_back(display.str());
+  }
+  *out = std::move(result);
+  return GssStatus();
+}
+
+GssStatus set_name_attribute(const NameHandle& name, std::string_view attribute, bool complete,
+                             const std::vector<std::string>& values) {
+  gss_buffer_desc attr = input_buffer(attribute);
+  for (const std::string& v : values) {
+    OM_uint32 minor = 0;
+    gss_buffer_desc value = input_buffer(v);
+    OM_uint32 major = gss_set_name_attribute(&minor, name.get(), complete ? 1 : 0, &attr, &value);
+    GssStatus status = check("gss_set_name_attribute", major, minor);
+    if (!status.ok()) return status;
+  }
+  return GssStatus();
+}
+
+GssStatus delete_name_attribute(const NameHandle& name, std::string_view attribute) {
+  OM_uint32 minor = 0;
+  gss_buffer_desc attr = input_buffer(attribute);
+  OM_uint32 major = gss_delete_name_attribute(&minor, name.get(), &attr);
+  return check("gss_delete_name_attribute", major, minor);
 }
 
 GssStatus compare_names(const NameHandle& a, const NameHandle& b, bool* equal) {

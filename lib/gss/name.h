@@ -1,11 +1,13 @@
 #pragma once
 
-// GSSAPI names (RFC 2744 §5.x names; RFC 6680 is added with the client issue).
+// GSSAPI names: RFC 2744 names and the RFC 6680 extensions (display_name_ext, composite export,
+// inquire_name and name attributes).
 // Every function returns the rendered GssStatus of its gss_* call; outputs are written only on
 // success.
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lib/gss/handles.h"
 #include "lib/gss/oid.h"
@@ -28,6 +30,39 @@ GssStatus canonicalize_name(const NameHandle& name, const Oid& mech, NameHandle*
 
 // gss_export_name: the RFC 2743 §3.2 exported-name token. The name must be an MN.
 GssStatus export_name(const NameHandle& name, std::string* out);
+
+// gss_export_name_composite (RFC 6680): like export_name, but the token (name type
+// 1.3.6.1.5.6.6) also carries the name's attributes, e.g. an accepted initiator's PAC. MIT keeps
+// an attribute's "authenticated" bit in the token, so only import tokens from a party you trust to
+// hand them back unchanged.
+GssStatus export_name_composite(const NameHandle& name, std::string* out);
+
+// gss_display_name_ext (RFC 6680): the name in the syntax of `type`. MIT 1.20 answers only for the
+// name type the name already has (GSS_S_UNAVAILABLE otherwise).
+GssStatus display_name_ext(const NameHandle& name, const Oid& type, std::string* out);
+
+struct NameInfo {
+  bool is_mech_name = false;
+  Oid mech;                             // empty unless is_mech_name
+  std::vector<std::string> attributes;  // attribute names (RFC 6680 URNs or MIT's short names)
+};
+// gss_inquire_name (RFC 6680).
+GssStatus inquire_name(const NameHandle& name, NameInfo* out);
+
+struct NameAttribute {
+  bool authenticated = false;
+  bool complete = false;
+  std::vector<std::string> values;
+  std::vector<std::string> display_values;
+};
+// gss_get_name_attribute (RFC 6680), every value (the `more` loop, bounded).
+GssStatus get_name_attribute(const NameHandle& name, std::string_view attribute,
+                             NameAttribute* out);
+// gss_set_name_attribute once per value (RFC 6680 sets one value a call).
+GssStatus set_name_attribute(const NameHandle& name, std::string_view attribute, bool complete,
+                             const std::vector<std::string>& values);
+// gss_delete_name_attribute (RFC 6680).
+GssStatus delete_name_attribute(const NameHandle& name, std::string_view attribute);
 
 // gss_compare_name.
 GssStatus compare_names(const NameHandle& a, const NameHandle& b, bool* equal);

@@ -33,6 +33,7 @@ groups = ["root"]
 usages = ["initiate"]
 client_keytab = "/etc/gssgate/clients/%u.keytab"
 export_context = true
+store_creds = true
 )";
 
 TEST(ConfigTest, ParsesSettingsAndRulesWithNamesResolved) {
@@ -55,10 +56,14 @@ TEST(ConfigTest, ParsesSettingsAndRulesWithNamesResolved) {
   const Rule& batch = config->rules[1];
   EXPECT_THAT(batch.gids, ElementsAre(100, 0));
   EXPECT_TRUE(batch.allow_export_context);
+  EXPECT_TRUE(batch.allow_store_creds);
+  EXPECT_FALSE(web.allow_store_creds);
   EXPECT_EQ(batch.max_handles, 1000u);
   std::string text = describe(*config);
   EXPECT_THAT(text, HasSubstr("[web] line 9: uids {33, 34, 0}"));
   EXPECT_THAT(text, HasSubstr("principals: HTTP/*@EXAMPLE.COM"));
+  EXPECT_THAT(text, HasSubstr("grants: none beyond the usages"));
+  EXPECT_THAT(text, HasSubstr("grants: export_context, store_creds\n"));
 }
 
 TEST(ConfigTest, FirstMatchingRuleWinsByUidThenGroupsIncludingSupplementary) {

@@ -1,0 +1,59 @@
+#include "daemon/handlers/common.h"
+#include "lib/util/status_macros.h"
+
+namespace gssgate::daemon {
+
+// gss_store_cred_into the caller's own ccache (the rule's `ccache`, else its private MEMORY cache
+// in the daemon), where rule and policy allow it. Never the daemon's default ccache.
+absl::Status Service::StoreCred(const Call& call, const v1::StoreCredRequest& request,
+                                v1::StoreCredReply* reply) {
+  const Rule& rule = *call.rule;
+  if (!rule.allow_store_creds) {
+    audit(call, "store_cred", "reason=\"rule does not allow store_creds\"", "denied");
+    return absl::PermissionDeniedError(absl::StrCat(
+        "policy rule \"", rule.name,
+        "\" does not allow storing credentials; an administrator can set store_creds = true"));
+  }
+  // A ccache holds initiator credentials: only a rule that grants initiate has one.
+  GSSGATE_RETURN_IF_ERROR(require_usage(call, gss::CredUsage::kInitiate, "store_cred"));
+  GSSGATE_ASSIGN_OR_RETURN(gss::CredUsage usage, usage_from_proto(request.usage()));
+  GSSGATE_ASSIGN_OR_RETURN(gss::Oid mech, oid_field(request.mech(), "mech"));
+  GSSGATE_ASSIGN_OR_RETURN(auto entry,
+                           table().find(call.owner, request.creds(), HandleKind::kCred));
+  gss::CredInfo info;
+  gss::GssStatus status = gss::inquire_cred(entry->cred, &info);
+  if (!status.ok()) {
+    to_proto(status, reply->mutable_status());
+    return absl::OkStatus();
+  }
+  GSSGATE_ASSIGN_OR_RETURN(std::string ccache,
+                           caller_ccache(call, info.name ? display_of(info.name) : std::string()));
+  for (const auto& [key, value] : request.store()) {
+    if (key != "ccache" || value != ccache) {
+      audit(call, "store_cred", absl::StrCat("reason=\"store element ", key, " not granted\""),
+            "denied");
+      return absl::PermissionDeniedError(
+          absl::StrCat("store element ", key, "=", value, " is not granted by policy rule \"",
+                       rule.name, "\" (credentials can be stored only into ", ccache, ")"));
+    }
+  }
+  gss::StoredCred stored;
+  status =
+      gss::store_cred_into(entry->cred, usage, mech, request.overwrite(), request.default_cred(),
+                           gss::CredStore().add("ccache", ccache), &stored);
+  to_proto(status, reply->mutable_status());
+  const std::string details = absl::StrCat("usage=", gss::to_string(usage),
+                                           " overwrite=", request.overwrite() ? "yes" : "no");
+  if (!status.ok()) {
+    audit(call, "store_cred", details, absl::StrCat("gss-error \"", status.message(), "\""));
+    return absl::OkStatus();
+  }
+  // Default initiator credentials cached from this ccache may now be stale.
+  cred_cache().erase_containing(absl::StrCat("ccache=", ccache));
+  for (const gss::Oid& m : stored.mechs) reply->add_mechs(m.der());
+  reply->set_usage(usage_to_proto(stored.usage));
+  audit(call, "store_cred", details, "ok");
+  return absl::OkStatus();
+}
+
+}  // namespace gssgate::daemon
