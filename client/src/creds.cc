@@ -9,6 +9,7 @@ struct Credentials::Handle {
   std::shared_ptr<Connection> connection;
   std::string id;
   ~Handle() {
+    if (id.empty()) return;  // Credentials::empty()
     try {
       v1::ReleaseCredRequest request;
       request.set_creds(id);
@@ -87,9 +88,65 @@ Credentials::Credentials(const CredentialsOptions& options)
 
 const std::shared_ptr<Connection>& Credentials::connection() const { return handle_->connection; }
 
+Credentials Credentials::empty(std::shared_ptr<Connection> connection) {
+  return CredentialsAccess::adopt(connection ? std::move(connection) : Connection::shared_default(),
+                                  std::string());
+}
+
+const std::string& Credentials::id() const {
+  if (handle_->id.empty()) {
+    internal::raise_local(
+        7u << 16,
+        "No credentials were supplied, or the credentials were unavailable or "
+        "inaccessible",
+        "these are empty credentials (Credentials::empty()); acquire or add some");
+  }
+  return handle_->id;
+}
+
+Credentials Credentials::add(const Name& name, const OID& mech) const {
+  return add(name, mech, AddCredOptions{});
+}
+
+Credentials Credentials::add(const Name& name, const OID& mech,
+                             const AddCredOptions& options) const {
+  if (options.impersonator && !options.store.empty()) {
+    throw std::invalid_argument("add() takes a store or an impersonator, not both");
+  }
+  v1::AddCredRequest request;
+  request.set_creds(handle_->id);  // empty for empty(): a new credential
+  *request.mutable_name() = NameAccess::to_proto(name);
+  request.set_mech(mech.bytes());
+  request.set_usage(usage_to_proto(options.usage));
+  if (options.init_lifetime) request.set_init_lifetime(*options.init_lifetime);
+  if (options.accept_lifetime) request.set_accept_lifetime(*options.accept_lifetime);
+  if (options.impersonator) request.set_impersonator(options.impersonator->id());
+  for (const auto& [k, v] : options.store) (*request.mutable_store())[k] = v;
+  v1::AddCredReply reply;
+  internal::call(*handle_->connection, &v1::Gssgate::Stub::AddCred, request, &reply,
+                 internal::HandleKind::kCred);
+  internal::check(reply.status());
+  return CredentialsAccess::adopt(handle_->connection, reply.creds());
+}
+
+StoreCredResult Credentials::store(const StoreCredOptions& options) const {
+  v1::StoreCredRequest request;
+  request.set_creds(id());
+  request.set_usage(usage_to_proto(options.usage));
+  if (options.mech) request.set_mech(options.mech->bytes());
+  request.set_overwrite(options.overwrite);
+  request.set_default_cred(options.set_default);
+  for (const auto& [k, v] : options.store) (*request.mutable_store())[k] = v;
+  v1::StoreCredReply reply;
+  internal::call(*handle_->connection, &v1::Gssgate::Stub::StoreCred, request, &reply,
+                 internal::HandleKind::kCred);
+  internal::check(reply.status());
+  return StoreCredResult{mechs_from_proto(reply.mechs()), usage_from_proto(reply.usage())};
+}
+
 InquireCredResult Credentials::inquire(bool name, bool lifetime, bool usage, bool mechs) const {
   v1::InquireCredRequest request;
-  request.set_creds(handle_->id);
+  request.set_creds(id());
   v1::InquireCredReply reply;
   internal::call(*handle_->connection, &v1::Gssgate::Stub::InquireCred, request, &reply,
                  internal::HandleKind::kCred);
@@ -116,7 +173,7 @@ Credentials Credentials::from_token(std::string_view token,
 
 std::string Credentials::export_creds() const {
   v1::ExportCredRequest request;
-  request.set_creds(handle_->id);
+  request.set_creds(id());
   v1::ExportCredReply reply;
   internal::call(*handle_->connection, &v1::Gssgate::Stub::ExportCred, request, &reply,
                  internal::HandleKind::kCred);
@@ -127,7 +184,7 @@ std::string Credentials::export_creds() const {
 Credentials Credentials::impersonate(const Name& name, std::optional<uint32_t> lifetime,
                                      const std::set<OID>& mechs, const std::string& usage) const {
   v1::AcquireCredImpersonateNameRequest request;
-  request.set_impersonator(handle_->id);
+  request.set_impersonator(id());
   *request.mutable_name() = NameAccess::to_proto(name);
   if (lifetime) request.set_lifetime(*lifetime);
   for (const OID& mech : mechs) request.add_mechs(mech.bytes());
@@ -142,7 +199,7 @@ Credentials Credentials::impersonate(const Name& name, std::optional<uint32_t> l
 InquireCredByMechResult Credentials::inquire_by_mech(const OID& mech, bool name, bool init_lifetime,
                                                      bool accept_lifetime, bool usage) const {
   v1::InquireCredByMechRequest request;
-  request.set_creds(handle_->id);
+  request.set_creds(id());
   request.set_mech(mech.bytes());
   v1::InquireCredByMechReply reply;
   internal::call(*handle_->connection, &v1::Gssgate::Stub::InquireCredByMech, request, &reply,

@@ -49,7 +49,8 @@ SecurityContext::SecurityContext(SecurityContextOptions o)
                               "security context");
     }
     usage_ = *o.usage;
-  } else if (creds_ && creds_->usage() != "both") {
+  } else if (creds_ && !CredentialsAccess::handle(*creds_).empty() && creds_->usage() != "both") {
+    // (Empty credentials mean "the default ones", whose usage is whatever the step needs.)
     usage_ = creds_->usage();
   } else {
     usage_ = target_ ? "initiate" : "accept";
@@ -57,6 +58,10 @@ SecurityContext::SecurityContext(SecurityContextOptions o)
   if (usage_ == "initiate" && !target_) {
     throw std::invalid_argument(
         "You must pass the 'name' argument when creating an initiating security context");
+  }
+  if (usage_ == "accept" && (target_ || flags_ || mech_ || lifetime_request_)) {
+    throw std::invalid_argument(
+        "You must pass at most the 'creds' argument when creating an accepting security context");
   }
 }
 

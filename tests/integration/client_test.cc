@@ -85,8 +85,8 @@ TEST_F(ClientTest, NameErrorsAreTheSubclassesPythonRaises) {
   EXPECT_THROW(Name(std::string("\x04\x01garbage", 9), NameType::export_(), conn_),
                InvalidTokenError);
   EXPECT_THROW(target().export_name(), MechanismNameRequiredError);
-  EXPECT_THROW(target().mech(), MechanismNameRequiredError);
-  EXPECT_THROW(Name::from_token("x", /*composite=*/true, conn_), OperationUnavailableError);
+  EXPECT_EQ(target().mech(), std::nullopt);  // python: None
+  EXPECT_THROW(Name::from_token("x", /*composite=*/true, conn_), InvalidTokenError);
   try {
     target().export_name();
     FAIL() << "export_name of a non-MN must throw";
@@ -266,6 +266,13 @@ TEST_F(ClientTest, DelegatedCredentialsReachTheAcceptor) {
   // The service can initiate as alice with them.
   SecurityContext onward({.name = target(), .creds = *delegated, .connection = conn_});
   EXPECT_TRUE(onward.step().has_value());
+  // Storing them needs policy this fixture's rule does not grant.
+  try {
+    delegated->store({.usage = "initiate"});
+    FAIL() << "store_creds is not granted";
+  } catch (const PermissionDenied& e) {
+    EXPECT_THAT(e.what(), HasSubstr("store_creds = true"));
+  }
 }
 
 TEST_F(ClientTest, ExportConsumesTheContextAndTheTokenImportsHereAndInProcess) {
@@ -363,8 +370,12 @@ TEST_F(ClientTest, StepErrorsAreDeferredSoTheErrorTokenCanBeSent) {
 TEST_F(ClientTest, UsageDetectionAndArgumentErrorsFollowPython) {
   Credentials initiate({.usage = "initiate", .connection = conn_});
   Credentials accept({.usage = "accept", .connection = conn_});
-  // The creds' usage decides when it is not "both", even with a name given.
-  EXPECT_EQ(SecurityContext({.name = target(), .creds = accept}).usage(), "accept");
+  // The creds' usage decides when it is not "both", even with a name given — and an acceptor
+  // takes no name (python's TypeError).
+  EXPECT_EQ(SecurityContext({.creds = accept}).usage(), "accept");
+  EXPECT_THROW(SecurityContext({.name = target(), .creds = accept}), std::invalid_argument);
+  EXPECT_THROW(SecurityContext({.lifetime = 30, .usage = "accept", .connection = conn_}),
+               std::invalid_argument);
   EXPECT_EQ(SecurityContext({.name = target(), .creds = initiate}).usage(), "initiate");
   // Otherwise a name means initiate, no name means accept.
   EXPECT_EQ(SecurityContext({.name = target(), .connection = conn_}).usage(), "initiate");

@@ -46,6 +46,26 @@ struct InquireCredByMechResult {
   std::optional<std::string> usage;
 };
 
+/// python: store(store=None, usage="both", mech=None, overwrite=False, set_default=False).
+struct StoreCredOptions {
+  /// Empty: the caller's ccache (the rule's `ccache`, else the caller's private cache in the
+  /// daemon, where later initiator acquisitions find the credentials). Otherwise it may only name
+  /// that same ccache ({"ccache", …}); anything else is PermissionDenied.
+  std::map<std::string, std::string> store;
+  std::string usage = "both";
+  std::optional<OID> mech;  ///< nullopt: every mechanism of the credentials
+  bool overwrite = false;
+  bool set_default = false;
+};
+
+/// python: StoreCredResult(mechs, usage).
+struct StoreCredResult {
+  std::set<OID> mechs;
+  std::string usage;
+};
+
+struct AddCredOptions;
+
 class Credentials {
  public:
   /// Acquires credentials (python: Credentials(name=…, usage=…, …)).
@@ -58,6 +78,10 @@ class Credentials {
                                 std::shared_ptr<Connection> connection = nullptr);
   /// Acquires and also reports the mechanisms and lifetime (python: Credentials.acquire).
   static AcquireCredResult acquire(const CredentialsOptions& options = {});
+  /// No credentials (python: Credentials(gssapi.raw.Creds())): the start for add(), and "the
+  /// default credentials" where a context takes credentials. Asking it anything else raises
+  /// MissingCredentialsError.
+  static Credentials empty(std::shared_ptr<Connection> connection = nullptr);
 
   Name name() const;
   /// Seconds left; nullopt when indefinite.
@@ -87,6 +111,19 @@ class Credentials {
                                           bool init_lifetime = true, bool accept_lifetime = true,
                                           bool usage = true) const;
 
+  /// python: add(name, mech, usage="both", init_lifetime=None, accept_lifetime=None,
+  /// impersonator=None, store=None): new credentials holding these plus an element for `name`
+  /// and `mech`; these stay as they are. With an impersonator the element comes from S4U2Self
+  /// (policy: impersonate), else from the caller's granted stores (as acquire()). Throws
+  /// std::invalid_argument for both store and impersonator (python's ValueError), GSSError (e.g.
+  /// DuplicateElementError when these already have `mech`), PermissionDenied.
+  Credentials add(const Name& name, const OID& mech) const;
+  Credentials add(const Name& name, const OID& mech, const AddCredOptions& options) const;
+
+  /// python: store(…) — RFC 5588 gss_store_cred_into the caller's ccache. Needs policy
+  /// (store_creds = true).
+  StoreCredResult store(const StoreCredOptions& options = {}) const;
+
   const std::shared_ptr<Connection>& connection() const;
 
  private:
@@ -94,7 +131,18 @@ class Credentials {
   struct Handle;
   struct AdoptTag {};
   explicit Credentials(AdoptTag) {}
+  // The daemon handle; raises MissingCredentialsError for empty() credentials.
+  const std::string& id() const;
   std::shared_ptr<Handle> handle_;
+};
+
+/// python's keyword arguments of Credentials.add.
+struct AddCredOptions {
+  std::string usage = "both";
+  std::optional<uint32_t> init_lifetime;    ///< nullopt: as long as possible
+  std::optional<uint32_t> accept_lifetime;  ///< nullopt: as long as possible
+  std::optional<Credentials> impersonator;
+  std::map<std::string, std::string> store;
 };
 
 struct AcquireCredResult {

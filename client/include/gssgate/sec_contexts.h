@@ -53,7 +53,7 @@ struct UnwrapResult {
 class SecurityContext {
  public:
   /// Throws UnknownUsageError for an unknown usage, std::invalid_argument (python's TypeError)
-  /// when initiating without a name.
+  /// when initiating without a name, or accepting with a name, flags, mech or lifetime.
   explicit SecurityContext(SecurityContextOptions options);
   /// Imports an exported context (python: SecurityContext(token=…)).
   static SecurityContext from_token(std::string_view token,
