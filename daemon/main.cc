@@ -19,11 +19,15 @@
 #include <string>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "daemon/config.h"
 #include "daemon/grpc_service.h"
 #include "daemon/handle_table.h"
 #include "daemon/listener.h"
+#include "daemon/sd_notify.h"
 #include "daemon/service.h"
+#include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -32,6 +36,26 @@ namespace {
 using namespace gssgate::daemon;  // NOLINT: main only
 
 constexpr char kVersion[] = "0.1.0";
+
+// spdlog level → "<N>" syslog priority prefix for journald.
+class PriorityFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    static constexpr const char* kPriority[] = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>", "<6>"};
+    const char* p = kPriority[static_cast<int>(msg.level)];
+    dest.append(p, p + 3);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<PriorityFlag>();
+  }
+};
+
+std::unique_ptr<spdlog::formatter> journal_formatter() {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<PriorityFlag>('*').set_pattern("%*%v");
+  return formatter;
+}
 
 int usage(const std::string& why) {
   std::cerr << "gssgated: " << why << "\n"
@@ -109,11 +133,19 @@ int serve(const std::string& config_path) {
                (*listener)->path(), inherited >= 0 ? " (socket from systemd)" : "",
                config->rules.size(), config_path, krb5_config ? krb5_config : "/etc/krb5.conf");
 
+  Notifier systemd = Notifier::from_environment();
+  systemd.notify(
+      absl::StrCat("READY=1\nMAINPID=", getpid(), "\nSTATUS=serving on ", (*listener)->path()));
+
+  // The loop wakes for signals, the idle sweep and, under a systemd watchdog, its keep-alive.
   const int idle = config->daemon.idle_timeout_seconds;
-  timespec tick{std::min(idle, 30) > 0 ? std::min(idle, 30) / 2 + 1 : 1, 0};
+  absl::Duration tick = absl::Seconds(std::min(idle, 30) > 0 ? std::min(idle, 30) / 2 + 1 : 1);
+  if (systemd.watchdog_interval()) tick = std::min(tick, *systemd.watchdog_interval());
+  const timespec tick_spec = absl::ToTimespec(tick);
   for (;;) {
     siginfo_t info{};
-    int sig = sigtimedwait(&signals, &info, &tick);
+    int sig = sigtimedwait(&signals, &info, &tick_spec);
+    if (systemd.watchdog_interval()) systemd.notify("WATCHDOG=1");
     if (sig < 0) {
       size_t expired =
           table.expire_idle(absl::Seconds(service.config()->daemon.idle_timeout_seconds));
@@ -121,19 +153,23 @@ int serve(const std::string& config_path) {
       continue;
     }
     if (sig == SIGHUP) {
+      systemd.notify("RELOADING=1\nSTATUS=reloading the policy");
       auto reloaded = load_config(config_path);
       if (!reloaded.ok()) {
         spdlog::error("reload failed, keeping the current rules: {}",
                       std::string(reloaded.status().message()));
+        systemd.notify("READY=1\nSTATUS=reload failed; serving with the previous policy");
         continue;
       }
       size_t rules = reloaded->rules.size();
       service.set_config(std::make_shared<const Config>(std::move(*reloaded)));
       spdlog::info("reloaded {}: {} rule(s); [daemon] socket settings apply at restart",
                    config_path, rules);
+      systemd.notify(absl::StrCat("READY=1\nSTATUS=serving on ", (*listener)->path()));
       continue;
     }
     spdlog::info("signal {}: draining (no new connections; running calls finish)", sig);
+    systemd.notify("STOPPING=1\nSTATUS=draining");
     (*listener)->stop();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
     spdlog::info("stopped; releasing {} handle(s)", table.size());
@@ -175,7 +211,13 @@ int main(int argc, char** argv) {
 
   auto logger = spdlog::stderr_logger_mt("gssgated");
   spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  if (std::getenv("JOURNAL_STREAM") != nullptr) {
+    // stderr is the journal (systemd sets JOURNAL_STREAM): it stamps the time itself and reads a
+    // "<N>" syslog priority prefix (sd-daemon(3)), so `journalctl -p warning` works.
+    spdlog::set_formatter(journal_formatter());
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+  }
   spdlog::set_level(spdlog::level::from_str(level));
   return serve(config_path);
 }

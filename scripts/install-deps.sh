@@ -12,6 +12,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # the real MIT KDC and tools the test realm runs (krb5kdc, kdb5_util, kadmin.local, kinit)
   krb5-kdc krb5-admin-server krb5-user
+  # systemd-analyze, systemd-socket-activate, systemd-sysusers/-tmpfiles and man for the unit tests
+  systemd man-db
 )
 
 if [ "$(id -u)" -ne 0 ]; then

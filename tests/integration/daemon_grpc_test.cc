@@ -2,8 +2,12 @@
 // generic gRPC tools use, the connection limit, draining on SIGTERM, and --check-config.
 
 #include <grpcpp/grpcpp.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <set>
@@ -53,6 +57,95 @@ class DaemonServerTest : public RealmTest {
 
   std::unique_ptr<GssgatedProcess> daemon_;
 };
+
+// A datagram socket standing in for systemd's notify socket.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+    bound_ = bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~NotifySocket() { close(fd_); }
+  bool bound() const { return bound_; }
+  // Collects datagrams until one received during this call contains `needle`; returns what this
+  // call received, or "" after the timeout.
+  std::string wait_for(const std::string& needle, int timeout_ms = 10000) {
+    received_.clear();
+    for (int waited = 0; waited < timeout_ms; waited += 50) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) == 1) {
+        char buf[4096];
+        ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+        if (n > 0) received_.append(buf, static_cast<size_t>(n)).append("\n--\n");
+        if (received_.find(needle) != std::string::npos) return received_;
+      }
+    }
+    return "";
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool bound_ = false;
+  std::string received_;
+};
+
+TEST_F(DaemonServerTest, TellsSystemdWhenReadyReloadingAndStopping) {
+  NotifySocket notify(kdc_->path("notify.sock"));
+  ASSERT_TRUE(notify.bound());
+  auto d = GssgatedProcess::start(
+      *kdc_, rules(),
+      GssgatedOptions{.extra_env = {{"NOTIFY_SOCKET", kdc_->path("notify.sock")},
+                                    {"WATCHDOG_USEC", "400000"}}});
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  std::string got = notify.wait_for("READY=1");
+  EXPECT_THAT(got, HasSubstr(absl::StrCat("MAINPID=", daemon_->pid())));
+  EXPECT_THAT(got, HasSubstr("STATUS=serving on " + daemon_->socket()));
+  // WatchdogSec=0.4s: keep-alives at least every 0.2 s.
+  EXPECT_THAT(notify.wait_for("WATCHDOG=1", 2000), HasSubstr("WATCHDOG=1"));
+  ASSERT_TRUE(daemon_->reload(rules()).ok());
+  ASSERT_THAT(notify.wait_for("RELOADING=1"), HasSubstr("RELOADING=1"));
+  EXPECT_THAT(notify.wait_for("READY=1"), HasSubstr("READY=1"));
+  kill(daemon_->pid(), SIGTERM);
+  EXPECT_THAT(notify.wait_for("STOPPING=1"), HasSubstr("STOPPING=1"));
+}
+
+TEST_F(DaemonServerTest, LogLinesCarrySyslogPrioritiesForTheJournal) {
+  // systemd sets JOURNAL_STREAM when stderr is the journal; the journal then reads "<N>" prefixes.
+  auto d = GssgatedProcess::start(*kdc_, rules(),
+                                  GssgatedOptions{.extra_env = {{"JOURNAL_STREAM", "8:1234"}}});
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  EXPECT_THAT(daemon_->log(), StartsWith("<6>gssgated "));  // info: the serving line
+  ASSERT_TRUE(daemon_->reload_raw("[daemon\n").ok());        // a broken policy: an error line
+  EXPECT_TRUE(daemon_->wait_for_log("<3>reload failed")) << daemon_->log();
+}
+
+TEST_F(DaemonServerTest, ServesASocketPassedBySystemdSocketActivation) {
+  auto d = GssgatedProcess::start(*kdc_, rules(), GssgatedOptions{.socket_activated = true});
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  EXPECT_TRUE(daemon_->wait_for_log("(socket from systemd)")) << daemon_->log();
+  auto stub = grpc::health::v1::Health::NewStub(channel());
+  grpc::ClientContext ctx;
+  deadline(&ctx);
+  grpc::health::v1::HealthCheckResponse reply;
+  grpc::Status s = stub->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &reply);
+  ASSERT_TRUE(s.ok()) << s.error_message() << "\n" << daemon_->log();
+  EXPECT_EQ(reply.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  // A real caller, as another uid, is served on it too, once the socket's mode lets it connect
+  // (SocketMode= in gssgated.socket; systemd-socket-activate has no such option).
+  ASSERT_EQ(chmod(daemon_->socket().c_str(), 0666), 0);
+  auto caller = daemon_->caller(kUser, kGroup);
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  auto r = (*caller)->request("indicate");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(*r, StartsWith("OK"));
+}
 
 TEST_F(DaemonServerTest, StandardHealthServiceReportsServing) {
   start();
