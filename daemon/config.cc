@@ -171,7 +171,7 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   absl::Status s =
       r.check_known({"name", "uids", "users", "gids", "groups", "keytab", "client_keytab", "ccache",
                      "usages", "principals", "export_context", "export_creds", "store_creds",
-                     "impersonate", "impersonate_principals", "max_handles"});
+                     "admin", "impersonate", "impersonate_principals", "max_handles"});
   if (!s.ok()) return s;
   std::optional<std::string> name;
   if (!(s = r.string("name", &name)).ok()) return s;
@@ -258,6 +258,7 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   if (!(s = r.boolean("export_context", &rule->allow_export_context)).ok()) return s;
   if (!(s = r.boolean("export_creds", &rule->allow_export_creds)).ok()) return s;
   if (!(s = r.boolean("store_creds", &rule->allow_store_creds)).ok()) return s;
+  if (!(s = r.boolean("admin", &rule->admin)).ok()) return s;
   if (!(s = r.boolean("impersonate", &rule->allow_impersonate)).ok()) return s;
   s = r.array("impersonate_principals", [&](const toml::node& n) {
     if (!n.is_string()) return error_at(source, n.source(), "impersonate_principals takes strings");
@@ -345,6 +346,7 @@ std::string describe(const Config& config) {
     if (r.allow_export_context) grants.push_back("export_context");
     if (r.allow_export_creds) grants.push_back("export_creds");
     if (r.allow_store_creds) grants.push_back("store_creds");
+    if (r.admin) grants.push_back("admin");
     if (r.allow_impersonate) {
       grants.push_back(
           r.impersonate_principals.empty()

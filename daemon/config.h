@@ -51,6 +51,8 @@ struct Rule {
   bool allow_export_creds = false;
   // Whether StoreCred may write credentials (e.g. delegated ones) into the caller's ccache.
   bool allow_store_creds = false;
+  // Operator rights: every caller's handles (ListHandles all), Reload.
+  bool admin = false;
   // S4U2Self: whether the caller may impersonate users with its initiator credentials, and whom
   // (fnmatch patterns against "name@REALM"; empty = anyone the KDC lets it).
   bool allow_impersonate = false;

@@ -165,6 +165,21 @@ size_t HandleTable::size() const {
   return n;
 }
 
+std::vector<HandleTable::Listed> HandleTable::list(const uid_t* uid) const {
+  std::vector<Listed> out;
+  const int64_t now = now_ns();
+  for (const Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (const auto& [id, entry] : shard.entries) {
+      if (uid != nullptr && entry->owner.uid != *uid) continue;
+      out.push_back(
+          Listed{entry->kind, entry->owner,
+                 absl::Nanoseconds(now - entry->last_used_ns.load(std::memory_order_relaxed))});
+    }
+  }
+  return out;
+}
+
 size_t HandleTable::count_for_uid(uid_t uid) const {
   absl::MutexLock lock(&owners_mu_);
   auto it = per_uid_.find(uid);

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
@@ -75,6 +76,14 @@ class HandleTable {
 
   size_t size() const;
   size_t count_for_uid(uid_t uid) const;
+
+  struct Listed {
+    HandleKind kind;
+    Owner owner;
+    absl::Duration idle;
+  };
+  // Every live handle (of `uid` only, unless null), without its id.
+  std::vector<Listed> list(const uid_t* uid) const;
 
  private:
   static constexpr size_t kShards = 16;

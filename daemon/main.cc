@@ -102,6 +102,25 @@ int serve(const std::string& config_path) {
   HandleTable table;
   Service service(config, &table);
   GrpcService grpc_service(&service, listener->get());
+  // SIGHUP and the Reload RPC share this; load_config and set_config are thread-safe.
+  auto reload = [&service, &config_path]() -> absl::StatusOr<size_t> {
+    auto reloaded = load_config(config_path);
+    if (!reloaded.ok()) {
+      spdlog::error("reload failed, keeping the current rules: {}",
+                    std::string(reloaded.status().message()));
+      return reloaded.status();
+    }
+    size_t rules = reloaded->rules.size();
+    service.set_config(std::make_shared<const Config>(std::move(*reloaded)));
+    spdlog::info("reloaded {}: {} rule(s); [daemon] socket settings apply at restart", config_path,
+                 rules);
+    return rules;
+  };
+  service.set_runtime(
+      Runtime{.version = kVersion,
+              .started = absl::Now(),
+              .connections = [l = listener->get()] { return l->connection_count(); },
+              .reload = reload});
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -154,17 +173,10 @@ int serve(const std::string& config_path) {
     }
     if (sig == SIGHUP) {
       systemd.notify("RELOADING=1\nSTATUS=reloading the policy");
-      auto reloaded = load_config(config_path);
-      if (!reloaded.ok()) {
-        spdlog::error("reload failed, keeping the current rules: {}",
-                      std::string(reloaded.status().message()));
+      if (!reload().ok()) {
         systemd.notify("READY=1\nSTATUS=reload failed; serving with the previous policy");
         continue;
       }
-      size_t rules = reloaded->rules.size();
-      service.set_config(std::make_shared<const Config>(std::move(*reloaded)));
-      spdlog::info("reloaded {}: {} rule(s); [daemon] socket settings apply at restart",
-                   config_path, rules);
       systemd.notify(absl::StrCat("READY=1\nSTATUS=serving on ", (*listener)->path()));
       continue;
     }

@@ -11,7 +11,9 @@
 // Thread-safety: every handler may run concurrently with every other; set_config() swaps the policy
 // atomically (calls already running keep the snapshot they started with).
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -60,7 +62,11 @@ namespace v1 = ::gssgate::v1;
   X(ExportContext) \
   X(ImportContext) \
   X(DeleteSecContext) \
-  X(IndicateMechs)
+  X(IndicateMechs) \
+  X(WhoAmI) \
+  X(GetStatus) \
+  X(ListHandles) \
+  X(Reload)
 // clang-format on
 
 // The caller and the policy snapshot one call runs under.
@@ -71,9 +77,20 @@ struct Call {
   Owner owner;
 };
 
+// What only main() knows, for GetStatus and Reload.
+struct Runtime {
+  std::string version;
+  absl::Time started = absl::Now();
+  std::function<size_t()> connections;             // live connections
+  std::function<absl::StatusOr<size_t>()> reload;  // re-reads the policy; the rule count
+};
+
 class Service {
  public:
   Service(std::shared_ptr<const Config> config, HandleTable* table);
+
+  void set_runtime(Runtime runtime) { runtime_ = std::move(runtime); }
+  const Runtime& runtime() const { return runtime_; }
 
   void set_config(std::shared_ptr<const Config> config);
   std::shared_ptr<const Config> config() const;
@@ -94,6 +111,7 @@ class Service {
   mutable absl::Mutex mu_;
   std::shared_ptr<const Config> config_ ABSL_GUARDED_BY(mu_);
   HandleTable* table_;
+  Runtime runtime_;
   CredCache cred_cache_;
   std::unique_ptr<gss::Sealer> sealer_;
 };

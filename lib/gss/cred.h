@@ -105,7 +105,8 @@ struct AddedCred {
 // credential share `base`'s element objects (a double free once both are released), so this
 // copies `base` through export/import and adds to the copy in place.
 GssStatus add_cred(const CredHandle* base, const AddCredRequest& request, AddedCred* out);
-// gss_add_cred_impersonate_name (S4U2Self), with the same copy rule for `base`.
+// gss_add_cred_impersonate_name (S4U2Self), with the same copy rule for `base`; onto no base it is
+// gss_acquire_cred_impersonate_name for `request.mech` (see the .cc for why).
 GssStatus add_cred_impersonate(const CredHandle* base, const CredHandle& impersonator,
                                const AddCredRequest& request, AddedCred* out);
 

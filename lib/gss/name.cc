@@ -83,8 +83,10 @@ GssStatus inquire_name(const NameHandle& name, NameInfo* out) {
     }
     *out = std::move(info);
   }
-  // `mech` points into the name (not ours to release); it was copied above.
+  // MIT hands out a copy of the mechanism OID (gssint_get_mech_type_oid → generic_gss_copy_oid):
+  // ours to release, like the attribute set.
   OM_uint32 ignored = 0;
+  if (mech != GSS_C_NO_OID) gss_release_oid(&ignored, &mech);
   gss_release_buffer_set(&ignored, &attrs);
   return status;
 }

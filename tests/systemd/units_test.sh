@@ -13,7 +13,8 @@ cmake --install "${build}" --prefix "${prefix}" > "${work}/install.log"
 units="${prefix}/lib/systemd/system"
 for f in "${units}/gssgated.service" "${units}/gssgated.socket" \
          "${prefix}/lib/tmpfiles.d/gssgate.conf" "${prefix}/lib/sysusers.d/gssgate.conf" \
-         "${prefix}/share/man/man8/gssgated.8" "${prefix}/share/man/man5/gssgate.conf.5"; do
+         "${prefix}/share/man/man8/gssgated.8" "${prefix}/share/man/man5/gssgate.conf.5" \
+         "${prefix}/share/man/man1/gssgate.1" "${prefix}/bin/gssgate"; do
   [ -e "${f}" ] || { echo "not installed: ${f}"; exit 1; }
 done
 grep -q "^ExecStart=${prefix}/sbin/gssgated --config " "${units}/gssgated.service" ||
@@ -39,7 +40,8 @@ systemd-tmpfiles --create --root "${root}" "${prefix}/lib/tmpfiles.d/gssgate.con
 [ "$(stat -c %a "${root}/run/gssgate")" = 755 ] || { echo "/run/gssgate not created 0755"; exit 1; }
 
 echo "==> man pages render without warnings"
-for page in "${prefix}/share/man/man8/gssgated.8" "${prefix}/share/man/man5/gssgate.conf.5"; do
+for page in "${prefix}/share/man/man8/gssgated.8" "${prefix}/share/man/man5/gssgate.conf.5" \
+            "${prefix}/share/man/man1/gssgate.1"; do
   warnings="$(MANWIDTH=100 man --warnings -l "${page}" 2>&1 > /dev/null || true)"
   [ -z "${warnings}" ] || { echo "${page}: ${warnings}"; exit 1; }
 done

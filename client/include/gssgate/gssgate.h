@@ -10,6 +10,7 @@
 
 #include "gssgate/connection.h"
 #include "gssgate/creds.h"
+#include "gssgate/daemon.h"
 #include "gssgate/errors.h"
 #include "gssgate/names.h"
 #include "gssgate/sec_contexts.h"

@@ -1,0 +1,416 @@
+// gssgate: the command-line face of gssgated, built on libgssgate only.
+//
+//   gssgate [--socket PATH] [--json] [--timeout SECONDS] COMMAND [OPTIONS]
+//
+// Commands: status, whoami, acquire, init, accept, handles, reload (`gssgate help` lists them with
+// their options). Human output by default, one JSON object with --json.
+//
+// Exit codes (also in `gssgate help` and gssgate(1)):
+//   0 success; 1 a GSSAPI failure; 2 usage error; 3 the daemon cannot be reached;
+//   4 refused by policy; 5 any other error.
+
+#include "gssgate/gssgate.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "client/examples/base64.h"
+
+namespace {
+
+using namespace gssgate;  // NOLINT: a command's main file
+
+enum Exit { kOk = 0, kGssFailure = 1, kUsage = 2, kUnreachable = 3, kDenied = 4, kOther = 5 };
+
+constexpr char kHelp[] =
+    R"(usage: gssgate [--socket PATH] [--json] [--timeout SECONDS] COMMAND [OPTIONS]
+
+Talks to gssgated (socket: --socket, else $GSSGATE_SOCKET, else /run/gssgate/gssgate.sock).
+
+commands:
+  status                     daemon version, uptime, live handles, connections, rules
+  whoami                     how the daemon sees you: uid, gid, pid, matched rule, its grants
+  acquire [--name NAME] [--principal] [--usage initiate|accept|both] [--lifetime SECONDS]
+                             acquire credentials and show them (NAME is hostbased, e.g.
+                             HTTP@host, unless --principal)
+  init TARGET [--principal] [--negotiate] [--delegate] [--mech krb5|spnego]
+                             start a handshake with TARGET and print the first token
+                             (--negotiate: as an HTTP "Authorization: Negotiate" header)
+  accept TOKEN|-             accept a base64 token (or "Negotiate <token>"; - reads stdin) and
+                             print the initiator, flags, lifetime and any reply token
+  handles [--all]            your live handles (--all: everyone's; needs admin in the policy)
+  reload                     make the daemon re-read its policy (needs admin in the policy)
+  help                       this text
+
+exit codes: 0 ok, 1 GSSAPI failure, 2 usage error, 3 daemon not reachable, 4 refused by policy,
+            5 other error
+)";
+
+// ---- output: the same facts as text or as one JSON object -------------------------------------
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// Ordered key/value facts; values are already JSON (strings quoted by str()).
+class Output {
+ public:
+  explicit Output(bool json) : json_(json) {}
+  Output& str(const std::string& key, const std::string& value) {
+    return raw(key, json_string(value), value);
+  }
+  Output& num(const std::string& key, uint64_t value) {
+    return raw(key, std::to_string(value), std::to_string(value));
+  }
+  Output& boolean(const std::string& key, bool value) {
+    return raw(key, value ? "true" : "false", value ? "yes" : "no");
+  }
+  Output& list(const std::string& key, const std::vector<std::string>& values) {
+    std::string j = "[";
+    std::string t;
+    for (size_t i = 0; i < values.size(); ++i) {
+      j += (i ? ", " : "") + json_string(values[i]);
+      t += (i ? ", " : "") + values[i];
+    }
+    return raw(key, j + "]", t.empty() ? "(none)" : t);
+  }
+  // A list of objects, each given as its own Output.
+  Output& objects(const std::string& key, const std::vector<Output>& items) {
+    std::string j = "[";
+    std::string t;
+    for (size_t i = 0; i < items.size(); ++i) {
+      j += (i ? ", " : "") + items[i].json();
+      t += "\n  " + items[i].line();
+    }
+    return raw(key, j + "]", items.empty() ? "(none)" : t);
+  }
+  void print() const { std::cout << (json_ ? json() + "\n" : text()); }
+
+  std::string json() const {
+    std::string out = "{";
+    for (size_t i = 0; i < facts_.size(); ++i) {
+      out += (i ? ", " : "") + json_string(facts_[i].key) + ": " + facts_[i].json;
+    }
+    return out + "}";
+  }
+  std::string text() const {
+    size_t width = 0;
+    for (const Fact& f : facts_) width = std::max(width, f.key.size());
+    std::string out;
+    for (const Fact& f : facts_) {
+      out += f.key + ":" + std::string(width - f.key.size() + 1, ' ') + f.text + "\n";
+    }
+    return out;
+  }
+  std::string line() const {
+    std::string out;
+    for (const Fact& f : facts_) out += (out.empty() ? "" : "  ") + f.key + "=" + f.text;
+    return out;
+  }
+
+ private:
+  struct Fact {
+    std::string key, json, text;
+  };
+  Output& raw(const std::string& key, std::string json, std::string text) {
+    facts_.push_back(Fact{key, std::move(json), std::move(text)});
+    return *this;
+  }
+  bool json_;
+  std::vector<Fact> facts_;
+};
+
+std::string lifetime_text(std::optional<uint32_t> lifetime) {
+  return lifetime ? std::to_string(*lifetime) + "s" : "indefinite";
+}
+
+std::vector<std::string> flag_names(const RequirementFlagSet& flags) {
+  std::vector<std::string> out;
+  for (RequirementFlag f : flags.members()) out.push_back(to_string(f));
+  return out;
+}
+
+std::vector<std::string> oid_names(const std::set<OID>& oids) {
+  std::vector<std::string> out;
+  for (const OID& o : oids) {
+    if (o == MechType::kerberos()) {
+      out.push_back("krb5 (" + o.dotted_form() + ")");
+    } else if (o == MechType::spnego()) {
+      out.push_back("spnego (" + o.dotted_form() + ")");
+    } else {
+      out.push_back(o.dotted_form());
+    }
+  }
+  return out;
+}
+
+// ---- arguments ---------------------------------------------------------------------------------
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> options;  // --key value, or --flag → "1"
+  bool has(const std::string& k) const { return options.count(k) != 0; }
+  std::string get(const std::string& k, const std::string& fallback = "") const {
+    auto it = options.find(k);
+    return it == options.end() ? fallback : it->second;
+  }
+};
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Parses the words after the command; `valued` options take the next word.
+Args parse(const std::vector<std::string>& words, const std::vector<std::string>& valued,
+           const std::vector<std::string>& flags) {
+  Args a;
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w.size() > 2 && w.rfind("--", 0) == 0) {
+      std::string key = w.substr(2);
+      if (std::find(valued.begin(), valued.end(), key) != valued.end()) {
+        if (i + 1 >= words.size()) throw UsageError("--" + key + " needs a value");
+        a.options[key] = words[++i];
+      } else if (std::find(flags.begin(), flags.end(), key) != flags.end()) {
+        a.options[key] = "1";
+      } else {
+        throw UsageError("unknown option " + w);
+      }
+    } else {
+      a.positional.push_back(w);
+    }
+  }
+  return a;
+}
+
+Name target_name(const std::string& text, bool principal, const std::shared_ptr<Connection>& conn) {
+  return Name(text, principal ? NameType::kerberos_principal() : NameType::hostbased_service(),
+              conn);
+}
+
+// ---- commands ----------------------------------------------------------------------------------
+
+int cmd_status(const Args&, const std::shared_ptr<Connection>& conn, Output& out) {
+  DaemonStatus s = daemon_status(conn);
+  out.str("daemon", "serving").str("socket", conn->socket()).str("version", s.version);
+  out.num("uptime_seconds", s.uptime_seconds).num("live_handles", s.live_handles);
+  out.num("connections", s.connections).num("rules", s.rules);
+  return kOk;
+}
+
+int cmd_whoami(const Args&, const std::shared_ptr<Connection>& conn, Output& out) {
+  WhoAmIResult w = whoami(conn);
+  std::vector<std::string> groups;
+  for (uint32_t g : w.groups) groups.push_back(std::to_string(g));
+  out.num("uid", w.uid).num("gid", w.gid).num("pid", static_cast<uint64_t>(w.pid));
+  out.list("groups", groups).str("rule", w.rule).list("grants", w.grants);
+  out.list("principals",
+           w.principals.empty() ? std::vector<std::string>{"any in the stores"} : w.principals);
+  out.list("stores", w.stores).num("live_handles", w.live_handles);
+  out.num("max_handles", w.max_handles);
+  return kOk;
+}
+
+int cmd_acquire(const Args& a, const std::shared_ptr<Connection>& conn, Output& out) {
+  CredentialsOptions options{.usage = a.get("usage", "both"), .connection = conn};
+  if (a.has("name")) options.name = target_name(a.get("name"), a.has("principal"), conn);
+  if (a.has("lifetime")) options.lifetime = static_cast<uint32_t>(std::stoul(a.get("lifetime")));
+  AcquireCredResult r = Credentials::acquire(options);
+  InquireCredResult info = r.creds.inquire();
+  out.str("name", info.name ? info.name->str() : "(any in the keytab)");
+  out.str("usage", info.usage.value_or("?")).str("lifetime", lifetime_text(r.lifetime));
+  out.list("mechs", oid_names(r.mechs));
+  return kOk;
+}
+
+int cmd_init(const Args& a, const std::shared_ptr<Connection>& conn, Output& out) {
+  if (a.positional.size() != 1) throw UsageError("init takes one TARGET (e.g. HTTP@web.example)");
+  RequirementFlagSet flags{RequirementFlag::mutual_authentication,
+                           RequirementFlag::out_of_sequence_detection};
+  if (a.has("delegate")) flags.add(RequirementFlag::delegate_to_peer);
+  std::string mech = a.get("mech", a.has("negotiate") ? "spnego" : "krb5");
+  if (mech != "krb5" && mech != "spnego") throw UsageError("--mech is krb5 or spnego");
+  SecurityContext ctx({.name = target_name(a.positional[0], a.has("principal"), conn),
+                       .flags = flags,
+                       .mech = mech == "spnego" ? MechType::spnego() : MechType::kerberos(),
+                       .usage = "initiate",
+                       .connection = conn});
+  std::optional<std::string> token = ctx.step();
+  std::string b64 = token ? example::base64_encode(*token) : "";
+  out.str("target", a.positional[0]).str("mech", mech).list("requested_flags", flag_names(flags));
+  out.boolean("complete", ctx.complete()).num("token_bytes", token ? token->size() : 0);
+  if (a.has("negotiate")) {
+    out.str("header", "Authorization: Negotiate " + b64);
+  } else {
+    out.str("token", b64);
+  }
+  return kOk;
+}
+
+int cmd_accept(const Args& a, const std::shared_ptr<Connection>& conn, Output& out) {
+  if (a.positional.size() != 1) throw UsageError("accept takes one TOKEN (base64, or - for stdin)");
+  std::string text = a.positional[0];
+  if (text == "-") std::getline(std::cin, text);
+  for (const char* prefix : {"Authorization: ", "Negotiate "}) {
+    if (text.rfind(prefix, 0) == 0) text = text.substr(std::string(prefix).size());
+  }
+  std::optional<std::string> token = example::base64_decode(text);
+  if (!token || token->empty()) throw UsageError("the token is not base64");
+  SecurityContext ctx({.usage = "accept", .connection = conn});
+  std::optional<std::string> reply = ctx.step(*token);
+  out.boolean("complete", ctx.complete());
+  if (ctx.complete()) {
+    out.str("initiator", ctx.initiator_name().str()).str("target", ctx.target_name().str());
+    out.str("mech", ctx.mech().dotted_form()).list("flags", flag_names(ctx.actual_flags()));
+    out.str("lifetime", lifetime_text(ctx.lifetime()));
+  }
+  out.num("reply_token_bytes", reply ? reply->size() : 0);
+  if (reply) out.str("reply_token", example::base64_encode(*reply));
+  return kOk;
+}
+
+int cmd_handles(const Args& a, const std::shared_ptr<Connection>& conn, Output& out) {
+  std::vector<Output> items;
+  std::vector<HandleInfo> handles = list_handles(a.has("all"), conn);
+  for (const HandleInfo& h : handles) {
+    Output item(false);
+    item.str("kind", h.kind).num("uid", h.uid).num("connection", h.connection);
+    item.num("idle_seconds", h.idle_seconds);
+    items.push_back(std::move(item));
+  }
+  out.num("count", handles.size()).objects("handles", items);
+  return kOk;
+}
+
+int cmd_reload(const Args&, const std::shared_ptr<Connection>& conn, Output& out) {
+  out.str("reloaded", "yes").num("rules", reload_policy(conn));
+  return kOk;
+}
+
+struct Command {
+  int (*run)(const Args&, const std::shared_ptr<Connection>&, Output&);
+  std::vector<std::string> valued;
+  std::vector<std::string> flags;
+};
+
+const std::map<std::string, Command>& commands() {
+  static const std::map<std::string, Command> table = {
+      {"status", {cmd_status, {}, {}}},
+      {"whoami", {cmd_whoami, {}, {}}},
+      {"acquire", {cmd_acquire, {"name", "usage", "lifetime"}, {"principal"}}},
+      {"init", {cmd_init, {"mech"}, {"principal", "negotiate", "delegate"}}},
+      {"accept", {cmd_accept, {}, {}}},
+      {"handles", {cmd_handles, {}, {"all"}}},
+      {"reload", {cmd_reload, {}, {}}},
+  };
+  return table;
+}
+
+int fail(int code, const std::string& message, bool json) {
+  if (json) {
+    std::cout << "{\"error\": " << json_string(message) << ", \"exit\": " << code << "}\n";
+  }
+  std::cerr << "gssgate: " << message << "\n";
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> words(argv + 1, argv + argc);
+  std::string socket;
+  bool json = false;
+  int timeout = 30;
+  size_t i = 0;
+  for (; i < words.size() && words[i].rfind("--", 0) == 0; ++i) {
+    if (words[i] == "--json") {
+      json = true;
+    } else if (words[i] == "--socket" && i + 1 < words.size()) {
+      socket = words[++i];
+    } else if (words[i] == "--timeout" && i + 1 < words.size()) {
+      timeout = std::atoi(words[++i].c_str());
+    } else if (words[i] == "--help") {
+      std::cout << kHelp;
+      return kOk;
+    } else {
+      std::cerr << "gssgate: unknown option " << words[i] << "\n" << kHelp;
+      return kUsage;
+    }
+  }
+  if (i == words.size() || words[i] == "help") {
+    std::cout << kHelp;
+    return i == words.size() ? kUsage : kOk;
+  }
+  const std::string name = words[i];
+  auto it = commands().find(name);
+  if (it == commands().end()) {
+    std::cerr << "gssgate: unknown command " << name << "\n" << kHelp;
+    return kUsage;
+  }
+  std::vector<std::string> rest(words.begin() + static_cast<long>(i) + 1, words.end());
+  if (std::find(rest.begin(), rest.end(), "--help") != rest.end()) {
+    std::cout << kHelp;
+    return kOk;
+  }
+
+  ConnectionOptions options;
+  if (!socket.empty()) options.socket = socket;
+  if (timeout > 0) options.timeout = std::chrono::seconds(timeout);
+  auto conn = std::make_shared<Connection>(options);
+  Output out(json);
+  try {
+    Args args = parse(rest, it->second.valued, it->second.flags);
+    int code = it->second.run(args, conn, out);
+    out.print();
+    return code;
+  } catch (const UsageError& e) {
+    std::cerr << "gssgate " << name << ": " << e.what() << "\n";
+    return kUsage;
+  } catch (const ConnectionError& e) {
+    return fail(kUnreachable,
+                "daemon not running at " + conn->socket() +
+                    " (start it with `systemctl start gssgated`, or pass --socket): " + e.what(),
+                json);
+  } catch (const PermissionDenied& e) {
+    return fail(kDenied,
+                std::string(e.what()) + " (ask the administrator to grant it in " +
+                    "/etc/gssgate/gssgated.toml; `gssgate whoami` shows your rule)",
+                json);
+  } catch (const GSSError& e) {
+    return fail(kGssFailure, e.what(), json);
+  } catch (const std::exception& e) {
+    return fail(kOther, e.what(), json);
+  }
+}

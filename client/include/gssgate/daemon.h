@@ -1,0 +1,56 @@
+#pragma once
+
+/// @file
+/// Beyond python-gssapi: what the daemon says about itself and about the caller — the calls
+/// behind the `gssgate` command (status, whoami, handles, reload).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gssgate/connection.h"
+
+namespace gssgate {
+
+/// How gssgated sees the calling process (kernel identity, matched policy rule).
+struct WhoAmIResult {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int32_t pid = 0;
+  std::vector<uint32_t> groups;
+  std::string rule;
+  std::vector<std::string> grants;      ///< "initiate", "accept", "export_context", … "admin"
+  std::vector<std::string> principals;  ///< empty: whatever the rule's stores hold
+  std::vector<std::string> stores;      ///< "keytab=/etc/…", as expanded for this caller
+  uint32_t max_handles = 0;
+  uint32_t live_handles = 0;
+};
+
+struct DaemonStatus {
+  std::string version;
+  uint64_t uptime_seconds = 0;
+  uint64_t live_handles = 0;
+  uint64_t connections = 0;
+  uint32_t rules = 0;
+};
+
+struct HandleInfo {
+  std::string kind;  ///< "credential" or "context"
+  uint32_t uid = 0;
+  uint64_t connection = 0;
+  uint64_t idle_seconds = 0;
+};
+
+/// Each throws ConnectionError when the daemon cannot be reached and PermissionDenied when policy
+/// refuses (a caller no rule matches; handles(all) and reload need admin = true).
+WhoAmIResult whoami(const std::shared_ptr<Connection>& connection = nullptr);
+DaemonStatus daemon_status(const std::shared_ptr<Connection>& connection = nullptr);
+/// The caller's own handles, or with `all` every caller's (never the handle ids).
+std::vector<HandleInfo> list_handles(bool all = false,
+                                     const std::shared_ptr<Connection>& connection = nullptr);
+/// Re-reads the daemon's policy; the number of rules. A file that does not load throws
+/// GeneralError naming file:line:column, and the old rules stay.
+uint32_t reload_policy(const std::shared_ptr<Connection>& connection = nullptr);
+
+}  // namespace gssgate

@@ -1,0 +1,48 @@
+#include "daemon/handlers/common.h"
+
+namespace gssgate::daemon {
+
+namespace {
+// The rule's grants, in the words the policy file uses.
+std::vector<std::string> grants_of(const Rule& rule) {
+  std::vector<std::string> out;
+  if (rule.allow_initiate) out.push_back("initiate");
+  if (rule.allow_accept) out.push_back("accept");
+  if (rule.allow_export_context) out.push_back("export_context");
+  if (rule.allow_export_creds) out.push_back("export_creds");
+  if (rule.allow_store_creds) out.push_back("store_creds");
+  if (rule.allow_impersonate) out.push_back("impersonate");
+  if (rule.admin) out.push_back("admin");
+  return out;
+}
+}  // namespace
+
+// How the daemon sees the caller: kernel identity, matched rule, what it grants.
+absl::Status Service::WhoAmI(const Call& call, const v1::WhoAmIRequest&, v1::WhoAmIReply* reply) {
+  const Rule& rule = *call.rule;
+  reply->set_uid(call.peer.uid);
+  reply->set_gid(call.peer.gid);
+  reply->set_pid(call.peer.pid);
+  for (gid_t g : call.peer.groups) reply->add_groups(g);
+  reply->set_rule(rule.name);
+  for (std::string& g : grants_of(rule)) reply->add_grants(std::move(g));
+  for (const std::string& p : rule.principals) reply->add_principals(p);
+  auto add_store = [&](const char* key, const std::optional<std::string>& tmpl) {
+    if (!tmpl) return;
+    absl::StatusOr<std::string> value = expand_template(*tmpl, call.peer.uid);
+    reply->add_stores(absl::StrCat(key, "=", value.ok() ? *value : value.status().message()));
+  };
+  add_store("keytab", rule.keytab);
+  add_store("client_keytab", rule.client_keytab);
+  if (rule.ccache) {
+    add_store("ccache", rule.ccache);
+  } else if (rule.allow_initiate) {
+    reply->add_stores(absl::StrCat("ccache=MEMORY:gssgate-", call.peer.uid, "-", rule.name,
+                                   "[-PRINCIPAL] (in the daemon)"));
+  }
+  reply->set_max_handles(rule.max_handles);
+  reply->set_live_handles(static_cast<uint32_t>(table().count_for_uid(call.peer.uid)));
+  return absl::OkStatus();
+}
+
+}  // namespace gssgate::daemon
