@@ -15,7 +15,7 @@ grpc::Status to_grpc(const absl::Status& status) {
 
 template <typename Request, typename Reply>
 grpc::Status GrpcService::dispatch(
-    const char* rpc, grpc::ServerContext* context, const Request& request, Reply* reply,
+    Rpc id, const char* rpc, grpc::ServerContext* context, const Request& request, Reply* reply,
     absl::Status (daemon::Service::*handler)(const Call&, const Request&, Reply*)) {
   const auto started = std::chrono::steady_clock::now();
   std::optional<Peer> peer = listener_->peer_for(context->peer());
@@ -29,6 +29,19 @@ grpc::Status GrpcService::dispatch(
   }
   absl::StatusOr<Call> call = service_->begin(*peer, rpc);
   absl::Status status = call.ok() ? (service_->*handler)(*call, request, reply) : call.status();
+  if (metrics_ != nullptr) {
+    Outcome outcome = outcome_of(status);
+    bool kdc_error = false;
+    if constexpr (requires { reply->status().major(); }) {
+      // A calling or routine error; supplementary bits alone (e.g. a duplicate token) are not.
+      if (status.ok() && (reply->status().major() & 0xffff0000u) != 0) {
+        outcome = Outcome::kGssError;
+        kdc_error = is_kdc_error(reply->status().minor());
+      }
+    }
+    metrics_->record(id, outcome, absl::FromChrono(std::chrono::steady_clock::now() - started),
+                     kdc_error);
+  }
   if (spdlog::should_log(spdlog::level::debug)) {  // sizes cost a pass over the messages
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
                             std::chrono::steady_clock::now() - started)
@@ -43,7 +56,7 @@ grpc::Status GrpcService::dispatch(
 #define GSSGATE_DEFINE_GRPC_METHOD(Name)                                                         \
   grpc::Status GrpcService::Name(grpc::ServerContext* context, const v1::Name##Request* request, \
                                  v1::Name##Reply* reply) {                                       \
-    return dispatch(#Name, context, *request, reply, &daemon::Service::Name);                    \
+    return dispatch(Rpc::k##Name, #Name, context, *request, reply, &daemon::Service::Name);      \
   }
 GSSGATE_RPCS(GSSGATE_DEFINE_GRPC_METHOD)
 #undef GSSGATE_DEFINE_GRPC_METHOD

@@ -6,6 +6,7 @@
 // worker threads, never inside a completion-queue reaction.
 
 #include "daemon/listener.h"
+#include "daemon/metrics.h"
 #include "daemon/service.h"
 #include "gssgate/v1/gssgate.grpc.pb.h"
 
@@ -15,8 +16,9 @@ grpc::Status to_grpc(const absl::Status& status);
 
 class GrpcService final : public v1::Gssgate::Service {
  public:
-  GrpcService(daemon::Service* service, const Listener* listener)
-      : service_(service), listener_(listener) {}
+  // `metrics` (may be null) records every call.
+  GrpcService(daemon::Service* service, const Listener* listener, Metrics* metrics = nullptr)
+      : service_(service), listener_(listener), metrics_(metrics) {}
 
 #define GSSGATE_DECLARE_GRPC_METHOD(Name)                                           \
   grpc::Status Name(grpc::ServerContext* context, const v1::Name##Request* request, \
@@ -26,13 +28,14 @@ class GrpcService final : public v1::Gssgate::Service {
 
  private:
   template <typename Request, typename Reply>
-  grpc::Status dispatch(const char* rpc, grpc::ServerContext* context, const Request& request,
-                        Reply* reply,
+  grpc::Status dispatch(Rpc id, const char* rpc, grpc::ServerContext* context,
+                        const Request& request, Reply* reply,
                         absl::Status (daemon::Service::*handler)(const Call&, const Request&,
                                                                  Reply*));
 
   daemon::Service* service_;
   const Listener* listener_;
+  Metrics* metrics_;
 };
 
 }  // namespace gssgate::daemon

@@ -180,6 +180,15 @@ std::vector<HandleTable::Listed> HandleTable::list(const uid_t* uid) const {
   return out;
 }
 
+size_t HandleTable::count(HandleKind kind) const {
+  size_t n = 0;
+  for (const Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    for (const auto& [id, entry] : shard.entries) n += entry->kind == kind ? 1 : 0;
+  }
+  return n;
+}
+
 size_t HandleTable::count_for_uid(uid_t uid) const {
   absl::MutexLock lock(&owners_mu_);
   auto it = per_uid_.find(uid);

@@ -84,6 +84,8 @@ class HandleTable {
   };
   // Every live handle (of `uid` only, unless null), without its id.
   std::vector<Listed> list(const uid_t* uid) const;
+  // Live handles of `kind`.
+  size_t count(HandleKind kind) const;
 
  private:
   static constexpr size_t kShards = 16;

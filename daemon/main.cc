@@ -25,6 +25,7 @@
 #include "daemon/grpc_service.h"
 #include "daemon/handle_table.h"
 #include "daemon/listener.h"
+#include "daemon/metrics.h"
 #include "daemon/sd_notify.h"
 #include "daemon/service.h"
 #include "spdlog/pattern_formatter.h"
@@ -101,7 +102,8 @@ int serve(const std::string& config_path) {
 
   HandleTable table;
   Service service(config, &table);
-  GrpcService grpc_service(&service, listener->get());
+  Metrics metrics;
+  GrpcService grpc_service(&service, listener->get(), &metrics);
   // SIGHUP and the Reload RPC share this; load_config and set_config are thread-safe.
   auto reload = [&service, &config_path]() -> absl::StatusOr<size_t> {
     auto reloaded = load_config(config_path);
@@ -120,7 +122,13 @@ int serve(const std::string& config_path) {
       Runtime{.version = kVersion,
               .started = absl::Now(),
               .connections = [l = listener->get()] { return l->connection_count(); },
-              .reload = reload});
+              .reload = reload,
+              .metrics =
+                  [&metrics, &table, l = listener->get()] {
+                    return metrics.render(Gauges{.credentials = table.count(HandleKind::kCred),
+                                                 .contexts = table.count(HandleKind::kContext),
+                                                 .connections = l->connection_count()});
+                  }});
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();

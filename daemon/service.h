@@ -66,7 +66,8 @@ namespace v1 = ::gssgate::v1;
   X(WhoAmI) \
   X(GetStatus) \
   X(ListHandles) \
-  X(Reload)
+  X(Reload) \
+  X(GetMetrics)
 // clang-format on
 
 // The caller and the policy snapshot one call runs under.
@@ -83,6 +84,7 @@ struct Runtime {
   absl::Time started = absl::Now();
   std::function<size_t()> connections;             // live connections
   std::function<absl::StatusOr<size_t>()> reload;  // re-reads the policy; the rule count
+  std::function<std::string()> metrics;            // the Prometheus text
 };
 
 class Service {

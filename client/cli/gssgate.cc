@@ -50,6 +50,7 @@ commands:
                              print the initiator, flags, lifetime and any reply token
   handles [--all]            your live handles (--all: everyone's; needs admin in the policy)
   reload                     make the daemon re-read its policy (needs admin in the policy)
+  metrics                    the daemon's metrics, Prometheus text format (needs admin)
   help                       this text
 
 exit codes: 0 ok, 1 GSSAPI failure, 2 usage error, 3 daemon not reachable, 4 refused by policy,
@@ -116,6 +117,7 @@ class Output {
     }
     return raw(key, j + "]", items.empty() ? "(none)" : t);
   }
+  bool is_json() const { return json_; }
   void print() const { std::cout << (json_ ? json() + "\n" : text()); }
 
   std::string json() const {
@@ -319,6 +321,17 @@ int cmd_reload(const Args&, const std::shared_ptr<Connection>& conn, Output& out
   return kOk;
 }
 
+// Prints the exposition text as is (with --json: as {"metrics": "<text>"}).
+int cmd_metrics(const Args&, const std::shared_ptr<Connection>& conn, Output& out) {
+  std::string text = metrics_text(conn);
+  if (out.is_json()) {
+    out.str("metrics", text);
+  } else {
+    std::cout << text;
+  }
+  return kOk;
+}
+
 struct Command {
   int (*run)(const Args&, const std::shared_ptr<Connection>&, Output&);
   std::vector<std::string> valued;
@@ -334,6 +347,7 @@ const std::map<std::string, Command>& commands() {
       {"accept", {cmd_accept, {}, {}}},
       {"handles", {cmd_handles, {}, {"all"}}},
       {"reload", {cmd_reload, {}, {}}},
+      {"metrics", {cmd_metrics, {}, {}}},
   };
   return table;
 }

@@ -53,4 +53,11 @@ uint32_t reload_policy(const std::shared_ptr<Connection>& connection) {
   return reply.rules();
 }
 
+std::string metrics_text(const std::shared_ptr<Connection>& connection) {
+  v1::GetMetricsReply reply;
+  internal::call(*conn(connection), &v1::Gssgate::Stub::GetMetrics, v1::GetMetricsRequest(),
+                 &reply);
+  return reply.text();
+}
+
 }  // namespace gssgate

@@ -2,6 +2,9 @@
 // (setpriv): each subcommand's output (human and --json), the documented exit codes, and the
 // errors that say what to do.
 
+#include <regex>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -159,6 +162,55 @@ TEST_F(CliTest, AcquireHandlesAndReload) {
   EXPECT_EQ(reload.exit_code, 0) << reload.output;
   EXPECT_THAT(reload.output, HasSubstr("rules:    2"));
   EXPECT_TRUE(daemon_->wait_for_log("audit op=reload")) << daemon_->log();
+}
+
+TEST_F(CliTest, MetricsCountCallsOutcomesDenialsAndKdcErrorsForAdminsOnly) {
+  // Traffic to count: a handshake (one accept), a denial, a held credential, a KDC failure.
+  RunResult init = gssgate(0, {"--json", "init", "HTTP@localhost"});
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  std::string token = init.output.substr(init.output.find("\"token\": \"") + 10);
+  token = token.substr(0, token.find('"'));
+  ASSERT_EQ(gssgate(kWebUid, {"accept", token}).exit_code, 0);
+  ASSERT_EQ(gssgate(kWebUid, {"reload"}).exit_code, 4);
+  auto caller = daemon_->caller(kWebUid, kGroup);
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  ASSERT_TRUE((*caller)->request("acquire accept").ok());
+  ASSERT_TRUE(kdc_->stop().ok());
+  RunResult unreachable = gssgate(0, {"init", "host@nowhere.invalid"});
+  EXPECT_EQ(unreachable.exit_code, 1) << unreachable.output;
+
+  RunResult denied = gssgate(kWebUid, {"metrics"});
+  EXPECT_EQ(denied.exit_code, 4) << denied.output;
+  EXPECT_THAT(denied.output, HasSubstr("metrics need admin = true"));
+
+  RunResult m = gssgate(0, {"metrics"});
+  ASSERT_EQ(m.exit_code, 0) << m.output;
+  const std::string& text = m.output;
+  EXPECT_THAT(text, HasSubstr("# TYPE gssgate_calls_total counter\n"));
+  EXPECT_THAT(text, HasSubstr("gssgate_calls_total{rpc=\"AcceptSecContext\",outcome=\"ok\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("gssgate_calls_total{rpc=\"Reload\",outcome=\"denied\"} 1\n"));
+  EXPECT_THAT(text,
+              HasSubstr("gssgate_calls_total{rpc=\"InitSecContext\",outcome=\"gss_error\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("gssgate_denials_total 2\n"));  // reload, and metrics above
+  EXPECT_THAT(text, HasSubstr("gssgate_kdc_errors_total 1\n"));
+  EXPECT_THAT(text, HasSubstr("gssgate_live_handles{kind=\"credential\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("gssgate_live_handles{kind=\"context\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("gssgate_call_duration_seconds_count{rpc=\"AcceptSecContext\"} 1\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("gssgate_call_duration_seconds_bucket{rpc=\"AcceptSecContext\",le=\"+Inf\"} 1\n"));
+  // Every line is a comment or `name{labels} value`, as the exposition format requires.
+  std::istringstream lines(text);
+  std::string line;
+  int samples = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    EXPECT_TRUE(std::regex_match(
+        line, std::regex(R"(gssgate_[a-z_]+(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? [0-9.e+-]+)")))
+        << line;
+    ++samples;
+  }
+  EXPECT_GT(samples, 10);
 }
 
 }  // namespace

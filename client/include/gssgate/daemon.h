@@ -52,5 +52,7 @@ std::vector<HandleInfo> list_handles(bool all = false,
 /// Re-reads the daemon's policy; the number of rules. A file that does not load throws
 /// GeneralError naming file:line:column, and the old rules stay.
 uint32_t reload_policy(const std::shared_ptr<Connection>& connection = nullptr);
+/// The daemon's metrics in the Prometheus text format (needs admin = true).
+std::string metrics_text(const std::shared_ptr<Connection>& connection = nullptr);
 
 }  // namespace gssgate
