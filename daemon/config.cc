@@ -168,10 +168,10 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
                         Rule* rule) {
   rule->line = static_cast<int>(table.source().begin.line);
   TableReader r(table, source, absl::StrCat("[[rule]] #", index + 1));
-  absl::Status s =
-      r.check_known({"name", "uids", "users", "gids", "groups", "keytab", "client_keytab", "ccache",
-                     "usages", "principals", "export_context", "export_creds", "store_creds",
-                     "admin", "impersonate", "impersonate_principals", "max_handles"});
+  absl::Status s = r.check_known({"name", "uids", "users", "gids", "groups", "keytab",
+                                  "client_keytab", "ccache", "usages", "principals", "cgroups",
+                                  "export_context", "export_creds", "store_creds", "admin",
+                                  "impersonate", "impersonate_principals", "max_handles"});
   if (!s.ok()) return s;
   std::optional<std::string> name;
   if (!(s = r.string("name", &name)).ok()) return s;
@@ -202,10 +202,20 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   };
   if (!(s = names("users", resolve_user, &rule->uids, &rule->users)).ok()) return s;
   if (!(s = names("groups", resolve_group, &rule->gids, &rule->groups)).ok()) return s;
-  if (rule->uids.empty() && rule->gids.empty()) {
-    return error_at(
-        source, table.source(),
-        absl::StrCat("rule \"", rule->name, "\" matches nobody: give uids, users, gids or groups"));
+  s = r.array("cgroups", [&](const toml::node& n) {
+    if (!n.is_string() || (**n.as_string()).empty() || (**n.as_string())[0] != '/') {
+      return error_at(source, n.source(),
+                      "cgroups takes cgroup v2 path patterns starting with / "
+                      "(e.g. \"/system.slice/docker-*.scope\")");
+    }
+    rule->cgroups.emplace_back(**n.as_string());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (rule->uids.empty() && rule->gids.empty() && rule->cgroups.empty()) {
+    return error_at(source, table.source(),
+                    absl::StrCat("rule \"", rule->name,
+                                 "\" matches nobody: give uids, users, gids, groups or cgroups"));
   }
 
   for (const char* key : {"keytab", "client_keytab", "ccache"}) {
@@ -332,6 +342,9 @@ std::string describe(const Config& config) {
     absl::StrAppend(&out, "  [", r.name, "] line ", r.line, ": uids {", join_ids(r.uids),
                     "} gids {", join_ids(r.gids), "}");
     if (!r.users.empty()) absl::StrAppend(&out, " users {", absl::StrJoin(r.users, ", "), "}");
+    if (!r.cgroups.empty()) {
+      absl::StrAppend(&out, " cgroups {", absl::StrJoin(r.cgroups, ", "), "}");
+    }
     if (!r.groups.empty()) absl::StrAppend(&out, " groups {", absl::StrJoin(r.groups, ", "), "}");
     absl::StrAppend(&out, "\n    usages:", r.allow_initiate ? " initiate" : "",
                     r.allow_accept ? " accept" : "");
@@ -359,13 +372,21 @@ std::string describe(const Config& config) {
   return out;
 }
 
-const Rule* match_rule(const Config& config, uid_t uid, gid_t gid,
-                       const std::vector<gid_t>& groups) {
+const Rule* match_rule(const Config& config, uid_t uid, gid_t gid, const std::vector<gid_t>& groups,
+                       const std::string& cgroup) {
   for (const Rule& rule : config.rules) {
-    if (std::find(rule.uids.begin(), rule.uids.end(), uid) != rule.uids.end()) return &rule;
+    bool by_id = std::find(rule.uids.begin(), rule.uids.end(), uid) != rule.uids.end();
     for (gid_t g : rule.gids) {
-      if (g == gid || std::find(groups.begin(), groups.end(), g) != groups.end()) return &rule;
+      by_id = by_id || g == gid || std::find(groups.begin(), groups.end(), g) != groups.end();
     }
+    bool in_cgroup = false;
+    for (const std::string& pattern : rule.cgroups) {
+      in_cgroup =
+          in_cgroup || (!cgroup.empty() && fnmatch(pattern.c_str(), cgroup.c_str(), 0) == 0);
+    }
+    const bool has_ids = !rule.uids.empty() || !rule.gids.empty();
+    // Ids and cgroups together must both match; either alone selects by itself.
+    if (has_ids ? by_id && (rule.cgroups.empty() || in_cgroup) : in_cgroup) return &rule;
   }
   return nullptr;
 }

@@ -35,6 +35,9 @@ struct Rule {
   std::vector<gid_t> gids;
   std::vector<std::string> users;   // as written, for describe()
   std::vector<std::string> groups;  // as written, for describe()
+  // Cgroup v2 path patterns (fnmatch, * crosses /). With ids, the caller must match both; alone,
+  // they select by themselves. For containers: "/system.slice/docker-*.scope", "/kubepods*".
+  std::vector<std::string> cgroups;
 
   // Credential-store templates; %U expands to the caller's uid, %u to its user name, %% to %.
   std::optional<std::string> keytab;         // acceptor keys
@@ -74,9 +77,10 @@ absl::StatusOr<Config> load_config(const std::string& path);
 // Human-readable summary of the settings and each rule (for --check-config and the start-up log).
 std::string describe(const Config& config);
 
-// The first rule matching the caller, or null. `groups` are its supplementary gids.
-const Rule* match_rule(const Config& config, uid_t uid, gid_t gid,
-                       const std::vector<gid_t>& groups);
+// The first rule matching the caller, or null. `groups` are its supplementary gids, `cgroup` its
+// cgroup v2 path ("" if unknown: then no cgroups pattern matches).
+const Rule* match_rule(const Config& config, uid_t uid, gid_t gid, const std::vector<gid_t>& groups,
+                       const std::string& cgroup = "");
 
 // Expands %U/%u/%% in a store template for `uid`. Errors: FAILED_PRECONDITION when %u is used and
 // the uid has no user name; INVALID_ARGUMENT for an unknown %-sequence.

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -21,6 +22,18 @@
 
 namespace gssgate::daemon {
 namespace {
+
+// The cgroup v2 path of `pid` (the "0::" line of /proc/PID/cgroup), or "" when unreadable (the
+// process is gone, /proc is restricted, or the host has no unified hierarchy). Read right after
+// accept(), while the peer is blocked connecting, so it is the connecting process's.
+std::string cgroup_of(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/cgroup"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (absl::StartsWith(line, "0::")) return line.substr(3);
+  }
+  return std::string();
+}
 
 constexpr uint64_t kListenTag = 0;
 constexpr uint64_t kStopTag = ~uint64_t{0};
@@ -201,7 +214,7 @@ void Listener::accept_one() {
       close(fd);
       continue;
     }
-    Peer peer{cred.uid, cred.gid, cred.pid, {}, 0};
+    Peer peer{cred.uid, cred.gid, cred.pid, {}, 0, cgroup_of(cred.pid)};
     gid_t groups[256];
     socklen_t glen = sizeof(groups);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
@@ -241,8 +254,8 @@ void Listener::accept_one() {
       pev.data.u64 = peer.connection | kPidTag;
       epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &pev);
     }
-    spdlog::debug("connection {} from uid={} gid={} pid={} (fd {})", peer.connection, peer.uid,
-                  peer.gid, peer.pid, fd);
+    spdlog::debug("connection {} from uid={} gid={} pid={} cgroup={} (fd {})", peer.connection,
+                  peer.uid, peer.gid, peer.pid, peer.cgroup.empty() ? "-" : peer.cgroup, fd);
     hand_off_(fd);
   }
 }

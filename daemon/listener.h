@@ -38,6 +38,8 @@ struct Peer {
   pid_t pid = 0;
   std::vector<gid_t> groups;  // supplementary groups
   uint64_t connection = 0;    // unique per accepted connection, never reused
+  // The process's cgroup v2 path at connect ("0::" line of /proc/PID/cgroup); "" if unreadable.
+  std::string cgroup;
 };
 
 class Listener {

@@ -32,13 +32,15 @@ std::shared_ptr<const Config> Service::config() const {
 
 absl::StatusOr<Call> Service::begin(const Peer& peer, const char* rpc) const {
   std::shared_ptr<const Config> config = this->config();
-  const Rule* rule = match_rule(*config, peer.uid, peer.gid, peer.groups);
+  const Rule* rule = match_rule(*config, peer.uid, peer.gid, peer.groups, peer.cgroup);
   if (rule == nullptr) {
-    spdlog::warn("audit op={} uid={} gid={} pid={} outcome=denied reason=\"no policy rule\"", rpc,
-                 peer.uid, peer.gid, peer.pid);
+    spdlog::warn(
+        "audit op={} uid={} gid={} pid={} cgroup={} outcome=denied reason=\"no policy rule\"", rpc,
+        peer.uid, peer.gid, peer.pid, peer.cgroup.empty() ? "-" : peer.cgroup);
     return absl::PermissionDeniedError(
-        absl::StrCat("no policy rule for uid ", peer.uid, " (gid ", peer.gid, ") in ", config->path,
-                     "; an administrator must add a [[rule]] for this caller"));
+        absl::StrCat("no policy rule for uid ", peer.uid, " (gid ", peer.gid,
+                     peer.cgroup.empty() ? "" : absl::StrCat(", cgroup ", peer.cgroup), ") in ",
+                     config->path, "; an administrator must add a [[rule]] for this caller"));
   }
   return Call{peer, std::move(config), rule, Owner{peer.uid, peer.connection}};
 }

@@ -237,7 +237,8 @@ int cmd_whoami(const Args&, const std::shared_ptr<Connection>& conn, Output& out
   std::vector<std::string> groups;
   for (uint32_t g : w.groups) groups.push_back(std::to_string(g));
   out.num("uid", w.uid).num("gid", w.gid).num("pid", static_cast<uint64_t>(w.pid));
-  out.list("groups", groups).str("rule", w.rule).list("grants", w.grants);
+  out.list("groups", groups).str("cgroup", w.cgroup.empty() ? "(unknown)" : w.cgroup);
+  out.str("rule", w.rule).list("grants", w.grants);
   out.list("principals",
            w.principals.empty() ? std::vector<std::string>{"any in the stores"} : w.principals);
   out.list("stores", w.stores).num("live_handles", w.live_handles);

@@ -19,6 +19,7 @@ WhoAmIResult whoami(const std::shared_ptr<Connection>& connection) {
   out.gid = reply.gid();
   out.pid = reply.pid();
   out.groups.assign(reply.groups().begin(), reply.groups().end());
+  out.cgroup = reply.cgroup();
   out.rule = reply.rule();
   out.grants.assign(reply.grants().begin(), reply.grants().end());
   out.principals.assign(reply.principals().begin(), reply.principals().end());

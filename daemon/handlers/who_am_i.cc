@@ -24,6 +24,7 @@ absl::Status Service::WhoAmI(const Call& call, const v1::WhoAmIRequest&, v1::Who
   reply->set_gid(call.peer.gid);
   reply->set_pid(call.peer.pid);
   for (gid_t g : call.peer.groups) reply->add_groups(g);
+  reply->set_cgroup(call.peer.cgroup);
   reply->set_rule(rule.name);
   for (std::string& g : grants_of(rule)) reply->add_grants(std::move(g));
   for (const std::string& p : rule.principals) reply->add_principals(p);

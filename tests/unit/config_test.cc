@@ -76,6 +76,39 @@ TEST(ConfigTest, FirstMatchingRuleWinsByUidThenGroupsIncludingSupplementary) {
   EXPECT_EQ(match_rule(*config, 5000, 5000, {7}), nullptr);
 }
 
+TEST(ConfigTest, CgroupPatternsSelectAloneOrNarrowIds) {
+  auto config = parse_config(R"(
+[[rule]]
+name = "web-in-docker"
+uids = [10080]
+cgroups = ["/system.slice/docker-*.scope"]
+usages = ["accept"]
+keytab = "/k"
+
+[[rule]]
+name = "any-pod"
+cgroups = ["/kubepods*"]
+usages = ["accept"]
+keytab = "/k"
+)",
+                             "cg.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(match_rule(*config, 10080, 1, {}, "/system.slice/docker-abc.scope")->name,
+            "web-in-docker");
+  // The uid outside the cgroup, or the cgroup with another uid, is not "web-in-docker".
+  EXPECT_EQ(match_rule(*config, 10080, 1, {}, "/user.slice/session-1.scope"), nullptr);
+  EXPECT_EQ(match_rule(*config, 10081, 1, {}, "/system.slice/docker-abc.scope"), nullptr);
+  // A pattern alone selects; * crosses '/'; an unknown cgroup matches no pattern.
+  EXPECT_EQ(match_rule(*config, 5, 5, {}, "/kubepods/burstable/pod1/c1")->name, "any-pod");
+  EXPECT_EQ(match_rule(*config, 5, 5, {}, ""), nullptr);
+  EXPECT_THAT(describe(*config), HasSubstr("cgroups {/kubepods*}"));
+  auto bad = parse_config(
+      "[[rule]]\ncgroups = [\"docker\"]\nusages = [\"accept\"]\nkeytab = \"/k\"\n", "bad.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("bad.toml:2:"));
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("starting with /"));
+}
+
 TEST(ConfigTest, ErrorsNameTheFileLineAndReason) {
   struct Case {
     const char* text;

@@ -19,6 +19,7 @@ struct WhoAmIResult {
   uint32_t gid = 0;
   int32_t pid = 0;
   std::vector<uint32_t> groups;
+  std::string cgroup;  ///< cgroup v2 path as the daemon read it; "" if unknown
   std::string rule;
   std::vector<std::string> grants;      ///< "initiate", "accept", "export_context", … "admin"
   std::vector<std::string> principals;  ///< empty: whatever the rule's stores hold
