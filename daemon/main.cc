@@ -1,6 +1,6 @@
 // gssgated: the privileged GSSAPI daemon.
 //
-//   gssgated --config FILE [--log-level trace|debug|info|warn|error]
+//   gssgated --config FILE [--log-level trace|debug|info|warn|error] [--log-format text|json]
 //   gssgated --check-config FILE
 //
 // Exit codes: 0 clean stop (SIGTERM/SIGINT) or a valid config; 1 start-up failure; 2 usage error
@@ -25,10 +25,10 @@
 #include "daemon/grpc_service.h"
 #include "daemon/handle_table.h"
 #include "daemon/listener.h"
+#include "daemon/log_format.h"
 #include "daemon/metrics.h"
 #include "daemon/sd_notify.h"
 #include "daemon/service.h"
-#include "spdlog/pattern_formatter.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -38,29 +38,9 @@ using namespace gssgate::daemon;  // NOLINT: main only
 
 constexpr char kVersion[] = "0.1.0";
 
-// spdlog level → "<N>" syslog priority prefix for journald.
-class PriorityFlag : public spdlog::custom_flag_formatter {
- public:
-  void format(const spdlog::details::log_msg& msg, const std::tm&,
-              spdlog::memory_buf_t& dest) override {
-    static constexpr const char* kPriority[] = {"<7>", "<7>", "<6>", "<4>", "<3>", "<2>", "<6>"};
-    const char* p = kPriority[static_cast<int>(msg.level)];
-    dest.append(p, p + 3);
-  }
-  std::unique_ptr<custom_flag_formatter> clone() const override {
-    return std::make_unique<PriorityFlag>();
-  }
-};
-
-std::unique_ptr<spdlog::formatter> journal_formatter() {
-  auto formatter = std::make_unique<spdlog::pattern_formatter>();
-  formatter->add_flag<PriorityFlag>('*').set_pattern("%*%v");
-  return formatter;
-}
-
 int usage(const std::string& why) {
   std::cerr << "gssgated: " << why << "\n"
-            << "usage: gssgated --config FILE [--log-level LEVEL]\n"
+            << "usage: gssgated --config FILE [--log-level LEVEL] [--log-format text|json]\n"
                "       gssgated --check-config FILE\n";
   return 2;
 }
@@ -203,11 +183,17 @@ int main(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
   std::string level = "info";
+  std::string log_format = "text";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    if ((arg == "--config" || arg == "--check-config" || arg == "--log-level") && i + 1 < argc) {
+    if ((arg == "--config" || arg == "--check-config" || arg == "--log-level" ||
+         arg == "--log-format") &&
+        i + 1 < argc) {
       std::string value = argv[++i];
-      if (arg == "--log-level") {
+      if (arg == "--log-format") {
+        if (value != "text" && value != "json") return usage("--log-format is text or json");
+        log_format = value;
+      } else if (arg == "--log-level") {
         level = value;
       } else {
         config_path = value;
@@ -231,13 +217,11 @@ int main(int argc, char** argv) {
 
   auto logger = spdlog::stderr_logger_mt("gssgated");
   spdlog::set_default_logger(logger);
-  if (std::getenv("JOURNAL_STREAM") != nullptr) {
-    // stderr is the journal (systemd sets JOURNAL_STREAM): it stamps the time itself and reads a
-    // "<N>" syslog priority prefix (sd-daemon(3)), so `journalctl -p warning` works.
-    spdlog::set_formatter(journal_formatter());
-  } else {
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
-  }
+  // Under systemd (JOURNAL_STREAM: stderr is the journal) lines carry "<N>" priorities, so
+  // `journalctl -p warning` works; --log-format json makes one JSON object per line.
+  spdlog::set_formatter(
+      make_log_formatter(log_format == "json" ? LogFormat::kJson : LogFormat::kText,
+                         std::getenv("JOURNAL_STREAM") != nullptr));
   spdlog::set_level(spdlog::level::from_str(level));
   return serve(config_path);
 }

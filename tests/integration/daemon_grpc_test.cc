@@ -11,6 +11,7 @@
 
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -121,8 +122,35 @@ TEST_F(DaemonServerTest, LogLinesCarrySyslogPrioritiesForTheJournal) {
   ASSERT_TRUE(d.ok()) << d.status();
   daemon_ = std::move(*d);
   EXPECT_THAT(daemon_->log(), StartsWith("<6>gssgated "));  // info: the serving line
-  ASSERT_TRUE(daemon_->reload_raw("[daemon\n").ok());        // a broken policy: an error line
+  ASSERT_TRUE(daemon_->reload_raw("[daemon\n").ok());       // a broken policy: an error line
   EXPECT_TRUE(daemon_->wait_for_log("<3>reload failed")) << daemon_->log();
+}
+
+TEST_F(DaemonServerTest, JsonLogLinesCarryStructuredAuditFields) {
+  auto d = GssgatedProcess::start(*kdc_, rules(),
+                                  GssgatedOptions{.extra_args = {"--log-format", "json"}});
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  auto caller = daemon_->caller(kUser, kGroup);
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  ASSERT_TRUE((*caller)->request("acquire accept").ok());
+  ASSERT_TRUE((*caller)->request("acquire initiate").ok());  // the rule grants accept only
+  ASSERT_TRUE(daemon_->wait_for_log("\"outcome\": \"denied\"")) << daemon_->log();
+  std::istringstream lines(daemon_->log());
+  std::string line;
+  int audits = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    EXPECT_THAT(line, StartsWith("{\"time\": \"")) << line;
+    EXPECT_EQ(line.back(), '}') << line;
+    if (line.find("\"audit\": {") != std::string::npos) ++audits;
+  }
+  EXPECT_GE(audits, 2);
+  EXPECT_THAT(daemon_->log(),
+              HasSubstr(absl::StrCat("\"audit\": {\"op\": \"acquire\", \"uid\": \"", kUser, "\"")));
+  EXPECT_THAT(daemon_->log(),
+              HasSubstr("\"reason\": \"policy rule 'user' does not grant initiate to uid 60011\", "
+                        "\"outcome\": \"denied\"}}"));
 }
 
 TEST_F(DaemonServerTest, ServesASocketPassedBySystemdSocketActivation) {

@@ -1,0 +1,28 @@
+#pragma once
+
+// How gssgated's log lines look: plain text for a terminal, "<N>"-prefixed for the journal
+// (systemd sets JOURNAL_STREAM when stderr is the journal; sd-daemon(3) priorities), and one JSON
+// object per line with --log-format json, where an audit line's key=value pairs become an "audit"
+// object: {"time": "...", "level": "info", "msg": "audit op=acquire ...", "audit": {"op": ...}}.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "spdlog/formatter.h"
+
+namespace gssgate::daemon {
+
+enum class LogFormat { kText, kJson };
+
+// The formatter for `format`; `journal` adds the syslog priority prefix.
+std::unique_ptr<spdlog::formatter> make_log_formatter(LogFormat format, bool journal);
+
+// The JSON object for an audit message body ("op=acquire uid=0 … outcome=ok"): every key=value,
+// values unquoted; words without a key join the value before them (`outcome=gss-error "text"`).
+std::string audit_fields_json(std::string_view body);
+
+// `s` as a JSON string literal.
+std::string json_quote(std::string_view s);
+
+}  // namespace gssgate::daemon
