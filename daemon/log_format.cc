@@ -6,10 +6,14 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "lib/util/json.h"
 #include "spdlog/details/log_msg.h"
 #include "spdlog/pattern_formatter.h"
 
 namespace gssgate::daemon {
+
+using util::json_quote;
+
 namespace {
 
 // spdlog level → "<N>" syslog priority.
@@ -58,23 +62,6 @@ class JsonFormatter : public spdlog::formatter {
 };
 
 }  // namespace
-
-std::string json_quote(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
 
 std::string audit_fields_json(std::string_view body) {
   std::vector<std::pair<std::string, std::string>> fields;

@@ -22,7 +22,4 @@ std::unique_ptr<spdlog::formatter> make_log_formatter(LogFormat format, bool jou
 // values unquoted; words without a key join the value before them (`outcome=gss-error "text"`).
 std::string audit_fields_json(std::string_view body);
 
-// `s` as a JSON string literal.
-std::string json_quote(std::string_view s);
-
 }  // namespace gssgate::daemon

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "client/examples/base64.h"
+#include "lib/util/json.h"
 
 namespace {
 
@@ -59,38 +60,14 @@ exit codes: 0 ok, 1 GSSAPI failure, 2 usage error, 3 daemon not reachable, 4 ref
 
 // ---- output: the same facts as text or as one JSON object -------------------------------------
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
+using util::json_quote;
 
 // Ordered key/value facts; values are already JSON (strings quoted by str()).
 class Output {
  public:
   explicit Output(bool json) : json_(json) {}
   Output& str(const std::string& key, const std::string& value) {
-    return raw(key, json_string(value), value);
+    return raw(key, json_quote(value), value);
   }
   Output& num(const std::string& key, uint64_t value) {
     return raw(key, std::to_string(value), std::to_string(value));
@@ -102,7 +79,7 @@ class Output {
     std::string j = "[";
     std::string t;
     for (size_t i = 0; i < values.size(); ++i) {
-      j += (i ? ", " : "") + json_string(values[i]);
+      j += (i ? ", " : "") + json_quote(values[i]);
       t += (i ? ", " : "") + values[i];
     }
     return raw(key, j + "]", t.empty() ? "(none)" : t);
@@ -123,7 +100,7 @@ class Output {
   std::string json() const {
     std::string out = "{";
     for (size_t i = 0; i < facts_.size(); ++i) {
-      out += (i ? ", " : "") + json_string(facts_[i].key) + ": " + facts_[i].json;
+      out += (i ? ", " : "") + json_quote(facts_[i].key) + ": " + facts_[i].json;
     }
     return out + "}";
   }
@@ -355,7 +332,7 @@ const std::map<std::string, Command>& commands() {
 
 int fail(int code, const std::string& message, bool json) {
   if (json) {
-    std::cout << "{\"error\": " << json_string(message) << ", \"exit\": " << code << "}\n";
+    std::cout << "{\"error\": " << json_quote(message) << ", \"exit\": " << code << "}\n";
   }
   std::cerr << "gssgate: " << message << "\n";
   return code;

@@ -173,12 +173,8 @@ GssStatus add_cred(const CredHandle* base, const AddCredRequest& request, AddedC
                               mechs.out(), &init_lifetime, &accept_lifetime);
   }
   status = check("gss_add_cred_from", major, minor, &mech);
-  if (status.ok()) {
-    out->cred = std::move(cred);
-    out->mechs = oids_from_set(mechs.get());
-    out->init_lifetime = init_lifetime;
-    out->accept_lifetime = accept_lifetime;
-  }
+  if (status.ok())
+    *out = AddedCred{std::move(cred), oids_from_set(mechs.get()), init_lifetime, accept_lifetime};
   return status;
 }
 
@@ -214,12 +210,8 @@ GssStatus add_cred_impersonate(const CredHandle* base, const CredHandle& imperso
   }
   status = check(base ? "gss_add_cred_impersonate_name" : "gss_acquire_cred_impersonate_name",
                  major, minor, &mech);
-  if (status.ok()) {
-    out->cred = std::move(cred);
-    out->mechs = oids_from_set(mechs.get());
-    out->init_lifetime = init_lifetime;
-    out->accept_lifetime = accept_lifetime;
-  }
+  if (status.ok())
+    *out = AddedCred{std::move(cred), oids_from_set(mechs.get()), init_lifetime, accept_lifetime};
   return status;
 }
 

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/util/json.h"
 
 namespace gssgate::daemon {
 namespace {
@@ -24,7 +25,7 @@ TEST(LogFormatTest, AuditBodiesBecomeFieldsWithQuotedValuesUnquoted) {
 }
 
 TEST(LogFormatTest, JsonQuoteEscapesQuotesBackslashesAndControlBytes) {
-  EXPECT_EQ(json_quote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\u000a\\u0001\"");
+  EXPECT_EQ(util::json_quote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\u000a\\u0001\"");
 }
 
 }  // namespace
