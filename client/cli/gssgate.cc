@@ -226,7 +226,15 @@ int cmd_whoami(const Args&, const std::shared_ptr<Connection>& conn, Output& out
 int cmd_acquire(const Args& a, const std::shared_ptr<Connection>& conn, Output& out) {
   CredentialsOptions options{.usage = a.get("usage", "both"), .connection = conn};
   if (a.has("name")) options.name = target_name(a.get("name"), a.has("principal"), conn);
-  if (a.has("lifetime")) options.lifetime = static_cast<uint32_t>(std::stoul(a.get("lifetime")));
+  if (a.has("lifetime")) {
+    const std::string text = a.get("lifetime");
+    char* end = nullptr;
+    unsigned long seconds = std::strtoul(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || seconds > 0xfffffffeul) {
+      throw UsageError("--lifetime takes seconds (a whole number)");
+    }
+    options.lifetime = static_cast<uint32_t>(seconds);
+  }
   AcquireCredResult r = Credentials::acquire(options);
   InquireCredResult info = r.creds.inquire();
   out.str("name", info.name ? info.name->str() : "(any in the keytab)");

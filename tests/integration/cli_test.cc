@@ -95,6 +95,7 @@ TEST_F(CliTest, ErrorsSayWhatToDoWithDocumentedExitCodes) {
   EXPECT_EQ(gssgate(0, {"frobnicate"}).exit_code, 2);
   EXPECT_EQ(gssgate(0, {"init"}).exit_code, 2);
   EXPECT_EQ(gssgate(0, {"accept", "!!!"}).exit_code, 2);
+  EXPECT_EQ(gssgate(0, {"acquire", "--lifetime", "soon"}).exit_code, 2);
   RunResult help = gssgate(0, {"help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_THAT(help.output, HasSubstr("exit codes: 0 ok, 1 GSSAPI failure"));
