@@ -7,6 +7,10 @@ namespace gssgate::daemon {
 // handle. Only where the caller's rule says export_context = true.
 absl::Status Service::ExportContext(const Call& call, const v1::ExportContextRequest& request,
                                     v1::ExportContextReply* reply) {
+  // The handle first: a handle that is not the caller's is NOT_FOUND whatever the policy, so
+  // answers never differ between someone else's handle and random bytes.
+  GSSGATE_ASSIGN_OR_RETURN(auto entry,
+                           table().find(call.owner, request.context(), HandleKind::kContext));
   if (!call.rule->allow_export_context) {
     audit(call, "export_context", "reason=\"rule does not allow export_context\"", "denied");
     return absl::PermissionDeniedError(
@@ -14,8 +18,6 @@ absl::Status Service::ExportContext(const Call& call, const v1::ExportContextReq
                      "\" does not allow exporting security contexts (their session keys would "
                      "leave the daemon); an administrator can set export_context = true"));
   }
-  GSSGATE_ASSIGN_OR_RETURN(auto entry,
-                           table().find(call.owner, request.context(), HandleKind::kContext));
   std::string token;
   gss::GssStatus status;
   {

@@ -4,11 +4,13 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -274,6 +276,128 @@ TEST_F(DaemonTest, ForeignHandlesAndRandomBytesGetTheSameNotFound) {
   // The owner still has both.
   EXPECT_EQ(ask(*a, "release " + creds["creds"]).kind, "OK");
   EXPECT_EQ(ask(*a, "delete " + i1["context"]).kind, "OK");
+}
+
+TEST_F(DaemonTest, TenThousandCrossOwnerAttemptsAllGetNotFoundAndTheOwnerLosesNothing) {
+  // The owner (the exporter uid: it may initiate, accept and export) holds a credential and an
+  // established context pair. Another uid and another process of the same uid try every handle
+  // operation on copies of those handles and on guesses.
+  auto owner = caller(kExporterUid);
+  auto other_uid = caller(kAcceptorUid);
+  auto same_uid = caller(kExporterUid);
+  ASSERT_TRUE(owner && other_uid && same_uid);
+  Answer creds = ask(*owner, "acquire initiate");
+  ASSERT_EQ(creds.kind, "OK") << creds.line;
+  std::string ini_ctx, acc_ctx;
+  handshake(*owner, *owner, &ini_ctx, &acc_ctx);
+  if (HasFatalFailure()) return;
+
+  std::vector<std::string> targets = {ini_ctx, acc_ctx, creds["creds"]};
+  uint64_t seed = 0x9e3779b97f4a7c15ull;
+  auto next = [&seed] {  // splitmix64: reproducible guesses
+    uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  auto guess = [&] {
+    std::string bytes;
+    for (int i = 0; i < 2; ++i) {
+      uint64_t v = next();
+      bytes.append(reinterpret_cast<const char*>(&v), sizeof(v));
+    }
+    return absl::BytesToHexString(bytes);
+  };
+  const std::vector<std::string> ops = {"wrap {} 78 1", "getmic {} 78", "unwrap {} 00",
+                                        "inquire {}",   "export {}",    "delete {}",
+                                        "release {}"};
+  constexpr int kAttempts = 10000;
+  int not_found = 0;
+  std::string first_other;
+  for (int i = 0; i < kAttempts; ++i) {
+    LineChild& who = i % 2 == 0 ? *other_uid : *same_uid;
+    // Mostly copied handles (the dangerous case), every fourth a guess; bit-flipped copies too.
+    std::string handle = targets[i % targets.size()];
+    if (i % 4 == 3) handle = guess();
+    if (i % 8 == 5) handle[i % handle.size()] = handle[i % handle.size()] == '0' ? '1' : '0';
+    std::string op = ops[(i / 2) % ops.size()];
+    op.replace(op.find("{}"), 2, handle);
+    Answer a = ask(who, op);
+    if (absl::StartsWith(a.line, "RPC code=5 ")) {
+      ++not_found;
+    } else if (first_other.empty()) {
+      first_other = absl::StrCat(op, " -> ", a.line);
+    }
+  }
+  EXPECT_EQ(not_found, kAttempts) << "first answer that was not NOT_FOUND: " << first_other;
+  // The owner still has all three and they still work.
+  Answer wrapped = ask(*owner, absl::StrCat("wrap ", ini_ctx, " ", hex("still mine"), " 1"));
+  ASSERT_EQ(wrapped.kind, "OK") << wrapped.line;
+  Answer unwrapped = ask(*owner, absl::StrCat("unwrap ", acc_ctx, " ", wrapped["token"]));
+  EXPECT_EQ(unwrapped.bytes("message"), "still mine") << unwrapped.line;
+  EXPECT_EQ(ask(*owner, "release " + creds["creds"]).kind, "OK");
+}
+
+TEST_F(DaemonTest, TheLogsOfAFullRunNeverContainTokenOrMessageBytes) {
+  auto ini = caller(kInitiatorUid);
+  auto acc = caller(kAcceptorUid);
+  auto exp = caller(kExporterUid);
+  ASSERT_TRUE(ini && acc && exp);
+  std::string ini_ctx, acc_ctx;
+  handshake(*ini, *acc, &ini_ctx, &acc_ctx);
+  if (HasFatalFailure()) return;
+  // What crossed the socket: plaintexts (never in a log, whole), and tokens (never in a log as raw
+  // binary, hex or base64; their printable runs — principal names, paths inside an exported
+  // context — legitimately appear in audit lines, so raw windows are checked only where binary).
+  std::vector<std::string> plaintexts;
+  std::vector<std::string> secrets;
+  const std::string message = "gssgate-secret-payload-7f3a";
+  plaintexts.push_back(message);
+  secrets.push_back(last_accept_.bytes("token"));
+  Answer w = ask(*ini, absl::StrCat("wrap ", ini_ctx, " ", hex(message), " 1"));
+  ASSERT_EQ(w.kind, "OK") << w.line;
+  secrets.push_back(w.bytes("token"));
+  ASSERT_EQ(ask(*acc, absl::StrCat("unwrap ", acc_ctx, " ", w["token"])).kind, "OK");
+  Answer mic = ask(*acc, absl::StrCat("getmic ", acc_ctx, " ", hex(message)));
+  ASSERT_EQ(mic.kind, "OK") << mic.line;
+  secrets.push_back(mic.bytes("mic"));
+  // An exported context: the token that carries the session key.
+  std::string e_ini, e_acc;
+  handshake(*exp, *exp, &e_ini, &e_acc);
+  if (HasFatalFailure()) return;
+  Answer exported = ask(*exp, "export " + e_acc);
+  ASSERT_EQ(exported.kind, "OK") << exported.line;
+  secrets.push_back(exported.bytes("token"));
+  // Garbage a caller sends must not be echoed either.
+  const std::string garbage = "not-a-token-but-secret-6b1e";
+  ask(*acc, absl::StrCat("accept - - ", hex(garbage)));
+  plaintexts.push_back(garbage);
+
+  ASSERT_TRUE(daemon_->stop_cleanly().ok());
+  const std::string log = daemon_->log();
+  daemon_.reset();
+  ASSERT_THAT(log, HasSubstr("audit op=export_context"));  // the run was logged (debug level)
+  for (const std::string& text : plaintexts) {
+    EXPECT_THAT(log, Not(HasSubstr(text)));
+    EXPECT_THAT(log, Not(HasSubstr(absl::BytesToHexString(text))));
+  }
+  auto binary = [](const std::string& bytes) {
+    return std::any_of(bytes.begin(), bytes.end(),
+                       [](char c) { return !absl::ascii_isprint(static_cast<unsigned char>(c)); });
+  };
+  for (const std::string& secret : secrets) {
+    ASSERT_GE(secret.size(), 16u);
+    // Any 16-byte window: raw where binary, as hex (either case), and base64 of the token.
+    for (size_t at = 0; at + 16 <= secret.size(); at += 8) {
+      const std::string window = secret.substr(at, 16);
+      if (binary(window)) {
+        EXPECT_THAT(log, Not(HasSubstr(window)));
+      }
+      EXPECT_THAT(log, Not(HasSubstr(absl::BytesToHexString(window))));
+      EXPECT_THAT(log, Not(HasSubstr(absl::AsciiStrToUpper(absl::BytesToHexString(window)))));
+    }
+    EXPECT_THAT(log, Not(HasSubstr(absl::Base64Escape(secret).substr(0, 20))));
+  }
 }
 
 TEST_F(DaemonTest, HandlesOfAKilledCallerAreReleased) {
