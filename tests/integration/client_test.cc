@@ -3,6 +3,9 @@
 // in-process MIT GSSAPI in both directions. The test process (root) is the caller here; privilege
 // separation between uids is proven in daemon_test.cc.
 
+#include <signal.h>
+#include <sys/wait.h>
+
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -510,6 +513,39 @@ TEST_F(ClientTest, AnUnreachableDaemonIsAConnectionErrorNamingTheSocket) {
     EXPECT_THAT(e.what(), HasSubstr(kdc_->path("no-daemon.sock")));
     EXPECT_EQ(e.socket(), kdc_->path("no-daemon.sock"));
   }
+}
+
+TEST_F(ClientTest, AKilledDaemonIsAConnectionErrorThenTheSameConnectionWorksAfterARestart) {
+  SecurityContext client({.name = target(), .connection = conn_});
+  SecurityContext server({.connection = conn_});
+  establish(client, server);
+  if (HasFatalFailure()) return;
+  // SIGKILL: no drain, the socket file stays behind.
+  ASSERT_EQ(kill(daemon_->pid(), SIGKILL), 0);
+  siginfo_t exited{};  // wait until it is gone, without reaping (the fixture reaps it below)
+  ASSERT_EQ(waitid(P_PID, static_cast<id_t>(daemon_->pid()), &exited, WEXITED | WNOWAIT), 0);
+  try {
+    Name("HTTP@localhost", NameType::hostbased_service(), conn_);
+    FAIL() << "the daemon is gone";
+  } catch (const ConnectionError& e) {
+    EXPECT_EQ(e.socket(), daemon_->socket());
+  }
+  // A new daemon on the same path reclaims the stale socket; the caller's Connection reconnects.
+  daemon_.reset();
+  auto d = GssgatedProcess::start(
+      *kdc_, absl::StrCat(
+                 "[[rule]]\nname = \"root\"\nuids = [0]\nusages = [\"initiate\", \"accept\"]\n",
+                 "keytab = \"", service_keytab_, "\"\nclient_keytab = \"", client_keytab_, "\"\n"));
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  EXPECT_EQ(Name("HTTP@localhost", NameType::hostbased_service(), conn_).str(), "HTTP@localhost");
+  // Handles died with the old process (documented): the old context is a clean MissingContextError.
+  EXPECT_THROW(client.wrap("x", true), MissingContextError);
+  SecurityContext again({.name = target(), .connection = conn_});
+  SecurityContext server2({.connection = conn_});
+  establish(again, server2);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(server2.decrypt(again.encrypt("after restart")), "after restart");
 }
 
 TEST_F(ClientTest, OneConnectionServesManyThreadsAtOnce) {
