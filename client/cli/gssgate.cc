@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "client/examples/base64.h"
+#include "absl/strings/escaping.h"
 #include "lib/util/json.h"
 
 namespace {
@@ -256,7 +256,7 @@ int cmd_init(const Args& a, const std::shared_ptr<Connection>& conn, Output& out
                        .usage = "initiate",
                        .connection = conn});
   std::optional<std::string> token = ctx.step();
-  std::string b64 = token ? example::base64_encode(*token) : "";
+  std::string b64 = token ? absl::Base64Escape(*token) : "";
   out.str("target", a.positional[0]).str("mech", mech).list("requested_flags", flag_names(flags));
   out.boolean("complete", ctx.complete()).num("token_bytes", token ? token->size() : 0);
   if (a.has("negotiate")) {
@@ -274,10 +274,12 @@ int cmd_accept(const Args& a, const std::shared_ptr<Connection>& conn, Output& o
   for (const char* prefix : {"Authorization: ", "Negotiate "}) {
     if (text.rfind(prefix, 0) == 0) text = text.substr(std::string(prefix).size());
   }
-  std::optional<std::string> token = example::base64_decode(text);
-  if (!token || token->empty()) throw UsageError("the token is not base64");
+  std::string token;
+  if (!absl::Base64Unescape(text, &token) || token.empty()) {
+    throw UsageError("the token is not base64");
+  }
   SecurityContext ctx({.usage = "accept", .connection = conn});
-  std::optional<std::string> reply = ctx.step(*token);
+  std::optional<std::string> reply = ctx.step(token);
   out.boolean("complete", ctx.complete());
   if (ctx.complete()) {
     out.str("initiator", ctx.initiator_name().str()).str("target", ctx.target_name().str());
@@ -285,7 +287,7 @@ int cmd_accept(const Args& a, const std::shared_ptr<Connection>& conn, Output& o
     out.str("lifetime", lifetime_text(ctx.lifetime()));
   }
   out.num("reply_token_bytes", reply ? reply->size() : 0);
-  if (reply) out.str("reply_token", example::base64_encode(*reply));
+  if (reply) out.str("reply_token", absl::Base64Escape(*reply));
   return kOk;
 }
 

@@ -205,9 +205,8 @@ void NameAttributes::erase(std::string_view attribute) {
   name.source_type_ = std::move(source_type);
 }
 
-std::vector<std::string>::const_iterator NameAttributes::begin() const {
-  keys_ = keys();
-  return keys_.begin();
+NameAttributes::Iterator NameAttributes::begin() const {
+  return Iterator(std::make_shared<const std::vector<std::string>>(keys()));
 }
 
 }  // namespace gssgate

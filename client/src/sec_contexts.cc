@@ -49,11 +49,13 @@ SecurityContext::SecurityContext(SecurityContextOptions o)
                               "security context");
     }
     usage_ = *o.usage;
-  } else if (creds_ && !CredentialsAccess::handle(*creds_).empty() && creds_->usage() != "both") {
-    // (Empty credentials mean "the default ones", whose usage is whatever the step needs.)
-    usage_ = creds_->usage();
   } else {
-    usage_ = target_ ? "initiate" : "accept";
+    // The creds' usage when not "both" (one InquireCred). Empty credentials mean "the default
+    // ones", whose usage is whatever the step needs.
+    std::string creds_usage = creds_ && !CredentialsAccess::handle(*creds_).empty()
+                                  ? creds_->usage()
+                                  : std::string("both");
+    usage_ = creds_usage != "both" ? creds_usage : target_ ? "initiate" : "accept";
   }
   if (usage_ == "initiate" && !target_) {
     throw std::invalid_argument(

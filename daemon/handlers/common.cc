@@ -107,6 +107,10 @@ v1::CredUsage usage_to_proto(gss::CredUsage usage) {
 std::string loggable_name(const gss::NameHandle& name, const v1::Name& wire) {
   if (name) {
     std::string shown = display_of(name);
+    // Names come from callers: no quote or control byte may end the audit value or start a field.
+    for (char& c : shown) {
+      if (c == '"' || static_cast<unsigned char>(c) < 0x20) c = '\'';
+    }
     if (!shown.empty()) return shown;
   }
   return absl::StrCat("<", wire.value().size(), "-byte name>");

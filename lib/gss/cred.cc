@@ -162,16 +162,11 @@ GssStatus add_cred(const CredHandle* base, const AddCredRequest& request, AddedC
   const gss_name_t name = request.desired_name ? request.desired_name->get() : GSS_C_NO_NAME;
   const auto usage = static_cast<gss_cred_usage_t>(request.usage);
   const gss_const_key_value_set_t store_arg = elements.empty() ? GSS_C_NO_CRED_STORE : &store;
-  OM_uint32 major;
-  if (cred) {  // add to our private copy in place
-    major = gss_add_cred_from(&minor, cred.get(), name, &mech, usage, request.init_lifetime,
-                              request.accept_lifetime, store_arg, nullptr, mechs.out(),
-                              &init_lifetime, &accept_lifetime);
-  } else {
-    major = gss_add_cred_from(&minor, GSS_C_NO_CREDENTIAL, name, &mech, usage,
-                              request.init_lifetime, request.accept_lifetime, store_arg, cred.out(),
-                              mechs.out(), &init_lifetime, &accept_lifetime);
-  }
+  // Onto a private copy of `base` in place (no output handle), or a new credential.
+  OM_uint32 major =
+      gss_add_cred_from(&minor, base ? cred.get() : GSS_C_NO_CREDENTIAL, name, &mech, usage,
+                        request.init_lifetime, request.accept_lifetime, store_arg,
+                        base ? nullptr : cred.out(), mechs.out(), &init_lifetime, &accept_lifetime);
   status = check("gss_add_cred_from", major, minor, &mech);
   if (status.ok())
     *out = AddedCred{std::move(cred), oids_from_set(mechs.get()), init_lifetime, accept_lifetime};
@@ -180,6 +175,25 @@ GssStatus add_cred(const CredHandle* base, const AddCredRequest& request, AddedC
 
 GssStatus add_cred_impersonate(const CredHandle* base, const CredHandle& impersonator,
                                const AddCredRequest& request, AddedCred* out) {
+  if (base == nullptr) {
+    // Onto no credential this is acquire_cred_impersonate for one mechanism. (MIT 1.20's
+    // gss_add_cred_impersonate_name with GSS_C_NO_CREDENTIAL leaks its temporary union credential,
+    // 32 bytes a call, which LeakSanitizer reports from the daemon.)
+    const bool accept = request.usage == CredUsage::kAccept;
+    AcquireCredRequest want;
+    want.desired_name = request.desired_name;
+    want.lifetime = accept ? request.accept_lifetime : request.init_lifetime;
+    want.mechs = {request.mech};
+    want.usage = request.usage;
+    AcquiredCred acquired;
+    GssStatus status = acquire_cred_impersonate(impersonator, want, &acquired);
+    if (status.ok()) {
+      *out = AddedCred{std::move(acquired.cred), std::move(acquired.mechs),
+                       request.usage != CredUsage::kAccept ? acquired.lifetime : 0,
+                       request.usage != CredUsage::kInitiate ? acquired.lifetime : 0};
+    }
+    return status;
+  }
   CredHandle cred;
   GssStatus status = copy_base(base, &cred);
   if (!status.ok()) return status;
@@ -188,28 +202,12 @@ GssStatus add_cred_impersonate(const CredHandle* base, const CredHandle& imperso
   OidSetHandle mechs;
   OM_uint32 init_lifetime = 0;
   OM_uint32 accept_lifetime = 0;
-  const gss_name_t name = request.desired_name ? request.desired_name->get() : GSS_C_NO_NAME;
-  const auto usage = static_cast<gss_cred_usage_t>(request.usage);
-  OM_uint32 major;
-  if (cred) {
-    major = gss_add_cred_impersonate_name(&minor, cred.get(), impersonator.get(), name, &mech,
-                                          usage, request.init_lifetime, request.accept_lifetime,
-                                          nullptr, mechs.out(), &init_lifetime, &accept_lifetime);
-  } else {
-    // Onto no credential this is gss_acquire_cred_impersonate_name for one mechanism. (MIT 1.20's
-    // gss_add_cred_impersonate_name with GSS_C_NO_CREDENTIAL leaks its temporary union credential,
-    // 32 bytes a call, which LeakSanitizer reports from the daemon.)
-    gss_OID_set_desc one{1, &mech};
-    OM_uint32 lifetime = 0;
-    major = gss_acquire_cred_impersonate_name(
-        &minor, impersonator.get(), name,
-        usage == GSS_C_ACCEPT ? request.accept_lifetime : request.init_lifetime, &one, usage,
-        cred.out(), mechs.out(), &lifetime);
-    if (usage != GSS_C_ACCEPT) init_lifetime = lifetime;
-    if (usage != GSS_C_INITIATE) accept_lifetime = lifetime;
-  }
-  status = check(base ? "gss_add_cred_impersonate_name" : "gss_acquire_cred_impersonate_name",
-                 major, minor, &mech);
+  OM_uint32 major = gss_add_cred_impersonate_name(
+      &minor, cred.get(), impersonator.get(),
+      request.desired_name ? request.desired_name->get() : GSS_C_NO_NAME, &mech,
+      static_cast<gss_cred_usage_t>(request.usage), request.init_lifetime, request.accept_lifetime,
+      nullptr, mechs.out(), &init_lifetime, &accept_lifetime);
+  status = check("gss_add_cred_impersonate_name", major, minor, &mech);
   if (status.ok())
     *out = AddedCred{std::move(cred), oids_from_set(mechs.get()), init_lifetime, accept_lifetime};
   return status;

@@ -55,9 +55,12 @@ class NameAttributes {
   /// python: del attributes[key]. Updates the viewed Name.
   void erase(std::string_view attribute);
 
-  /// Iterates over the attribute names as listed when begin() is called.
-  std::vector<std::string>::const_iterator begin() const;
-  std::vector<std::string>::const_iterator end() const { return keys_.end(); }
+  /// Iterates over the attribute names as listed when begin() is called. The iterator owns that
+  /// snapshot (it stays valid whatever happens to the view); end() is a sentinel.
+  class Iterator;
+  struct End {};
+  Iterator begin() const;
+  End end() const { return {}; }
 
  private:
   friend class Name;
@@ -65,7 +68,24 @@ class NameAttributes {
   Name& writable() const;
   const Name* name_;
   Name* mutable_name_;  // null for a view of a const Name
-  mutable std::vector<std::string> keys_;
+};
+
+class NameAttributes::Iterator {
+ public:
+  using value_type = std::string;
+  using difference_type = std::ptrdiff_t;
+  explicit Iterator(std::shared_ptr<const std::vector<std::string>> keys)
+      : keys_(std::move(keys)) {}
+  const std::string& operator*() const { return (*keys_)[at_]; }
+  Iterator& operator++() {
+    ++at_;
+    return *this;
+  }
+  friend bool operator==(const Iterator& it, End) { return it.at_ >= it.keys_->size(); }
+
+ private:
+  std::shared_ptr<const std::vector<std::string>> keys_;
+  std::size_t at_ = 0;
 };
 
 class Name {
