@@ -35,8 +35,9 @@ cmake --install "${build}" --prefix "${prefix}" > "${work}/install.log"
 for f in sbin/gssgated bin/gssgate include/gssgate/gssgate.h; do
   [ -e "${prefix}/${f}" ] || { echo "missing ${f}"; cat "${work}/install.log"; exit 1; }
 done
-libdir="$(dirname "$(find "${prefix}" -name 'libgssgate.so' | head -n 1)")"
-[ -n "${libdir}" ] || { echo "libgssgate.so not installed"; exit 1; }
+lib="$(find "${prefix}" -name 'libgssgate.so' | head -n 1)"
+[ -n "${lib}" ] || { echo "libgssgate.so not installed"; exit 1; }
+libdir="$(dirname "${lib}")"
 
 echo "==> a sandbox realm and the installed gssgated"
 "${build}/tests/gssgate-minikdc" --dir "${work}/realm" --user "alice:alice-install-pw" \

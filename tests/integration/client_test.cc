@@ -538,7 +538,17 @@ TEST_F(ClientTest, AKilledDaemonIsAConnectionErrorThenTheSameConnectionWorksAfte
                  "keytab = \"", service_keytab_, "\"\nclient_keytab = \"", client_keytab_, "\"\n"));
   ASSERT_TRUE(d.ok()) << d.status();
   daemon_ = std::move(*d);
-  EXPECT_EQ(Name("HTTP@localhost", NameType::hostbased_service(), conn_).str(), "HTTP@localhost");
+  // gRPC waits out its reconnect backoff (about 1 s) after the failed call: retry for up to 10 s.
+  std::optional<Name> reached;
+  for (int i = 0; i < 100 && !reached; ++i) {
+    try {
+      reached = Name("HTTP@localhost", NameType::hostbased_service(), conn_);
+    } catch (const ConnectionError&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ASSERT_TRUE(reached.has_value()) << "the restarted daemon was not reached within 10 s";
+  EXPECT_EQ(reached->str(), "HTTP@localhost");
   // Handles died with the old process (documented): the old context is a clean MissingContextError.
   EXPECT_THROW(client.wrap("x", true), MissingContextError);
   SecurityContext again({.name = target(), .connection = conn_});

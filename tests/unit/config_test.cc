@@ -93,13 +93,16 @@ keytab = "/k"
 )",
                              "cg.toml");
   ASSERT_TRUE(config.ok()) << config.status();
-  EXPECT_EQ(match_rule(*config, 10080, 1, {}, "/system.slice/docker-abc.scope")->name,
-            "web-in-docker");
+  const Rule* in_docker = match_rule(*config, 10080, 1, {}, "/system.slice/docker-abc.scope");
+  ASSERT_NE(in_docker, nullptr);
+  EXPECT_EQ(in_docker->name, "web-in-docker");
   // The uid outside the cgroup, or the cgroup with another uid, is not "web-in-docker".
   EXPECT_EQ(match_rule(*config, 10080, 1, {}, "/user.slice/session-1.scope"), nullptr);
   EXPECT_EQ(match_rule(*config, 10081, 1, {}, "/system.slice/docker-abc.scope"), nullptr);
   // A pattern alone selects; * crosses '/'; an unknown cgroup matches no pattern.
-  EXPECT_EQ(match_rule(*config, 5, 5, {}, "/kubepods/burstable/pod1/c1")->name, "any-pod");
+  const Rule* pod = match_rule(*config, 5, 5, {}, "/kubepods/burstable/pod1/c1");
+  ASSERT_NE(pod, nullptr);
+  EXPECT_EQ(pod->name, "any-pod");
   EXPECT_EQ(match_rule(*config, 5, 5, {}, ""), nullptr);
   EXPECT_THAT(describe(*config), HasSubstr("cgroups {/kubepods*}"));
   auto bad = parse_config(

@@ -11,7 +11,7 @@ TEST(SealerTest, RoundTripsAndRefusesAlteredOrForeignTokens) {
   auto a = Sealer::create();
   auto b = Sealer::create();
   ASSERT_TRUE(a.ok() && b.ok());
-  const std::string secret = std::string("credential bytes \\x00\\x01 with keys", 33);
+  const std::string secret = std::string("credential bytes \0\1 with keys", 29);
   std::string token = (*a)->seal(secret);
   EXPECT_EQ(token.substr(0, 4), "GGS1");
   EXPECT_EQ(token.find("credential bytes"), std::string::npos);
