@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/gss/handles.h"
+#include "lib/gss/oid.h"
 
 namespace gssgate::daemon {
 
@@ -48,6 +49,13 @@ struct Entry {
   // shared_ptr may use it without `mu`; MIT krb5 locks a credential internally.
   gss::CredHandle cred;
   gss::ContextHandle context ABSL_GUARDED_BY(mu);  // kind == kContext
+  // kind == kContext: which step RPC may continue the context, and the mechanism an initiator
+  // started with. Set before insert() and never changed. MIT's gss_init_sec_context trusts the
+  // mech passed on a later step and crashes (NULL dereference in SPNEGO) when it is not the one
+  // the context has, or the context is an acceptor's: the daemon must pass the recorded one.
+  enum class Role { kInitiator, kAcceptor };
+  Role role = Role::kInitiator;
+  gss::Oid mech;
   std::atomic<int64_t> last_used_ns{0};
 };
 

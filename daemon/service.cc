@@ -42,7 +42,24 @@ absl::StatusOr<Call> Service::begin(const Peer& peer, const char* rpc) const {
                      peer.cgroup.empty() ? "" : absl::StrCat(", cgroup ", peer.cgroup), ") in ",
                      config->path, "; an administrator must add a [[rule]] for this caller"));
   }
-  return Call{peer, std::move(config), rule, Owner{peer.uid, peer.connection}};
+  return Call{peer, std::move(config), rule, Owner{peer.uid, peer.connection}, sealer_.get()};
+}
+
+void Service::remember_exported_context(uid_t uid, const std::string& mac) {
+  absl::MutexLock lock(&exported_mu_);
+  if (exported_.insert_or_assign(mac, uid).second) exported_order_.push_back(mac);
+  while (exported_order_.size() > kMaxExportedTokens) {
+    exported_.erase(exported_order_.front());
+    exported_order_.pop_front();
+  }
+}
+
+bool Service::take_exported_context(uid_t uid, const std::string& mac) {
+  absl::MutexLock lock(&exported_mu_);
+  auto it = exported_.find(mac);
+  if (it == exported_.end() || it->second != uid) return false;
+  exported_.erase(it);  // its place in exported_order_ is dropped when it reaches the front
+  return true;
 }
 
 }  // namespace gssgate::daemon

@@ -11,10 +11,12 @@
 // Thread-safety: every handler may run concurrently with every other; set_config() swaps the policy
 // atomically (calls already running keep the snapshot they started with).
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "daemon/config.h"
@@ -76,6 +78,9 @@ struct Call {
   std::shared_ptr<const Config> config;
   const Rule* rule;  // never null: calls without a matching rule are refused before handlers run
   Owner owner;
+  // Seals the tokens that leave the daemon bound to this caller (credentials, names with
+  // attributes); null if no key could be made.
+  const gss::Sealer* sealer = nullptr;
 };
 
 // What only main() knows, for GetStatus and Reload.
@@ -101,6 +106,15 @@ class Service {
   // Seals exported credentials; null if the key could not be made (ExportCred then fails).
   const gss::Sealer* sealer() const { return sealer_.get(); }
 
+  // The context tokens ExportContext handed out, by MAC and uid: ImportContext takes only those,
+  // once each, so MIT's context deserializer (memory-unsafe on malformed input: fuzz_tokens found
+  // an overflow, a leak and 4 GiB allocations in krb5 1.20) never sees caller-made bytes. At most
+  // kMaxExportedTokens are remembered; the oldest go first.
+  static constexpr size_t kMaxExportedTokens = 65536;
+  void remember_exported_context(uid_t uid, const std::string& mac);
+  // True (and forgotten) if `mac` was exported to `uid`.
+  bool take_exported_context(uid_t uid, const std::string& mac);
+
   // Resolves the caller's rule; PERMISSION_DENIED (and an audit line) when none matches.
   absl::StatusOr<Call> begin(const Peer& peer, const char* rpc) const;
 
@@ -116,6 +130,9 @@ class Service {
   Runtime runtime_;
   CredCache cred_cache_;
   std::unique_ptr<gss::Sealer> sealer_;
+  absl::Mutex exported_mu_;
+  absl::flat_hash_map<std::string, uid_t> exported_ ABSL_GUARDED_BY(exported_mu_);
+  std::deque<std::string> exported_order_ ABSL_GUARDED_BY(exported_mu_);
 };
 
 }  // namespace gssgate::daemon

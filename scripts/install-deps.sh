@@ -10,6 +10,8 @@ packages=(
   libabsl-dev libkrb5-dev libspdlog-dev libtomlplusplus-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # fuzzing: clang-14 with libFuzzer and the sanitizer runtimes (scripts/fuzz.sh)
+  clang-14 libclang-rt-14-dev
   # the real MIT KDC and tools the test realm runs (krb5kdc, kdb5_util, kadmin.local, kinit)
   krb5-kdc krb5-admin-server krb5-user
   # systemd-analyze, systemd-socket-activate, systemd-sysusers/-tmpfiles and man for the unit tests

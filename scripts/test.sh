@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README's test command: installs the packages, builds, and runs the whole test suite twice —
-# a plain build and an AddressSanitizer + UndefinedBehaviorSanitizer build. Each test that needs a
-# KDC starts its own throwaway MIT realm on a free loopback port and stops it when it ends.
+# a plain build and an AddressSanitizer + UndefinedBehaviorSanitizer build — then the fuzz
+# targets. Each test that needs a KDC starts its own throwaway MIT realm on a free loopback port
+# and stops it when it ends.
 # Exits non-zero if anything fails. Needs root (package installation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,4 +13,7 @@ for preset in default asan; do
   echo "==> ctest --preset ${preset}"
   ctest --preset "${preset}"
 done
-echo "==> all tests passed (default and asan)"
+# The fuzz targets under libFuzzer, briefly (fresh realm and seeds; each target 45 s, then a leak
+# check over what it found). Long runs: scripts/fuzz.sh SECONDS (docs/fuzzing.md).
+./scripts/fuzz.sh 45
+echo "==> all tests passed (default and asan) and fuzzing found nothing"

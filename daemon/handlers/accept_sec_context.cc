@@ -12,6 +12,12 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
                            step_entries(table(), call, request.context(), request.creds()));
   std::shared_ptr<Entry>& cred_entry = entries.cred;
   std::shared_ptr<Entry>& ctx_entry = entries.context;
+  if (request.context().empty()) {
+    ctx_entry->role = Entry::Role::kAcceptor;
+  } else if (ctx_entry->role != Entry::Role::kAcceptor) {
+    return absl::InvalidArgumentError(
+        "context is an initiator's context; continue it with InitSecContext");
+  }
   gss::GssStatus status;
   CredCache::Cred default_cred;
   if (!cred_entry) {
@@ -53,7 +59,7 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
     return absl::OkStatus();
   }
   if (out.initiator_name) {
-    name_to_proto(out.initiator_name, reply->mutable_initiator_name());
+    name_to_proto(call, out.initiator_name, reply->mutable_initiator_name());
     absl::StrAppend(&details, " initiator=\"", reply->initiator_name().display(), "\"");
   }
   absl::StrAppend(&details, " flags=", out.flags.to_string());

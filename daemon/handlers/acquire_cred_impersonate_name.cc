@@ -15,7 +15,7 @@ absl::Status Service::AcquireCredImpersonateName(
                            table().find(call.owner, request.impersonator(), HandleKind::kCred));
   gss::NameHandle name;
   gss::GssStatus status;
-  GSSGATE_RETURN_IF_ERROR(import_wire_name(request.name(), "name", &name, &status));
+  GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.name(), "name", &name, &status));
   std::string principal;
   if (status.ok()) GSSGATE_RETURN_IF_ERROR(check_impersonation(call, name, &status, &principal));
   if (!status.ok()) {

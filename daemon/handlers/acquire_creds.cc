@@ -18,7 +18,7 @@ absl::Status Service::AcquireCreds(const Call& call, const v1::AcquireCredsReque
   gss::NameHandle name;
   gss::GssStatus status;
   if (request.has_name()) {
-    GSSGATE_RETURN_IF_ERROR(import_wire_name(request.name(), "name", &name, &status));
+    GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.name(), "name", &name, &status));
     want.name = &name;
   }
   gss::AcquiredCred acquired;

@@ -26,7 +26,7 @@ absl::Status Service::AddCred(const Call& call, const v1::AddCredRequest& reques
   }
   gss::NameHandle name;
   gss::GssStatus status;
-  GSSGATE_RETURN_IF_ERROR(import_wire_name(request.name(), "name", &name, &status));
+  GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.name(), "name", &name, &status));
 
   gss::AddCredRequest add;
   add.desired_name = &name;

@@ -29,12 +29,56 @@ absl::StatusOr<gss::Oid> oid_field(const std::string& der, const char* field) {
   return *oid;
 }
 
-absl::Status import_wire_name(const v1::Name& name, const char* field, gss::NameHandle* out,
-                              gss::GssStatus* status) {
+namespace {
+
+// RFC 6680 §7.8 / MIT: the token id of a composite exported name, under either name type.
+constexpr std::string_view kCompositeTokenId("\x04\x02", 2);
+
+gss::GssStatus refused_name_token(std::string text) {
+  gss::GssStatus status = gss::check("gss_import_name", GSS_S_DEFECTIVE_TOKEN, 0);
+  status.minor_text = {std::move(text)};
+  return status;
+}
+
+}  // namespace
+
+std::string name_token_binding(uid_t uid) { return absl::StrCat("gssgate-name-v1 uid=", uid); }
+
+absl::Status import_wire_name(const Call& call, const v1::Name& name, const char* field,
+                              gss::NameHandle* out, gss::GssStatus* status) {
   auto type = oid_field(name.name_type(), absl::StrCat(field, ".name_type").c_str());
   if (!type.ok()) return type.status();
   if (name.value().empty()) {
     return absl::InvalidArgumentError(absl::StrCat(field, " is empty"));
+  }
+  const bool composite_type = *type == gss::oids::nt_composite_export();
+  if (composite_type || *type == gss::oids::nt_export_name()) {
+    std::string_view value = name.value();
+    if (composite_type && call.sealer != nullptr && value.substr(0, 4) == "GGS1") {
+      absl::StatusOr<std::string> token =
+          call.sealer->open(value, name_token_binding(call.owner.uid));
+      if (!token.ok()) {
+        *status = refused_name_token(absl::StrCat(
+            field, ": ", token.status().message(),
+            " (names with attributes are bound to the uid and daemon that issued them)"));
+        return absl::OkStatus();
+      }
+      *status = gss::import_name(*token, *type, out);
+      return absl::OkStatus();
+    }
+    if (composite_type || value.substr(0, kCompositeTokenId.size()) == kCompositeTokenId) {
+      *status = refused_name_token(absl::StrCat(
+          field,
+          ": composite name tokens (names with attributes) are accepted only as gssgate issued "
+          "them; the daemon does not parse attribute data from callers. Pass the Name object "
+          "itself, or import the plain exported name (export_name(composite=false))"));
+      return absl::OkStatus();
+    }
+    if (std::string wrong = gss::check_exported_name_token(value); !wrong.empty()) {
+      *status =
+          refused_name_token(absl::StrCat(field, ": not an RFC 2743 exported name token: ", wrong));
+      return absl::OkStatus();
+    }
   }
   *status = gss::import_name(name.value(), *type, out);
   return absl::OkStatus();
@@ -45,19 +89,26 @@ std::string display_of(const gss::NameHandle& name) {
   return gss::display_name(name, &shown).ok() ? shown.text : std::string();
 }
 
-void name_to_proto(const gss::NameHandle& name, v1::Name* out) {
+void name_to_proto(const Call& call, const gss::NameHandle& name, v1::Name* out) {
   gss::DisplayedName shown;
   if (gss::display_name(name, &shown).ok()) {
     out->set_display(shown.text);
     out->set_display_type(shown.type.der());
   }
-  // A mechanism name goes out as a composite token so its attributes come back with it; a
-  // mechanism without RFC 6680 support still gets the plain exported name.
+  // A mechanism name goes out as a sealed composite token so its attributes come back with it
+  // (import_wire_name); without a sealing key, or for a mechanism without RFC 6680 support, as
+  // the plain exported name.
   std::string token;
-  if (gss::export_name_composite(name, &token).ok()) {
-    out->set_value(std::move(token));
-    out->set_name_type(gss::oids::nt_composite_export().der());
-  } else if (gss::export_name(name, &token).ok()) {
+  if (call.sealer != nullptr && gss::export_name_composite(name, &token).ok()) {
+    absl::StatusOr<std::string> sealed =
+        call.sealer->seal(token, name_token_binding(call.owner.uid));
+    if (sealed.ok()) {
+      out->set_value(*std::move(sealed));
+      out->set_name_type(gss::oids::nt_composite_export().der());
+      return;
+    }
+  }
+  if (gss::export_name(name, &token).ok()) {
     out->set_value(std::move(token));
     out->set_name_type(gss::oids::nt_export_name().der());
   } else {
@@ -103,6 +154,8 @@ v1::CredUsage usage_to_proto(gss::CredUsage usage) {
   }
   return v1::CRED_USAGE_BOTH;
 }
+
+std::string cred_token_binding(uid_t uid) { return absl::StrCat("gssgate-cred-v1 uid=", uid); }
 
 std::string loggable_name(const gss::NameHandle& name, const v1::Name& wire) {
   if (name) {

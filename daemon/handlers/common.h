@@ -21,12 +21,22 @@ absl::StatusOr<gss::Oid> oid_field(const std::string& der, const char* field);
 
 // Imports a wire name. A malformed name_type is INVALID_ARGUMENT (returned); a GSSAPI failure is
 // reported through *status with OK returned, like every GSSAPI outcome.
-absl::Status import_wire_name(const v1::Name& name, const char* field, gss::NameHandle* out,
-                              gss::GssStatus* status);
+//
+// Composite name tokens (RFC 6680: a name with its attributes, e.g. a PAC) are imported only
+// sealed, as name_to_proto() sent them to this caller's uid. A raw one from a caller is refused
+// (DEFECTIVE_TOKEN, under either exported-name type): importing it would make the privileged
+// daemon parse caller-made authorization data with MIT's PAC parser, which fuzz_requests found
+// to overflow a heap buffer in krb5 1.20, and would let a caller forge "authenticated" attributes.
+absl::Status import_wire_name(const Call& call, const v1::Name& name, const char* field,
+                              gss::NameHandle* out, gss::GssStatus* status);
 
-// A mechanism name goes out as its composite exported token (so it round-trips exactly, attributes
-// included); any other name as its display form. Display fields are always filled.
-void name_to_proto(const gss::NameHandle& name, v1::Name* out);
+// A mechanism name goes out as its composite exported token sealed for the caller's uid (so it
+// round-trips exactly, attributes included, and cannot be altered); any other name as its display
+// form. Display fields are always filled.
+void name_to_proto(const Call& call, const gss::NameHandle& name, v1::Name* out);
+
+// What a sealed composite name token is bound to: the uid it was issued to.
+std::string name_token_binding(uid_t uid);
 std::string display_of(const gss::NameHandle& name);
 
 gss::ChannelBindings bindings_from_proto(const v1::ChannelBindings& cb);
@@ -90,6 +100,9 @@ absl::StatusOr<std::string> settle_step(HandleTable& table, const Call& call,
 
 // PERMISSION_DENIED (and an audit line) unless the caller's rule grants `usage`.
 absl::Status require_usage(const Call& call, gss::CredUsage usage, const char* op);
+
+// What a sealed credential token is bound to (gss::Sealer): the uid that exported it.
+std::string cred_token_binding(uid_t uid);
 
 // How a caller-supplied name appears in logs: its display form once imported, else only its length
 // (the raw value may be a binary exported-name token).

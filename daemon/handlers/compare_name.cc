@@ -4,13 +4,13 @@
 namespace gssgate::daemon {
 
 // gss_compare_name.
-absl::Status Service::CompareName(const Call&, const v1::CompareNameRequest& request,
+absl::Status Service::CompareName(const Call& call, const v1::CompareNameRequest& request,
                                   v1::CompareNameReply* reply) {
   gss::NameHandle first, second;
   gss::GssStatus status;
-  GSSGATE_RETURN_IF_ERROR(import_wire_name(request.first(), "first", &first, &status));
+  GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.first(), "first", &first, &status));
   if (status.ok()) {
-    GSSGATE_RETURN_IF_ERROR(import_wire_name(request.second(), "second", &second, &status));
+    GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.second(), "second", &second, &status));
   }
   bool equal = false;
   if (status.ok()) status = gss::compare_names(first, second, &equal);

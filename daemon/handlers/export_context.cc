@@ -1,5 +1,6 @@
 #include "daemon/handlers/common.h"
 #include "lib/util/status_macros.h"
+#include "spdlog/spdlog.h"
 
 namespace gssgate::daemon {
 
@@ -23,6 +24,17 @@ absl::Status Service::ExportContext(const Call& call, const v1::ExportContextReq
   {
     absl::MutexLock lock(&entry->mu);
     status = gss::export_context(&entry->context, &token);
+  }
+  if (status.ok()) {
+    // Remembered so ImportContext can take this token, and only tokens like it, back.
+    absl::StatusOr<std::string> mac =
+        sealer() != nullptr ? sealer()->mac(token) : absl::UnavailableError("no sealing key");
+    if (mac.ok()) {
+      remember_exported_context(call.owner.uid, *mac);
+    } else {
+      spdlog::warn("export_context: {}; the token cannot be imported here again",
+                   std::string(mac.status().message()));
+    }
   }
   to_proto(status, reply->mutable_status());
   if (status.ok()) {

@@ -1,10 +1,13 @@
+#include <string.h>
+
 #include "daemon/handlers/common.h"
 #include "lib/util/status_macros.h"
 
 namespace gssgate::daemon {
 
 // gss_export_cred, sealed: the token carries the credentials' keys, so it leaves the daemon only
-// encrypted under a key that never does (DESIGN.md §4), and only where the rule allows it.
+// encrypted under a key that never does (DESIGN.md §4), only where the rule allows it, and bound
+// to the exporting uid: for anyone else it is useless (ImportCred refuses it).
 absl::Status Service::ExportCred(const Call& call, const v1::ExportCredRequest& request,
                                  v1::ExportCredReply* reply) {
   if (!call.rule->allow_export_creds) {
@@ -19,7 +22,16 @@ absl::Status Service::ExportCred(const Call& call, const v1::ExportCredRequest& 
   std::string token;
   gss::GssStatus status = gss::export_cred(entry->cred, &token);
   to_proto(status, reply->mutable_status());
-  if (status.ok()) reply->set_token(sealer()->seal(token));
+  if (status.ok()) {
+    absl::StatusOr<std::string> sealed = sealer()->seal(token, cred_token_binding(call.owner.uid));
+    explicit_bzero(token.data(), token.size());
+    if (!sealed.ok()) {
+      audit(call, "export_cred", "", absl::StrCat("error \"", sealed.status().message(), "\""));
+      return absl::InternalError(
+          absl::StrCat("could not seal the exported credentials: ", sealed.status().message()));
+    }
+    reply->set_token(*std::move(sealed));
+  }
   audit(call, "export_cred", absl::StrCat("token_bytes=", reply->token().size()),
         status.ok() ? "ok" : absl::StrCat("gss-error \"", status.message(), "\""));
   return absl::OkStatus();

@@ -4,11 +4,11 @@
 namespace gssgate::daemon {
 
 // gss_export_name (the RFC 2743 §3.2 token of a mechanism name) or gss_export_name_composite.
-absl::Status Service::ExportName(const Call&, const v1::ExportNameRequest& request,
+absl::Status Service::ExportName(const Call& call, const v1::ExportNameRequest& request,
                                  v1::ExportNameReply* reply) {
   gss::NameHandle name;
   gss::GssStatus status;
-  GSSGATE_RETURN_IF_ERROR(import_wire_name(request.name(), "name", &name, &status));
+  GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.name(), "name", &name, &status));
   std::string token;
   if (status.ok()) {
     status = request.composite() ? gss::export_name_composite(name, &token)

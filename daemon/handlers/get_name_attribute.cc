@@ -4,12 +4,12 @@
 namespace gssgate::daemon {
 
 // gss_get_name_attribute (RFC 6680): every value of one attribute.
-absl::Status Service::GetNameAttribute(const Call&, const v1::GetNameAttributeRequest& request,
+absl::Status Service::GetNameAttribute(const Call& call, const v1::GetNameAttributeRequest& request,
                                        v1::GetNameAttributeReply* reply) {
   if (request.attribute().empty()) return absl::InvalidArgumentError("attribute is empty");
   gss::NameHandle name;
   gss::GssStatus status;
-  GSSGATE_RETURN_IF_ERROR(import_wire_name(request.name(), "name", &name, &status));
+  GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.name(), "name", &name, &status));
   gss::NameAttribute attribute;
   if (status.ok()) status = gss::get_name_attribute(name, request.attribute(), &attribute);
   to_proto(status, reply->mutable_status());

@@ -3,14 +3,46 @@
 
 namespace gssgate::daemon {
 
-// gss_import_sec_context: a context exported earlier becomes a handle of this caller.
+// gss_import_sec_context: a context this daemon exported to the same uid becomes a handle of the
+// caller again, once (Service::take_exported_context). Any other token is refused before MIT sees
+// it: MIT's context deserializer is memory-unsafe on malformed input (fuzzing found a heap
+// overflow, leaks and 4 GiB allocations in krb5 1.20). Only where the rule allows export_context.
 absl::Status Service::ImportContext(const Call& call, const v1::ImportContextRequest& request,
                                     v1::ImportContextReply* reply) {
+  if (!call.rule->allow_export_context) {
+    audit(call, "import_context", "reason=\"rule does not allow export_context\"", "denied");
+    return absl::PermissionDeniedError(absl::StrCat(
+        "policy rule \"", call.rule->name,
+        "\" does not allow importing security contexts (export_context = false); an administrator "
+        "can set export_context = true"));
+  }
+  absl::StatusOr<std::string> mac = sealer() != nullptr ? sealer()->mac(request.token())
+                                                        : absl::UnavailableError("no sealing key");
+  if (!mac.ok() || !take_exported_context(call.owner.uid, *mac)) {
+    gss::GssStatus refused = gss::check("gss_import_sec_context", GSS_S_DEFECTIVE_TOKEN, 0);
+    refused.minor_text = {
+        "gssgate imports only context tokens this daemon exported to the same uid, each once; "
+        "this one was made elsewhere, altered, already imported, or exported before the daemon "
+        "restarted (import it into in-process GSSAPI instead)"};
+    to_proto(refused, reply->mutable_status());
+    audit(call, "import_context", absl::StrCat("token_bytes=", request.token().size()),
+          "refused \"not a token this daemon exported to this uid\"");
+    return absl::OkStatus();
+  }
   gss::ContextHandle ctx;
   gss::GssStatus status = gss::import_context(request.token(), &ctx);
   to_proto(status, reply->mutable_status());
   if (!status.ok()) return absl::OkStatus();
+  // Which side it is decides which step RPC may continue it (Entry::role).
+  gss::ContextInfo info;
+  status = gss::inquire_context(ctx, &info);
+  if (!status.ok()) {
+    to_proto(status, reply->mutable_status());
+    return absl::OkStatus();
+  }
   auto entry = std::make_shared<Entry>(call.owner, HandleKind::kContext);
+  entry->role = info.locally_initiated ? Entry::Role::kInitiator : Entry::Role::kAcceptor;
+  entry->mech = info.mech;
   {
     absl::MutexLock lock(&entry->mu);
     entry->context = std::move(ctx);

@@ -4,11 +4,11 @@
 namespace gssgate::daemon {
 
 // gss_import_name: validates a name and shows how GSSAPI reads it.
-absl::Status Service::ImportName(const Call&, const v1::ImportNameRequest& request,
+absl::Status Service::ImportName(const Call& call, const v1::ImportNameRequest& request,
                                  v1::ImportNameReply* reply) {
   gss::NameHandle name;
   gss::GssStatus status;
-  GSSGATE_RETURN_IF_ERROR(import_wire_name(request.name(), "name", &name, &status));
+  GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.name(), "name", &name, &status));
   to_proto(status, reply->mutable_status());
   if (status.ok()) {
     *reply->mutable_name() = request.name();

@@ -9,7 +9,6 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
                                      v1::InitSecContextReply* reply) {
   GSSGATE_RETURN_IF_ERROR(require_usage(call, gss::CredUsage::kInitiate, "init"));
   GSSGATE_ASSIGN_OR_RETURN(gss::Oid mech, oid_field(request.mech(), "mech"));
-  if (mech.empty()) mech = gss::oids::krb5();
   if (!request.has_target()) return absl::InvalidArgumentError("target is required");
   const bool first = request.context().empty();
 
@@ -17,10 +16,28 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
                            step_entries(table(), call, request.context(), request.creds()));
   std::shared_ptr<Entry>& cred_entry = entries.cred;
   std::shared_ptr<Entry>& ctx_entry = entries.context;
+  if (first) {
+    if (mech.empty()) mech = gss::oids::krb5();
+    ctx_entry->role = Entry::Role::kInitiator;
+    ctx_entry->mech = mech;
+  } else {
+    // A later step continues the context with the mechanism it started with, whatever the
+    // request says (see Entry::mech: MIT would crash on another one).
+    if (ctx_entry->role != Entry::Role::kInitiator) {
+      return absl::InvalidArgumentError(
+          "context is an acceptor's context; continue it with AcceptSecContext");
+    }
+    if (!mech.empty() && mech != ctx_entry->mech) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("mech ", mech.dotted(), " is not the mechanism this context started with (",
+                       ctx_entry->mech.dotted(), "); send the same mech, or none, on later steps"));
+    }
+    mech = ctx_entry->mech;
+  }
 
   gss::NameHandle target;
   gss::GssStatus status;
-  GSSGATE_RETURN_IF_ERROR(import_wire_name(request.target(), "target", &target, &status));
+  GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.target(), "target", &target, &status));
   CredCache::Cred default_cred;
   if (status.ok() && first && !cred_entry) {
     GSSGATE_RETURN_IF_ERROR(

@@ -16,8 +16,9 @@ absl::Status Service::InquireContext(const Call& call, const v1::InquireContextR
   }
   to_proto(status, reply->mutable_status());
   if (status.ok()) {
-    if (info.initiator_name) name_to_proto(info.initiator_name, reply->mutable_initiator_name());
-    if (info.target_name) name_to_proto(info.target_name, reply->mutable_target_name());
+    if (info.initiator_name)
+      name_to_proto(call, info.initiator_name, reply->mutable_initiator_name());
+    if (info.target_name) name_to_proto(call, info.target_name, reply->mutable_target_name());
     reply->set_lifetime(info.lifetime);
     reply->set_mech(info.mech.der());
     reply->set_flags(info.flags.bits());

@@ -12,7 +12,7 @@ absl::Status Service::InquireCred(const Call& call, const v1::InquireCredRequest
   gss::GssStatus status = gss::inquire_cred(entry->cred, &info);
   to_proto(status, reply->mutable_status());
   if (status.ok()) {
-    if (info.name) name_to_proto(info.name, reply->mutable_name());
+    if (info.name) name_to_proto(call, info.name, reply->mutable_name());
     reply->set_lifetime(info.lifetime);
     reply->set_usage(usage_to_proto(info.usage));
     for (const gss::Oid& mech : info.mechs) reply->add_mechs(mech.der());

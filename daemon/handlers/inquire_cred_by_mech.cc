@@ -15,7 +15,7 @@ absl::Status Service::InquireCredByMech(const Call& call,
   gss::GssStatus status = gss::inquire_cred_by_mech(entry->cred, mech, &info);
   to_proto(status, reply->mutable_status());
   if (status.ok()) {
-    if (info.name) name_to_proto(info.name, reply->mutable_name());
+    if (info.name) name_to_proto(call, info.name, reply->mutable_name());
     reply->set_init_lifetime(info.init_lifetime);
     reply->set_accept_lifetime(info.accept_lifetime);
     reply->set_usage(usage_to_proto(info.usage));

@@ -5,11 +5,11 @@ namespace gssgate::daemon {
 
 // gss_inquire_name (RFC 6680): whether the name is a mechanism name, its mechanism, and the names
 // of its attributes.
-absl::Status Service::InquireName(const Call&, const v1::InquireNameRequest& request,
+absl::Status Service::InquireName(const Call& call, const v1::InquireNameRequest& request,
                                   v1::InquireNameReply* reply) {
   gss::NameHandle name;
   gss::GssStatus status;
-  GSSGATE_RETURN_IF_ERROR(import_wire_name(request.name(), "name", &name, &status));
+  GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.name(), "name", &name, &status));
   gss::NameInfo info;
   if (status.ok()) status = gss::inquire_name(name, &info);
   to_proto(status, reply->mutable_status());

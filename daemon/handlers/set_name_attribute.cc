@@ -4,7 +4,7 @@
 namespace gssgate::daemon {
 
 // gss_set_name_attribute (RFC 6680) on a copy of the caller's name, which comes back changed.
-absl::Status Service::SetNameAttribute(const Call&, const v1::SetNameAttributeRequest& request,
+absl::Status Service::SetNameAttribute(const Call& call, const v1::SetNameAttributeRequest& request,
                                        v1::SetNameAttributeReply* reply) {
   if (request.attribute().empty()) return absl::InvalidArgumentError("attribute is empty");
   if (request.values().empty()) {
@@ -12,13 +12,13 @@ absl::Status Service::SetNameAttribute(const Call&, const v1::SetNameAttributeRe
   }
   gss::NameHandle name;
   gss::GssStatus status;
-  GSSGATE_RETURN_IF_ERROR(import_wire_name(request.name(), "name", &name, &status));
+  GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.name(), "name", &name, &status));
   if (status.ok()) {
     std::vector<std::string> values(request.values().begin(), request.values().end());
     status = gss::set_name_attribute(name, request.attribute(), request.complete(), values);
   }
   to_proto(status, reply->mutable_status());
-  if (status.ok()) name_to_proto(name, reply->mutable_name());
+  if (status.ok()) name_to_proto(call, name, reply->mutable_name());
   return absl::OkStatus();
 }
 

@@ -1,5 +1,7 @@
 #include "lib/gss/krb5.h"
 
+#include <string.h>
+
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
@@ -102,42 +104,86 @@ absl::StatusOr<std::unique_ptr<Sealer>> Sealer::create() {
 
 Sealer::~Sealer() { krb5_free_keyblock_contents(ctx_.get(), &key_); }
 
-std::string Sealer::seal(std::string_view plaintext) const {
+// Sealed plaintext: 4-byte big-endian length of the binding, the binding, then the payload. The
+// whole is inside krb5_c_encrypt's integrity check, so the binding cannot be changed or stripped.
+absl::StatusOr<std::string> Sealer::seal(std::string_view plaintext,
+                                         std::string_view binding) const {
+  const uint32_t n = static_cast<uint32_t>(binding.size());
+  std::string framed;
+  framed.reserve(4 + binding.size() + plaintext.size());
+  for (int shift = 24; shift >= 0; shift -= 8) framed.push_back(static_cast<char>(n >> shift));
+  framed.append(binding);
+  framed.append(plaintext);
+
   std::lock_guard<std::mutex> lock(mu_);
   size_t length = 0;
-  krb5_c_encrypt_length(ctx_.get(), kSealEnctype, plaintext.size(), &length);
+  krb5_error_code code = krb5_c_encrypt_length(ctx_.get(), kSealEnctype, framed.size(), &length);
+  if (code != 0) return ctx_.error(code, "sealing a credential token");
   std::string out(kSealMagic);
-  size_t header = out.size();
+  const size_t header = out.size();
   out.resize(header + length);
-  krb5_data in{KV5M_DATA, static_cast<unsigned int>(plaintext.size()),
-               const_cast<char*>(plaintext.data())};
+  krb5_data in{KV5M_DATA, static_cast<unsigned int>(framed.size()), framed.data()};
   krb5_enc_data enc{};
   enc.ciphertext.data = out.data() + header;
   enc.ciphertext.length = static_cast<unsigned int>(length);
-  if (krb5_c_encrypt(ctx_.get(), &key_, kSealUsage, nullptr, &in, &enc) != 0) return std::string();
+  code = krb5_c_encrypt(ctx_.get(), &key_, kSealUsage, nullptr, &in, &enc);
+  // The framed copy holds the plaintext (credential keys): wipe it, whatever happened.
+  explicit_bzero(framed.data(), framed.size());
+  if (code != 0) return ctx_.error(code, "sealing a credential token");
   out.resize(header + enc.ciphertext.length);
   return out;
 }
 
-absl::StatusOr<std::string> Sealer::open(std::string_view token) const {
+absl::StatusOr<std::string> Sealer::open(std::string_view token, std::string_view binding) const {
   const std::string_view magic(kSealMagic);
   if (token.size() <= magic.size() || token.substr(0, magic.size()) != magic) {
     return absl::InvalidArgumentError("not a gssgate credential token");
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  krb5_enc_data enc{};
-  enc.enctype = kSealEnctype;
-  enc.ciphertext.data = const_cast<char*>(token.data() + magic.size());
-  enc.ciphertext.length = static_cast<unsigned int>(token.size() - magic.size());
-  std::string plain(enc.ciphertext.length, '\0');
-  krb5_data out{KV5M_DATA, static_cast<unsigned int>(plain.size()), plain.data()};
-  if (krb5_c_decrypt(ctx_.get(), &key_, kSealUsage, nullptr, &enc, &out) != 0) {
-    return absl::InvalidArgumentError(
-        "the credential token was not sealed by this daemon, was altered, or the daemon has "
-        "restarted since it was exported");
+  std::string plain;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    krb5_enc_data enc{};
+    enc.enctype = kSealEnctype;
+    enc.ciphertext.data = const_cast<char*>(token.data() + magic.size());
+    enc.ciphertext.length = static_cast<unsigned int>(token.size() - magic.size());
+    plain.assign(enc.ciphertext.length, '\0');
+    krb5_data out{KV5M_DATA, static_cast<unsigned int>(plain.size()), plain.data()};
+    if (krb5_c_decrypt(ctx_.get(), &key_, kSealUsage, nullptr, &enc, &out) != 0) {
+      return absl::InvalidArgumentError(
+          "the credential token was not sealed by this daemon, was altered, or the daemon has "
+          "restarted since it was exported");
+    }
+    plain.resize(out.length);
   }
-  plain.resize(out.length);
-  return plain;
+  uint32_t n = 0;
+  if (plain.size() >= 4) {
+    for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(plain[i]);
+  }
+  if (plain.size() < 4 || plain.size() - 4 < n) {
+    explicit_bzero(plain.data(), plain.size());
+    return absl::InvalidArgumentError("the credential token is malformed inside its seal");
+  }
+  if (std::string_view(plain).substr(4, n) != binding) {
+    explicit_bzero(plain.data(), plain.size());
+    return absl::InvalidArgumentError(
+        "the credential token was exported by another caller; only the uid that exported it may "
+        "import it");
+  }
+  std::string payload = plain.substr(4 + n);
+  explicit_bzero(plain.data(), plain.size());
+  return payload;
+}
+
+absl::StatusOr<std::string> Sealer::mac(std::string_view data) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  krb5_data in{KV5M_DATA, static_cast<unsigned int>(data.size()), const_cast<char*>(data.data())};
+  krb5_checksum sum{};
+  krb5_error_code code = krb5_c_make_checksum(ctx_.get(), CKSUMTYPE_HMAC_SHA384_192_AES256, &key_,
+                                              kSealUsage + 1, &in, &sum);
+  if (code != 0) return ctx_.error(code, "computing a token MAC");
+  std::string out(reinterpret_cast<const char*>(sum.contents), sum.length);
+  krb5_free_checksum_contents(ctx_.get(), &sum);
+  return out;
 }
 
 absl::StatusOr<std::string> ccache_principal(const Krb5Context& ctx, const std::string& ccache) {

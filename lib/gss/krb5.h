@@ -105,9 +105,16 @@ class Sealer {
  public:
   static absl::StatusOr<std::unique_ptr<Sealer>> create();
   ~Sealer();
-  std::string seal(std::string_view plaintext) const;
-  // INVALID_ARGUMENT unless `token` was sealed by this Sealer and is intact.
-  absl::StatusOr<std::string> open(std::string_view token) const;
+  // Encrypts and authenticates `plaintext` together with `binding` (who the token is for, e.g.
+  // "uid=1000"); the binding is checked by open(), not carried in the clear. INTERNAL if krb5
+  // fails.
+  absl::StatusOr<std::string> seal(std::string_view plaintext, std::string_view binding) const;
+  // The plaintext. INVALID_ARGUMENT unless `token` was sealed by this Sealer, is intact and was
+  // sealed with the same `binding` (the message says which check failed).
+  absl::StatusOr<std::string> open(std::string_view token, std::string_view binding) const;
+  // A keyed MAC of `data` under the same key (HMAC-SHA384-192): who does not hold the key can
+  // neither compute it nor find two inputs with the same one. INTERNAL if krb5 fails.
+  absl::StatusOr<std::string> mac(std::string_view data) const;
 
  private:
   Sealer(Krb5Context ctx, krb5_keyblock key) : ctx_(std::move(ctx)), key_(key) {}

@@ -2,6 +2,8 @@
 
 #include <gssapi/gssapi_ext.h>
 
+#include <cstdint>
+
 namespace gssgate::gss {
 
 GssStatus import_name(std::string_view value, const Oid& type, NameHandle* out) {
@@ -14,6 +16,30 @@ GssStatus import_name(std::string_view value, const Oid& type, NameHandle* out) 
   GssStatus status = check("gss_import_name", major, minor);
   if (status.ok()) *out = std::move(name);
   return status;
+}
+
+std::string check_exported_name_token(std::string_view token) {
+  auto be = [&](size_t at, size_t n) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; ++i) v = (v << 8) | static_cast<unsigned char>(token[at + i]);
+    return v;
+  };
+  if (token.size() < 4 || token[0] != '\x04' || token[1] != '\x01') {
+    return "it does not start with the token id 04 01";
+  }
+  const uint64_t oid_length = be(2, 2);
+  if (oid_length < 3 || token.size() < 4 + oid_length + 4) return "it is truncated";
+  if (token[4] != '\x06' || static_cast<unsigned char>(token[5]) != oid_length - 2) {
+    return "its mechanism is not a DER OID of the stated length";
+  }
+  const size_t name_at = 4 + oid_length + 4;
+  const uint64_t name_length = be(4 + oid_length, 4);
+  if (token.size() - name_at != name_length) {
+    return token.size() - name_at < name_length ? "its name is truncated"
+                                                : "it has bytes after the name";
+  }
+  if (token.substr(name_at).find('\0') != std::string_view::npos) return "its name holds a NUL";
+  return "";
 }
 
 GssStatus display_name(const NameHandle& name, DisplayedName* out) {

@@ -18,6 +18,12 @@ namespace gssgate::gss {
 // gss_import_name. An empty `type` means the mechanism's default printable syntax.
 GssStatus import_name(std::string_view value, const Oid& type, NameHandle* out);
 
+// Checks that `token` is exactly an RFC 2743 §3.2 exported name: 04 01, a two-byte length and a
+// DER OID (06, short length), a four-byte length and that many name bytes, nothing after, and no
+// NUL in the name. Empty string if it is; otherwise what is wrong. MIT 1.20 aborts (a failed
+// assert) on some malformed ones, so callers' tokens are checked before gss_import_name sees them.
+std::string check_exported_name_token(std::string_view token);
+
 struct DisplayedName {
   std::string text;
   Oid type;  // the name type the text is in; empty for GSS_C_NO_OID

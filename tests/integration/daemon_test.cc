@@ -31,7 +31,7 @@ using ::testing::StartsWith;
 constexpr uid_t kInitiatorUid = 60001;  // rule "initiator": initiate as alice only
 constexpr uid_t kAcceptorUid = 60002;   // rule "acceptor": accept as HTTP/localhost only
 constexpr uid_t kNoRuleUid = 60003;     // no rule at all
-constexpr uid_t kExporterUid = 60004;   // rule "exporter": both usages, may export contexts
+constexpr uid_t kExporterUid = 60004;   // rule "exporter": both usages, may export contexts, creds
 constexpr uid_t kTinyUid = 60005;       // rule "tiny": accept, at most 2 live handles
 constexpr gid_t kTestGid = 60000;
 
@@ -75,7 +75,8 @@ class DaemonTest : public RealmTest {
                         "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n\n",
                         "[[rule]]\nname = \"exporter\"\nuids = [", kExporterUid,
                         "]\nusages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab_,
-                        "\"\nclient_keytab = \"", client_keytab_, "\"\nexport_context = true\n\n",
+                        "\"\nclient_keytab = \"", client_keytab_,
+                        "\"\nexport_context = true\nexport_creds = true\n\n",
                         "[[rule]]\nname = \"tiny\"\nuids = [", kTinyUid,
                         "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_,
                         "\"\nmax_handles = 2\n");
@@ -542,6 +543,10 @@ TEST_F(DaemonTest, ExportIsRefusedUnlessTheRuleAllowsItAndTheTokenWorksInProcess
   EXPECT_THAT(refused.line, HasSubstr("does not allow exporting security contexts"));
   EXPECT_EQ(ask(*b, absl::StrCat("wrap ", b_ctx, " ", hex("x"), " 1")).kind, "OK")
       << "a refused export leaves the context in place";
+  // Importing is refused too: the daemon would parse a caller-made serialized context.
+  Answer import_refused = ask(*b, "import " + hex("any bytes"));
+  EXPECT_THAT(import_refused.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(import_refused.line, HasSubstr("does not allow importing security contexts"));
 
   auto e = caller(kExporterUid);
   ASSERT_TRUE(e);
@@ -563,6 +568,118 @@ TEST_F(DaemonTest, ExportIsRefusedUnlessTheRuleAllowsItAndTheTokenWorksInProcess
   s = gss::unwrap(local, w.bytes("token"), &out);
   ASSERT_TRUE(s.ok()) << describe(s);
   EXPECT_EQ(out.message, "to the exported side");
+
+  // The daemon takes the token back once, and only a token it exported itself: MIT's context
+  // deserializer never sees caller-made bytes (fuzzing found it memory-unsafe).
+  Answer back = ask(*e, "import " + exported["token"]);
+  ASSERT_EQ(back.kind, "OK") << back.line;
+  EXPECT_EQ(ask(*e, absl::StrCat("wrap ", back["context"], " ", hex("x"), " 1")).kind, "OK");
+  Answer twice = ask(*e, "import " + exported["token"]);
+  EXPECT_EQ(twice.kind, "GSS") << twice.line;
+  EXPECT_EQ(twice["major"], std::to_string(GSS_S_DEFECTIVE_TOKEN)) << twice.line;
+  EXPECT_THAT(twice.line, HasSubstr("each once"));
+  std::string made_here;
+  ASSERT_TRUE(gss::export_context(&local, &made_here).ok());
+  Answer foreign = ask(*e, "import " + hex(made_here));
+  EXPECT_EQ(foreign.kind, "GSS") << foreign.line;
+  EXPECT_THAT(foreign.line, HasSubstr("made elsewhere"));
+}
+
+// Found by fuzz_requests: MIT's gss_init_sec_context trusts the mech of a later step, and a krb5
+// context continued as SPNEGO (or an acceptor's context continued by init) crashed the daemon.
+// Now each context remembers its side and mechanism; the caller gets INVALID_ARGUMENT.
+TEST_F(DaemonTest, AContextContinuedWithAnotherMechOrFromTheWrongSideIsRefused) {
+  auto e = caller(kExporterUid);
+  ASSERT_TRUE(e);
+  Answer i1 = ask(*e, "init - - HTTP@localhost -");
+  ASSERT_EQ(i1.kind, "OK") << i1.line;
+  Answer a1 = ask(*e, absl::StrCat("accept - - ", i1["token"]));
+  ASSERT_EQ(a1.kind, "OK") << a1.line;
+  const std::string reply_token = a1["token"];
+
+  Answer spnego =
+      ask(*e, absl::StrCat("init ", i1["context"], " - HTTP@localhost ", reply_token, " - spnego"));
+  EXPECT_THAT(spnego.line, StartsWith("RPC code=3 ")) << "INVALID_ARGUMENT";
+  EXPECT_THAT(spnego.line, HasSubstr("is not the mechanism this context started with"));
+  Answer wrong_side =
+      ask(*e, absl::StrCat("init ", a1["context"], " - HTTP@localhost ", reply_token, " - spnego"));
+  EXPECT_THAT(wrong_side.line, StartsWith("RPC code=3 "));
+  EXPECT_THAT(wrong_side.line, HasSubstr("is an acceptor's context"));
+  Answer accept_on_initiator = ask(*e, absl::StrCat("accept ", i1["context"], " - ", i1["token"]));
+  EXPECT_THAT(accept_on_initiator.line, StartsWith("RPC code=3 "));
+  EXPECT_THAT(accept_on_initiator.line, HasSubstr("is an initiator's context"));
+
+  // The daemon is alive and the refused steps changed nothing: the handshake completes with the
+  // mech it started with, named explicitly or not.
+  Answer i2 =
+      ask(*e, absl::StrCat("init ", i1["context"], " - HTTP@localhost ", reply_token, " - krb5"));
+  ASSERT_EQ(i2.kind, "OK") << i2.line;
+  EXPECT_EQ(i2["continue"], "0") << i2.line;
+  EXPECT_EQ(ask(*e, absl::StrCat("wrap ", i1["context"], " ", hex("x"), " 1")).kind, "OK");
+}
+
+// Names with attributes travel sealed for the uid they were issued to: another uid cannot use
+// them (nor learn their attributes), and nobody can hand the daemon a raw composite token (it
+// would parse caller-made PAC data as root and could forge "authenticated" attributes).
+TEST_F(DaemonTest, NamesWithAttributesAreBoundToTheirUidAndRawCompositeTokensAreRefused) {
+  auto a = caller(kInitiatorUid);
+  auto b = caller(kAcceptorUid);
+  auto e = caller(kExporterUid);
+  ASSERT_TRUE(a && b && e);
+  std::string a_ctx, b_ctx;
+  handshake(*a, *b, &a_ctx, &b_ctx);
+  if (HasFatalFailure()) return;
+  const std::string token = last_accept_["initiator_token"];
+  ASSERT_NE(token, "-");
+  EXPECT_EQ(absl::HexStringToBytes(token).substr(0, 4), "GGS1") << "sealed";
+
+  Answer own = ask(*b, "displaytoken " + token + " composite");
+  ASSERT_EQ(own.kind, "OK") << own.line;
+  EXPECT_EQ(own["display"], absl::StrCat("alice@", kdc_->realm()));
+  Answer foreign = ask(*e, "displaytoken " + token + " composite");
+  EXPECT_EQ(foreign.kind, "GSS") << foreign.line;
+  EXPECT_EQ(foreign["major"], std::to_string(GSS_S_DEFECTIVE_TOKEN)) << foreign.line;
+  EXPECT_THAT(foreign.line, HasSubstr("bound to the uid"));
+
+  // A raw RFC 6680 composite token (token id 04 02), whichever type it claims.
+  gss::NameHandle service;
+  ASSERT_TRUE(gss::import_name("HTTP@localhost", gss::oids::nt_hostbased_service(), &service).ok());
+  gss::NameHandle mn;
+  ASSERT_TRUE(gss::canonicalize_name(service, gss::oids::krb5(), &mn).ok());
+  std::string raw;
+  ASSERT_TRUE(gss::export_name_composite(mn, &raw).ok());
+  ASSERT_EQ(raw.substr(0, 2), std::string("\x04\x02", 2));
+  for (const char* type : {"composite", "export"}) {
+    Answer refused = ask(*e, absl::StrCat("displaytoken ", hex(raw), " ", type));
+    EXPECT_EQ(refused.kind, "GSS") << refused.line;
+    EXPECT_THAT(refused.line, HasSubstr("does not parse attribute data from callers")) << type;
+  }
+}
+
+// A sealed credential token is bound to the uid that exported it: in another uid's hands it is
+// refused like an altered token, even though that uid may import credentials of its own.
+TEST_F(DaemonTest, AnExportedCredentialImportsOnlyForTheUidThatExportedIt) {
+  auto e = caller(kExporterUid);
+  auto e2 = caller(kExporterUid);  // another process of the same uid
+  auto b = caller(kAcceptorUid);
+  ASSERT_TRUE(e && e2 && b);
+  Answer creds = ask(*e, "acquire initiate");
+  ASSERT_EQ(creds.kind, "OK") << creds.line;
+  Answer exported = ask(*e, "exportcred " + creds["creds"]);
+  ASSERT_EQ(exported.kind, "OK") << exported.line;
+  const std::string token = exported["token"];
+
+  Answer stolen = ask(*b, "importcred " + token);
+  EXPECT_EQ(stolen.kind, "GSS") << stolen.line;
+  EXPECT_EQ(stolen["major"], std::to_string(GSS_S_DEFECTIVE_TOKEN)) << stolen.line;
+  EXPECT_THAT(stolen.line, HasSubstr("exported by another caller"));
+
+  Answer mine = ask(*e2, "importcred " + token);
+  ASSERT_EQ(mine.kind, "OK") << mine.line;
+  // The imported handle is a working initiator credential of the second process.
+  Answer i1 = ask(*e2, absl::StrCat("init - ", mine["creds"], " HTTP@localhost -"));
+  EXPECT_EQ(i1.kind, "OK") << i1.line;
+  EXPECT_EQ(i1["continue"], "1") << i1.line;
 }
 
 }  // namespace
