@@ -42,21 +42,28 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 total=0
 for target in "${targets[@]}"; do
-  corpus="${FUZZ_CORPUS:-${work}/corpus}/${target}"
+  corpus="$(realpath -m "${FUZZ_CORPUS:-${work}/corpus}/${target}")"
   mkdir -p "${corpus}"
   inputs=("${corpus}" "${work}/seeds/${target}")
-  [[ -d "tests/fuzz/regressions/${target}" ]] && inputs+=("tests/fuzz/regressions/${target}")
+  [[ -d "tests/fuzz/regressions/${target}" ]] && inputs+=("$(pwd)/tests/fuzz/regressions/${target}")
   log="${work}/${target}.log"
   echo "==> fuzz_${target}: ${seconds}s, ${FUZZ_JOBS:-1} job(s)"
   binary=build/fuzz/tests/fuzz/gssgate-fuzz_"${target}"
   common=(-timeout=20 -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1
-          -artifact_prefix="build/fuzz/artifacts/${target}-")
+          -artifact_prefix="$(pwd)/build/fuzz/artifacts/${target}-")
   status=0
-  ASAN_OPTIONS="${fuzz_asan}" "${binary}" "${common[@]}" -max_total_time="${seconds}" \
-    -detect_leaks=0 -jobs="${FUZZ_JOBS:-1}" -workers="${FUZZ_JOBS:-1}" "${inputs[@]}" \
+  parallel=()
+  if [[ "${FUZZ_JOBS:-1}" -gt 1 ]]; then
+    # libFuzzer writes one fuzz-N.log per job into the working directory: keep them in ${work}.
+    parallel=(-jobs="${FUZZ_JOBS}" -workers="${FUZZ_JOBS}" -fork=0)
+  fi
+  (cd "${work}" && ASAN_OPTIONS="${fuzz_asan}" "${OLDPWD}/${binary}" "${common[@]}" \
+    -max_total_time="${seconds}" -detect_leaks=0 "${parallel[@]}" "${inputs[@]}") \
     > "${log}" 2>&1 || status=$?
-  if [[ "${FUZZ_JOBS:-1}" -gt 1 ]]; then cat fuzz-*.log >> "${log}" 2>/dev/null || true; rm -f fuzz-*.log; fi
-  execs=$(grep -h "stat::number_of_executed_units" "${log}" | awk '{s += $2} END {print s + 0}')
+  stats=("${log}")
+  if [[ ${#parallel[@]} -gt 0 ]]; then stats=("${work}"/fuzz-*.log); fi
+  execs=$(grep -h "stat::number_of_executed_units" "${stats[@]}" | awk '{s += $2} END {print s + 0}')
+  if [[ ${#parallel[@]} -gt 0 ]]; then cat "${stats[@]}" >> "${log}"; rm -f "${stats[@]}"; fi
   total=$((total + execs))
   if [[ ${status} -eq 0 ]]; then
     echo "    ${execs} executions; leak check over the corpus ($(find "${corpus}" -type f | wc -l) file(s))"
