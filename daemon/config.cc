@@ -120,6 +120,7 @@ absl::Status parse_daemon(const toml::table& table, const std::string& source,
                           DaemonSettings* out) {
   TableReader r(table, source, "[daemon]");
   absl::Status s = r.check_known({"socket", "socket_mode", "socket_group", "max_connections",
+                                  "max_connections_per_uid", "first_call_timeout",
                                   "max_message_bytes", "idle_timeout", "workers"});
   if (!s.ok()) return s;
   std::optional<std::string> socket, mode, group;
@@ -152,6 +153,12 @@ absl::Status parse_daemon(const toml::table& table, const std::string& source,
   int64_t v = out->max_connections;
   if (!(s = r.integer("max_connections", 1, 1 << 20, &v)).ok()) return s;
   out->max_connections = static_cast<int>(v);
+  v = out->max_connections_per_uid;
+  if (!(s = r.integer("max_connections_per_uid", 1, 1 << 20, &v)).ok()) return s;
+  out->max_connections_per_uid = static_cast<int>(v);
+  v = out->first_call_timeout_seconds;
+  if (!(s = r.integer("first_call_timeout", 1, 86400, &v)).ok()) return s;
+  out->first_call_timeout_seconds = static_cast<int>(v);
   v = out->max_message_bytes;
   if (!(s = r.integer("max_message_bytes", 1024, 64 << 20, &v)).ok()) return s;
   out->max_message_bytes = static_cast<int>(v);
@@ -333,11 +340,12 @@ std::string describe(const Config& config) {
   const DaemonSettings& d = config.daemon;
   char mode[8];
   snprintf(mode, sizeof(mode), "%04o", d.socket_mode);
-  std::string out = absl::StrCat("socket ", d.socket_path, " (mode ", mode,
-                                 d.socket_group ? absl::StrCat(", gid ", *d.socket_group) : "",
-                                 "), max_connections ", d.max_connections, ", max_message_bytes ",
-                                 d.max_message_bytes, ", idle_timeout ", d.idle_timeout_seconds,
-                                 " s\n", config.rules.size(), " rule(s):\n");
+  std::string out = absl::StrCat(
+      "socket ", d.socket_path, " (mode ", mode,
+      d.socket_group ? absl::StrCat(", gid ", *d.socket_group) : "", "), max_connections ",
+      d.max_connections, " (", d.max_connections_per_uid, " per uid), first_call_timeout ",
+      d.first_call_timeout_seconds, "s, max_message_bytes ", d.max_message_bytes, ", idle_timeout ",
+      d.idle_timeout_seconds, " s\n", config.rules.size(), " rule(s):\n");
   for (const Rule& r : config.rules) {
     absl::StrAppend(&out, "  [", r.name, "] line ", r.line, ": uids {", join_ids(r.uids),
                     "} gids {", join_ids(r.gids), "}");

@@ -19,6 +19,11 @@ struct DaemonSettings {
   mode_t socket_mode = 0660;
   std::optional<gid_t> socket_group;
   int max_connections = 1024;
+  // Connections one uid may hold at once, so one user cannot take every slot.
+  int max_connections_per_uid = 128;
+  // A connection that has made no call this long after it was accepted is closed (a caller that
+  // connects and sends nothing, or stops in the middle of its first frame).
+  int first_call_timeout_seconds = 30;
   int max_message_bytes = 1 << 20;
   // Handles unused for this long are released.
   int idle_timeout_seconds = 3600;

@@ -67,7 +67,7 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::create(const DaemonSettings&
   const std::string& path = settings.socket_path;
   if (inherited_fd >= 0) {
     return std::unique_ptr<Listener>(
-        new Listener(inherited_fd, path, settings.max_connections, /*unlink_on_exit=*/false));
+        new Listener(inherited_fd, path, settings, /*unlink_on_exit=*/false));
   }
   if (path.size() >= sizeof(sockaddr_un::sun_path)) {
     return absl::InvalidArgumentError(absl::StrCat("socket path too long (", path.size(),
@@ -119,14 +119,16 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::create(const DaemonSettings&
     close(fd);
     return s;
   }
-  return std::unique_ptr<Listener>(
-      new Listener(fd, path, settings.max_connections, /*unlink_on_exit=*/true));
+  return std::unique_ptr<Listener>(new Listener(fd, path, settings, /*unlink_on_exit=*/true));
 }
 
-Listener::Listener(int listen_fd, std::string path, int max_connections, bool unlink_on_exit)
+Listener::Listener(int listen_fd, std::string path, const DaemonSettings& settings,
+                   bool unlink_on_exit)
     : listen_fd_(listen_fd),
       path_(std::move(path)),
-      max_connections_(max_connections),
+      max_connections_(settings.max_connections),
+      max_connections_per_uid_(settings.max_connections_per_uid),
+      first_call_timeout_(absl::Seconds(settings.first_call_timeout_seconds)),
       unlink_on_exit_(unlink_on_exit) {
   // An inherited (systemd) socket may be blocking; accept4 must never block the loop.
   fcntl(listen_fd_, F_SETFL, fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
@@ -177,7 +179,14 @@ void Listener::stop() {
 void Listener::loop() {
   epoll_event events[64];
   for (;;) {
-    int n = epoll_wait(epoll_fd_, events, 64, -1);
+    // Wake up once a second while some connection still owes its first call.
+    bool waiting;
+    {
+      absl::MutexLock lock(&mu_);
+      waiting = not_called_ > 0;
+    }
+    int n = epoll_wait(epoll_fd_, events, 64, waiting ? 1000 : -1);
+    if (waiting) close_silent();
     if (n < 0) {
       if (errno == EINTR) continue;
       spdlog::error("listener: epoll_wait: {}", std::strerror(errno));
@@ -228,6 +237,20 @@ void Listener::accept_one() {
       close(fd);
       continue;
     }
+    int held = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = per_uid_.find(peer.uid);
+      held = it == per_uid_.end() ? 0 : it->second;
+    }
+    if (held >= max_connections_per_uid_) {
+      spdlog::warn(
+          "connection refused: uid {} already holds {} connections (max_connections_per_uid) "
+          "(gid={} pid={}); raise it in [daemon] if this caller needs more",
+          peer.uid, held, peer.gid, peer.pid);
+      close(fd);
+      continue;
+    }
     int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (dup_fd < 0) {
       spdlog::warn("listener: dup: {}; connection refused", std::strerror(errno));
@@ -242,7 +265,9 @@ void Listener::accept_one() {
       // A reused fd number replaces the old record: gRPC closed that fd, so no call of the old
       // connection can still be running under this number.
       by_fd_[fd] = peer;
-      by_id_[peer.connection] = Conn{fd, dup_fd, pidfd, peer};
+      by_id_[peer.connection] = Conn{fd, dup_fd, pidfd, peer, absl::Now()};
+      ++per_uid_[peer.uid];
+      ++not_called_;
     }
     epoll_event ev{};
     ev.events = EPOLLRDHUP;  // not EPOLLIN: the data is gRPC's to read
@@ -275,6 +300,8 @@ void Listener::closed(uint64_t connection) {
     auto by_fd = by_fd_.find(it->second.fd);
     if (by_fd != by_fd_.end() && by_fd->second.connection == connection) by_fd_.erase(by_fd);
     peer = it->second.peer;
+    if (!it->second.called) --not_called_;
+    if (--per_uid_[peer.uid] <= 0) per_uid_.erase(peer.uid);
     by_id_.erase(it);
   }
   spdlog::debug("connection {} closed (uid={} pid={})", connection, peer.uid, peer.pid);
@@ -304,7 +331,29 @@ std::optional<Peer> Listener::peer_for(const std::string& grpc_peer) const {
   absl::MutexLock lock(&mu_);
   auto it = by_fd_.find(fd);
   if (it == by_fd_.end()) return std::nullopt;
+  auto conn = by_id_.find(it->second.connection);
+  if (conn != by_id_.end() && !conn->second.called) {
+    conn->second.called = true;
+    --not_called_;
+  }
   return it->second;
+}
+
+void Listener::close_silent() {
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, conn] : by_id_) {
+    if (conn.called || now - conn.accepted < first_call_timeout_) continue;
+    spdlog::warn(
+        "connection {} (uid={} pid={}) made no call within {}; closed (a caller that connects "
+        "and sends nothing, or stops inside a frame)",
+        id, conn.peer.uid, conn.peer.pid, absl::FormatDuration(first_call_timeout_));
+    // Shutting down the socket (through our duplicate) ends gRPC's side too; EPOLLRDHUP on the
+    // duplicate then runs closed() as for any other connection.
+    shutdown(conn.dup_fd, SHUT_RDWR);
+    conn.called = true;  // not again
+    --not_called_;
+  }
 }
 
 size_t Listener::connection_count() const {

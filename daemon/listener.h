@@ -27,6 +27,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "daemon/config.h"
 
 namespace gssgate::daemon {
@@ -66,15 +67,20 @@ class Listener {
   const std::string& path() const { return path_; }
 
  private:
-  Listener(int listen_fd, std::string path, int max_connections, bool unlink_on_exit);
+  Listener(int listen_fd, std::string path, const DaemonSettings& settings, bool unlink_on_exit);
   void loop();
   void accept_one();
+  // Shuts down connections that have made no call within first_call_timeout_ (gRPC then closes
+  // them, and closed() runs as for any other).
+  void close_silent();
   void closed(uint64_t connection);
   void process_exited(uint64_t connection);
 
   int listen_fd_;
   std::string path_;
   int max_connections_;
+  int max_connections_per_uid_;
+  absl::Duration first_call_timeout_;
   bool unlink_on_exit_;
   int epoll_fd_ = -1;
   int stop_fd_ = -1;  // eventfd that wakes the loop for stop()
@@ -88,10 +94,15 @@ class Listener {
     int dup_fd;  // our duplicate in the epoll set
     int pidfd;   // the connecting process, -1 once it exited or if pidfd_open failed
     Peer peer;
+    absl::Time accepted;
+    bool called = false;  // a call has been dispatched (peer_for); then no first-call timeout
   };
   mutable absl::Mutex mu_;
   absl::flat_hash_map<int, Peer> by_fd_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, Conn> by_id_ ABSL_GUARDED_BY(mu_);
+  // mutable: peer_for() marks a connection as having called.
+  mutable absl::flat_hash_map<uint64_t, Conn> by_id_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uid_t, int> per_uid_ ABSL_GUARDED_BY(mu_);
+  mutable size_t not_called_ ABSL_GUARDED_BY(mu_) = 0;  // connections still waiting for their first call
 };
 
 }  // namespace gssgate::daemon

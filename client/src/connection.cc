@@ -27,7 +27,9 @@ Connection::Connection(ConnectionOptions options) : impl_(std::make_unique<Impl>
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   // One channel per Connection: gRPC multiplexes concurrent calls over it, and the daemon binds
-  // handles to this connection.
+  // handles to this connection. A subchannel pool of its own, or gRPC would let every Connection
+  // of the process with the same socket share one socket (and so one set of handles).
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   impl_->channel =
       grpc::CreateCustomChannel("unix:" + impl_->socket, grpc::InsecureChannelCredentials(), args);
   impl_->stub = v1::Gssgate::NewStub(impl_->channel);

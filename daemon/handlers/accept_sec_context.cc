@@ -43,6 +43,11 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
     absl::MutexLock lock(&ctx_entry->mu);
     status = gss::accept_sec_context(&ctx_entry->context, step, &out);
   }
+  if (!status.ok() && is_keytab_error(status.minor)) {
+    // The keys, not the caller, are at fault: say which rule and file (the keytab is read at
+    // accept time, so a removed or stale keytab shows here, not at acquisition).
+    if (std::string why = keytab_diagnosis(call); !why.empty()) status.minor_text.push_back(why);
+  }
   to_proto(status, reply->mutable_status());
   reply->set_output_token(std::move(out.output_token));
   reply->set_continue_needed(status.continue_needed());

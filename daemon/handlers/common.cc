@@ -1,7 +1,12 @@
 #include "daemon/handlers/common.h"
 
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "lib/gss/krb5.h"
@@ -153,6 +158,63 @@ v1::CredUsage usage_to_proto(gss::CredUsage usage) {
       break;
   }
   return v1::CRED_USAGE_BOTH;
+}
+
+std::string keytab_diagnosis(const Call& call) {
+  if (!call.rule->keytab) return "";
+  const std::string rule = absl::StrCat("policy rule \"", call.rule->name, "\": keytab ");
+  absl::StatusOr<std::string> keytab = expand_template(*call.rule->keytab, call.peer.uid);
+  if (!keytab.ok()) return absl::StrCat(rule, *call.rule->keytab, ": ", keytab.status().message());
+  std::string path = *keytab;
+  if (absl::StartsWith(path, "FILE:")) path = path.substr(5);
+  if (access(path.c_str(), F_OK) != 0) {
+    return absl::StrCat(rule, path, " does not exist (", strerror(errno), ")");
+  }
+  if (access(path.c_str(), R_OK) != 0) {
+    return absl::StrCat(rule, path, " is not readable by gssgated (uid ", geteuid(),
+                        "): ", strerror(errno));
+  }
+  absl::StatusOr<gss::Krb5Context> ctx = gss::Krb5Context::create();
+  if (!ctx.ok()) return "";
+  absl::StatusOr<std::vector<gss::KeytabEntry>> entries = gss::list_keytab(*ctx, path);
+  if (!entries.ok())
+    return absl::StrCat(rule, path, " cannot be read: ", entries.status().message());
+  if (entries->empty()) return absl::StrCat(rule, path, " holds no keys");
+  std::vector<std::string> held;
+  for (const gss::KeytabEntry& e : *entries) {
+    std::string one = absl::StrCat(e.principal, " kvno ", e.kvno);
+    if (std::find(held.begin(), held.end(), one) == held.end()) held.push_back(std::move(one));
+  }
+  constexpr size_t kShown = 6;
+  const size_t more = held.size() > kShown ? held.size() - kShown : 0;
+  held.resize(std::min(held.size(), kShown));
+  return absl::StrCat(rule, path, " holds ", absl::StrJoin(held, ", "),
+                      more > 0 ? absl::StrCat(" and ", more, " more") : "",
+                      "; the ticket must be for one of these at that kvno (after a key change, "
+                      "export the new keys into the keytab: no restart is needed)");
+}
+
+bool is_keytab_error(OM_uint32 minor) {
+  switch (static_cast<krb5_error_code>(minor)) {
+    case KRB5_KT_NOTFOUND:
+    case KRB5_KT_KVNONOTFOUND:
+    case KRB5_KT_NOWRITE:
+    case KRB5_KT_END:
+    case KRB5_KT_BADNAME:
+    case KRB5_KT_IOERR:
+    case KRB5_KT_FORMAT:
+    case KRB5_KEYTAB_BADVNO:
+    case KRB5KRB_AP_ERR_BADKEYVER:
+    case KRB5KRB_AP_ERR_NOKEY:
+    case KRB5KRB_AP_WRONG_PRINC:
+    case KRB5KRB_AP_ERR_BAD_INTEGRITY:
+    case KRB5KRB_AP_ERR_NOT_US:
+    case ENOENT:
+    case EACCES:
+      return true;
+    default:
+      return false;
+  }
 }
 
 std::string cred_token_binding(uid_t uid) { return absl::StrCat("gssgate-cred-v1 uid=", uid); }
@@ -369,6 +431,9 @@ absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::
   acquire.lifetime = request.lifetime;
   acquire.mechs = request.mechs;
   *status = gss::acquire_cred(acquire, out);
+  if (!status->ok() && accept) {
+    if (std::string why = keytab_diagnosis(call); !why.empty()) status->minor_text.push_back(why);
+  }
   if (!status->ok() || request.name != nullptr || rule.principals.empty()) return absl::OkStatus();
 
   // No name was given but the rule restricts principals: check what the stores produced.

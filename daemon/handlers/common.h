@@ -101,6 +101,15 @@ absl::StatusOr<std::string> settle_step(HandleTable& table, const Call& call,
 // PERMISSION_DENIED (and an audit line) unless the caller's rule grants `usage`.
 absl::Status require_usage(const Call& call, gss::CredUsage usage, const char* op);
 
+// For a failed acceptor acquisition or accept step: what is wrong with the keytab of the caller's
+// rule ("policy rule \"web\": keytab /etc/x.keytab does not exist", "... holds HTTP/a@R kvno 2
+// (aes256-cts-hmac-sha1-96), ...") so the operator knows which rule and file to fix. Empty when
+// the rule names no keytab. Appended to the reply's minor_text by the handlers.
+std::string keytab_diagnosis(const Call& call);
+// Whether a minor status of the krb5 mechanism points at the acceptor's keys (missing keytab, no
+// such principal or kvno, a key that does not decrypt the ticket).
+bool is_keytab_error(OM_uint32 minor);
+
 // What a sealed credential token is bound to (gss::Sealer): the uid that exported it.
 std::string cred_token_binding(uid_t uid);
 

@@ -250,6 +250,75 @@ TEST_F(DaemonServerTest, ConnectionsBeyondTheLimitAreRefusedAndLoggedOthersKeepW
   EXPECT_THAT(*(*fourth)->request("indicate"), StartsWith("OK"));
 }
 
+// A raw connection to the daemon's socket, for callers that do not speak gRPC properly.
+class RawConnection {
+ public:
+  explicit RawConnection(const std::string& path) {
+    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~RawConnection() { close(fd_); }
+  bool connected() const { return connected_; }
+  void send_bytes(const std::string& bytes) {
+    ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    (void)n;
+  }
+  // Whether the daemon closes the connection within `timeout_ms` (reads and drops its bytes).
+  bool closed_within(int timeout_ms) {
+    for (int waited = 0; waited < timeout_ms; waited += 50) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 50) == 1) {
+        char buf[4096];
+        ssize_t n = recv(fd_, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN)) return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+// Callers that connect and send nothing, stop inside their first frame, send garbage, or flood
+// the socket from one uid: refused or closed, and another uid is served throughout.
+TEST_F(DaemonServerTest, SilentTruncatedGarbageAndFloodingConnectionsDoNotStarveOthers) {
+  start("max_connections_per_uid = 3\nfirst_call_timeout = 2\n");
+  if (HasFatalFailure()) return;
+  const std::string preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  RawConnection silent(daemon_->socket());
+  RawConnection truncated(daemon_->socket());
+  RawConnection garbage(daemon_->socket());
+  ASSERT_TRUE(silent.connected() && truncated.connected() && garbage.connected());
+  truncated.send_bytes(preface + std::string("\x00\x00", 2));  // half a frame header
+  garbage.send_bytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(garbage.closed_within(5000)) << "not HTTP/2: closed by gRPC at once";
+
+  // The test's uid now holds what its limit allows (the garbage one may still be counted until
+  // its close is seen): one more is refused at once, and logged.
+  ASSERT_TRUE(daemon_->wait_for_log("connection 3 closed")) << daemon_->log();
+  RawConnection third(daemon_->socket());
+  RawConnection flood(daemon_->socket());
+  EXPECT_TRUE(flood.closed_within(5000)) << daemon_->log();
+  EXPECT_TRUE(daemon_->wait_for_log("already holds 3 connections (max_connections_per_uid)"));
+
+  // Another uid is served meanwhile.
+  auto c = daemon_->caller(kUser, kGroup);
+  ASSERT_TRUE(c.ok());
+  EXPECT_THAT(*(*c)->request("indicate"), StartsWith("OK"));
+
+  // The ones that never made a call are closed after first_call_timeout.
+  EXPECT_TRUE(silent.closed_within(10000));
+  EXPECT_TRUE(truncated.closed_within(10000));
+  EXPECT_TRUE(daemon_->wait_for_log("made no call within 2s; closed")) << daemon_->log();
+  EXPECT_THAT(*(*c)->request("indicate"), StartsWith("OK"))
+      << "a connection that has called stays open";
+}
+
 TEST_F(DaemonServerTest, SigtermDrainsExitsZeroAndRemovesTheSocket) {
   start();
   if (HasFatalFailure()) return;

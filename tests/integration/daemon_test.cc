@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 
@@ -654,6 +656,51 @@ TEST_F(DaemonTest, NamesWithAttributesAreBoundToTheirUidAndRawCompositeTokensAre
     EXPECT_EQ(refused.kind, "GSS") << refused.line;
     EXPECT_THAT(refused.line, HasSubstr("does not parse attribute data from callers")) << type;
   }
+}
+
+// Faults of an acceptor's keytab — removed, unreadable, keys of an old kvno: the caller's error
+// names its rule and the file (and, for a stale kvno, what the keytab holds); other callers keep
+// working; fixing the file heals the rule without restarting anything.
+TEST_F(DaemonTest, KeytabFaultsNameTheRuleAndTheFileAndHealWithoutARestart) {
+  auto a = caller(kInitiatorUid);
+  auto b = caller(kAcceptorUid);
+  auto e = caller(kExporterUid);
+  ASSERT_TRUE(a && b && e);
+  const std::string rule = "policy rule \"acceptor\": keytab " + service_keytab_;
+  auto accept_fails = [&](LineChild& ini, const std::string& expect) {
+    Answer i1 = ask(ini, "init - - HTTP@localhost -");
+    ASSERT_EQ(i1.kind, "OK") << "the initiator side is not affected: " << i1.line;
+    Answer a1 = ask(*b, absl::StrCat("accept - - ", i1["token"]));
+    EXPECT_EQ(a1.kind, "GSS") << a1.line;
+    EXPECT_THAT(a1.line, HasSubstr(expect));
+  };
+
+  const std::string away = service_keytab_ + ".away";
+  ASSERT_EQ(rename(service_keytab_.c_str(), away.c_str()), 0);
+  accept_fails(*a, rule + " does not exist");
+  ASSERT_EQ(rename(away.c_str(), service_keytab_.c_str()), 0);
+
+  {
+    std::string keys;
+    {
+      std::ifstream in(service_keytab_, std::ios::binary);
+      keys.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    std::ofstream(service_keytab_, std::ios::binary | std::ios::trunc) << "not a keytab";
+    accept_fails(*a, rule + " cannot be read");
+    std::ofstream(service_keytab_, std::ios::binary | std::ios::trunc) << keys;
+  }
+  std::string a_ctx, b_ctx;
+  handshake(*a, *b, &a_ctx, &b_ctx);  // healed, same daemon, same connections
+  if (HasFatalFailure()) return;
+
+  // The service's key changes at the KDC (kvno 2); the keytab still has kvno 1. A caller with no
+  // cached ticket for the service gets one for the new key.
+  ASSERT_TRUE(kdc_->randomize_key("HTTP/localhost").ok());
+  accept_fails(*e, absl::StrCat(rule, " holds HTTP/localhost@", kdc_->realm(), " kvno 1"));
+  ASSERT_TRUE(kdc_->export_keytab(service_keytab_, {"HTTP/localhost"}).ok());
+  std::string e_ctx, b2_ctx;
+  handshake(*e, *b, &e_ctx, &b2_ctx);
 }
 
 // A sealed credential token is bound to the uid that exported it: in another uid's hands it is
