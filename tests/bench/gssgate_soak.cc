@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
   GssgatedOptions daemon_options;
   daemon_options.daemon_extra =
       absl::StrCat("max_connections_per_uid = ", options.callers + 16, "\n");
+  daemon_options.extra_args = {"--log-level", "info"};  // audit lines, not a debug line per call
   auto daemon = GssgatedProcess::start(**kdc, rules, daemon_options);
   if (!daemon.ok()) fail(daemon.status().ToString());
 
