@@ -47,6 +47,11 @@ absl::StatusOr<Call> Service::begin(const Peer& peer, const char* rpc) const {
 
 void Service::remember_exported_context(uid_t uid, const std::string& mac) {
   absl::MutexLock lock(&exported_mu_);
+  // Tokens already imported again left the map but not the queue: drop them from its front, so
+  // the queue stays about as long as the map (the soak caught it growing by every export).
+  while (!exported_order_.empty() && !exported_.contains(exported_order_.front())) {
+    exported_order_.pop_front();
+  }
   if (exported_.insert_or_assign(mac, uid).second) exported_order_.push_back(mac);
   while (exported_order_.size() > kMaxExportedTokens) {
     exported_.erase(exported_order_.front());
