@@ -395,10 +395,19 @@ TEST_F(CredsTest, test_export) {
   EXPECT_FALSE(token.empty());
 }
 
+// python compares two remaining lifetimes exactly; each is read by a call of its own, so a second
+// boundary between the calls may take one away (seen in CI: 35999 vs 36000).
+void expect_same_lifetime(const Credentials& a, const Credentials& b) {
+  const std::optional<uint32_t> x = a.lifetime();
+  const std::optional<uint32_t> y = b.lifetime();
+  ASSERT_TRUE(x.has_value() && y.has_value());
+  EXPECT_LE(std::max(*x, *y) - std::min(*x, *y), 1u) << *x << " vs " << *y;
+}
+
 TEST_F(CredsTest, test_import_by_init) {
   Credentials creds({.name = service_name(), .mechs = {MechType::kerberos()}, .connection = conn_});
   Credentials imported = Credentials::from_token(creds.export_creds(), conn_);
-  EXPECT_EQ(imported.lifetime(), creds.lifetime());
+  expect_same_lifetime(imported, creds);
   EXPECT_EQ(imported.name(), creds.name());
 }
 
@@ -407,7 +416,7 @@ TEST_F(CredsTest, test_pickle_unpickle) {
   Credentials creds({.name = service_name(), .mechs = {MechType::kerberos()}, .connection = conn_});
   std::string pickled = creds.export_creds();
   Credentials unpickled = Credentials::from_token(pickled, conn_);
-  EXPECT_EQ(unpickled.lifetime(), creds.lifetime());
+  expect_same_lifetime(unpickled, creds);
   EXPECT_EQ(unpickled.name(), creds.name());
 }
 
