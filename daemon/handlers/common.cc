@@ -217,6 +217,22 @@ bool is_keytab_error(OM_uint32 minor) {
   }
 }
 
+std::shared_ptr<Entry> imported_context_entry(const Owner& owner, std::string_view token,
+                                              gss::GssStatus* status) {
+  gss::ContextHandle ctx;
+  *status = gss::import_context(token, &ctx);
+  if (!status->ok()) return nullptr;
+  gss::ContextInfo info;
+  *status = gss::inquire_context(ctx, &info);
+  if (!status->ok()) return nullptr;
+  auto entry = std::make_shared<Entry>(owner, HandleKind::kContext);
+  entry->role = info.locally_initiated ? Entry::Role::kInitiator : Entry::Role::kAcceptor;
+  entry->mech = info.mech;
+  absl::MutexLock lock(&entry->mu);
+  entry->context = std::move(ctx);
+  return entry;
+}
+
 std::string cred_token_binding(uid_t uid) { return absl::StrCat("gssgate-cred-v1 uid=", uid); }
 
 std::string loggable_name(const gss::NameHandle& name, const v1::Name& wire) {

@@ -110,6 +110,12 @@ std::string keytab_diagnosis(const Call& call);
 // such principal or kvno, a key that does not decrypt the ticket).
 bool is_keytab_error(OM_uint32 minor);
 
+// gss_import_sec_context of `token` as a context entry of `owner`, with its side and mechanism
+// from gss_inquire_context (Entry::role, Entry::mech). Null, with the failure in *status, if GSSAPI
+// refuses the token.
+std::shared_ptr<Entry> imported_context_entry(const Owner& owner, std::string_view token,
+                                              gss::GssStatus* status);
+
 // What a sealed credential token is bound to (gss::Sealer): the uid that exported it.
 std::string cred_token_binding(uid_t uid);
 

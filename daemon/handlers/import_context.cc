@@ -29,24 +29,10 @@ absl::Status Service::ImportContext(const Call& call, const v1::ImportContextReq
           "refused \"not a token this daemon exported to this uid\"");
     return absl::OkStatus();
   }
-  gss::ContextHandle ctx;
-  gss::GssStatus status = gss::import_context(request.token(), &ctx);
+  gss::GssStatus status;
+  std::shared_ptr<Entry> entry = imported_context_entry(call.owner, request.token(), &status);
   to_proto(status, reply->mutable_status());
-  if (!status.ok()) return absl::OkStatus();
-  // Which side it is decides which step RPC may continue it (Entry::role).
-  gss::ContextInfo info;
-  status = gss::inquire_context(ctx, &info);
-  if (!status.ok()) {
-    to_proto(status, reply->mutable_status());
-    return absl::OkStatus();
-  }
-  auto entry = std::make_shared<Entry>(call.owner, HandleKind::kContext);
-  entry->role = info.locally_initiated ? Entry::Role::kInitiator : Entry::Role::kAcceptor;
-  entry->mech = info.mech;
-  {
-    absl::MutexLock lock(&entry->mu);
-    entry->context = std::move(ctx);
-  }
+  if (!entry) return absl::OkStatus();
   GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(entry, call.rule->max_handles));
   reply->set_context(handle);
   return absl::OkStatus();

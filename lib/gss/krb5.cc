@@ -91,6 +91,7 @@ absl::StatusOr<std::vector<KeytabEntry>> list_keytab(const Krb5Context& ctx,
 namespace {
 constexpr char kSealMagic[] = "GGS1";       // format version of a sealed token
 constexpr krb5_keyusage kSealUsage = 1024;  // any number MIT does not use itself
+constexpr krb5_keyusage kMacUsage = 1025;   // mac(): a usage of its own, never kSealUsage
 constexpr krb5_enctype kSealEnctype = ENCTYPE_AES256_CTS_HMAC_SHA384_192;
 }  // namespace
 
@@ -179,7 +180,7 @@ absl::StatusOr<std::string> Sealer::mac(std::string_view data) const {
   krb5_data in{KV5M_DATA, static_cast<unsigned int>(data.size()), const_cast<char*>(data.data())};
   krb5_checksum sum{};
   krb5_error_code code = krb5_c_make_checksum(ctx_.get(), CKSUMTYPE_HMAC_SHA384_192_AES256, &key_,
-                                              kSealUsage + 1, &in, &sum);
+                                              kMacUsage, &in, &sum);
   if (code != 0) return ctx_.error(code, "computing a token MAC");
   std::string out(reinterpret_cast<const char*>(sum.contents), sum.length);
   krb5_free_checksum_contents(ctx_.get(), &sum);

@@ -132,8 +132,8 @@ class Soak {
           throw std::runtime_error("the imported context did not unwrap");
         }
         calls_ += 4;
-        // Three deletions as the contexts go out of scope (client, server handle gone with the
-        // export, imported).
+        // Two deletions as the contexts go out of scope (client and imported; the server's
+        // handle went with the export).
         calls_ += 2;
       } catch (const std::exception& e) {
         ++errors_;

@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "daemon/config.h"
-#include "lib/gss/context.h"
+#include "daemon/handlers/common.h"
 #include "spdlog/spdlog.h"
 
 namespace gssgate::fuzz {
@@ -212,19 +212,10 @@ void FuzzDaemon::begin_input() {
     out->clear();
     std::string exported = read_file(realm_dir_ + "/" + file);
     if (exported.empty()) return;
-    gss::ContextHandle ctx;
-    gss::ContextInfo info;
-    gss::GssStatus status = gss::import_context(exported, &ctx);
-    if (status.ok()) status = gss::inquire_context(ctx, &info);
-    if (!status.ok()) die(absl::StrCat("baseline import of ", file, " failed: ", status.message()));
-    auto entry = std::make_shared<daemon::Entry>(call_->owner, daemon::HandleKind::kContext);
-    entry->role =
-        info.locally_initiated ? daemon::Entry::Role::kInitiator : daemon::Entry::Role::kAcceptor;
-    entry->mech = info.mech;
-    {
-      absl::MutexLock lock(&entry->mu);
-      entry->context = std::move(ctx);
-    }
+    gss::GssStatus status;
+    std::shared_ptr<daemon::Entry> entry =
+        daemon::imported_context_entry(call_->owner, exported, &status);
+    if (!entry) die(absl::StrCat("baseline import of ", file, " failed: ", status.message()));
     absl::StatusOr<std::string> handle = table_.insert(entry, call_->rule->max_handles);
     if (!handle.ok()) die(std::string(handle.status().message()));
     *out = *handle;
