@@ -175,10 +175,13 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
                         Rule* rule) {
   rule->line = static_cast<int>(table.source().begin.line);
   TableReader r(table, source, absl::StrCat("[[rule]] #", index + 1));
+  // clang-format off
   absl::Status s = r.check_known({"name", "uids", "users", "gids", "groups", "keytab",
                                   "client_keytab", "ccache", "usages", "principals", "cgroups",
-                                  "export_context", "export_creds", "store_creds", "admin",
-                                  "impersonate", "impersonate_principals", "max_handles"});
+                                  "export_context", "export_creds", "store_creds", "delegate",
+                                  "accept_delegated", "admin", "impersonate",
+                                  "impersonate_principals", "max_handles"});
+  // clang-format on
   if (!s.ok()) return s;
   std::optional<std::string> name;
   if (!(s = r.string("name", &name)).ok()) return s;
@@ -275,6 +278,8 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   if (!(s = r.boolean("export_context", &rule->allow_export_context)).ok()) return s;
   if (!(s = r.boolean("export_creds", &rule->allow_export_creds)).ok()) return s;
   if (!(s = r.boolean("store_creds", &rule->allow_store_creds)).ok()) return s;
+  if (!(s = r.boolean("delegate", &rule->allow_delegate)).ok()) return s;
+  if (!(s = r.boolean("accept_delegated", &rule->allow_accept_delegated)).ok()) return s;
   if (!(s = r.boolean("admin", &rule->admin)).ok()) return s;
   if (!(s = r.boolean("impersonate", &rule->allow_impersonate)).ok()) return s;
   s = r.array("impersonate_principals", [&](const toml::node& n) {
@@ -367,6 +372,8 @@ std::string describe(const Config& config) {
     if (r.allow_export_context) grants.push_back("export_context");
     if (r.allow_export_creds) grants.push_back("export_creds");
     if (r.allow_store_creds) grants.push_back("store_creds");
+    if (r.allow_delegate) grants.push_back("delegate");
+    if (r.allow_accept_delegated) grants.push_back("accept_delegated");
     if (r.admin) grants.push_back("admin");
     if (r.allow_impersonate) {
       grants.push_back(

@@ -59,6 +59,12 @@ struct Rule {
   bool allow_export_creds = false;
   // Whether StoreCred may write credentials (e.g. delegated ones) into the caller's ccache.
   bool allow_store_creds = false;
+  // Delegation, filtered like gssproxy's filter_flags: without `delegate`, InitSecContext drops
+  // the delegation request flags (the caller's TGT is never forwarded to a peer); without
+  // `accept_delegated`, AcceptSecContext releases credentials a peer delegated instead of handing
+  // the caller a handle to them, and clears the delegation flag in the reply.
+  bool allow_delegate = false;
+  bool allow_accept_delegated = false;
   // Operator rights: every caller's handles (ListHandles all), Reload.
   bool admin = false;
   // S4U2Self: whether the caller may impersonate users with its initiator credentials, and whom

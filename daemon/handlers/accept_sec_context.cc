@@ -4,7 +4,7 @@
 namespace gssgate::daemon {
 
 // gss_accept_sec_context, one step per call, with the keytab the caller's rule grants. Delegated
-// credentials become a credential handle of the caller.
+// credentials become a credential handle of the caller when the rule grants accept_delegated.
 absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecContextRequest& request,
                                        v1::AcceptSecContextReply* reply) {
   GSSGATE_RETURN_IF_ERROR(require_usage(call, gss::CredUsage::kAccept, "accept"));
@@ -39,9 +39,18 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
     step.bindings = &bindings;
   }
   gss::AcceptSecContextResult out;
+  bool delegation_released = false;
   {
     absl::MutexLock lock(&ctx_entry->mu);
     status = gss::accept_sec_context(&ctx_entry->context, step, &out);
+    if (out.delegated_cred && !call.rule->allow_accept_delegated) {
+      // Not granted: release them here, so the caller never holds a handle to the peer's TGT,
+      // and hide the flag before any other call can inquire the context.
+      out.delegated_cred.reset();
+      out.flags = out.flags - gss::Flag::kDelegate;
+      ctx_entry->delegation_released = true;
+      delegation_released = true;
+    }
   }
   if (!status.ok() && is_keytab_error(status.minor)) {
     // The keys, not the caller, are at fault: say which rule and file (the keytab is read at
@@ -68,7 +77,9 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
     absl::StrAppend(&details, " initiator=\"", reply->initiator_name().display(), "\"");
   }
   absl::StrAppend(&details, " flags=", out.flags.to_string());
-  if (out.delegated_cred) {
+  if (delegation_released) {
+    absl::StrAppend(&details, " delegated=released (rule grants no accept_delegated)");
+  } else if (out.delegated_cred) {
     auto delegated = std::make_shared<Entry>(call.owner, HandleKind::kCred);
     delegated->cred = std::move(out.delegated_cred);
     auto delegated_handle = table().insert(delegated, call.rule->max_handles);

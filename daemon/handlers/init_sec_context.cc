@@ -58,6 +58,11 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
   step.mech = mech;
   step.flags =
       request.has_flags() ? gss::Flags::from_bits(request.flags()) : gss::kDefaultInitFlags;
+  // Policy filters delegation out of the request (GSSAPI flags are requests: the caller learns
+  // from the reply's flags that it did not happen, as with a KDC that refuses to forward).
+  const gss::Flags delegation = gss::Flag::kDelegate | gss::Flag::kOkAsDelegate;
+  const bool delegation_filtered = !call.rule->allow_delegate && !(step.flags & delegation).empty();
+  if (delegation_filtered) step.flags = step.flags - delegation;
   step.lifetime = request.lifetime();
   gss::ChannelBindings bindings;
   if (request.has_channel_bindings()) {
@@ -79,6 +84,8 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
 
   std::string details = absl::StrCat("target=\"", target_text, "\" flags=", out.flags.to_string(),
                                      " token_bytes=", reply->output_token().size());
+  if (delegation_filtered)
+    absl::StrAppend(&details, " delegation=filtered (rule grants no delegate)");
   GSSGATE_ASSIGN_OR_RETURN(std::string handle,
                            settle_step(table(), call, status, request.context(), ctx_entry));
   reply->set_context(handle);

@@ -13,6 +13,7 @@ absl::Status Service::InquireContext(const Call& call, const v1::InquireContextR
   {
     absl::MutexLock lock(&entry->mu);
     status = gss::inquire_context(entry->context, &info);
+    if (entry->delegation_released) info.flags = info.flags - gss::Flag::kDelegate;
   }
   to_proto(status, reply->mutable_status());
   if (status.ok()) {

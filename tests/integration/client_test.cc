@@ -27,11 +27,19 @@ class ClientTest : public RealmTest {
   void SetUp() override {
     RealmTest::SetUp();
     if (HasFatalFailure()) return;
+    start_daemon("delegate = true\naccept_delegated = true\n");
+  }
+  // (Re)starts the daemon with the fixture's rule plus `grants`.
+  void start_daemon(const std::string& grants) {
+    conn_.reset();
+    if (daemon_) {
+      ASSERT_TRUE(daemon_->stop_cleanly().ok());
+    }
     auto d = GssgatedProcess::start(
         *kdc_,
         absl::StrCat("[[rule]]\nname = \"root\"\nuids = [0]\nusages = [\"initiate\", \"accept\"]\n",
                      "keytab = \"", service_keytab_, "\"\nclient_keytab = \"", client_keytab_,
-                     "\"\nexport_context = true\nexport_creds = true\n"));
+                     "\"\nexport_context = true\nexport_creds = true\n", grants));
     ASSERT_TRUE(d.ok()) << d.status();
     daemon_ = std::move(*d);
     conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->socket()});
@@ -276,6 +284,40 @@ TEST_F(ClientTest, DelegatedCredentialsReachTheAcceptor) {
   } catch (const PermissionDenied& e) {
     EXPECT_THAT(e.what(), HasSubstr("store_creds = true"));
   }
+}
+
+TEST_F(ClientTest, DelegationIsFilteredByPolicyOnEachSide) {
+  const RequirementFlagSet asked{RequirementFlag::mutual_authentication,
+                                 RequirementFlag::delegate_to_peer};
+  // Neither side granted: the initiator's request loses the flag, so no TGT leaves the daemon.
+  start_daemon("");
+  if (HasFatalFailure()) return;
+  {
+    SecurityContext client({.name = target(), .flags = asked, .connection = conn_});
+    SecurityContext server({.connection = conn_});
+    establish(client, server);
+    if (HasFatalFailure()) return;
+    EXPECT_FALSE(client.actual_flags().contains(RequirementFlag::delegate_to_peer));
+    EXPECT_FALSE(server.actual_flags().contains(RequirementFlag::delegate_to_peer));
+    EXPECT_FALSE(server.delegated_creds().has_value());
+    EXPECT_EQ(client.decrypt(server.encrypt("works without")), "works without");
+  }
+  EXPECT_THAT(daemon_->log(), HasSubstr("delegation=filtered (rule grants no delegate)"));
+
+  // The initiator may delegate, the acceptor may not receive: the peer's TGT is released in the
+  // daemon and the acceptor's flags say so.
+  start_daemon("delegate = true\n");
+  if (HasFatalFailure()) return;
+  SecurityContext client({.name = target(), .flags = asked, .connection = conn_});
+  SecurityContext server({.connection = conn_});
+  establish(client, server);
+  if (HasFatalFailure()) return;
+  EXPECT_TRUE(client.actual_flags().contains(RequirementFlag::delegate_to_peer));
+  EXPECT_FALSE(server.actual_flags().contains(RequirementFlag::delegate_to_peer));
+  EXPECT_FALSE(server.delegated_creds().has_value());
+  EXPECT_THAT(daemon_->log(), HasSubstr("delegated=released (rule grants no accept_delegated)"));
+  // Only the credentials the caller acquired itself are live: none from the peer.
+  EXPECT_EQ(client.decrypt(server.encrypt("still works")), "still works");
 }
 
 TEST_F(ClientTest, ProcessTokenRejectsAWrongTokenAndTheContextSurvives) {

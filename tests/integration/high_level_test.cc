@@ -66,7 +66,8 @@ class HighLevelTest : public RealmTest {
                             "\"\nclient_keytab = \"", initiator_keytab_, "\"\n",
                             ccache.empty() ? "" : absl::StrCat("ccache = \"", ccache, "\"\n"),
                             "export_context = true\nexport_creds = true\n",
-                            "store_creds = true\nimpersonate = true\n"));
+                            "store_creds = true\nimpersonate = true\n",
+                            "delegate = true\naccept_delegated = true\n"));
     ASSERT_TRUE(d.ok()) << d.status();
     daemon_ = std::move(*d);
     conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->socket()});

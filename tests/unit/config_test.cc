@@ -34,6 +34,7 @@ usages = ["initiate"]
 client_keytab = "/etc/gssgate/clients/%u.keytab"
 export_context = true
 store_creds = true
+delegate = true
 )";
 
 TEST(ConfigTest, ParsesSettingsAndRulesWithNamesResolved) {
@@ -58,12 +59,15 @@ TEST(ConfigTest, ParsesSettingsAndRulesWithNamesResolved) {
   EXPECT_TRUE(batch.allow_export_context);
   EXPECT_TRUE(batch.allow_store_creds);
   EXPECT_FALSE(web.allow_store_creds);
+  EXPECT_TRUE(batch.allow_delegate);
+  EXPECT_FALSE(batch.allow_accept_delegated);
+  EXPECT_FALSE(web.allow_delegate);
   EXPECT_EQ(batch.max_handles, 1000u);
   std::string text = describe(*config);
   EXPECT_THAT(text, HasSubstr("[web] line 9: uids {33, 34, 0}"));
   EXPECT_THAT(text, HasSubstr("principals: HTTP/*@EXAMPLE.COM"));
   EXPECT_THAT(text, HasSubstr("grants: none beyond the usages"));
-  EXPECT_THAT(text, HasSubstr("grants: export_context, store_creds\n"));
+  EXPECT_THAT(text, HasSubstr("grants: export_context, store_creds, delegate\n"));
 }
 
 TEST(ConfigTest, FirstMatchingRuleWinsByUidThenGroupsIncludingSupplementary) {
