@@ -18,6 +18,17 @@ void CredCache::put(const std::string& key, Cred cred, absl::Duration ttl) {
   slots_[key] = Slot{std::move(cred), absl::Now() + ttl};
 }
 
+void CredCache::drop(const Cred& cred) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = slots_.begin(); it != slots_.end();) {
+    if (it->second.cred == cred) {
+      slots_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void CredCache::erase_containing(std::string_view needle) {
   absl::MutexLock lock(&mu_);
   for (auto it = slots_.begin(); it != slots_.end();) {

@@ -30,6 +30,10 @@ class CredCache {
   // Caches `cred` for `ttl`.
   void put(const std::string& key, Cred cred, absl::Duration ttl);
   void clear();
+  // Drops the entry holding `cred`, if it is still cached: a credential that just failed (its
+  // ccache removed or unwritable) is acquired afresh by the next call instead of failing until
+  // it expires.
+  void drop(const Cred& cred);
   // Drops every entry whose key contains `needle` (e.g. "ccache=FILE:/path").
   void erase_containing(std::string_view needle);
 

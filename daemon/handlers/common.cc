@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -192,6 +193,44 @@ std::string keytab_diagnosis(const Call& call) {
                       more > 0 ? absl::StrCat(" and ", more, " more") : "",
                       "; the ticket must be for one of these at that kvno (after a key change, "
                       "export the new keys into the keytab: no restart is needed)");
+}
+
+std::string ccache_diagnosis(const Call& call) {
+  if (!call.rule->ccache) return "";
+  absl::StatusOr<std::string> ccache = expand_template(*call.rule->ccache, call.peer.uid);
+  if (!ccache.ok()) return "";
+  std::string path = *ccache;
+  std::string dir;
+  if (absl::StartsWith(path, "DIR:")) {
+    dir = path.substr(4);
+    if (absl::StartsWith(dir, ":")) return "";  // DIR::file names one file of an existing set
+  } else if (absl::StartsWith(path, "FILE:") || path.find(':') == std::string::npos) {
+    if (absl::StartsWith(path, "FILE:")) path = path.substr(5);
+    const size_t slash = path.rfind('/');
+    dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  } else {
+    return "";  // MEMORY, KEYRING, KCM: not a directory the daemon writes
+  }
+  const std::string what =
+      absl::StrCat("policy rule \"", call.rule->name, "\": ccache ", *ccache, ": directory ", dir);
+  const char* fix = "; fix it and retry: no restart is needed";
+  struct statvfs fs;
+  if (statvfs(dir.c_str(), &fs) != 0) {
+    return absl::StrCat(what, " cannot be used (", strerror(errno), ")", fix);
+  }
+  if (fs.f_flag & ST_RDONLY) return absl::StrCat(what, " is on a read-only file system", fix);
+  // A ccache with a TGT and a few service tickets takes a few KiB.
+  constexpr uint64_t kNeeded = 64 * 1024;
+  const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+  if (free_bytes < kNeeded || fs.f_favail == 0) {
+    return absl::StrCat(what, " is full (", free_bytes, " bytes and ", fs.f_favail, " inodes free)",
+                        fix);
+  }
+  if (access(dir.c_str(), W_OK | X_OK) != 0) {
+    return absl::StrCat(what, " is not writable by gssgated (uid ", geteuid(),
+                        "): ", strerror(errno), fix);
+  }
+  return "";
 }
 
 bool is_keytab_error(OM_uint32 minor) {
@@ -449,6 +488,10 @@ absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::
   *status = gss::acquire_cred(acquire, out);
   if (!status->ok() && accept) {
     if (std::string why = keytab_diagnosis(call); !why.empty()) status->minor_text.push_back(why);
+  }
+  if (!status->ok() && request.usage != gss::CredUsage::kAccept) {
+    // With a client keytab MIT gets the TGT and stores it in the ccache right here.
+    if (std::string why = ccache_diagnosis(call); !why.empty()) status->minor_text.push_back(why);
   }
   if (!status->ok() || request.name != nullptr || rule.principals.empty()) return absl::OkStatus();
 

@@ -109,6 +109,13 @@ std::string keytab_diagnosis(const Call& call);
 // Whether a minor status of the krb5 mechanism points at the acceptor's keys (missing keytab, no
 // such principal or kvno, a key that does not decrypt the ticket).
 bool is_keytab_error(OM_uint32 minor);
+// When the rule names a file-backed ccache (FILE:, DIR: or a bare path) whose directory cannot
+// take a write — a read-only file system, a full one, or no write permission for gssgated — says
+// so with the rule and the path ("policy rule \"batch\": ccache FILE:/var/lib/x/1000: directory
+// /var/lib/x is on a read-only file system; ..."). Empty otherwise. Called on initiator failures
+// only (MIT writes the TGT and service tickets there), so the statvfs costs nothing when all is
+// well.
+std::string ccache_diagnosis(const Call& call);
 
 // gss_import_sec_context of `token` as a context entry of `owner`, with its side and mechanism
 // from gss_inquire_context (Entry::role, Entry::mech). Null, with the failure in *status, if GSSAPI

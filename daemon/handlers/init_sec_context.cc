@@ -75,6 +75,18 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
     absl::MutexLock lock(&ctx_entry->mu);
     status = gss::init_sec_context(&ctx_entry->context, step, &out);
   }
+  if (!status.ok()) {
+    // MIT fetches and stores the TGT and service tickets here: a ccache directory that cannot
+    // take them shows here, with an errno MIT's message does not tie to the rule or the path.
+    if (std::string why = ccache_diagnosis(call); !why.empty()) status.minor_text.push_back(why);
+    // A shared default credential that is itself broken (its ccache file removed, say) is not
+    // reused: the next call acquires afresh from the rule's stores.
+    const OM_uint32 routine = GSS_ROUTINE_ERROR(status.major);
+    if (default_cred && (routine == GSS_S_NO_CRED || routine == GSS_S_DEFECTIVE_CREDENTIAL ||
+                         routine == GSS_S_CREDENTIALS_EXPIRED)) {
+      cred_cache().drop(default_cred);
+    }
+  }
   to_proto(status, reply->mutable_status());
   reply->set_output_token(std::move(out.output_token));
   reply->set_continue_needed(status.continue_needed());

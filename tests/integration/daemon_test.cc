@@ -2,7 +2,11 @@
 // running as other uids, so the kernel (SO_PEERCRED), not the test, says who each caller is.
 // The keytabs are mode 0600 root: the callers cannot read them, only the daemon can.
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,11 +34,12 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-constexpr uid_t kInitiatorUid = 60001;  // rule "initiator": initiate as alice only
-constexpr uid_t kAcceptorUid = 60002;   // rule "acceptor": accept as HTTP/localhost only
-constexpr uid_t kNoRuleUid = 60003;     // no rule at all
-constexpr uid_t kExporterUid = 60004;   // rule "exporter": both usages, may export contexts, creds
-constexpr uid_t kTinyUid = 60005;       // rule "tiny": accept, at most 2 live handles
+constexpr uid_t kInitiatorUid = 60001;   // rule "initiator": initiate as alice only
+constexpr uid_t kAcceptorUid = 60002;    // rule "acceptor": accept as HTTP/localhost only
+constexpr uid_t kNoRuleUid = 60003;      // no rule at all
+constexpr uid_t kExporterUid = 60004;    // rule "exporter": both usages, may export contexts, creds
+constexpr uid_t kTinyUid = 60005;        // rule "tiny": accept, at most 2 live handles
+constexpr uid_t kFileCcacheUid = 60006;  // (one test) initiate with a FILE ccache in a tmpfs
 constexpr gid_t kTestGid = 60000;
 
 // One answer line of gssgate-test-caller, split into its kind and key=value fields.
@@ -470,7 +475,7 @@ TEST_F(DaemonTest, MalformedAndOversizeRequestsGetClearErrorsAndOthersAreUnaffec
   EXPECT_EQ(ask(*b, absl::StrCat("unwrap ", b_ctx, " ", w["token"])).bytes("message"), "after");
 }
 
-TEST_F(DaemonTest, SighupSwapsRulesAndABrokenFileKeepsTheOldOnes) {
+TEST_F(DaemonTest, SighupSwapsRulesUnderLoadAndABrokenFileKeepsTheOldOnes) {
   auto c = caller(kNoRuleUid);
   ASSERT_TRUE(c);
   ASSERT_THAT(ask(*c, "indicate").line, StartsWith("RPC code=7 "));
@@ -499,6 +504,12 @@ TEST_F(DaemonTest, SighupSwapsRulesAndABrokenFileKeepsTheOldOnes) {
   ASSERT_TRUE(daemon_->wait_for_log("reload failed, keeping the current rules")) << daemon_->log();
   EXPECT_THAT(daemon_->log(), HasSubstr("gssgated.toml:3:"));
   EXPECT_EQ(ask(*c, "indicate").kind, "OK") << "the old rules still serve";
+  // ... and keep serving the load after the broken reload, not just one call.
+  const int after_broken = busy_ok.load();
+  for (int i = 0; i < 200 && busy_ok.load() < after_broken + 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GE(busy_ok.load(), after_broken + 20);
   stop = true;
   load.join();
   EXPECT_GT(busy_ok.load(), 0);
@@ -519,9 +530,10 @@ TEST_F(DaemonTest, IdleHandlesAreReleasedAfterTheConfiguredTime) {
   EXPECT_THAT(ask(*a, "release " + creds["creds"]).line, StartsWith("RPC code=5 "));
 }
 
-TEST_F(DaemonTest, AStoppedKdcGivesAClearErrorPromptly) {
+TEST_F(DaemonTest, AStoppedKdcIsAClearErrorPromptlyAndARestartedOneServesAgain) {
   auto a = caller(kInitiatorUid);
-  ASSERT_TRUE(a);
+  auto b = caller(kAcceptorUid);
+  ASSERT_TRUE(a && b);
   ASSERT_TRUE(kdc_->stop().ok());
   auto started = std::chrono::steady_clock::now();
   Answer init = ask(*a, "init - - HTTP@localhost -");
@@ -529,8 +541,12 @@ TEST_F(DaemonTest, AStoppedKdcGivesAClearErrorPromptly) {
   EXPECT_THAT(init.line, HasSubstr("Cannot contact any KDC for realm"));
   // A hang guard, not a performance target (see ContextTest for the in-process twin).
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+  EXPECT_EQ(ask(*b, "indicate").kind, "OK") << "calls that need no KDC are still served";
+  // The same daemon and connections work again once the KDC is back: nothing was restarted, no
+  // failure was cached.
   ASSERT_TRUE(kdc_->restart().ok());
-  EXPECT_EQ(ask(*a, "init - - HTTP@localhost -").kind, "OK");
+  std::string a_ctx, b_ctx;
+  handshake(*a, *b, &a_ctx, &b_ctx);
 }
 
 TEST_F(DaemonTest, ExportIsRefusedUnlessTheRuleAllowsItAndTheTokenWorksInProcess) {
@@ -701,6 +717,87 @@ TEST_F(DaemonTest, KeytabFaultsNameTheRuleAndTheFileAndHealWithoutARestart) {
   ASSERT_TRUE(kdc_->export_keytab(service_keytab_, {"HTTP/localhost"}).ok());
   std::string e_ctx, b2_ctx;
   handshake(*e, *b, &e_ctx, &b2_ctx);
+}
+
+// A small tmpfs mounted for one test and unmounted (lazily, so an open file cannot keep it) when
+// the test ends, failed or not.
+class ScopedTmpfs {
+ public:
+  explicit ScopedTmpfs(std::string dir) : dir_(std::move(dir)) {
+    mkdir(dir_.c_str(), 0755);
+    mounted_ =
+        mount("tmpfs", dir_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755") == 0;
+    if (!mounted_) error_ = strerror(errno);
+  }
+  ~ScopedTmpfs() {
+    if (mounted_) umount2(dir_.c_str(), MNT_DETACH);
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& error() const { return error_; }
+  bool remount(bool read_only) {
+    return mount(nullptr, dir_.c_str(), nullptr,
+                 MS_REMOUNT | MS_NOSUID | MS_NODEV | (read_only ? MS_RDONLY : 0),
+                 "size=1m,mode=0755") == 0;
+  }
+  // Writes zeros to `name` until the file system is full.
+  bool fill(const std::string& name) {
+    int fd = open((dir_ + "/" + name).c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
+    const std::string block(4096, '\0');
+    while (write(fd, block.data(), block.size()) > 0) {
+    }
+    const bool full = errno == ENOSPC;
+    close(fd);
+    return full;
+  }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+  std::string error_;
+};
+
+// MIT writes the TGT and service tickets into a FILE ccache during InitSecContext; when the
+// directory cannot take them the reply says which rule and directory and why, other callers are
+// served, and freeing the directory heals the rule with no restart.
+TEST_F(DaemonTest, AFullOrReadOnlyCcacheDirectoryIsAClearErrorAndHealsWithoutARestart) {
+  ScopedTmpfs dir(kdc_->path("ccaches"));
+  ASSERT_TRUE(dir.mounted()) << "mounting a tmpfs needs CAP_SYS_ADMIN (the suite runs as root): "
+                             << dir.error();
+  const std::string ccache = absl::StrCat("FILE:", kdc_->path("ccaches"), "/%U");
+  ASSERT_TRUE(daemon_->stop_cleanly().ok());
+  auto d = GssgatedProcess::start(
+      *kdc_, rules() + absl::StrCat("\n[[rule]]\nname = \"filecache\"\nuids = [", kFileCcacheUid,
+                                    "]\nusages = [\"initiate\"]\nclient_keytab = \"",
+                                    client_keytab_, "\"\nccache = \"", ccache, "\"\n"));
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  auto f = caller(kFileCcacheUid);
+  auto a = caller(kInitiatorUid);
+  ASSERT_TRUE(f && a);
+  const std::string rule =
+      absl::StrCat("policy rule \"filecache\": ccache FILE:", kdc_->path("ccaches"), "/",
+                   kFileCcacheUid, ": directory ", kdc_->path("ccaches"));
+
+  ASSERT_TRUE(dir.fill("filler"));
+  Answer full = ask(*f, "init - - HTTP@localhost -");
+  EXPECT_EQ(full.kind, "GSS") << full.line;
+  EXPECT_THAT(full.line, HasSubstr(rule + " is full"));
+  EXPECT_EQ(ask(*a, "init - - HTTP@localhost -").kind, "OK") << "other rules are served";
+  ASSERT_EQ(unlink(kdc_->path("ccaches/filler").c_str()), 0);
+  Answer healed = ask(*f, "init - - HTTP@localhost -");
+  EXPECT_EQ(healed.kind, "OK") << healed.line;
+
+  // Read-only, with no tickets cached yet (a cached service ticket needs no write).
+  unlink(absl::StrCat(kdc_->path("ccaches"), "/", kFileCcacheUid).c_str());
+  ASSERT_TRUE(dir.remount(/*read_only=*/true)) << strerror(errno);
+  Answer ro = ask(*f, "init - - HTTP@localhost -");
+  EXPECT_EQ(ro.kind, "GSS") << ro.line;
+  EXPECT_THAT(ro.line, HasSubstr(rule + " is on a read-only file system"));
+  EXPECT_EQ(ask(*a, "init - - HTTP@localhost -").kind, "OK") << "other rules are served";
+  ASSERT_TRUE(dir.remount(/*read_only=*/false)) << strerror(errno);
+  healed = ask(*f, "init - - HTTP@localhost -");
+  EXPECT_EQ(healed.kind, "OK") << healed.line;
 }
 
 // A sealed credential token is bound to the uid that exported it: in another uid's hands it is
