@@ -19,3 +19,7 @@ configure_file("${GSSGATE_SOURCE_DIR}/systemd/gssgate.tmpfiles.conf"
 message(STATUS "Installing: ${prefix}/lib/sysusers.d/gssgate.conf")
 configure_file("${GSSGATE_SOURCE_DIR}/systemd/gssgate.sysusers.conf"
                "${prefix}/lib/sysusers.d/gssgate.conf" COPYONLY)
+# The least-privilege drop-in is an example to copy into /etc/systemd/system/gssgated.service.d/.
+message(STATUS "Installing: ${prefix}/share/doc/gssgate/gssgated-unprivileged.conf")
+configure_file("${GSSGATE_SOURCE_DIR}/systemd/gssgated-unprivileged.conf"
+               "${prefix}/share/doc/gssgate/gssgated-unprivileged.conf" COPYONLY)

@@ -20,6 +20,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -40,6 +41,9 @@ constexpr uid_t kNoRuleUid = 60003;      // no rule at all
 constexpr uid_t kExporterUid = 60004;    // rule "exporter": both usages, may export contexts, creds
 constexpr uid_t kTinyUid = 60005;        // rule "tiny": accept, at most 2 live handles
 constexpr uid_t kFileCcacheUid = 60006;  // (one test) initiate with a FILE ccache in a tmpfs
+constexpr uid_t kLockedUid = 60007;      // (one test) accept with a keytab gssgated cannot read
+constexpr uid_t kServiceUid = 60100;     // (one test) gssgated itself, not root
+constexpr gid_t kServiceGid = 60100;
 constexpr gid_t kTestGid = 60000;
 
 // One answer line of gssgate-test-caller, split into its kind and key=value fields.
@@ -798,6 +802,76 @@ TEST_F(DaemonTest, AFullOrReadOnlyCcacheDirectoryIsAClearErrorAndHealsWithoutARe
   ASSERT_TRUE(dir.remount(/*read_only=*/false)) << strerror(errno);
   healed = ask(*f, "init - - HTTP@localhost -");
   EXPECT_EQ(healed.kind, "OK") << healed.line;
+}
+
+// The "Name:" line of /proc/PID/status, without the name and the tab after it.
+std::string proc_status(pid_t pid, const std::string& name) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  for (std::string line; std::getline(in, line);) {
+    if (absl::StartsWith(line, name + ":")) {
+      return std::string(absl::StripAsciiWhitespace(line.substr(name.size() + 1)));
+    }
+  }
+  return "(no " + name + " line)";
+}
+
+// Least privilege: gssgated runs as a service user with no capabilities and no supplementary
+// groups, and reads the keytabs an administrator made group-readable for it, and no others.
+// Everything else it does (its socket, SO_PEERCRED, pidfds, /proc/PID/cgroup, MEMORY ccaches,
+// the replay cache in its own directory) needs no privilege.
+TEST_F(DaemonTest, TheDaemonRunsAsAServiceUserThatReadsOnlyTheKeytabsItWasGiven) {
+  ASSERT_TRUE(daemon_->stop_cleanly().ok());
+  for (const std::string& keytab : {service_keytab_, client_keytab_}) {
+    ASSERT_EQ(chown(keytab.c_str(), 0, kServiceGid), 0) << keytab;
+    ASSERT_EQ(chmod(keytab.c_str(), 0640), 0) << keytab;
+  }
+  const std::string locked = kdc_->path("locked.keytab");
+  ASSERT_TRUE(kdc_->export_keytab(locked, {"HTTP/localhost"}, 0600).ok());
+  GssgatedOptions options;
+  options.run_as_uid = kServiceUid;
+  options.run_as_gid = kServiceGid;
+  auto d = GssgatedProcess::start(
+      *kdc_,
+      rules() + absl::StrCat("\n[[rule]]\nname = \"locked\"\nuids = [", kLockedUid,
+                             "]\nusages = [\"accept\"]\nkeytab = \"", locked, "\"\n"),
+      options);
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+
+  // What the kernel says about the daemon process.
+  const std::string uid = absl::StrCat(kServiceUid), gid = absl::StrCat(kServiceGid);
+  EXPECT_EQ(proc_status(daemon_->pid(), "Uid"), absl::StrJoin({uid, uid, uid, uid}, "\t"));
+  EXPECT_EQ(proc_status(daemon_->pid(), "Gid"), absl::StrJoin({gid, gid, gid, gid}, "\t"));
+  EXPECT_EQ(proc_status(daemon_->pid(), "Groups"), "");
+  EXPECT_EQ(proc_status(daemon_->pid(), "CapEff"), "0000000000000000");
+  EXPECT_EQ(proc_status(daemon_->pid(), "CapPrm"), "0000000000000000");
+
+  auto a = caller(kInitiatorUid);
+  auto b = caller(kAcceptorUid);
+  auto l = caller(kLockedUid);
+  ASSERT_TRUE(a && b && l);
+  std::string a_ctx, b_ctx;
+  handshake(*a, *b, &a_ctx, &b_ctx);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(last_accept_["initiator"], alice());
+
+  // The keytab it was not given: refused by the kernel, and the reply says so.
+  Answer i1 = ask(*a, "init - - HTTP@localhost -");
+  ASSERT_EQ(i1.kind, "OK") << i1.line;
+  Answer refused = ask(*l, "accept - - " + i1["token"]);
+  EXPECT_EQ(refused.kind, "GSS") << refused.line;
+  EXPECT_THAT(refused.line,
+              HasSubstr(absl::StrCat("policy rule \"locked\": keytab ", locked,
+                                     " is not readable by gssgated (uid ", kServiceUid, ")")));
+
+  // Reaping a killed caller's handles (pidfd_open on another uid's process) needs no privilege.
+  ASSERT_EQ(ask(*a, "acquire initiate").kind, "OK");
+  const pid_t pid = a->pid();
+  kill(pid, SIGKILL);
+  EXPECT_TRUE(daemon_->wait_for_log(
+      absl::StrCat("released 3 handle(s) of uid=", kInitiatorUid, " pid=", pid),
+      std::chrono::seconds(5)))
+      << daemon_->log();
 }
 
 // A sealed credential token is bound to the uid that exported it: in another uid's hands it is

@@ -31,11 +31,29 @@ score="$(sed -n 's/.*gssgated.service: \([0-9.]*\).*/\1/p' <<< "${score_line}")"
 # docs/operations.md records 2.2 ("OK"); fail if a change makes the unit noticeably weaker.
 awk -v s="${score}" 'BEGIN { exit !(s <= 2.5) }' || { echo "exposure ${score} > 2.5"; exit 1; }
 
+echo "==> the least-privilege drop-in (User=gssgated, no capabilities) on top of the unit"
+dropin="${prefix}/share/doc/gssgate/gssgated-unprivileged.conf"
+[ -e "${dropin}" ] || { echo "not installed: ${dropin}"; exit 1; }
+# An offline unit with its drop-in applied: the same directives, in the order systemd reads them.
+merged="${work}/merged/gssgated.service"
+mkdir -p "${work}/merged"
+cat "${units}/gssgated.service" "${dropin}" > "${merged}"
+sed -i 's/^\(Wants\|After\)=gssgated.socket$//' "${merged}"
+verify_out="$(MANPATH="${prefix}/share/man:" systemd-analyze verify "${merged}" 2>&1)"
+[ -z "${verify_out}" ] || { echo "${verify_out}"; exit 1; }
+drop_line="$(systemd-analyze security --offline=true "${merged}" | tail -n 1)"
+echo "${drop_line}"
+drop_score="$(sed -n 's/.*gssgated.service: \([0-9.]*\).*/\1/p' <<< "${drop_line}")"
+awk -v d="${drop_score}" -v s="${score}" 'BEGIN { exit !(d < s) }' ||
+  { echo "the drop-in does not lower the exposure (${drop_score} vs ${score})"; exit 1; }
+
 echo "==> sysusers.d and tmpfiles.d on a scratch root"
 root="${work}/root"
 mkdir -p "${root}/etc"
 systemd-sysusers --root "${root}" "${prefix}/lib/sysusers.d/gssgate.conf"
 grep -q '^gssgate:' "${root}/etc/group" || { echo "group gssgate not created"; exit 1; }
+grep -q '^gssgated:' "${root}/etc/passwd" || { echo "user gssgated not created"; exit 1; }
+grep -q '^gssgate:.*:gssgated$' "${root}/etc/group" || { echo "gssgated is not in group gssgate"; exit 1; }
 systemd-tmpfiles --create --root "${root}" "${prefix}/lib/tmpfiles.d/gssgate.conf"
 [ "$(stat -c %a "${root}/run/gssgate")" = 755 ] || { echo "/run/gssgate not created 0755"; exit 1; }
 
