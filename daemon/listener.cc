@@ -1,6 +1,7 @@
 #include "daemon/listener.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -13,10 +14,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "spdlog/spdlog.h"
 
@@ -24,8 +27,7 @@ namespace gssgate::daemon {
 namespace {
 
 // The cgroup v2 path of `pid` (the "0::" line of /proc/PID/cgroup), or "" when unreadable (the
-// process is gone, /proc is restricted, or the host has no unified hierarchy). Read right after
-// accept(), while the peer is blocked connecting, so it is the connecting process's.
+// process is gone, /proc is restricted, or the host has no unified hierarchy).
 std::string cgroup_of(pid_t pid) {
   std::ifstream in(absl::StrCat("/proc/", pid, "/cgroup"));
   std::string line;
@@ -33,6 +35,45 @@ std::string cgroup_of(pid_t pid) {
     if (absl::StartsWith(line, "0::")) return line.substr(3);
   }
   return std::string();
+}
+
+// The effective uid in /proc/PID/status, or -1 when unreadable.
+int64_t euid_of(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!absl::StartsWith(line, "Uid:")) continue;
+    std::vector<std::string> ids = absl::StrSplit(line.substr(4), '\t', absl::SkipWhitespace());
+    int64_t euid = -1;
+    if (ids.size() >= 2 && absl::SimpleAtoi(ids[1], &euid)) return euid;
+  }
+  return -1;
+}
+
+// The connecting process, as far as the kernel lets us pin it: a pidfd for its exit and its
+// cgroup. SO_PEERCRED's pid is the process that called connect(); by accept() it may have exited
+// and, in principle, its pid been reused by another process, whose cgroup a `cgroups` rule would
+// then match. So the pidfd is opened first, the cgroup read next, and both are kept only if the
+// pidfd's process is still alive afterwards (so the pid was not reused while reading) and runs as
+// the peer's uid. Otherwise the cgroup is "" (no `cgroups` pattern matches) and there is no pidfd
+// (the connection's handles go when it closes). Linux >= 6.5 has SO_PEERPIDFD, which closes the
+// remaining window (reuse before pidfd_open by a process of the same uid); Debian 12 runs 6.1.
+void pin_process(const ucred& cred, int* pidfd, std::string* cgroup) {
+  *pidfd = static_cast<int>(syscall(SYS_pidfd_open, cred.pid, 0));
+  cgroup->clear();
+  if (*pidfd < 0) return;  // gone already (ESRCH), or Linux < 5.3 (ENOSYS)
+  std::string read = cgroup_of(cred.pid);
+  pollfd exited{*pidfd, POLLIN, 0};
+  if (poll(&exited, 1, 0) != 0 || euid_of(cred.pid) != static_cast<int64_t>(cred.uid)) {
+    spdlog::debug(
+        "pid {} of a uid={} connection has exited or is another uid's now; its "
+        "cgroup is not used",
+        cred.pid, cred.uid);
+    close(*pidfd);
+    *pidfd = -1;
+    return;
+  }
+  *cgroup = std::move(read);
 }
 
 constexpr uint64_t kListenTag = 0;
@@ -223,7 +264,7 @@ void Listener::accept_one() {
       close(fd);
       continue;
     }
-    Peer peer{cred.uid, cred.gid, cred.pid, {}, 0, cgroup_of(cred.pid)};
+    Peer peer{cred.uid, cred.gid, cred.pid, {}, 0, {}};
     gid_t groups[256];
     socklen_t glen = sizeof(groups);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
@@ -258,8 +299,8 @@ void Listener::accept_one() {
       continue;
     }
     peer.connection = next_connection_++;
-    // Linux >= 5.3. Without it (ENOSYS) handles still go when the connection closes.
-    int pidfd = static_cast<int>(syscall(SYS_pidfd_open, peer.pid, 0));
+    int pidfd = -1;
+    pin_process(cred, &pidfd, &peer.cgroup);
     {
       absl::MutexLock lock(&mu_);
       // A reused fd number replaces the old record: gRPC closed that fd, so no call of the old

@@ -102,7 +102,8 @@ class Listener {
   // mutable: peer_for() marks a connection as having called.
   mutable absl::flat_hash_map<uint64_t, Conn> by_id_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uid_t, int> per_uid_ ABSL_GUARDED_BY(mu_);
-  mutable size_t not_called_ ABSL_GUARDED_BY(mu_) = 0;  // connections still waiting for their first call
+  // Connections still waiting for their first call.
+  mutable size_t not_called_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace gssgate::daemon

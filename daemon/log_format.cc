@@ -1,9 +1,15 @@
 #include "daemon/log_format.h"
 
+#include <sys/stat.h>
+
+#include <cstdint>
 #include <cstdio>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "lib/util/json.h"
@@ -11,6 +17,17 @@
 #include "spdlog/pattern_formatter.h"
 
 namespace gssgate::daemon {
+
+bool is_journal_stream(int fd, const char* journal_stream) {
+  if (journal_stream == nullptr) return false;
+  std::pair<std::string, std::string> parts =
+      absl::StrSplit(journal_stream, absl::MaxSplits(':', 1));
+  uint64_t dev = 0, ino = 0;
+  if (!absl::SimpleAtoi(parts.first, &dev) || !absl::SimpleAtoi(parts.second, &ino)) return false;
+  struct stat st;
+  if (fstat(fd, &st) != 0) return false;
+  return static_cast<uint64_t>(st.st_dev) == dev && static_cast<uint64_t>(st.st_ino) == ino;
+}
 
 using util::json_quote;
 

@@ -18,6 +18,11 @@ enum class LogFormat { kText, kJson };
 // The formatter for `format`; `journal` adds the syslog priority prefix.
 std::unique_ptr<spdlog::formatter> make_log_formatter(LogFormat format, bool journal);
 
+// Whether `fd` is the journal stream systemd named in JOURNAL_STREAM ("DEV:INODE", from
+// `journal_stream`, null when unset). systemd.exec(5): the variable is inherited by children whose
+// stderr may go elsewhere, so it counts only when it matches fd's device and inode.
+bool is_journal_stream(int fd, const char* journal_stream);
+
 // The JSON object for an audit message body ("op=acquire uid=0 … outcome=ok"): every key=value,
 // values unquoted; words without a key join the value before them (`outcome=gss-error "text"`).
 std::string audit_fields_json(std::string_view body);

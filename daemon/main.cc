@@ -20,6 +20,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "daemon/config.h"
 #include "daemon/grpc_service.h"
@@ -84,8 +85,12 @@ int serve(const std::string& config_path) {
   Service service(config, &table);
   Metrics metrics;
   GrpcService grpc_service(&service, listener->get(), &metrics);
-  // SIGHUP and the Reload RPC share this; load_config and set_config are thread-safe.
-  auto reload = [&service, &config_path]() -> absl::StatusOr<size_t> {
+  // SIGHUP and the Reload RPC share this. One reload at a time: two that overlap could otherwise
+  // install what the earlier one read after what the later one read, leaving an older policy in
+  // force than the file says. Serialized, the last to finish read the file last.
+  absl::Mutex reload_mu;
+  auto reload = [&service, &config_path, &reload_mu]() -> absl::StatusOr<size_t> {
+    absl::MutexLock lock(&reload_mu);
     auto reloaded = load_config(config_path);
     if (!reloaded.ok()) {
       spdlog::error("reload failed, keeping the current rules: {}",
@@ -221,7 +226,7 @@ int main(int argc, char** argv) {
   // `journalctl -p warning` works; --log-format json makes one JSON object per line.
   spdlog::set_formatter(
       make_log_formatter(log_format == "json" ? LogFormat::kJson : LogFormat::kText,
-                         std::getenv("JOURNAL_STREAM") != nullptr));
+                         is_journal_stream(STDERR_FILENO, std::getenv("JOURNAL_STREAM"))));
   spdlog::set_level(spdlog::level::from_str(level));
   return serve(config_path);
 }

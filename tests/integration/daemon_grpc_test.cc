@@ -27,6 +27,7 @@ namespace {
 
 using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr uid_t kUser = 60011;
@@ -116,9 +117,17 @@ TEST_F(DaemonServerTest, TellsSystemdWhenReadyReloadingAndStopping) {
 }
 
 TEST_F(DaemonServerTest, LogLinesCarrySyslogPrioritiesForTheJournal) {
-  // systemd sets JOURNAL_STREAM when stderr is the journal; the journal then reads "<N>" prefixes.
-  auto d = GssgatedProcess::start(*kdc_, rules(),
-                                  GssgatedOptions{.extra_env = {{"JOURNAL_STREAM", "8:1234"}}});
+  // A JOURNAL_STREAM that names another file (inherited from a parent whose stderr was the
+  // journal) is ignored: plain lines.
+  auto other = GssgatedProcess::start(*kdc_, rules(),
+                                      GssgatedOptions{.extra_env = {{"JOURNAL_STREAM", "8:1234"}}});
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_THAT((*other)->log(), Not(StartsWith("<"))) << (*other)->log();
+  EXPECT_THAT((*other)->log(), HasSubstr(" info gssgated ")) << (*other)->log();
+  ASSERT_TRUE((*other)->stop_cleanly().ok());
+  // systemd sets JOURNAL_STREAM to stderr's dev:ino when stderr is the journal, which then reads
+  // "<N>" prefixes.
+  auto d = GssgatedProcess::start(*kdc_, rules(), GssgatedOptions{.journal_stream = true});
   ASSERT_TRUE(d.ok()) << d.status();
   daemon_ = std::move(*d);
   EXPECT_THAT(daemon_->log(), StartsWith("<6>gssgated "));  // info: the serving line
