@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # README's test command: installs the packages, builds, and runs the whole test suite twice —
-# a plain build and an AddressSanitizer + UndefinedBehaviorSanitizer build — then the full soak
-# and the fuzz targets. (ThreadSanitizer is not in it yet: docs/reliability.md.) Each test that needs a KDC
-# starts its own throwaway MIT realm on a free loopback port and stops it when it ends.
+# a plain build and an AddressSanitizer + UndefinedBehaviorSanitizer build — then the daemon's
+# concurrency tests under ThreadSanitizer (the daemon instrumented too), the full soak and the
+# fuzz targets. Each test that needs a KDC starts its own throwaway MIT realm on a free loopback
+# port and stops it when it ends.
 # Exits non-zero if anything fails. Needs root (package installation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./scripts/install-deps.sh
-for preset in default asan; do
+for preset in default asan tsan; do
   ./scripts/build.sh "${preset}"
   echo "==> ctest --preset ${preset}"
   ctest --preset "${preset}"
@@ -20,4 +21,4 @@ build/default/tests/gssgate-soak --callers 64 --calls 1000000 --seconds 900
 # The fuzz targets under libFuzzer, briefly (fresh realm and seeds; each target 45 s, then a leak
 # check over what it found). Long runs: scripts/fuzz.sh SECONDS (docs/fuzzing.md).
 ./scripts/fuzz.sh 45
-echo "==> all tests passed (default and asan), the soak passed and fuzzing found nothing"
+echo "==> all tests passed (default, asan, the tsan concurrency set), the soak passed and fuzzing found nothing"
