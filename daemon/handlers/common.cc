@@ -7,9 +7,11 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "lib/gss/krb5.h"
 #include "lib/util/status_macros.h"
 #include "spdlog/spdlog.h"
@@ -336,6 +338,42 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> granted_stores(
 }
 }  // namespace
 
+namespace {
+// The per-principal MEMORY ccaches that hold, or have held, credentials stored by StoreCred. MIT's
+// MEMORY ccaches are process-global and live until destroyed, and MIT creates one the first time
+// its name is resolved, even for an acquisition that then fails; so the daemon resolves a
+// per-principal name only for a principal the rule's client keytab holds, or one recorded here.
+// Otherwise any caller could grow the daemon by one cache per name it makes up.
+absl::Mutex stored_ccaches_mu;
+absl::flat_hash_set<std::string>& stored_ccaches()
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(stored_ccaches_mu) {
+  static auto* set = new absl::flat_hash_set<std::string>();
+  return *set;
+}
+
+// Whether `principal` has keys in the rule's client keytab.
+bool client_keytab_holds(const Call& call, const std::string& principal, std::string* keytab) {
+  if (!call.rule->client_keytab) return false;
+  absl::StatusOr<std::string> path = expand_template(*call.rule->client_keytab, call.peer.uid);
+  if (!path.ok()) return false;
+  *keytab = *path;
+  absl::StatusOr<gss::Krb5Context> ctx = gss::Krb5Context::create();
+  if (!ctx.ok()) return false;
+  absl::StatusOr<std::vector<gss::KeytabEntry>> entries = gss::list_keytab(*ctx, *path);
+  if (!entries.ok()) return false;
+  for (const gss::KeytabEntry& e : *entries) {
+    if (e.principal == principal) return true;
+  }
+  return false;
+}
+}  // namespace
+
+void note_stored_ccache(const std::string& ccache) {
+  if (!absl::StartsWith(ccache, "MEMORY:")) return;
+  absl::MutexLock lock(&stored_ccaches_mu);
+  stored_ccaches().insert(ccache);
+}
+
 absl::StatusOr<std::string> caller_ccache(const Call& call, const std::string& principal) {
   GSSGATE_ASSIGN_OR_RETURN(auto stores,
                            granted_stores(call, /*initiate=*/true, /*accept=*/false, principal));
@@ -459,6 +497,30 @@ absl::Status check_acquire(const Call& call, const CredRequest& request, const c
 
   // The stores come from the rule alone; a caller may only repeat what its rule names.
   GSSGATE_ASSIGN_OR_RETURN(auto granted, granted_stores(call, initiate, accept, principal));
+  if (initiate && !rule.ccache && !principal.empty()) {
+    // A per-principal MEMORY cache (granted_stores): see stored_ccaches().
+    std::string ccache;
+    for (const auto& [key, value] : granted) {
+      if (key == "ccache") ccache = value;
+    }
+    bool stored = false;
+    {
+      absl::MutexLock lock(&stored_ccaches_mu);
+      stored = stored_ccaches().contains(ccache);
+    }
+    std::string keytab;
+    if (!stored && !client_keytab_holds(call, principal, &keytab)) {
+      *status = gss::check("gss_acquire_cred_from", GSS_S_NO_CRED, 0);
+      status->minor_text = {absl::StrCat(
+          "policy rule \"", rule.name, "\": ",
+          keytab.empty() ? std::string("the rule names no client_keytab")
+                         : absl::StrCat("client_keytab ", keytab),
+          " holds no key for ", principal,
+          ", and no credentials for it were stored (StoreCred); add its keys to the keytab, or "
+          "name a principal it holds")};
+      return absl::OkStatus();
+    }
+  }
   if (request.store != nullptr) {
     for (const auto& [key, value] : *request.store) {
       bool ok = false;

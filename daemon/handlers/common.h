@@ -80,6 +80,9 @@ absl::Status default_creds(Service& service, const Call& call, gss::CredUsage us
 // The caller's ccache for `principal` ("name@REALM"): the rule's `ccache` (expanded), else the
 // caller's private MEMORY cache for that principal in the daemon.
 absl::StatusOr<std::string> caller_ccache(const Call& call, const std::string& principal);
+// Records that StoreCred put credentials into `ccache` (a per-principal MEMORY cache), so later
+// acquisitions by that principal's name may use it although the client keytab lacks the key.
+void note_stored_ccache(const std::string& ccache);
 
 // The entries one init/accept step works on: the caller's credential handle when `cred_id` is
 // non-empty (else null), and its context for `ctx_id`, or a fresh entry for a first step (empty

@@ -48,6 +48,7 @@ absl::Status Service::StoreCred(const Call& call, const v1::StoreCredRequest& re
     audit(call, "store_cred", details, absl::StrCat("gss-error \"", status.message(), "\""));
     return absl::OkStatus();
   }
+  note_stored_ccache(ccache);
   // Default initiator credentials cached from this ccache may now be stale.
   cred_cache().erase_containing(absl::StrCat("ccache=", ccache));
   for (const gss::Oid& m : stored.mechs) reply->add_mechs(m.der());

@@ -201,6 +201,33 @@ TEST_F(DaemonTest, ExplicitCredentialsAreAcquiredFromTheRulesStoresAndPrincipals
   EXPECT_THAT(other.line, StartsWith("RPC code=7 "));
   EXPECT_THAT(other.line, HasSubstr("does not allow acting as mallory@"));
   EXPECT_THAT(daemon_->log(), HasSubstr("outcome=denied"));
+
+  // A rule without principal patterns: any principal its client keytab holds, and no other. The
+  // daemon does not even name a cache for one it does not hold (MIT would keep such a MEMORY
+  // cache for good: one per made-up name would grow the daemon without bound).
+  auto e = caller(kExporterUid);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(ask(*e, "acquire initiate alice").kind, "OK");
+  // A UID name is mapped by the daemon (its own passwd: uid 0 is root), then checked like any
+  // other principal: a caller cannot reach a principal through a uid that it could not name.
+  Answer by_uid = ask(*a, "acquire initiate 0 uid");
+  EXPECT_THAT(by_uid.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(by_uid.line,
+              HasSubstr(absl::StrCat("does not allow acting as root@", kdc_->realm())));
+  Answer by_user = ask(*a, "acquire initiate root user");
+  EXPECT_THAT(by_user.line,
+              HasSubstr(absl::StrCat("does not allow acting as root@", kdc_->realm())));
+  for (const char* name : {"mallory", "made-up-1", "made-up-2"}) {
+    Answer missing = ask(*e, absl::StrCat("acquire initiate ", name));
+    EXPECT_EQ(missing.kind, "GSS") << missing.line;
+    EXPECT_EQ(missing["major"], std::to_string(GSS_S_NO_CRED)) << missing.line;
+    EXPECT_THAT(missing.line,
+                HasSubstr(absl::StrCat("policy rule \"exporter\": client_keytab ", client_keytab_,
+                                       " holds no key for ", kdc_->qualify(name))));
+  }
+  Answer uid_unheld = ask(*e, "acquire initiate 0 uid");
+  EXPECT_EQ(uid_unheld.kind, "GSS") << uid_unheld.line;
+  EXPECT_THAT(uid_unheld.line, HasSubstr(absl::StrCat("holds no key for root@", kdc_->realm())));
 }
 
 TEST_F(DaemonTest, StoresACallerNamesMustBeTheOnesItsRuleGrants) {
