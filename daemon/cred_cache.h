@@ -32,7 +32,8 @@ class CredCache {
   void clear();
   // Drops the entry holding `cred`, if it is still cached: a credential that just failed (its
   // ccache removed or unwritable) is acquired afresh by the next call instead of failing until
-  // it expires.
+  // it expires. Any caller of a rule shares that rule's entry, so one caller's failure makes the
+  // next call of any of them re-acquire: a cost of one acquisition, nothing more.
   void drop(const Cred& cred);
   // Drops every entry whose key contains `needle` (e.g. "ccache=FILE:/path").
   void erase_containing(std::string_view needle);

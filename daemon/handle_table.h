@@ -49,9 +49,6 @@ struct Entry {
   // shared_ptr may use it without `mu`; MIT krb5 locks a credential internally.
   gss::CredHandle cred;
   gss::ContextHandle context ABSL_GUARDED_BY(mu);  // kind == kContext
-  // kind == kContext, acceptor: policy released the credentials the peer delegated, so the
-  // delegation flag MIT keeps reporting for this context is cleared in every reply.
-  bool delegation_released ABSL_GUARDED_BY(mu) = false;
   // kind == kContext: which step RPC may continue the context, and the mechanism an initiator
   // started with. Set before insert() and never changed. MIT's gss_init_sec_context trusts the
   // mech passed on a later step and crashes (NULL dereference in SPNEGO) when it is not the one
@@ -59,6 +56,10 @@ struct Entry {
   enum class Role { kInitiator, kAcceptor };
   Role role = Role::kInitiator;
   gss::Oid mech;
+  // kind == kContext, acceptor, under a rule without accept_delegated: credentials a peer
+  // delegates are released, and the delegation flag MIT reports for the context is cleared in
+  // every reply (each accept step, InquireContext). Set before insert() and never changed.
+  bool hide_delegation = false;
   std::atomic<int64_t> last_used_ns{0};
 };
 

@@ -56,15 +56,21 @@ int64_t euid_of(pid_t pid) {
 // then match. So the pidfd is opened first, the cgroup read next, and both are kept only if the
 // pidfd's process is still alive afterwards (so the pid was not reused while reading) and runs as
 // the peer's uid. Otherwise the cgroup is "" (no `cgroups` pattern matches) and there is no pidfd
-// (the connection's handles go when it closes). Linux >= 6.5 has SO_PEERPIDFD, which closes the
-// remaining window (reuse before pidfd_open by a process of the same uid); Debian 12 runs 6.1.
+// (the connection's handles go when it closes). The same holds without pidfd_open (Linux < 5.3)
+// and for a caller that changed its effective uid after connect() (connected as root, then
+// dropped privileges): `cgroups` rules do not match such connections; uid and gid rules do.
+// Linux >= 6.5 has SO_PEERPIDFD, which closes the remaining window (reuse before pidfd_open by
+// a process of the same uid); Debian 12 runs 6.1.
 void pin_process(const ucred& cred, int* pidfd, std::string* cgroup) {
   *pidfd = static_cast<int>(syscall(SYS_pidfd_open, cred.pid, 0));
   cgroup->clear();
   if (*pidfd < 0) return;  // gone already (ESRCH), or Linux < 5.3 (ENOSYS)
+  // Both reads first, the liveness check last: if the pidfd's process is still alive after
+  // them, the pid was not reused while reading, so both came from that process.
   std::string read = cgroup_of(cred.pid);
+  const int64_t euid = euid_of(cred.pid);
   pollfd exited{*pidfd, POLLIN, 0};
-  if (poll(&exited, 1, 0) != 0 || euid_of(cred.pid) != static_cast<int64_t>(cred.uid)) {
+  if (poll(&exited, 1, 0) != 0 || euid != static_cast<int64_t>(cred.uid)) {
     spdlog::debug(
         "pid {} of a uid={} connection has exited or is another uid's now; its "
         "cgroup is not used",

@@ -14,6 +14,7 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
   std::shared_ptr<Entry>& ctx_entry = entries.context;
   if (request.context().empty()) {
     ctx_entry->role = Entry::Role::kAcceptor;
+    ctx_entry->hide_delegation = !call.rule->allow_accept_delegated;
   } else if (ctx_entry->role != Entry::Role::kAcceptor) {
     return absl::InvalidArgumentError(
         "context is an initiator's context; continue it with InitSecContext");
@@ -43,14 +44,13 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
   {
     absl::MutexLock lock(&ctx_entry->mu);
     status = gss::accept_sec_context(&ctx_entry->context, step, &out);
-    if (out.delegated_cred && !call.rule->allow_accept_delegated) {
-      // Not granted: release them here, so the caller never holds a handle to the peer's TGT,
-      // and hide the flag before any other call can inquire the context.
-      out.delegated_cred.reset();
-      out.flags = out.flags - gss::Flag::kDelegate;
-      ctx_entry->delegation_released = true;
-      delegation_released = true;
-    }
+  }
+  if (ctx_entry->hide_delegation) {
+    // Not granted: release them here, so the caller never holds a handle to the peer's TGT (nor
+    // to S4U2Proxy evidence tickets, which MIT also returns this way), and say nothing of it.
+    delegation_released = static_cast<bool>(out.delegated_cred);
+    out.delegated_cred.reset();
+    out.flags = out.flags - gss::Flag::kDelegate;
   }
   if (!status.ok() && is_keytab_error(status.minor)) {
     // The keys, not the caller, are at fault: say which rule and file (the keytab is read at

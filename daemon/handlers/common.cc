@@ -1,6 +1,7 @@
 #include "daemon/handlers/common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -163,6 +164,14 @@ v1::CredUsage usage_to_proto(gss::CredUsage usage) {
   return v1::CRED_USAGE_BOTH;
 }
 
+namespace {
+// What a keytab holds (principals and kvnos; never keys), through a fresh krb5 context.
+absl::StatusOr<std::vector<gss::KeytabEntry>> keytab_entries(const std::string& keytab) {
+  GSSGATE_ASSIGN_OR_RETURN(gss::Krb5Context ctx, gss::Krb5Context::create());
+  return gss::list_keytab(ctx, keytab);
+}
+}  // namespace
+
 std::string keytab_diagnosis(const Call& call) {
   if (!call.rule->keytab) return "";
   const std::string rule = absl::StrCat("policy rule \"", call.rule->name, "\": keytab ");
@@ -173,13 +182,11 @@ std::string keytab_diagnosis(const Call& call) {
   if (access(path.c_str(), F_OK) != 0) {
     return absl::StrCat(rule, path, " does not exist (", strerror(errno), ")");
   }
-  if (access(path.c_str(), R_OK) != 0) {
+  if (faccessat(AT_FDCWD, path.c_str(), R_OK, AT_EACCESS) != 0) {  // as gssgated's euid
     return absl::StrCat(rule, path, " is not readable by gssgated (uid ", geteuid(),
                         "): ", strerror(errno));
   }
-  absl::StatusOr<gss::Krb5Context> ctx = gss::Krb5Context::create();
-  if (!ctx.ok()) return "";
-  absl::StatusOr<std::vector<gss::KeytabEntry>> entries = gss::list_keytab(*ctx, path);
+  absl::StatusOr<std::vector<gss::KeytabEntry>> entries = keytab_entries(path);
   if (!entries.ok())
     return absl::StrCat(rule, path, " cannot be read: ", entries.status().message());
   if (entries->empty()) return absl::StrCat(rule, path, " holds no keys");
@@ -224,11 +231,12 @@ std::string ccache_diagnosis(const Call& call) {
   // A ccache with a TGT and a few service tickets takes a few KiB.
   constexpr uint64_t kNeeded = 64 * 1024;
   const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
-  if (free_bytes < kNeeded || fs.f_favail == 0) {
+  // f_files == 0: the file system has no inode count (btrfs, many FUSE and NFS ones).
+  if (free_bytes < kNeeded || (fs.f_files != 0 && fs.f_favail == 0)) {
     return absl::StrCat(what, " is full (", free_bytes, " bytes and ", fs.f_favail, " inodes free)",
                         fix);
   }
-  if (access(dir.c_str(), W_OK | X_OK) != 0) {
+  if (faccessat(AT_FDCWD, dir.c_str(), W_OK | X_OK, AT_EACCESS) != 0) {  // as gssgated's euid
     return absl::StrCat(what, " is not writable by gssgated (uid ", geteuid(),
                         "): ", strerror(errno), fix);
   }
@@ -357,9 +365,7 @@ bool client_keytab_holds(const Call& call, const std::string& principal, std::st
   absl::StatusOr<std::string> path = expand_template(*call.rule->client_keytab, call.peer.uid);
   if (!path.ok()) return false;
   *keytab = *path;
-  absl::StatusOr<gss::Krb5Context> ctx = gss::Krb5Context::create();
-  if (!ctx.ok()) return false;
-  absl::StatusOr<std::vector<gss::KeytabEntry>> entries = gss::list_keytab(*ctx, *path);
+  absl::StatusOr<std::vector<gss::KeytabEntry>> entries = keytab_entries(*path);
   if (!entries.ok()) return false;
   for (const gss::KeytabEntry& e : *entries) {
     if (e.principal == principal) return true;
@@ -563,13 +569,11 @@ absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::
   if (gss::inquire_cred(out->cred, &info).ok() && info.name) {
     principals.push_back(display_of(info.name));
   } else if (accept && rule.keytab) {
-    auto ctx = gss::Krb5Context::create();
     auto keytab = expand_template(*rule.keytab, call.peer.uid);
-    if (ctx.ok() && keytab.ok()) {
-      auto entries = gss::list_keytab(*ctx, *keytab);
-      if (entries.ok()) {
-        for (const auto& e : *entries) principals.push_back(e.principal);
-      }
+    absl::StatusOr<std::vector<gss::KeytabEntry>> entries =
+        keytab.ok() ? keytab_entries(*keytab) : keytab.status();
+    if (entries.ok()) {
+      for (const auto& e : *entries) principals.push_back(e.principal);
     }
   }
   for (const auto& p : principals) {

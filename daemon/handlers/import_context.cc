@@ -33,6 +33,8 @@ absl::Status Service::ImportContext(const Call& call, const v1::ImportContextReq
   std::shared_ptr<Entry> entry = imported_context_entry(call.owner, request.token(), &status);
   to_proto(status, reply->mutable_status());
   if (!entry) return absl::OkStatus();
+  entry->hide_delegation =
+      entry->role == Entry::Role::kAcceptor && !call.rule->allow_accept_delegated;
   GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(entry, call.rule->max_handles));
   reply->set_context(handle);
   return absl::OkStatus();

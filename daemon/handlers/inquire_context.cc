@@ -13,7 +13,6 @@ absl::Status Service::InquireContext(const Call& call, const v1::InquireContextR
   {
     absl::MutexLock lock(&entry->mu);
     status = gss::inquire_context(entry->context, &info);
-    if (entry->delegation_released) info.flags = info.flags - gss::Flag::kDelegate;
   }
   to_proto(status, reply->mutable_status());
   if (status.ok()) {
@@ -22,6 +21,7 @@ absl::Status Service::InquireContext(const Call& call, const v1::InquireContextR
     if (info.target_name) name_to_proto(call, info.target_name, reply->mutable_target_name());
     reply->set_lifetime(info.lifetime);
     reply->set_mech(info.mech.der());
+    if (entry->hide_delegation) info.flags = info.flags - gss::Flag::kDelegate;
     reply->set_flags(info.flags.bits());
     reply->set_locally_initiated(info.locally_initiated);
     reply->set_complete(info.open);

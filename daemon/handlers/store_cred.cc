@@ -37,6 +37,9 @@ absl::Status Service::StoreCred(const Call& call, const v1::StoreCredRequest& re
                        rule.name, "\" (credentials can be stored only into ", ccache, ")"));
     }
   }
+  // Recorded before the store, so an acquisition racing it finds the name; the record needs real
+  // credentials to be made, so the set stays bounded (see note_stored_ccache).
+  note_stored_ccache(ccache);
   gss::StoredCred stored;
   status =
       gss::store_cred_into(entry->cred, usage, mech, request.overwrite(), request.default_cred(),
@@ -48,7 +51,6 @@ absl::Status Service::StoreCred(const Call& call, const v1::StoreCredRequest& re
     audit(call, "store_cred", details, absl::StrCat("gss-error \"", status.message(), "\""));
     return absl::OkStatus();
   }
-  note_stored_ccache(ccache);
   // Default initiator credentials cached from this ccache may now be stale.
   cred_cache().erase_containing(absl::StrCat("ccache=", ccache));
   for (const gss::Oid& m : stored.mechs) reply->add_mechs(m.der());

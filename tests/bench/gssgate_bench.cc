@@ -77,12 +77,23 @@ double rate(const Options& o, const std::function<void()>& op) {
 
 // Runs op(i) on `threads` threads at once (i = 0..threads-1, each its own state); the median over
 // rounds of the operations per second of all threads together.
-double rate_parallel(const Options& o, int threads, const std::function<void(int)>& op) {
-  if (threads == 1) return rate(o, [&] { op(0); });
+// `during`, if given, is called every 20 ms from another thread while the workers run (the bench
+// samples the daemon's RSS under load with it).
+double rate_parallel(const Options& o, int threads, const std::function<void(int)>& op,
+                     const std::function<void()>& during = nullptr) {
+  if (threads == 1 && !during) return rate(o, [&] { op(0); });
   auto run_for = [&](std::chrono::duration<double> length) {
     std::atomic<uint64_t> total{0};
     std::vector<std::thread> workers;
     const auto start = Clock::now();
+    if (during) {
+      workers.emplace_back([&] {
+        while (Clock::now() - start < length) {
+          during();
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      });
+    }
     for (int i = 0; i < threads; ++i) {
       workers.emplace_back([&, i] {
         uint64_t n = 0;
@@ -104,15 +115,6 @@ double rate_parallel(const Options& o, int threads, const std::function<void(int
   }
   std::sort(rates.begin(), rates.end());
   return rates[rates.size() / 2];
-}
-
-// VmRSS of `pid` in KiB (0 if unreadable).
-uint64_t daemon_rss_kib(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtoull(line.c_str() + 6, nullptr, 10);
-  }
-  return 0;
 }
 
 class EchoService final : public gssgate::bench::Echo::Service {
@@ -299,7 +301,7 @@ int main(int argc, char** argv) {
         gssgate::SecurityContextOptions{.connection = conn}));
     clients[i]->step(*servers[i]->step(*clients[i]->step()));
   }
-  const uint64_t rss_idle = daemon_rss_kib((*daemon)->pid());
+  const uint64_t rss_idle = gt::rss_kib((*daemon)->pid());
   uint64_t rss_load = 0;
 
   for (int callers : {1, kCallers}) {
@@ -316,8 +318,9 @@ int main(int argc, char** argv) {
         must(gss::unwrap(mit_pairs[i].server, w.token, &u), "unwrap");
       });
       const double wrap_daemon = rate_parallel(
-          o, callers, [&](int i) { servers[i]->unwrap(clients[i]->wrap(payload, true).message); });
-      if (callers > 1) rss_load = std::max(rss_load, daemon_rss_kib((*daemon)->pid()));
+          o, callers, [&](int i) { servers[i]->unwrap(clients[i]->wrap(payload, true).message); },
+          callers == 1 ? std::function<void()>()
+                       : [&] { rss_load = std::max(rss_load, gt::rss_kib((*daemon)->pid())); });
       const double mic_mit = rate_parallel(o, callers, [&](int i) {
         std::string mic;
         must(gss::get_mic(mit_pairs[i].client, payload, GSS_C_QOP_DEFAULT, &mic), "get_mic");

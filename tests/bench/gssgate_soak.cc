@@ -37,6 +37,7 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using gssgate::testing::rss_kib;
 
 struct Options {
   int callers = 64;
@@ -48,21 +49,6 @@ struct Options {
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "gssgate-soak: %s\n", what.c_str());
   std::exit(2);
-}
-
-// VmRSS of `pid` in KiB; 0 if unreadable.
-uint64_t rss_kib(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      uint64_t v = 0;
-      if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(6, line.size() - 6 - 3)), &v)) {
-        return v;
-      }
-    }
-  }
-  return 0;
 }
 
 class Soak {

@@ -318,6 +318,10 @@ TEST_F(ClientTest, DelegationIsFilteredByPolicyOnEachSide) {
   EXPECT_THAT(daemon_->log(), HasSubstr("delegated=released (rule grants no accept_delegated)"));
   // Only the credentials the caller acquired itself are live: none from the peer.
   EXPECT_EQ(client.decrypt(server.encrypt("still works")), "still works");
+  // The flag stays hidden on the context after export and import (MIT's exported context keeps
+  // reporting it).
+  SecurityContext imported = SecurityContext::from_token(server.export_context(), conn_);
+  EXPECT_FALSE(imported.actual_flags().contains(RequirementFlag::delegate_to_peer));
 }
 
 TEST_F(ClientTest, ProcessTokenRejectsAWrongTokenAndTheContextSurvives) {

@@ -891,14 +891,19 @@ TEST_F(DaemonTest, TheDaemonRunsAsAServiceUserThatReadsOnlyTheKeytabsItWasGiven)
               HasSubstr(absl::StrCat("policy rule \"locked\": keytab ", locked,
                                      " is not readable by gssgated (uid ", kServiceUid, ")")));
 
-  // Reaping a killed caller's handles (pidfd_open on another uid's process) needs no privilege.
+  // Reaping a killed caller's handles through its pidfd (pidfd_open on another uid's process)
+  // needs no privilege: a child keeps the connection open, so only the pidfd can tell.
   ASSERT_EQ(ask(*a, "acquire initiate").kind, "OK");
+  Answer holder = ask(*a, "forkholder 20");
+  ASSERT_EQ(holder.kind, "OK") << holder.line;
+  const pid_t child = std::stoi(holder["child"]);
   const pid_t pid = a->pid();
   kill(pid, SIGKILL);
   EXPECT_TRUE(daemon_->wait_for_log(
-      absl::StrCat("released 3 handle(s) of uid=", kInitiatorUid, " pid=", pid),
+      absl::StrCat("released 3 handle(s) of uid=", kInitiatorUid, " pid=", pid, ": process exited"),
       std::chrono::seconds(5)))
       << daemon_->log();
+  kill(child, SIGKILL);
 }
 
 // A sealed credential token is bound to the uid that exported it: in another uid's hands it is

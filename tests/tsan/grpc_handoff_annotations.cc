@@ -10,7 +10,10 @@
 // tells TSan what the queue guarantees: everything done before a tag is posted happens before
 // whatever the thread that receives that tag does next (__tsan_release on posting,
 // __tsan_acquire on receiving, on the tag's address). It adds no ordering gRPC does not already
-// give, so it cannot hide a race between two of our handlers: those never exchange a tag.
+// give. What that ordering means for our handlers: two that run at the same time are not ordered
+// (their tags were posted before either ran), so their races are reported; a handler that runs
+// after a thread finished another and posted the next tag is ordered after it, as it really is
+// through gRPC's queue lock, so a race between two handlers that never overlap in time is not.
 
 #include <dlfcn.h>
 #include <grpc/grpc.h>
