@@ -831,17 +831,6 @@ TEST_F(DaemonTest, AFullOrReadOnlyCcacheDirectoryIsAClearErrorAndHealsWithoutARe
   EXPECT_EQ(healed.kind, "OK") << healed.line;
 }
 
-// The "Name:" line of /proc/PID/status, without the name and the tab after it.
-std::string proc_status(pid_t pid, const std::string& name) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/status"));
-  for (std::string line; std::getline(in, line);) {
-    if (absl::StartsWith(line, name + ":")) {
-      return std::string(absl::StripAsciiWhitespace(line.substr(name.size() + 1)));
-    }
-  }
-  return "(no " + name + " line)";
-}
-
 // Least privilege: gssgated runs as a service user with no capabilities and no supplementary
 // groups, and reads the keytabs an administrator made group-readable for it, and no others.
 // Everything else it does (its socket, SO_PEERCRED, pidfds, /proc/PID/cgroup, MEMORY ccaches,
