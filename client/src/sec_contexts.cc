@@ -4,6 +4,8 @@
 #include <stdexcept>
 
 #include "client/src/internal.h"
+#include "lib/gss/context.h"
+#include "lib/gss/status_proto.h"
 
 namespace gssgate {
 namespace {
@@ -21,10 +23,25 @@ void fill_bindings(const ChannelBindings& cb, v1::ChannelBindings* out) {
   out->set_application_data(cb.application_data);
 }
 
+// A status of MIT in this process (a local context) through the same mapping to GSSError as the
+// daemon's statuses.
+void check_local(const gss::GssStatus& status, bool strict = false) {
+  v1::GssStatus proto;
+  gss::to_proto(status, &proto);
+  internal::check(proto, strict);
+}
+
 }  // namespace
 
 struct SecurityContext::Info {
   v1::InquireContextReply reply;
+};
+
+struct SecurityContext::Local {
+  gss::ContextHandle context;
+  // InquireContext just before the move. Names, mech, flags and role do not change once a context
+  // is complete; the lifetime is asked of MIT each time.
+  v1::InquireContextReply info;
 };
 
 void SecurityContext::set_default_defer_step_errors(bool defer) {
@@ -106,11 +123,13 @@ SecurityContext& SecurityContext::operator=(SecurityContext&& o) noexcept {
     complete_ = o.complete_;
     defer_step_errors_ = o.defer_step_errors_;
     deferred_ = std::move(o.deferred_);
+    local_ = std::move(o.local_);
   }
   return *this;
 }
 
 void SecurityContext::release() noexcept {
+  local_.reset();
   if (handle_.empty() || !connection_) return;
   try {
     v1::DeleteSecContextRequest request;
@@ -196,6 +215,13 @@ bool SecurityContext::complete() const {
 
 SecurityContext::Info SecurityContext::inquire() const {
   require_handle();
+  if (local_) {
+    Info info{local_->info};
+    OM_uint32 seconds = 0;
+    check_local(gss::context_time(local_->context, &seconds));
+    info.reply.set_lifetime(seconds);
+    return info;
+  }
   v1::InquireContextRequest request;
   request.set_context(handle_);
   Info info;
@@ -207,7 +233,7 @@ SecurityContext::Info SecurityContext::inquire() const {
 
 void SecurityContext::require_handle() const {
   raise_deferred();
-  if (handle_.empty()) {
+  if (handle_.empty() && !local_) {
     internal::raise_local(kNoContext, kNoContextText,
                           started_ ? "the context was exported or deleted"
                                    : "the context has not been started: call step() first");
@@ -216,6 +242,11 @@ void SecurityContext::require_handle() const {
 
 WrapResult SecurityContext::wrap(std::string_view message, bool encrypt) {
   require_handle();
+  if (local_) {
+    gss::WrapResult out;
+    check_local(gss::wrap(local_->context, message, encrypt, GSS_C_QOP_DEFAULT, &out));
+    return WrapResult{std::move(out.token), out.encrypted};
+  }
   v1::WrapRequest request;
   request.set_context(handle_);
   request.set_message(std::string(message));
@@ -229,6 +260,11 @@ WrapResult SecurityContext::wrap(std::string_view message, bool encrypt) {
 
 UnwrapResult SecurityContext::unwrap(std::string_view message) {
   require_handle();
+  if (local_) {
+    gss::UnwrapResult out;
+    check_local(gss::unwrap(local_->context, message, &out), /*strict=*/true);
+    return UnwrapResult{std::move(out.message), out.encrypted, out.qop};
+  }
   v1::UnwrapRequest request;
   request.set_context(handle_);
   request.set_token(std::string(message));
@@ -256,6 +292,11 @@ std::string SecurityContext::decrypt(std::string_view message) {
 
 std::string SecurityContext::get_signature(std::string_view message) {
   require_handle();
+  if (local_) {
+    std::string mic;
+    check_local(gss::get_mic(local_->context, message, GSS_C_QOP_DEFAULT, &mic));
+    return mic;
+  }
   v1::GetMicRequest request;
   request.set_context(handle_);
   request.set_message(std::string(message));
@@ -268,6 +309,11 @@ std::string SecurityContext::get_signature(std::string_view message) {
 
 void SecurityContext::verify_signature(std::string_view message, std::string_view mic) {
   require_handle();
+  if (local_) {
+    gss_qop_t qop = GSS_C_QOP_DEFAULT;
+    check_local(gss::verify_mic(local_->context, message, mic, &qop), /*strict=*/true);
+    return;
+  }
   v1::VerifyMicRequest request;
   request.set_context(handle_);
   request.set_message(std::string(message));
@@ -280,6 +326,12 @@ void SecurityContext::verify_signature(std::string_view message, std::string_vie
 
 uint32_t SecurityContext::get_wrap_size_limit(uint32_t desired_output_size, bool encrypted) {
   require_handle();
+  if (local_) {
+    OM_uint32 max_input = 0;
+    check_local(gss::wrap_size_limit(local_->context, encrypted, GSS_C_QOP_DEFAULT,
+                                     desired_output_size, &max_input));
+    return max_input;
+  }
   v1::WrapSizeLimitRequest request;
   request.set_context(handle_);
   request.set_encrypt(encrypted);
@@ -293,6 +345,10 @@ uint32_t SecurityContext::get_wrap_size_limit(uint32_t desired_output_size, bool
 
 void SecurityContext::process_token(std::string_view token) {
   require_handle();
+  if (local_) {
+    check_local(gss::process_context_token(local_->context, token));
+    return;
+  }
   v1::ProcessContextTokenRequest request;
   request.set_context(handle_);
   request.set_token(std::string(token));
@@ -304,6 +360,12 @@ void SecurityContext::process_token(std::string_view token) {
 
 std::string SecurityContext::export_context() {
   require_handle();
+  if (local_) {
+    std::string token;
+    check_local(gss::export_context(&local_->context, &token));
+    local_.reset();  // MIT gave the context away with the token
+    return token;
+  }
   v1::ExportContextRequest request;
   request.set_context(handle_);
   v1::ExportContextReply reply;
@@ -312,6 +374,31 @@ std::string SecurityContext::export_context() {
   internal::check(reply.status());
   handle_.clear();  // the daemon gave the context away with the token
   return reply.token();
+}
+
+void SecurityContext::make_local() {
+  require_handle();
+  if (local_) return;
+  if (!complete_) {
+    internal::raise_local(kNoContext, kNoContextText,
+                          "make_local() needs an established context: finish step() first");
+  }
+  auto local = std::make_unique<Local>();
+  local->info = inquire().reply;
+  // PermissionDenied here (policy) leaves the context in gssgated, untouched.
+  std::string token = export_context();
+  gss::GssStatus imported = gss::import_context(token, &local->context);
+  if (!imported.ok()) {
+    // Lose nothing: gssgated takes back a token it exported to this caller.
+    v1::ImportContextRequest request;
+    request.set_token(std::move(token));
+    v1::ImportContextReply reply;
+    internal::call(*connection_, &v1::Gssgate::Stub::ImportContext, request, &reply);
+    internal::check(reply.status());
+    handle_ = reply.context();
+    check_local(imported);
+  }
+  local_ = std::move(local);
 }
 
 std::optional<uint32_t> SecurityContext::lifetime() const {

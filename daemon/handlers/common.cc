@@ -19,15 +19,6 @@
 
 namespace gssgate::daemon {
 
-void to_proto(const gss::GssStatus& status, v1::GssStatus* out) {
-  out->set_major(status.major);
-  out->set_minor(status.minor);
-  out->set_mech(status.mech.der());
-  out->set_operation(status.operation);
-  for (const auto& line : status.major_text) out->add_major_text(line);
-  for (const auto& line : status.minor_text) out->add_minor_text(line);
-}
-
 absl::StatusOr<gss::Oid> oid_field(const std::string& der, const char* field) {
   if (der.empty()) return gss::Oid();
   auto oid = gss::Oid::from_der(der);

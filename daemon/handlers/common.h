@@ -11,10 +11,11 @@
 #include "lib/gss/context.h"
 #include "lib/gss/cred.h"
 #include "lib/gss/name.h"
+#include "lib/gss/status_proto.h"
 
 namespace gssgate::daemon {
 
-void to_proto(const gss::GssStatus& status, v1::GssStatus* out);
+using gss::to_proto;  // GssStatus → v1::GssStatus (lib/gss/status_proto.h)
 
 // A DER OID field; empty gives the empty Oid. Malformed: INVALID_ARGUMENT naming `field`.
 absl::StatusOr<gss::Oid> oid_field(const std::string& der, const char* field);

@@ -29,17 +29,18 @@ class ClientTest : public RealmTest {
     if (HasFatalFailure()) return;
     start_daemon("delegate = true\naccept_delegated = true\n");
   }
-  // (Re)starts the daemon with the fixture's rule plus `grants`.
-  void start_daemon(const std::string& grants) {
+  // (Re)starts the daemon with the fixture's rule plus `grants`; export_context and export_creds
+  // are granted unless `allow_export` is false.
+  void start_daemon(const std::string& grants, bool allow_export = true) {
     conn_.reset();
     if (daemon_) {
       ASSERT_TRUE(daemon_->stop_cleanly().ok());
     }
     auto d = GssgatedProcess::start(
-        *kdc_,
-        absl::StrCat("[[rule]]\nname = \"root\"\nuids = [0]\nusages = [\"initiate\", \"accept\"]\n",
-                     "keytab = \"", service_keytab_, "\"\nclient_keytab = \"", client_keytab_,
-                     "\"\nexport_context = true\nexport_creds = true\n", grants));
+        *kdc_, absl::StrCat(
+                   "[[rule]]\nname = \"root\"\nuids = [0]\nusages = [\"initiate\", \"accept\"]\n",
+                   "keytab = \"", service_keytab_, "\"\nclient_keytab = \"", client_keytab_, "\"\n",
+                   allow_export ? "export_context = true\nexport_creds = true\n" : "", grants));
     ASSERT_TRUE(d.ok()) << d.status();
     daemon_ = std::move(*d);
     conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->socket()});
@@ -363,6 +364,86 @@ TEST_F(ClientTest, ExportConsumesTheContextAndTheTokenImportsHereAndInProcess) {
   s = gss::unwrap(local, client.wrap("to MIT", true).message, &out);
   ASSERT_TRUE(s.ok()) << describe(s);
   EXPECT_EQ(out.message, "to MIT");
+}
+
+TEST_F(ClientTest, MakeLocalMovesTheContextIntoThisProcessAndItStillTalksToTheDaemonsPeer) {
+  SecurityContext client({.name = target(),
+                          .flags = RequirementFlagSet{RequirementFlag::mutual_authentication,
+                                                      RequirementFlag::replay_detection,
+                                                      RequirementFlag::out_of_sequence_detection},
+                          .connection = conn_});
+  SecurityContext server({.connection = conn_});
+  EXPECT_THROW(client.make_local(), MissingContextError) << "not started";
+  establish(client, server);
+  if (HasFatalFailure()) return;
+  uint32_t daemon_limit = client.get_wrap_size_limit(1024, true);
+  RequirementFlagSet daemon_flags = client.actual_flags();
+  ASSERT_EQ(list_handles(false, conn_).size(), 2u);
+
+  EXPECT_FALSE(client.is_local());
+  client.make_local();
+  ASSERT_TRUE(client.is_local());
+  EXPECT_EQ(list_handles(false, conn_).size(), 1u) << "the daemon no longer holds the context";
+  client.make_local();  // already local: nothing happens
+  EXPECT_TRUE(client.is_local());
+  EXPECT_TRUE(client.complete());
+
+  // What the daemon reported before the move, and a lifetime MIT here counts down.
+  EXPECT_EQ(client.initiator_name().str(), alice());
+  EXPECT_EQ(client.target_name().str(), service_principal());
+  EXPECT_EQ(client.mech(), MechType::kerberos());
+  EXPECT_TRUE(client.locally_initiated());
+  EXPECT_EQ(client.actual_flags(), daemon_flags);
+  ASSERT_TRUE(client.lifetime().has_value());
+  EXPECT_GT(*client.lifetime(), 9u * 3600);
+  EXPECT_EQ(client.get_wrap_size_limit(1024, true), daemon_limit);
+
+  // Local on one side, gssgated on the other, in both directions.
+  EXPECT_EQ(server.decrypt(client.encrypt("local to daemon")), "local to daemon");
+  EXPECT_EQ(client.decrypt(server.encrypt("daemon to local")), "daemon to local");
+  std::string big(64 * 1024, 'b');
+  EXPECT_EQ(server.unwrap(client.wrap(big, true).message).message, big);
+  client.verify_signature("from the daemon", server.get_signature("from the daemon"));
+  server.verify_signature("from here", client.get_signature("from here"));
+  std::string mic = server.get_signature("signed");
+  EXPECT_THROW(client.verify_signature("changed", mic), BadMICError);
+  client.verify_signature("signed", mic);  // the failed check consumed nothing
+
+  // The same errors as through the daemon: replays, and a token that is not one.
+  std::string t1 = server.wrap("1", true).message;
+  EXPECT_EQ(client.unwrap(t1).message, "1");
+  EXPECT_THROW(client.unwrap(t1), DuplicateTokenError);
+  EXPECT_THROW(client.unwrap("not a token"), GSSError);
+  EXPECT_EQ(client.decrypt(server.encrypt("still fine")), "still fine") << "errors lose nothing";
+
+  // Exported from here, the token is MIT's: plain MIT imports it; this object is then empty.
+  std::string token = client.export_context();
+  EXPECT_FALSE(client.is_local());
+  EXPECT_THROW(client.wrap("x", true), MissingContextError);
+  gss::ContextHandle mit;
+  gss::GssStatus s = gss::import_context(token, &mit);
+  ASSERT_TRUE(s.ok()) << describe(s);
+  gss::WrapResult w;
+  ASSERT_TRUE(gss::wrap(mit, "from MIT", true, GSS_C_QOP_DEFAULT, &w).ok());
+  EXPECT_EQ(server.decrypt(w.token), "from MIT");
+}
+
+TEST_F(ClientTest, MakeLocalIsDeniedWithoutExportContextAndTheContextStaysInTheDaemon) {
+  start_daemon("", /*allow_export=*/false);
+  if (HasFatalFailure()) return;
+  SecurityContext client({.name = target(), .connection = conn_});
+  SecurityContext server({.connection = conn_});
+  establish(client, server);
+  if (HasFatalFailure()) return;
+  try {
+    client.make_local();
+    FAIL() << "make_local() must need export_context = true";
+  } catch (const PermissionDenied& e) {
+    EXPECT_THAT(e.what(), HasSubstr("does not allow exporting security contexts"));
+  }
+  EXPECT_FALSE(client.is_local());
+  EXPECT_EQ(server.decrypt(client.encrypt("still in gssgated")), "still in gssgated");
+  EXPECT_EQ(list_handles(false, conn_).size(), 2u);
 }
 
 TEST_F(ClientTest, TokensInteroperateWithInProcessMitInBothDirections) {

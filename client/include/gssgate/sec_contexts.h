@@ -4,6 +4,10 @@
 /// gssgate::SecurityContext — python-gssapi's gssapi.SecurityContext. The context lives in
 /// gssgated (its session key never leaves unless policy allows export_context()).
 ///
+/// The opt-in bulk path, make_local(): where policy allows export_context, an established context
+/// can be moved into MIT krb5 in this process, so wrap/unwrap and signatures cost no round trip.
+/// is_local() says where a context lives. See docs/client.md.
+///
 /// Deferred step errors (python's __DEFER_STEP_ERRORS__, on by default): when a step fails but
 /// GSSAPI produced an error token, step() returns the token and the error is thrown by the next
 /// call on the context, so the token can still reach the peer.
@@ -81,7 +85,21 @@ class SecurityContext {
   uint32_t get_wrap_size_limit(uint32_t desired_output_size, bool encrypted = true);
   void process_token(std::string_view token);
   /// Hands the context to the caller (only where policy allows); this object is then unusable.
+  /// A local context (make_local()) is exported by MIT in this process.
   std::string export_context();
+
+  /// The opt-in bulk path (not in python-gssapi): moves this established context out of gssgated
+  /// into MIT krb5 in this process (export_context() there, gss_import_sec_context here). After
+  /// it, wrap/unwrap, signatures, get_wrap_size_limit() and lifetime() run in-process, with no
+  /// round trip; the names, mech, flags and role are those gssgated reported just before the move.
+  /// The session key is then in this process's memory, which is why the caller's policy rule must
+  /// say export_context = true (else PermissionDenied, and the context stays in gssgated). If MIT
+  /// here cannot import the token, the context is handed back to gssgated and the GSSError is
+  /// thrown. Calling it on a local context does nothing. Throws MissingContextError before the
+  /// context is complete.
+  void make_local();
+  /// True when the context lives in this process (make_local()), false while gssgated holds it.
+  bool is_local() const { return local_ != nullptr; }
 
   std::optional<uint32_t> lifetime() const;
   std::optional<Credentials> delegated_creds() const;
@@ -106,6 +124,9 @@ class SecurityContext {
   struct Info;
   Info inquire() const;
   void release() noexcept;
+  // The context MIT runs in this process after make_local(), with gssgated's last inquiry.
+  struct Local;
+  std::unique_ptr<Local> local_;
 
   std::shared_ptr<Connection> connection_;
   std::string handle_;
