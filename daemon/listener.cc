@@ -197,6 +197,7 @@ void Listener::start(std::function<void(int fd)> hand_off, GoneCallback on_gone)
   on_gone_ = std::move(on_gone);
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kListenTag;
@@ -220,7 +221,8 @@ void Listener::stop() {
   }
   if (epoll_fd_ >= 0) close(epoll_fd_);
   if (stop_fd_ >= 0) close(stop_fd_);
-  epoll_fd_ = stop_fd_ = -1;
+  if (reserve_fd_ >= 0) close(reserve_fd_);
+  epoll_fd_ = stop_fd_ = reserve_fd_ = -1;
 }
 
 void Listener::loop() {
@@ -253,11 +255,33 @@ void Listener::loop() {
   }
 }
 
+bool Listener::refuse_for_lack_of_fds(int error) {
+  if (reserve_fd_ >= 0) {
+    close(reserve_fd_);
+    reserve_fd_ = -1;
+  }
+  int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd >= 0) close(fd);
+  reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  warn_out_of_fds(error);
+  return true;
+}
+
+void Listener::warn_out_of_fds(int error) const {
+  spdlog::warn(
+      "connection refused: gssgated is out of file descriptors ({}, with {} connections open; "
+      "each takes three); raise LimitNOFILE in the unit (gssgated raises its soft limit to the "
+      "hard one at start)",
+      std::strerror(error), connection_count());
+}
+
 void Listener::accept_one() {
   for (;;) {
     // Non-blocking, as grpc::AddInsecureChannelFromFd requires.
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
+      if ((errno == EMFILE || errno == ENFILE) && refuse_for_lack_of_fds(errno)) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         spdlog::warn("listener: accept: {}", std::strerror(errno));
       }
@@ -300,7 +324,11 @@ void Listener::accept_one() {
     }
     int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (dup_fd < 0) {
-      spdlog::warn("listener: dup: {}; connection refused", std::strerror(errno));
+      if (errno == EMFILE || errno == ENFILE) {
+        warn_out_of_fds(errno);
+      } else {
+        spdlog::warn("listener: dup: {}; connection refused", std::strerror(errno));
+      }
       close(fd);
       continue;
     }

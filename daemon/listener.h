@@ -70,6 +70,10 @@ class Listener {
   Listener(int listen_fd, std::string path, const DaemonSettings& settings, bool unlink_on_exit);
   void loop();
   void accept_one();
+  // accept4 failed with EMFILE/ENFILE: accepts the pending connection through the reserve
+  // descriptor and closes it. False when there was nothing to accept.
+  bool refuse_for_lack_of_fds(int error);
+  void warn_out_of_fds(int error) const;
   // Shuts down connections that have made no call within first_call_timeout_ (gRPC then closes
   // them, and closed() runs as for any other).
   void close_silent();
@@ -84,6 +88,10 @@ class Listener {
   bool unlink_on_exit_;
   int epoll_fd_ = -1;
   int stop_fd_ = -1;  // eventfd that wakes the loop for stop()
+  // /dev/null, held so that when the process runs out of descriptors one can be freed to accept
+  // and close a pending connection: otherwise the listening socket stays readable and the loop
+  // spins while the caller hangs in the backlog.
+  int reserve_fd_ = -1;
   std::thread thread_;
   std::function<void(int)> hand_off_;
   GoneCallback on_gone_;

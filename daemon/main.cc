@@ -11,9 +11,12 @@
 #include <grpcpp/server_builder.h>
 #include <grpcpp/server_posix.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -59,6 +62,24 @@ int inherited_listen_fd() {
   return 3;
 }
 
+// Each caller connection holds three descriptors (gRPC's socket, the listener's duplicate, a
+// pidfd), so the usual soft limit of 1024 would cap gssgated near 300 callers. Raise it to the
+// hard limit, as servers do (systemd's default hard limit is 524288); gRPC polls with epoll, so
+// no FD_SETSIZE applies.
+void raise_open_files_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlim_t was = limit.rlim_cur;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      spdlog::warn("cannot raise the open files limit from {}: {}", was, std::strerror(errno));
+      return;
+    }
+  }
+  spdlog::debug("open files limit: {}", limit.rlim_cur);
+}
+
 int serve(const std::string& config_path) {
   auto loaded = load_config(config_path);
   if (!loaded.ok()) {
@@ -66,6 +87,7 @@ int serve(const std::string& config_path) {
     return 2;
   }
   auto config = std::make_shared<const Config>(std::move(*loaded));
+  raise_open_files_limit();
 
   // Signals go to the main thread's sigtimedwait loop below; block them before any thread starts.
   sigset_t signals;

@@ -12,7 +12,9 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -326,6 +328,46 @@ TEST_F(DaemonServerTest, SilentTruncatedGarbageAndFloodingConnectionsDoNotStarve
   EXPECT_TRUE(daemon_->wait_for_log("made no call within 2s; closed")) << daemon_->log();
   EXPECT_THAT(*(*c)->request("indicate"), StartsWith("OK"))
       << "a connection that has called stays open";
+}
+
+TEST_F(DaemonServerTest, OutOfFileDescriptorsRefusesNewConnectionsCleanlyAndRecovers) {
+  // 64 descriptors, soft and hard, so gssgated cannot raise the limit: each connection takes
+  // three, and a few dozen are already gssgated's own.
+  auto d = GssgatedProcess::start(
+      *kdc_, rules(),
+      GssgatedOptions{.daemon_extra = "first_call_timeout = 60\n", .open_files_limit = 64});
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  auto served = daemon_->caller(kUser, kGroup);
+  ASSERT_TRUE(served.ok());
+  ASSERT_THAT(*(*served)->request("indicate"), StartsWith("OK"));
+
+  std::vector<std::unique_ptr<RawConnection>> hogs;
+  bool refused = false;
+  for (int i = 0; i < 40 && !refused; ++i) {
+    hogs.push_back(std::make_unique<RawConnection>(daemon_->socket()));
+    ASSERT_TRUE(hogs.back()->connected()) << "the backlog takes it; the daemon decides";
+    // Refused: closed at once rather than left hanging in the backlog.
+    refused = hogs.back()->closed_within(300);
+  }
+  ASSERT_TRUE(refused) << "40 connections never ran the daemon out of descriptors";
+  EXPECT_TRUE(daemon_->wait_for_log("connection refused: gssgated is out of file descriptors"))
+      << daemon_->log();
+  EXPECT_THAT(*(*served)->request("indicate"), StartsWith("OK"))
+      << "a connection made before keeps being served";
+
+  hogs.clear();  // their close frees descriptors
+  std::unique_ptr<LineChild> fresh;
+  for (int i = 0; i < 50 && !fresh; ++i) {
+    auto c = daemon_->caller(kUser, kGroup);
+    ASSERT_TRUE(c.ok());
+    auto reply = (*c)->request("indicate");
+    if (reply.ok() && absl::StartsWith(*reply, "OK"))
+      fresh = std::move(*c);
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(fresh) << "a new connection is served once others have closed";
 }
 
 TEST_F(DaemonServerTest, SigtermDrainsExitsZeroAndRemovesTheSocket) {
