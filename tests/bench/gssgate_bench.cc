@@ -2,14 +2,25 @@
 // throwaway realm, all measured in one run and reported as ratios (the machines are shared and
 // noisy: absolute numbers from different runs do not compare, ratios from one run do).
 //
-//   gssgate-bench [--seconds S] [--rounds N]
+//   gssgate-bench [--seconds S] [--rounds N] [--handles N] [--connections N] [--chart FILE.png]
 //
-// Each row runs N rounds of about S/N seconds after a short warm-up and reports the median rate.
+// Each rate row runs N rounds of about S/N seconds after a short warm-up and reports the median.
 // The targets are DESIGN.md §7 / issue 6's; the last column says whether this run met them.
 // Not timed assertions: nothing here fails a test.
+//
+// Some rows run in a child process (the bench re-executes itself with --child): the gssproxy
+// row, because the GSSAPI interposer is chosen once per process at its first GSS call; and the
+// memory rows, so that each RSS delta belongs to one kind of object only.
 
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,13 +30,19 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "daemon/handle_table.h"
 #include "echo.grpc.pb.h"
 #include "gssgate/gssgate.h"
 #include "lib/gss/context.h"
@@ -33,6 +50,7 @@
 #include "lib/gss/name.h"
 #include "tests/fixtures/gssgated_process.h"
 #include "tests/fixtures/mini_kdc.h"
+#include "tests/fixtures/subprocess.h"
 
 namespace {
 
@@ -43,6 +61,9 @@ namespace gss = gssgate::gss;
 struct Options {
   double seconds = 3.0;
   int rounds = 5;
+  int handles = 1'000'000;  // live handles for the handle-table rows
+  int connections = 1000;   // concurrent connections for the connection row
+  std::string chart;        // PNG of the ratios (gnuplot), if set
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -131,10 +152,10 @@ struct InProcess {
   gss::AcquiredCred acceptor;
   gss::NameHandle target;
 
-  InProcess(const gt::MiniKdc& kdc, const std::string& client_keytab,
+  InProcess(const std::string& alice_principal, const std::string& client_keytab,
             const std::string& service_keytab) {
     gss::NameHandle alice;
-    must(gss::import_name(kdc.qualify("alice"), gss::oids::nt_krb5_principal_name(), &alice),
+    must(gss::import_name(alice_principal, gss::oids::nt_krb5_principal_name(), &alice),
          "import alice");
     gss::AcquireCredRequest init;
     init.desired_name = &alice;
@@ -173,7 +194,48 @@ struct Row {
   std::string ratio_text;
   std::string target;
   std::string verdict;
+  double ratio = 0;         // 0: no ratio (a baseline, or an absolute figure)
+  double target_ratio = 0;  // 0: no target
 };
+
+// A PNG of every row with a ratio (bars) and its target (points), through gnuplot.
+void write_chart(const std::vector<Row>& rows, const std::string& png, const std::string& title) {
+  auto gnuplot = gt::find_tool("gnuplot", "gnuplot-nox");
+  if (!gnuplot.ok()) {
+    std::cerr << "no chart: " << gnuplot.status().message() << "\n";
+    return;
+  }
+  const std::string data = png + ".dat", script = png + ".gp";
+  std::ofstream d(data);
+  int n = 0;
+  for (const Row& r : rows) {
+    if (r.ratio <= 0) continue;
+    d << n++ << " \"" << r.name << "\" " << r.ratio << " "
+      << (r.target_ratio > 0 ? absl::StrCat(r.target_ratio) : "NaN") << "\n";
+  }
+  d.close();
+  // Horizontal bars (one row each, top to bottom in table order), so the long names stay readable.
+  std::ofstream g(script);
+  g << "set terminal pngcairo size 1400," << 160 + 26 * n << " font 'sans,10' noenhanced\n"
+    << "set output '" << png << "'\n"
+    << "set title '" << title << "'\n"
+    << "set xlabel 'ratio (higher is better)'\nset xrange [0:*]\nset grid xtics\n"
+    << "set yrange [" << n
+    << "-0.5:-0.5]\nset lmargin 62\nset key outside bottom center horizontal\n"
+    << "set style fill solid 0.6 border -1\n"
+    << "plot '" << data << "' using ($3/2):1:($3/2):(0.35):ytic(2) with boxxyerror"
+    << " lc rgb '#4a7ab0' title 'ratio in this run',"
+    << " '' using 4:1 with points pt 9 ps 2 lc rgb '#c03030' title 'target',"
+    << " '' using (1):1 with lines dt 2 lc rgb '#606060' title 'parity'\n";
+  g.close();
+  auto r = gt::run({*gnuplot, script}, {});
+  if (!r.ok() || r->exit_code != 0) {
+    std::cerr << "gnuplot failed: " << (r.ok() ? r->output : std::string(r.status().message()))
+              << "\n";
+    return;
+  }
+  std::cerr << "chart: " << png << "\n";
+}
 
 std::string machine() {
   utsname u{};
@@ -190,20 +252,380 @@ std::string machine() {
                       " CPUs (", model, ")");
 }
 
+// The q-quantile (0..1) of `v` (sorted in place).
+double quantile(std::vector<double>& v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
+}
+
+double micros_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+}
+
+// A thousand connections need more descriptors than the usual soft limit of 1024.
+void raise_open_files_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+// Runs this bench again as `gssgate-bench --child args...`, its environment plus `env`. Its
+// stdout is "key value" lines, returned as a map; its stderr (progress) passes through.
+std::map<std::string, double> run_child(const Options& o, const std::vector<std::string>& args,
+                                        const gt::Env& env) {
+  // Everything the child needs is built before fork(): this process has gRPC threads.
+  std::vector<std::string> argv = {"gssgate-bench",         "--seconds",
+                                   absl::StrCat(o.seconds), "--rounds",
+                                   absl::StrCat(o.rounds),  "--child"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::map<std::string, std::string> merged;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv = *e;
+    size_t eq = kv.find('=');
+    if (eq != std::string::npos) merged[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& [k, v] : env) merged[k] = v;
+  std::vector<std::string> envs;
+  for (const auto& [k, v] : merged) envs.push_back(k + "=" + v);
+  std::vector<char*> cargv, cenv;
+  for (std::string& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  for (std::string& e : envs) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) die("pipe2 failed");
+  pid_t pid = fork();
+  if (pid < 0) die("fork failed");
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    execve("/proc/self/exe", cargv.data(), cenv.data());
+    _exit(127);
+  }
+  close(out[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = read(out[0], buf, sizeof(buf))) > 0;) text.append(buf, n);
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    die(absl::StrCat("child \"", args.front(), "\" failed (status ", status, ")"));
+  }
+  std::map<std::string, double> values;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> kv = absl::StrSplit(line, ' ');
+    if (kv.size() == 2) values[kv[0]] = std::atof(kv[1].c_str());
+  }
+  return values;
+}
+
+// Progress for long loops: a line every tenth of `total`.
+void progress(const char* what, int done, int total) {
+  if (total >= 10 && done % (total / 10) == 0) {
+    std::cerr << "  " << what << ": " << done << " / " << total << "\n";
+  }
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// ---- child processes ------------------------------------------------------------------------
+
+// `n` contexts imported from one exported token, held in a plain vector: MIT's own memory per
+// context. Prints the RSS delta.
+int child_mit_contexts(int n, const std::string& token_file) {
+  const std::string token = read_file(token_file);
+  std::vector<gss::ContextHandle> held(n);  // the vector's pages are touched before the baseline
+  const uint64_t before = gt::rss_kib(getpid());
+  for (int i = 0; i < n; ++i) {
+    must(gss::import_context(token, &held[i]), "import_context");
+    progress("MIT contexts", i + 1, n);
+  }
+  std::cout << "kib " << gt::rss_kib(getpid()) - before << "\n";
+  std::cout.flush();
+  _exit(0);  // no n deletes
+}
+
+// The same contexts, each in a handle-table entry as gssgated keeps them; then the latency of
+// HandleTable::find on random ids of the full table.
+int child_table_contexts(int n, const std::string& token_file) {
+  using gssgate::daemon::Entry;
+  using gssgate::daemon::HandleKind;
+  const std::string token = read_file(token_file);
+  std::vector<std::string> ids(n, std::string(gssgate::daemon::kHandleBytes, '\0'));
+  gssgate::daemon::HandleTable table;
+  const gssgate::daemon::Owner owner{getuid(), 1};
+  const uint64_t before = gt::rss_kib(getpid());
+  for (int i = 0; i < n; ++i) {
+    auto entry = std::make_shared<Entry>(owner, HandleKind::kContext);
+    {
+      absl::MutexLock lock(&entry->mu);
+      must(gss::import_context(token, &entry->context), "import_context");
+    }
+    auto id = table.insert(std::move(entry), static_cast<uint32_t>(n) + 1);
+    if (!id.ok()) die(std::string(id.status().message()));
+    std::copy(id->begin(), id->end(), ids[i].begin());
+    progress("handle-table contexts", i + 1, n);
+  }
+  const uint64_t kib = gt::rss_kib(getpid()) - before;
+  std::mt19937_64 rng(42);
+  std::vector<double> ns;
+  constexpr int kLookups = 200'000;
+  ns.reserve(kLookups);
+  for (int i = 0; i < kLookups; ++i) {
+    const std::string& id = ids[rng() % n];
+    const auto start = Clock::now();
+    auto found = table.find(owner, id, HandleKind::kContext);
+    ns.push_back(std::chrono::duration<double, std::nano>(Clock::now() - start).count());
+    if (!found.ok()) die("lookup failed");
+  }
+  std::cout << "kib " << kib << "\np50_ns " << quantile(ns, 0.5) << "\np99_ns "
+            << quantile(ns, 0.99) << "\n";
+  std::cout.flush();
+  _exit(0);
+}
+
+// `n` complete initiator contexts, each from an in-process handshake, held bare: MIT's own memory
+// per context of the kind child_daemon_contexts makes.
+int child_mit_initiator_contexts(int n, const std::string& alice, const std::string& client_keytab,
+                                 const std::string& service_keytab) {
+  InProcess mit(alice, client_keytab, service_keytab);
+  std::vector<gss::ContextHandle> held(n);
+  const uint64_t before = gt::rss_kib(getpid());
+  for (int i = 0; i < n; ++i) {
+    gss::ContextHandle server;
+    mit.handshake(&held[i], &server);
+    progress("MIT initiator contexts", i + 1, n);
+  }
+  std::cout << "kib " << gt::rss_kib(getpid()) - before << "\n";
+  std::cout.flush();
+  _exit(0);
+}
+
+// `n` live context handles in gssgated: initiator contexts completed through the real daemon
+// (InitSecContext twice, over 4 connections) against an acceptor in this process. Reports the
+// daemon's RSS delta, and the latency of InquireContext on one context before and on random
+// contexts of the full table after.
+int child_daemon_contexts(int n, const std::string& socket, pid_t daemon, const std::string& alice,
+                          const std::string& client_keytab, const std::string& service_keytab) {
+  InProcess mit(alice, client_keytab, service_keytab);
+  constexpr int kConns = 4;
+  std::vector<std::shared_ptr<gssgate::Connection>> conns;
+  std::vector<gssgate::Name> targets;
+  for (int i = 0; i < kConns; ++i) {
+    conns.push_back(
+        std::make_shared<gssgate::Connection>(gssgate::ConnectionOptions{.socket = socket}));
+    targets.emplace_back("HTTP@localhost", gssgate::NameType::hostbased_service(), conns[i]);
+  }
+  auto establish = [&](int c) {
+    gssgate::SecurityContext client({.name = targets[c], .connection = conns[c]});
+    std::string token = *client.step();
+    gss::ContextHandle server;
+    gss::AcceptSecContextRequest accept;
+    accept.cred = &mit.acceptor.cred;
+    accept.input_token = token;
+    gss::AcceptSecContextResult reply;
+    must(gss::accept_sec_context(&server, accept, &reply), "accept");
+    client.step(reply.output_token);
+    return client;
+  };
+  auto latencies = [&](const std::vector<const gssgate::SecurityContext*>& pool) {
+    std::mt19937_64 rng(7);
+    std::vector<double> us;
+    for (int i = 0; i < 3000; ++i) {
+      const gssgate::SecurityContext* ctx = pool[rng() % pool.size()];
+      const auto start = Clock::now();
+      ctx->lifetime();
+      us.push_back(micros_since(start));
+    }
+    return us;
+  };
+  std::vector<std::vector<gssgate::SecurityContext>> held(kConns);
+  held[0].push_back(establish(0));
+  latencies({&held[0][0]});  // warm-up: the first calls on a new connection cost more
+  std::vector<double> one = latencies({&held[0][0]});
+  const uint64_t before = gt::rss_kib(daemon);
+  std::atomic<int> done{1};
+  std::vector<std::thread> workers;
+  for (int c = 0; c < kConns; ++c) {
+    workers.emplace_back([&, c] {
+      const int share = (n - 1) / kConns + (c < (n - 1) % kConns ? 1 : 0);
+      held[c].reserve(held[c].size() + share);
+      for (int i = 0; i < share; ++i) {
+        held[c].push_back(establish(c));
+        progress("gssgated context handles", ++done, n);
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  const uint64_t after = gt::rss_kib(daemon);
+  std::vector<const gssgate::SecurityContext*> pool;
+  for (auto& v : held) {
+    for (auto& ctx : v) pool.push_back(&ctx);
+  }
+  std::vector<double> full = latencies(pool);
+  std::cout << "kib " << after - before << "\none_p50_us " << quantile(one, 0.5) << "\none_p99_us "
+            << quantile(one, 0.99) << "\nfull_p50_us " << quantile(full, 0.5) << "\nfull_p99_us "
+            << quantile(full, 0.99) << "\n";
+  std::cout.flush();
+  _exit(0);  // the daemon releases the handles when the connections close
+}
+
+// Handshakes with the acceptor behind gssproxy's interposer (GSS_USE_PROXY=yes in this
+// process's environment, set by the parent before the first GSS call, which is when MIT's
+// mechglue loads the interposer). The keytab is not reachable from here: KRB5_KTNAME names a file
+// that does not exist and the acceptor's store has no keytab, so every accept that succeeds went
+// through gssproxy.
+int child_gssproxy_handshakes(const Options& o, const std::string& client_keytab,
+                              const std::string& alice) {
+  signal(SIGPIPE, SIG_IGN);  // the interposer writes to gssproxy's socket
+  gss::NameHandle alice_name, target;
+  must(gss::import_name(alice, gss::oids::nt_krb5_principal_name(), &alice_name), "import alice");
+  must(gss::import_name("HTTP@localhost", gss::oids::nt_hostbased_service(), &target),
+       "import target");
+  gss::AcquireCredRequest init;
+  init.desired_name = &alice_name;
+  init.usage = gss::CredUsage::kInitiate;
+  init.store.add("client_keytab", client_keytab).add("ccache", "MEMORY:gssgate-bench-gp");
+  gss::AcquiredCred initiator, acceptor;
+  must(gss::acquire_cred(init, &initiator), "initiator credentials");
+  gss::AcquireCredRequest accept;
+  accept.usage = gss::CredUsage::kAccept;
+  // A ccache element keeps the interposer from writing gssproxy's credential blob into the
+  // default ccache (it re-initializes a FILE one).
+  accept.store.add("ccache", "MEMORY:gssgate-bench-gp-acceptor");
+  must(gss::acquire_cred(accept, &acceptor), "acceptor credentials through gssproxy");
+  const double hs = rate(o, [&] {
+    gss::ContextHandle client, server;
+    gss::InitSecContextRequest i;
+    i.cred = &initiator.cred;
+    i.target = &target;
+    gss::InitSecContextResult token;
+    must(gss::init_sec_context(&client, i, &token), "init");
+    gss::AcceptSecContextRequest a;
+    a.cred = &acceptor.cred;
+    a.input_token = token.output_token;
+    gss::AcceptSecContextResult reply;
+    must(gss::accept_sec_context(&server, a, &reply), "accept through gssproxy");
+    i.input_token = reply.output_token;
+    must(gss::init_sec_context(&client, i, &token), "init (mutual)");
+  });
+  std::cout << "rate " << hs << "\n";
+  return 0;
+}
+
+int child_main(const Options& o, const std::vector<std::string>& a) {
+  if (a.size() == 3 && a[0] == "mit-contexts") return child_mit_contexts(std::stoi(a[1]), a[2]);
+  if (a.size() == 3 && a[0] == "table-contexts") return child_table_contexts(std::stoi(a[1]), a[2]);
+  if (a.size() == 5 && a[0] == "mit-initiator-contexts") {
+    return child_mit_initiator_contexts(std::stoi(a[1]), a[2], a[3], a[4]);
+  }
+  if (a.size() == 7 && a[0] == "daemon-contexts") {
+    return child_daemon_contexts(std::stoi(a[1]), a[2], std::stoi(a[3]), a[4], a[5], a[6]);
+  }
+  if (a.size() == 3 && a[0] == "gssproxy-handshakes") {
+    return child_gssproxy_handshakes(o, a[1], a[2]);
+  }
+  die("unknown --child arguments");
+}
+
+// ---- gssproxy ---------------------------------------------------------------------------------
+
+// Starts Debian's gssproxy with a private config (its keytab section is the service keytab), a
+// private socket, an empty config directory (-C: it would read /etc/gssproxy otherwise), in a
+// private mount namespace with tmpfs on /run (its pid file) and /var/lib/gssproxy (its default
+// socket directory), dying with this process (setpriv --pdeathsig). Then measures handshakes in
+// a child with the interposer on. nullopt and `why` when it cannot run here.
+std::optional<double> gssproxy_handshakes(const gt::MiniKdc& kdc, const Options& o,
+                                          const std::string& service_keytab,
+                                          const std::string& client_keytab, std::string* why) {
+  auto gssproxy = gt::find_tool("gssproxy", "gssproxy");
+  auto setpriv = gt::find_tool("setpriv", "util-linux");
+  auto unshare = gt::find_tool("unshare", "util-linux");
+  if (!gssproxy.ok() || !setpriv.ok() || !unshare.ok()) {
+    *why = "gssproxy not installed (scripts/bench.sh installs it)";
+    return std::nullopt;
+  }
+  if (geteuid() != 0) {
+    *why = "needs root (gssproxy's private mount namespace)";
+    return std::nullopt;
+  }
+  const std::string conf = kdc.path("gssproxy.conf"), dir = kdc.path("gssproxy.d"),
+                    sock = kdc.path("gssproxy.sock");
+  mkdir(dir.c_str(), 0700);
+  std::ofstream(conf) << "[gssproxy]\n  worker threads = 2\n\n[service/bench]\n  mechs = krb5\n"
+                      << "  cred_store = keytab:" << service_keytab << "\n"
+                      << "  cred_usage = accept\n  euid = " << geteuid() << "\n"
+                      << "  socket = " << sock << "\n";
+  const std::string script = absl::StrCat(
+      "mount -t tmpfs tmpfs /run && { [ ! -d /var/lib/gssproxy ] || mount -t tmpfs tmpfs "
+      "/var/lib/gssproxy; } && exec ",
+      *gssproxy, " -i -c ", conf, " -C ", dir, " -s ", sock);
+  auto pid = gt::spawn({*setpriv, "--pdeathsig", "TERM", *unshare, "-m", "--propagation", "private",
+                        "/bin/sh", "-c", script},
+                       kdc.env(), kdc.path("gssproxy.log"));
+  if (!pid.ok()) die(std::string(pid.status().message()));
+  bool up = false;
+  for (int i = 0; i < 100 && !up && gt::running(*pid); ++i) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock.c_str());
+    up = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(fd);
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!up) {
+    gt::terminate(*pid);
+    die("gssproxy did not start; its log:\n" + read_file(kdc.path("gssproxy.log")));
+  }
+  auto values = run_child(o, {"gssproxy-handshakes", client_keytab, kdc.qualify("alice")},
+                          {{"GSS_USE_PROXY", "yes"},
+                           {"GSSPROXY_SOCKET", sock},
+                           {"KRB5_KTNAME", "FILE:" + kdc.path("no-such.keytab")}});
+  gt::terminate(*pid);
+  return values["rate"];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  std::vector<std::string> child;
+  const char* usage =
+      "usage: gssgate-bench [--seconds S] [--rounds N] [--handles N] [--connections N] "
+      "[--chart FILE.png]";
+  for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
+    if (a == "--child") {
+      child.assign(argv + i + 1, argv + argc);
+      break;
+    }
+    if (i + 1 >= argc) die(usage);
+    std::string v = argv[++i];
     if (a == "--seconds") {
-      o.seconds = std::atof(argv[i + 1]);
+      o.seconds = std::atof(v.c_str());
     } else if (a == "--rounds") {
-      o.rounds = std::max(1, std::atoi(argv[i + 1]));
+      o.rounds = std::max(1, std::atoi(v.c_str()));
+    } else if (a == "--handles") {
+      o.handles = std::max(10, std::atoi(v.c_str()));
+    } else if (a == "--connections") {
+      o.connections = std::max(1, std::atoi(v.c_str()));
+    } else if (a == "--chart") {
+      o.chart = v;
     } else {
-      die("usage: gssgate-bench [--seconds S] [--rounds N]");
+      die(usage);
     }
   }
+  if (!child.empty()) return child_main(o, child);
+  raise_open_files_limit();
 
   std::cerr << "==> realm, gssgated and the echo server\n";
   auto kdc = gt::MiniKdc::start();
@@ -221,8 +643,12 @@ int main(int argc, char** argv) {
       **kdc,
       absl::StrCat("[[rule]]\nname = \"bench\"\nuids = [", getuid(),
                    "]\nusages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab,
-                   "\"\nclient_keytab = \"", client_keytab, "\"\nmax_handles = 100000\n"),
-      gt::GssgatedOptions{.extra_args = {"--log-level", "info"}});
+                   "\"\nclient_keytab = \"", client_keytab,
+                   "\"\nexport_context = true\nmax_handles = ", o.handles + 100'000, "\n"),
+      gt::GssgatedOptions{
+          .daemon_extra = absl::StrCat("max_connections = ", o.connections + 100,
+                                       "\nmax_connections_per_uid = ", o.connections + 100, "\n"),
+          .extra_args = {"--log-level", "info"}});
   if (!daemon.ok()) die(std::string(daemon.status().message()));
   auto conn = std::make_shared<gssgate::Connection>(
       gssgate::ConnectionOptions{.socket = (*daemon)->socket()});
@@ -245,7 +671,7 @@ int main(int argc, char** argv) {
     if (!s.ok()) die("echo: " + s.error_message());
   };
 
-  InProcess mit(**kdc, client_keytab, service_keytab);
+  InProcess mit((*kdc)->qualify("alice"), client_keytab, service_keytab);
   gssgate::Name target("HTTP@localhost", gssgate::NameType::hostbased_service(), conn);
   std::vector<Row> rows;
   auto add = [&](std::string name, double value, std::string unit, double baseline,
@@ -253,7 +679,8 @@ int main(int argc, char** argv) {
     double ratio = baseline > 0 ? value / baseline : 0;
     rows.push_back(Row{std::move(name), value, std::move(unit),
                        baseline > 0 ? absl::StrFormat("%.2fx", ratio) : "-", std::move(target_text),
-                       target_ratio <= 0 ? "" : (ratio >= target_ratio ? "met" : "MISSED")});
+                       target_ratio <= 0 ? "" : (ratio >= target_ratio ? "met" : "MISSED"),
+                       baseline > 0 ? ratio : 0, target_ratio});
     std::cerr << " " << rows.back().name << "\n";
   };
 
@@ -283,6 +710,16 @@ int main(int argc, char** argv) {
     client.step(*reply);
   });
   add("handshake, both sides through gssgated", hs_both, "/s", hs_mit, ">= 0.50x", 0.5);
+  std::cerr << "==> handshakes, acceptor through gssproxy (child process, interposer on)\n";
+  std::string no_gssproxy;
+  std::optional<double> hs_gssproxy =
+      gssproxy_handshakes(**kdc, o, service_keytab, client_keytab, &no_gssproxy);
+  if (hs_gssproxy) {
+    add("handshake, acceptor through gssproxy", *hs_gssproxy, "/s", hs_mit, "", 0);
+    add("handshake, acceptor: gssgated vs gssproxy", hs_acceptor, "/s", *hs_gssproxy, "", 0);
+  } else {
+    rows.push_back(Row{"handshake, acceptor through gssproxy", 0, "", "-", no_gssproxy, "skipped"});
+  }
 
   // Per-message rows: wrap+unwrap and get_mic+verify, 1 KiB and 64 KiB, with one caller and with
   // kCallers concurrent callers (threads of one process: each its own established context pair;
@@ -300,6 +737,17 @@ int main(int argc, char** argv) {
     servers.push_back(std::make_unique<gssgate::SecurityContext>(
         gssgate::SecurityContextOptions{.connection = conn}));
     clients[i]->step(*servers[i]->step(*clients[i]->step()));
+  }
+  // The opt-in bulk path: pairs established through gssgated, then both sides made local.
+  std::vector<std::unique_ptr<gssgate::SecurityContext>> local_clients, local_servers;
+  for (int i = 0; i < kCallers; ++i) {
+    local_clients.push_back(std::make_unique<gssgate::SecurityContext>(
+        gssgate::SecurityContextOptions{.name = target, .connection = conn}));
+    local_servers.push_back(std::make_unique<gssgate::SecurityContext>(
+        gssgate::SecurityContextOptions{.connection = conn}));
+    local_clients[i]->step(*local_servers[i]->step(*local_clients[i]->step()));
+    local_clients[i]->make_local();
+    local_servers[i]->make_local();
   }
   const uint64_t rss_idle = gt::rss_kib((*daemon)->pid());
   uint64_t rss_load = 0;
@@ -329,6 +777,9 @@ int main(int argc, char** argv) {
       const double mic_daemon = rate_parallel(o, callers, [&](int i) {
         servers[i]->verify_signature(payload, clients[i]->get_signature(payload));
       });
+      const double wrap_local = rate_parallel(o, callers, [&](int i) {
+        local_servers[i]->unwrap(local_clients[i]->wrap(payload, true).message);
+      });
       const double echo2 = rate_parallel(o, callers, [&](int) {
         echo_once(payload);
         echo_once(payload);
@@ -353,6 +804,8 @@ int main(int argc, char** argv) {
         add(absl::StrCat("get_mic+verify ", label, ", gssgated vs in-process"), mic_daemon * mib,
             "MiB/s", mic_mit * mib, "", 0);
       }
+      add(absl::StrCat("wrap+unwrap ", label, ", bulk path (make_local) vs in-process"),
+          wrap_local * mib, "MiB/s", wrap_mit * mib, ">= 0.90x", 0.9);
     }
   }
   // RSS: after start-up and the handshake rows with nothing in flight, and the most seen while
@@ -363,14 +816,158 @@ int main(int argc, char** argv) {
   rows.push_back(Row{absl::StrCat("daemon RSS, under load (", kCallers, " callers)"),
                      rss_load / kib_per_mib, "MiB", "-", "", ""});
 
+  // Many connections at once: each its own Connection (socket), established before the start,
+  // then handshake + 1 KiB wrap+unwrap, both sides through gssgated, kSessions times.
+  {
+    std::cerr << "==> " << o.connections << " concurrent connections\n";
+    const std::string kib(1024, 'x');
+    const double session_mit = rate(o, [&] {
+      gss::ContextHandle client, server;
+      mit.handshake(&client, &server);
+      gss::WrapResult w;
+      must(gss::wrap(client, kib, true, GSS_C_QOP_DEFAULT, &w), "wrap");
+      gss::UnwrapResult u;
+      must(gss::unwrap(server, w.token, &u), "unwrap");
+    });
+    constexpr int kSessions = 3;
+    std::mutex mu;
+    std::vector<double> latency_ms;
+    std::atomic<int> errors{0}, ready{0};
+    std::string first_error;
+    std::atomic<bool> go{false}, finished{false};
+    uint64_t rss_peak = 0;
+    std::vector<std::thread> threads;
+    for (int t = 0; t < o.connections; ++t) {
+      threads.emplace_back([&] {
+        std::vector<double> mine;
+        try {
+          auto c = std::make_shared<gssgate::Connection>(
+              gssgate::ConnectionOptions{.socket = (*daemon)->socket()});
+          gssgate::whoami(c);  // connected and known to the daemon before the start
+          gssgate::Name name("HTTP@localhost", gssgate::NameType::hostbased_service(), c);
+          ++ready;
+          while (!go) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          for (int i = 0; i < kSessions; ++i) {
+            const auto start = Clock::now();
+            gssgate::SecurityContext client({.name = name, .connection = c});
+            gssgate::SecurityContext server({.connection = c});
+            client.step(*server.step(*client.step()));
+            server.unwrap(client.wrap(kib, true).message);
+            mine.push_back(micros_since(start) / 1000);
+          }
+        } catch (const std::exception& e) {
+          ++ready;
+          std::lock_guard<std::mutex> lock(mu);
+          if (errors++ == 0) first_error = e.what();
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        latency_ms.insert(latency_ms.end(), mine.begin(), mine.end());
+      });
+    }
+    while (ready < o.connections) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::cerr << "  " << o.connections << " connections open\n";
+    std::thread sampler([&] {
+      while (!finished) {
+        rss_peak = std::max(rss_peak, gt::rss_kib((*daemon)->pid()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+    const auto start = Clock::now();
+    go = true;
+    for (std::thread& t : threads) t.join();
+    const double wall = micros_since(start) / 1e6;
+    finished = true;
+    sampler.join();
+    const size_t sessions = latency_ms.size();
+    const std::string what =
+        absl::StrCat(o.connections, " connections: handshake + 1 KiB wrap+unwrap");
+    add(absl::StrCat("session (handshake + 1 KiB wrap+unwrap), in-process MIT"), session_mit, "/s",
+        0, "baseline", 0);
+    add(absl::StrCat(what, ", gssgated"), sessions / wall, "/s", session_mit, "", 0);
+    rows.push_back(
+        Row{absl::StrCat(what, ", p50 latency"), quantile(latency_ms, 0.5), "ms", "-", "", ""});
+    rows.push_back(
+        Row{absl::StrCat(what, ", p99 latency"), quantile(latency_ms, 0.99), "ms", "-", "", ""});
+    rows.push_back(Row{absl::StrCat("daemon RSS, ", o.connections, " connections (peak)"),
+                       rss_peak / kib_per_mib, "MiB", "-", "", ""});
+    if (errors > 0) {
+      rows.push_back(Row{absl::StrCat(what, ": failed connections"), static_cast<double>(errors),
+                         "", "-", first_error, "ERRORS"});
+    }
+  }
+
+  // The handle table with o.handles live handles. Contexts: imported in-process from one exported
+  // token, held bare (MIT's own memory) and in gssgated's HandleTable (beyond MIT's own), each in
+  // its own child. Credentials: AcquireCreds through the real daemon (its RSS delta) against the
+  // same acquisitions in-process.
+  {
+    const std::string n = absl::StrCat(o.handles);
+    std::cerr << "==> handle table, " << n << " live handles\n";
+    const std::string token_file = (*kdc)->path("context.token");
+    {
+      gss::ContextHandle client, server;
+      mit.handshake(&client, &server);
+      std::string token;
+      must(gss::export_context(&server, &token), "export_context");
+      std::ofstream(token_file, std::ios::binary) << token;
+    }
+    const double per = 1024.0 / o.handles;
+    auto mit_ctx = run_child(o, {"mit-contexts", n, token_file}, {});
+    auto table_ctx = run_child(o, {"table-contexts", n, token_file}, {});
+    const double ctx_mit = mit_ctx["kib"] * per, ctx_table = table_ctx["kib"] * per;
+    rows.push_back(Row{"bytes per context, MIT's own (in-process)", ctx_mit, "B", "-", "", ""});
+    rows.push_back(Row{absl::StrCat("bytes per context handle beyond MIT's (", n, " in table)"),
+                       ctx_table - ctx_mit, "B", "-", "< 4096 B",
+                       ctx_table - ctx_mit < 4096 ? "met" : "MISSED"});
+    rows.push_back(Row{absl::StrCat("handle lookup among ", n, ", p50"), table_ctx["p50_ns"], "ns",
+                       "-", "", ""});
+    rows.push_back(Row{absl::StrCat("handle lookup among ", n, ", p99"), table_ctx["p99_ns"], "ns",
+                       "-", "", ""});
+    // MIT's own per initiator context from at most 100,000 handshakes: the size per context does
+    // not depend on how many there are, and each costs a handshake.
+    const int sample = std::min(o.handles, 100'000);
+    const std::string alice = (*kdc)->qualify("alice");
+    auto mit_init = run_child(
+        o, {"mit-initiator-contexts", absl::StrCat(sample), alice, client_keytab, service_keytab},
+        {});
+    auto daemon_ctx =
+        run_child(o,
+                  {"daemon-contexts", n, (*daemon)->socket(), absl::StrCat((*daemon)->pid()), alice,
+                   client_keytab, service_keytab},
+                  {});
+    const double init_mit = mit_init["kib"] * 1024.0 / sample,
+                 init_daemon = daemon_ctx["kib"] * per;
+    rows.push_back(
+        Row{"bytes per initiator context, MIT's own (in-process)", init_mit, "B", "-", "", ""});
+    rows.push_back(
+        Row{absl::StrCat("bytes per context handle in gssgated beyond MIT's (", n, " live)"),
+            init_daemon - init_mit, "B", "-", "< 4096 B",
+            init_daemon - init_mit < 4096 ? "met" : "MISSED"});
+    for (const char* q : {"p50", "p99"}) {
+      const double one = daemon_ctx[absl::StrCat("one_", q, "_us")];
+      const double full = daemon_ctx[absl::StrCat("full_", q, "_us")];
+      rows.push_back(
+          Row{absl::StrCat("InquireContext RPC, ", q, ", 1 live handle"), one, "us", "-", "", ""});
+      rows.push_back(Row{absl::StrCat("InquireContext RPC, ", q, ", ", n, " live handles"), full,
+                         "us", absl::StrFormat("%.2fx", one / full), "", "", 0, 0});
+    }
+  }
+
   std::cout << "\ngssgate-bench on " << machine() << "\n"
-            << absl::StrFormat("%d rounds of %.2f s per row, median shown\n\n", o.rounds,
-                               o.seconds / o.rounds);
-  std::cout << absl::StrFormat("%-58s %14s %9s  %-17s %s\n", "measure", "rate", "ratio", "target",
+            << absl::StrFormat(
+                   "%d rounds of %.2f s per rate row, median shown; %d handles, %d "
+                   "connections\n\n",
+                   o.rounds, o.seconds / o.rounds, o.handles, o.connections);
+  std::cout << absl::StrFormat("%-68s %14s %9s  %-17s %s\n", "measure", "value", "ratio", "target",
                                "");
   for (const Row& r : rows) {
-    std::cout << absl::StrFormat("%-58s %10.1f %-4s %8s  %-17s %s\n", r.name, r.value, r.unit,
+    std::cout << absl::StrFormat("%-68s %10.1f %-5s %8s  %-17s %s\n", r.name, r.value, r.unit,
                                  r.ratio_text, r.target, r.verdict);
+  }
+  std::cout.flush();
+  if (!o.chart.empty()) {
+    write_chart(rows, o.chart,
+                absl::StrCat("gssgate-bench, ratios measured in one run (", machine(), ")"));
   }
   echo_server->Shutdown();
   if (!(*daemon)->stop_cleanly().ok()) die("gssgated did not stop cleanly");
