@@ -132,12 +132,7 @@ void SecurityContext::release() noexcept {
   local_.reset();
   if (handle_.empty() || !connection_) return;
   try {
-    v1::DeleteSecContextRequest request;
-    request.set_context(handle_);
-    v1::DeleteSecContextReply reply;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + connection_->timeout());
-    internal::ConnectionAccess::stub(*connection_).DeleteSecContext(&ctx, request, &reply);
+    internal::ConnectionAccess::release_context(*connection_, handle_);
   } catch (...) {
     // Best effort: the daemon also drops the handle when the connection closes.
   }
