@@ -77,7 +77,6 @@ void raise_open_files_limit() {
       return;
     }
   }
-  spdlog::debug("open files limit: {}", limit.rlim_cur);
 }
 
 int serve(const std::string& config_path) {
@@ -88,6 +87,13 @@ int serve(const std::string& config_path) {
   }
   auto config = std::make_shared<const Config>(std::move(*loaded));
   raise_open_files_limit();
+#ifdef NDEBUG
+  // Debian's abseil keeps absl::Mutex's deadlock detector on, which records every lock order in
+  // a global graph (~1.3% of the daemon's time in GraphCycles under the bench, docs/performance.md).
+  // Release builds switch it off; the Debug (ASan) build keeps it, so the tests still check the
+  // lock order.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
 
   // Signals go to the main thread's sigtimedwait loop below; block them before any thread starts.
   sigset_t signals;
