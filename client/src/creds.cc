@@ -11,7 +11,12 @@ struct Credentials::Handle {
   ~Handle() {
     if (id.empty()) return;  // Credentials::empty()
     try {
-      internal::ConnectionAccess::release_cred(*connection, std::move(id));
+      v1::ReleaseCredRequest request;
+      request.set_creds(id);
+      v1::ReleaseCredReply reply;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + connection->timeout());
+      internal::ConnectionAccess::stub(*connection).ReleaseCred(&ctx, request, &reply);
     } catch (...) {
       // A destructor never throws; the daemon also drops the handle when the connection closes.
     }

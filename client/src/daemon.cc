@@ -12,7 +12,6 @@ std::shared_ptr<Connection> conn(const std::shared_ptr<Connection>& c) {
 }  // namespace
 
 WhoAmIResult whoami(const std::shared_ptr<Connection>& connection) {
-  internal::ConnectionAccess::wait_for_releases();  // they count handles
   v1::WhoAmIReply reply;
   internal::call(*conn(connection), &v1::Gssgate::Stub::WhoAmI, v1::WhoAmIRequest(), &reply);
   WhoAmIResult out;
@@ -31,7 +30,6 @@ WhoAmIResult whoami(const std::shared_ptr<Connection>& connection) {
 }
 
 DaemonStatus daemon_status(const std::shared_ptr<Connection>& connection) {
-  internal::ConnectionAccess::wait_for_releases();  // they count handles
   v1::GetStatusReply reply;
   internal::call(*conn(connection), &v1::Gssgate::Stub::GetStatus, v1::GetStatusRequest(), &reply);
   return DaemonStatus{reply.version(), reply.uptime_seconds(), reply.live_handles(),
@@ -39,7 +37,6 @@ DaemonStatus daemon_status(const std::shared_ptr<Connection>& connection) {
 }
 
 std::vector<HandleInfo> list_handles(bool all, const std::shared_ptr<Connection>& connection) {
-  internal::ConnectionAccess::wait_for_releases();  // they count handles
   v1::ListHandlesRequest request;
   request.set_all(all);
   v1::ListHandlesReply reply;
@@ -58,7 +55,6 @@ uint32_t reload_policy(const std::shared_ptr<Connection>& connection) {
 }
 
 std::string metrics_text(const std::shared_ptr<Connection>& connection) {
-  internal::ConnectionAccess::wait_for_releases();  // they count handles
   v1::GetMetricsReply reply;
   internal::call(*conn(connection), &v1::Gssgate::Stub::GetMetrics, v1::GetMetricsRequest(),
                  &reply);

@@ -21,18 +21,6 @@ namespace internal {
 
 struct ConnectionAccess {
   static v1::Gssgate::Stub& stub(const Connection& c);
-  // DeleteSecContext / ReleaseCred without waiting for the reply, so that dropping a context or
-  // credential costs its owner no round trip (a handshake through gssgated is a few RPCs; one of
-  // them was the delete). Best effort, like the synchronous release it replaces: the daemon also
-  // drops the handles of a connection that closes. Bounded: with kMaxReleasesInFlight unanswered
-  // on this connection, the next waits for one. The Connection's destructor waits for all of its
-  // releases (each has the connection's deadline).
-  static void release_context(const Connection& c, std::string handle);
-  static void release_cred(const Connection& c, std::string handle);
-  // Waits until every release this process sent on any connection is answered (bounded by the
-  // calls' deadlines): the introspection calls (whoami, daemon_status, list_handles) count
-  // handles, and must not count one its owner already dropped.
-  static void wait_for_releases();
 };
 
 // What an unknown handle means to the caller, for the GSSError thrown on NOT_FOUND.

@@ -133,7 +133,12 @@ void SecurityContext::release() noexcept {
   local_.reset();
   if (handle_.empty() || !connection_) return;
   try {
-    internal::ConnectionAccess::release_context(*connection_, handle_);
+    v1::DeleteSecContextRequest request;
+    request.set_context(handle_);
+    v1::DeleteSecContextReply reply;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + connection_->timeout());
+    internal::ConnectionAccess::stub(*connection_).DeleteSecContext(&ctx, request, &reply);
   } catch (...) {
     // Best effort: the daemon also drops the handle when the connection closes.
   }
