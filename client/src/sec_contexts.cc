@@ -219,7 +219,10 @@ SecurityContext::Info SecurityContext::inquire() const {
   if (local_) {
     Info info{local_->info};
     OM_uint32 seconds = 0;
-    check_local(gss::context_time(local_->context, &seconds));
+    gss::GssStatus status = gss::context_time(local_->context, &seconds);
+    // gss_context_time says CONTEXT_EXPIRED where the daemon's gss_inquire_context says lifetime
+    // 0: the same answer, and the other attributes still hold.
+    if (GSS_ROUTINE_ERROR(status.major) != GSS_S_CONTEXT_EXPIRED) check_local(status);
     info.reply.set_lifetime(seconds);
     return info;
   }
@@ -390,13 +393,22 @@ void SecurityContext::make_local() {
   std::string token = export_context();
   gss::GssStatus imported = gss::import_context(token, &local->context);
   if (!imported.ok()) {
-    // Lose nothing: gssgated takes back a token it exported to this caller.
-    v1::ImportContextRequest request;
-    request.set_token(std::move(token));
-    v1::ImportContextReply reply;
-    internal::call(*connection_, &v1::Gssgate::Stub::ImportContext, request, &reply);
-    internal::check(reply.status());
-    handle_ = reply.context();
+    // Lose nothing: gssgated takes back a token it exported to this caller, once.
+    try {
+      v1::ImportContextRequest request;
+      request.set_token(std::move(token));
+      v1::ImportContextReply reply;
+      internal::call(*connection_, &v1::Gssgate::Stub::ImportContext, request, &reply);
+      internal::check(reply.status());
+      handle_ = reply.context();
+    } catch (const std::exception& e) {
+      // Both failed (the daemon restarted, the policy changed, …): the context is gone, and the
+      // error says so rather than hiding either failure.
+      internal::raise_local(imported.major, imported.message(),
+                            std::string("make_local(): MIT in this process could not import the "
+                                        "context, and handing it back to gssgated failed too (") +
+                                e.what() + "); the context is lost");
+    }
     check_local(imported);
   }
   local_ = std::move(local);
