@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -281,7 +282,13 @@ void Listener::accept_one() {
     // Non-blocking, as grpc::AddInsecureChannelFromFd requires.
     int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
-      if ((errno == EMFILE || errno == ENFILE) && refuse_for_lack_of_fds(errno)) continue;
+      if (errno == EMFILE || errno == ENFILE) {
+        if (refuse_for_lack_of_fds(errno)) continue;
+        // No room even with the reserve (another thread took the freed slot): back off instead
+        // of spinning on a listening socket that stays readable.
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return;
+      }
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         spdlog::warn("listener: accept: {}", std::strerror(errno));
       }
