@@ -54,6 +54,14 @@ class ClientTest : public RealmTest {
   }
 
   Name target() { return Name("HTTP@localhost", NameType::hostbased_service(), conn_); }
+  // An initiator that asks for replay and sequence detection as well as mutual authentication.
+  SecurityContext sequenced_initiator() {
+    return SecurityContext({.name = target(),
+                            .flags = RequirementFlagSet{RequirementFlag::mutual_authentication,
+                                                        RequirementFlag::replay_detection,
+                                                        RequirementFlag::out_of_sequence_detection},
+                            .connection = conn_});
+  }
 
   // Steps both sides to completion through the library.
   void establish(SecurityContext& client, SecurityContext& server) {
@@ -238,11 +246,7 @@ TEST_F(ClientTest, ChannelBindingsMustMatch) {
 }
 
 TEST_F(ClientTest, ReplayedAndOutOfSequenceTokensRaiseSupplementaryErrors) {
-  SecurityContext client({.name = target(),
-                          .flags = RequirementFlagSet{RequirementFlag::mutual_authentication,
-                                                      RequirementFlag::replay_detection,
-                                                      RequirementFlag::out_of_sequence_detection},
-                          .connection = conn_});
+  SecurityContext client = sequenced_initiator();
   SecurityContext server({.connection = conn_});
   establish(client, server);
   if (HasFatalFailure()) return;
@@ -367,11 +371,7 @@ TEST_F(ClientTest, ExportConsumesTheContextAndTheTokenImportsHereAndInProcess) {
 }
 
 TEST_F(ClientTest, MakeLocalMovesTheContextIntoThisProcessAndItStillTalksToTheDaemonsPeer) {
-  SecurityContext client({.name = target(),
-                          .flags = RequirementFlagSet{RequirementFlag::mutual_authentication,
-                                                      RequirementFlag::replay_detection,
-                                                      RequirementFlag::out_of_sequence_detection},
-                          .connection = conn_});
+  SecurityContext client = sequenced_initiator();
   SecurityContext server({.connection = conn_});
   EXPECT_THROW(client.make_local(), MissingContextError) << "not started";
   establish(client, server);

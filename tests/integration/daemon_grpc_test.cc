@@ -347,14 +347,17 @@ TEST_F(DaemonServerTest, OutOfFileDescriptorsRefusesNewConnectionsCleanlyAndReco
   for (int i = 0; i < 40 && !refused; ++i) {
     hogs.push_back(std::make_unique<RawConnection>(daemon_->socket()));
     ASSERT_TRUE(hogs.back()->connected()) << "the backlog takes it; the daemon decides";
-    // Refused: closed at once rather than left hanging in the backlog.
+    // Refused: closed at once rather than left hanging in the backlog. Which refusal runs (accept4
+    // failing and the reserve descriptor making room, or the listener's duplicate failing after
+    // the accept) depends on how many descriptors are left; both must close and log the same.
     refused = hogs.back()->closed_within(300);
   }
   ASSERT_TRUE(refused) << "40 connections never ran the daemon out of descriptors";
   EXPECT_TRUE(daemon_->wait_for_log("connection refused: gssgated is out of file descriptors"))
       << daemon_->log();
-  EXPECT_THAT(*(*served)->request("indicate"), StartsWith("OK"))
-      << "a connection made before keeps being served";
+  auto still = (*served)->request("indicate");
+  ASSERT_TRUE(still.ok()) << still.status();
+  EXPECT_THAT(*still, StartsWith("OK")) << "a connection made before keeps being served";
 
   hogs.clear();  // their close frees descriptors
   std::unique_ptr<LineChild> fresh;
