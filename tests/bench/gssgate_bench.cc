@@ -17,9 +17,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -331,19 +329,12 @@ void progress(const char* what, int done, int total) {
   }
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // ---- child processes ------------------------------------------------------------------------
 
 // `n` contexts imported from one exported token, held in a plain vector: MIT's own memory per
 // context. Prints the RSS delta.
 int child_mit_contexts(int n, const std::string& token_file) {
-  const std::string token = read_file(token_file);
+  const std::string token = gt::read_file(token_file);
   std::vector<gss::ContextHandle> held(n);  // the vector's pages are touched before the baseline
   const uint64_t before = gt::rss_kib(getpid());
   for (int i = 0; i < n; ++i) {
@@ -363,7 +354,7 @@ int child_table_contexts(int n, const std::string& token_file) {
   // As gssgated does in a release build (daemon/main.cc): abseil's deadlock detector would
   // otherwise track each entry's mutex in one global graph, and dominate at a million entries.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  const std::string token = read_file(token_file);
+  const std::string token = gt::read_file(token_file);
   std::vector<std::string> ids(n, std::string(gssgate::daemon::kHandleBytes, '\0'));
   gssgate::daemon::HandleTable table;
   const gssgate::daemon::Owner owner{getuid(), 1};
@@ -579,19 +570,14 @@ std::optional<double> gssproxy_handshakes(const gt::MiniKdc& kdc, const Options&
   if (!pid.ok()) die(std::string(pid.status().message()));
   bool up = false;
   for (int i = 0; i < 100 && !up && gt::running(*pid); ++i) {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", sock.c_str());
-    up = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-    close(fd);
+    up = gt::unix_socket_accepts(sock);
     if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (!up) {
     gt::terminate(*pid);
     *why =
         "gssproxy did not start (see gssproxy.log: e.g. no CAP_SYS_ADMIN for its mount namespace)";
-    std::cerr << "gssproxy did not start; its log:\n" << read_file(kdc.path("gssproxy.log"));
+    std::cerr << "gssproxy did not start; its log:\n" << gt::read_file(kdc.path("gssproxy.log"));
     return std::nullopt;
   }
   auto values = run_child(o, {"gssproxy-handshakes", client_keytab, kdc.qualify("alice")},
