@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lib/gss/oid.h"
 
 namespace gssgate::daemon {
 
@@ -51,6 +52,12 @@ struct Rule {
 
   bool allow_initiate = false;
   bool allow_accept = false;
+  // The mechanisms the rule may use (AcquireCreds, AddCred, InitSecContext, AcceptSecContext,
+  // impersonation), written as names (krb5, krb5_old, krb5_ms, iakerb, spnego) or dotted OIDs.
+  // Credentials are acquired for these only, and every step runs with a credential that has an
+  // element for its mechanism: MIT's mechglue hands a mechanism GSS_C_NO_CREDENTIAL for one the
+  // credential lacks, and krb5 then uses the process's own default ccache or keytab.
+  std::vector<gss::Oid> mechs = {gss::oids::krb5(), gss::oids::spnego()};
   // Principals the caller may act as (fnmatch patterns against "name@REALM"); empty = whichever
   // the granted stores hold.
   std::vector<std::string> principals;
@@ -96,6 +103,14 @@ const Rule* match_rule(const Config& config, uid_t uid, gid_t gid, const std::ve
 // Expands %U/%u/%% in a store template for `uid`. Errors: FAILED_PRECONDITION when %u is used and
 // the uid has no user name; INVALID_ARGUMENT for an unknown %-sequence.
 absl::StatusOr<std::string> expand_template(const std::string& tmpl, uid_t uid);
+
+// Whether the rule allows `mech`.
+bool mech_allowed(const Rule& rule, const gss::Oid& mech);
+// "krb5_ms (1.2.840.48018.1.2.2)" for a mechanism with a name in the policy file, else the dotted
+// OID.
+std::string mech_label(const gss::Oid& mech);
+// The rule's mechanisms as "krb5, spnego".
+std::string mech_list(const Rule& rule);
 
 // True when `principal` ("name@REALM") is allowed by the rule's principal patterns.
 bool principal_allowed(const Rule& rule, const std::string& principal);

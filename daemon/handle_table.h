@@ -60,6 +60,13 @@ struct Entry {
   // delegates are released, and the delegation flag MIT reports for the context is cleared in
   // every reply (each accept step, InquireContext). Set before insert() and never changed.
   bool hide_delegation = false;
+  // kind == kContext: the credential every step of the context runs with, checked on the first step
+  // to hold an element for the context's mechanism (handlers/cred_guard.h), and the principal it
+  // acts as ("" for an acceptor that accepts for any key of its keytab). A later step never passes
+  // GSS_C_NO_CREDENTIAL: SPNEGO would hand its inner mechanism the process's default credentials.
+  // Set before insert() and never changed.
+  std::shared_ptr<const gss::CredHandle> step_cred;
+  std::string principal;
   std::atomic<int64_t> last_used_ns{0};
 };
 

@@ -79,7 +79,20 @@ void raise_open_files_limit() {
   }
 }
 
+// Defence in depth for issue #14: every credential the daemon uses comes from a rule's explicit
+// store (gss_acquire_cred_from), and no step runs without one (handlers/cred_guard.h). Should MIT
+// still fall back to the process defaults somewhere, those defaults must hold no identity: the
+// variables below override krb5.conf's default_ccache_name, default_client_keytab_name and
+// default_keytab_name, and point at an empty in-memory ccache and keytabs. Done before any thread
+// starts (MIT reads them with secure_getenv at each resolution); the one exception to "no setenv".
+void neutralize_default_identity() {
+  setenv("KRB5CCNAME", "MEMORY:gssgated-no-default-ccache", 1);
+  setenv("KRB5_CLIENT_KTNAME", "MEMORY:gssgated-no-default-client-keytab", 1);
+  setenv("KRB5_KTNAME", "MEMORY:gssgated-no-default-keytab", 1);
+}
+
 int serve(const std::string& config_path) {
+  neutralize_default_identity();
   auto loaded = load_config(config_path);
   if (!loaded.ok()) {
     spdlog::error("cannot load {}: {}", config_path, std::string(loaded.status().message()));

@@ -1,4 +1,5 @@
 #include "daemon/handlers/common.h"
+#include "daemon/handlers/cred_guard.h"
 #include "lib/util/status_macros.h"
 
 namespace gssgate::daemon {
@@ -20,19 +21,45 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
         "context is an initiator's context; continue it with InitSecContext");
   }
   gss::GssStatus status;
-  CredCache::Cred default_cred;
-  if (!cred_entry) {
-    GSSGATE_RETURN_IF_ERROR(
-        default_creds(*this, call, gss::CredUsage::kAccept, &status, &default_cred));
+  // The credential of every step (handlers/cred_guard.h): the caller's handle or its rule's
+  // default, checked on the first step against the mechanism MIT will pick for the token, and held
+  // by the context for the later ones (SPNEGO hands its inner mechanism whatever credential the
+  // later step passes: without one, the daemon's default keytab).
+  std::shared_ptr<const gss::CredHandle> step_cred = ctx_entry->step_cred;
+  std::string mech_text;
+  if (request.context().empty()) {
+    // A token without a recognisable header is refused by MIT before it looks at credentials.
+    absl::StatusOr<gss::Oid> mech = gss::initial_token_mech(request.input_token());
+    if (mech.ok()) {
+      GSSGATE_RETURN_IF_ERROR(require_mech(call, *mech, "accept"));
+      mech_text = absl::StrCat(" mech=", mech->dotted());
+    }
+    CredCache::Cred default_cred;
+    if (cred_entry) {
+      step_cred = std::shared_ptr<const gss::CredHandle>(cred_entry, &cred_entry->cred);
+    } else {
+      GSSGATE_RETURN_IF_ERROR(
+          default_creds(*this, call, gss::CredUsage::kAccept, &status, &default_cred));
+      step_cred = default_cred;
+    }
+    if (status.ok() && mech.ok()) {
+      status = require_cred_element(*step_cred, *mech, &ctx_entry->principal);
+    }
     if (!status.ok()) {
       to_proto(status, reply->mutable_status());
-      audit(call, "accept", "creds=default", absl::StrCat("gss-error \"", status.message(), "\""));
+      audit(call, "accept", absl::StrCat(cred_entry ? "creds=handle" : "creds=default", mech_text),
+            absl::StrCat("gss-error \"", status.message(), "\""));
       return absl::OkStatus();
     }
+    ctx_entry->step_cred = step_cred;
+  } else if (!step_cred) {
+    return absl::FailedPreconditionError(
+        "the context holds no credential to continue with (an imported context is complete); "
+        "start a new context");
   }
 
   gss::AcceptSecContextRequest step;
-  step.cred = cred_entry ? &cred_entry->cred : default_cred.get();
+  step.cred = step_cred.get();
   step.input_token = request.input_token();
   gss::ChannelBindings bindings;
   if (request.has_channel_bindings()) {
@@ -64,7 +91,10 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
   reply->set_flags(out.flags.bits());
   reply->set_lifetime(out.lifetime);
 
-  std::string details = absl::StrCat("token_bytes=", request.input_token().size());
+  std::string details = absl::StrCat("token_bytes=", request.input_token().size(), mech_text);
+  if (!ctx_entry->principal.empty()) {
+    absl::StrAppend(&details, " principal=\"", ctx_entry->principal, "\"");
+  }
   GSSGATE_ASSIGN_OR_RETURN(std::string handle,
                            settle_step(table(), call, status, request.context(), ctx_entry));
   reply->set_context(handle);

@@ -1,4 +1,5 @@
 #include "daemon/handlers/common.h"
+#include "daemon/handlers/cred_guard.h"
 #include "lib/util/status_macros.h"
 
 namespace gssgate::daemon {
@@ -28,8 +29,10 @@ absl::Status Service::AcquireCredImpersonateName(
   want.lifetime = request.lifetime() == 0 ? GSS_C_INDEFINITE : request.lifetime();
   for (const std::string& der : request.mechs()) {
     GSSGATE_ASSIGN_OR_RETURN(gss::Oid mech, oid_field(der, "mechs"));
+    GSSGATE_RETURN_IF_ERROR(require_mech(call, mech, "impersonate"));
     want.mechs.push_back(std::move(mech));
   }
+  if (want.mechs.empty()) want.mechs = default_acquire_mechs(*call.rule);
   gss::AcquiredCred acquired;
   status = gss::acquire_cred_impersonate(impersonator->cred, want, &acquired);
   to_proto(status, reply->mutable_status());

@@ -1,4 +1,5 @@
 #include "daemon/handlers/common.h"
+#include "daemon/handlers/cred_guard.h"
 #include "lib/util/status_macros.h"
 
 namespace gssgate::daemon {
@@ -10,6 +11,7 @@ absl::Status Service::AddCred(const Call& call, const v1::AddCredRequest& reques
   GSSGATE_ASSIGN_OR_RETURN(gss::CredUsage usage, usage_from_proto(request.usage()));
   GSSGATE_ASSIGN_OR_RETURN(gss::Oid mech, oid_field(request.mech(), "mech"));
   if (mech.empty()) mech = gss::oids::krb5();
+  GSSGATE_RETURN_IF_ERROR(require_mech(call, mech, "add_cred"));
   if (!request.has_name()) return absl::InvalidArgumentError("name is required");
   const bool impersonating = !request.impersonator().empty();
   if (impersonating && !request.store().empty()) {
@@ -36,6 +38,7 @@ absl::Status Service::AddCred(const Call& call, const v1::AddCredRequest& reques
   add.accept_lifetime =
       request.accept_lifetime() == 0 ? GSS_C_INDEFINITE : request.accept_lifetime();
   std::string who = loggable_name(name, request.name());
+  gss::NameHandle checked;
   if (status.ok() && impersonating) {
     GSSGATE_RETURN_IF_ERROR(check_impersonation(call, name, &status, &who));
   } else if (status.ok()) {
@@ -43,13 +46,18 @@ absl::Status Service::AddCred(const Call& call, const v1::AddCredRequest& reques
     want.name = &name;
     want.usage = usage;
     want.store = &request.store();
-    GSSGATE_RETURN_IF_ERROR(check_acquire(call, want, "add_cred", &status, &add.store));
+    GSSGATE_RETURN_IF_ERROR(check_acquire(call, want, "add_cred", &status, &add.store, &checked));
+    add.desired_name = &checked;  // the name that passed the check (checked_name)
   }
   gss::AddedCred added;
   if (status.ok()) {
     const gss::CredHandle* base_cred = base ? &base->cred : nullptr;
     status = impersonating ? gss::add_cred_impersonate(base_cred, impersonator->cred, add, &added)
                            : gss::add_cred(base_cred, add, &added);
+  }
+  if (status.ok() && !impersonating) {
+    GSSGATE_RETURN_IF_ERROR(check_acquired_principals(call, &added.cred, "add_cred", &mech));
+    restrict_negotiation(*call.rule, added.cred);
   }
   to_proto(status, reply->mutable_status());
   const std::string details =

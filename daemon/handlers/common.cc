@@ -1,4 +1,5 @@
 #include "daemon/handlers/common.h"
+#include "daemon/handlers/cred_guard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -82,6 +83,21 @@ absl::Status import_wire_name(const Call& call, const v1::Name& name, const char
   }
   *status = gss::import_name(name.value(), *type, out);
   return absl::OkStatus();
+}
+
+gss::GssStatus settable_attribute(const Call& call, const std::string& attribute, const char* op) {
+  // MIT matches the prefix case-sensitively; refusing every spelling costs nothing.
+  if (!absl::StartsWithIgnoreCase(attribute, "urn:mspac:")) return gss::GssStatus();
+  gss::GssStatus status = gss::check(
+      op == std::string_view("delete_name_attribute") ? "gss_delete_name_attribute"
+                                                       : "gss_set_name_attribute",
+      GSS_S_UNAVAILABLE, 0);
+  status.minor_text = {
+      "gssgated does not set or delete urn:mspac: attributes: a name's PAC comes only from the "
+      "ticket the KDC signed, and setting one would make the daemon parse caller bytes"};
+  audit(call, op, absl::StrCat("attribute_bytes=", attribute.size(), " attribute=urn:mspac:"),
+        "refused");
+  return status;
 }
 
 std::string display_of(const gss::NameHandle& name) {
@@ -294,8 +310,6 @@ void audit(const Call& call, const char* op, const std::string& details,
                outcome);
 }
 
-namespace {
-
 absl::Status deny(const Call& call, const char* op, const std::string& why) {
   std::string quoted = why;
   std::replace(quoted.begin(), quoted.end(), '"', '\'');  // keep the audit line parseable
@@ -303,9 +317,10 @@ absl::Status deny(const Call& call, const char* op, const std::string& why) {
   return absl::PermissionDeniedError(why);
 }
 
-}  // namespace
-
 namespace {
+// An empty in-memory keytab (MIT creates a MEMORY keytab empty when first resolved).
+constexpr char kNoClientKeys[] = "MEMORY:gssgate-no-client-keys";
+
 // The stores a rule grants for a usage; the cache key and acquire_granted both use it.
 // `principal` ("name@REALM", or empty when none was named) picks the caller's in-daemon ccache: an
 // explicitly named ccache holds one principal (MIT refuses another with "Principal in credential
@@ -324,6 +339,10 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> granted_stores(
   if (accept) GSSGATE_RETURN_IF_ERROR(grant("keytab", rule.keytab));
   if (initiate) {
     GSSGATE_RETURN_IF_ERROR(grant("client_keytab", rule.client_keytab));
+    // Without a client_keytab element MIT gets initial tickets from the process's default client
+    // keytab (KRB5_CLIENT_KTNAME, default_client_keytab_name: root's) for a principal the ccache
+    // lacks: name an empty one instead.
+    if (!rule.client_keytab) granted.emplace_back("client_keytab", kNoClientKeys);
     if (rule.ccache) {
       GSSGATE_RETURN_IF_ERROR(grant("ccache", rule.ccache));
     } else {
@@ -446,6 +465,8 @@ absl::Status default_creds(Service& service, const Call& call, gss::CredUsage us
   }
   CredRequest want;
   want.usage = usage;
+  // Every mechanism the rule allows, so a step of any of them finds its element.
+  want.mechs = call.rule->mechs;
   gss::AcquiredCred acquired;
   GSSGATE_RETURN_IF_ERROR(acquire_granted(call, want, status, &acquired));
   if (!status->ok()) return absl::OkStatus();
@@ -461,8 +482,20 @@ absl::Status default_creds(Service& service, const Call& call, gss::CredUsage us
   return absl::OkStatus();
 }
 
+gss::NameHandle checked_name(gss::NameHandle mn, const std::string& principal) {
+  // MIT's mechglue imports a name for SPNEGO (and other mechanisms) from the caller's original
+  // text, so a hostbased or short name would be resolved once more after the check; a principal
+  // with its realm is re-imported as exactly that principal instead. A referral-realm one
+  // ("HTTP/host@") keeps the krb5 mechanism name.
+  if (principal.empty() || principal.back() == '@') return mn;
+  gss::NameHandle exact;
+  if (!gss::import_name(principal, gss::oids::nt_krb5_principal_name(), &exact).ok()) return mn;
+  return exact;
+}
+
 absl::Status check_acquire(const Call& call, const CredRequest& request, const char* op,
-                           gss::GssStatus* status, gss::CredStore* stores) {
+                           gss::GssStatus* status, gss::CredStore* stores,
+                           gss::NameHandle* canonical) {
   const Rule& rule = *call.rule;
   const bool initiate = request.usage != gss::CredUsage::kAccept;
   const bool accept = request.usage != gss::CredUsage::kInitiate;
@@ -480,11 +513,12 @@ absl::Status check_acquire(const Call& call, const CredRequest& request, const c
   // The principal named, where the ccache choice or the rule's principal patterns need it.
   *status = gss::GssStatus();
   std::string principal;
-  if (request.name != nullptr && ((initiate && !rule.ccache) || !rule.principals.empty())) {
+  if (request.name != nullptr) {
     gss::NameHandle mn;
     *status = gss::canonicalize_name(*request.name, gss::oids::krb5(), &mn);
     if (!status->ok()) return absl::OkStatus();
     principal = display_of(mn);
+    if (canonical != nullptr) *canonical = checked_name(std::move(mn), principal);
   }
   if (!principal.empty() && !rule.principals.empty() && !principal_allowed(rule, principal)) {
     return deny(
@@ -538,12 +572,18 @@ absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::
   const Rule& rule = *call.rule;
   const bool accept = request.usage != gss::CredUsage::kInitiate;
   gss::AcquireCredRequest acquire;
-  GSSGATE_RETURN_IF_ERROR(check_acquire(call, request, "acquire", status, &acquire.store));
+  for (const gss::Oid& mech : request.mechs) {
+    GSSGATE_RETURN_IF_ERROR(require_mech(call, mech, "acquire"));
+  }
+  gss::NameHandle checked;
+  GSSGATE_RETURN_IF_ERROR(
+      check_acquire(call, request, "acquire", status, &acquire.store, &checked));
   if (!status->ok()) return absl::OkStatus();
-  acquire.desired_name = request.name;
+  // The name that passed the check, not the caller's text (which MIT would resolve again).
+  acquire.desired_name = request.name != nullptr ? &checked : nullptr;
   acquire.usage = request.usage;
   acquire.lifetime = request.lifetime;
-  acquire.mechs = request.mechs;
+  acquire.mechs = request.mechs.empty() ? default_acquire_mechs(rule) : request.mechs;
   *status = gss::acquire_cred(acquire, out);
   if (!status->ok() && accept) {
     if (std::string why = keytab_diagnosis(call); !why.empty()) status->minor_text.push_back(why);
@@ -552,29 +592,9 @@ absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::
     // With a client keytab MIT gets the TGT and stores it in the ccache right here.
     if (std::string why = ccache_diagnosis(call); !why.empty()) status->minor_text.push_back(why);
   }
-  if (!status->ok() || request.name != nullptr || rule.principals.empty()) return absl::OkStatus();
-
-  // No name was given but the rule restricts principals: check what the stores produced.
-  std::vector<std::string> principals;
-  gss::CredInfo info;
-  if (gss::inquire_cred(out->cred, &info).ok() && info.name) {
-    principals.push_back(display_of(info.name));
-  } else if (accept && rule.keytab) {
-    auto keytab = expand_template(*rule.keytab, call.peer.uid);
-    absl::StatusOr<std::vector<gss::KeytabEntry>> entries =
-        keytab.ok() ? keytab_entries(*keytab) : keytab.status();
-    if (entries.ok()) {
-      for (const auto& e : *entries) principals.push_back(e.principal);
-    }
-  }
-  for (const auto& p : principals) {
-    if (!principal_allowed(rule, p)) {
-      out->cred.reset();
-      return deny(call, "acquire",
-                  absl::StrCat("the stores of policy rule \"", rule.name, "\" hold ", p,
-                               ", which the rule's principals do not allow; name a principal"));
-    }
-  }
+  if (!status->ok()) return absl::OkStatus();
+  GSSGATE_RETURN_IF_ERROR(check_acquired_principals(call, &out->cred, "acquire"));
+  restrict_negotiation(rule, out->cred);
   return absl::OkStatus();
 }
 

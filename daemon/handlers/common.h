@@ -31,6 +31,14 @@ absl::StatusOr<gss::Oid> oid_field(const std::string& der, const char* field);
 absl::Status import_wire_name(const Call& call, const v1::Name& name, const char* field,
                               gss::NameHandle* out, gss::GssStatus* status);
 
+// Refuses setting or deleting an attribute whose setter would parse caller bytes inside the
+// daemon: MIT's "urn:mspac:" attributes hand the value to krb5_pac_parse (whose out-of-bounds read
+// tests/fuzz/regressions record). The PAC of a name comes only from the ticket the KDC signed.
+// The refusal is GSS_S_UNAVAILABLE with a text saying so (python-gssapi over MIT raises
+// OperationUnavailableError for a PAC attribute it cannot change, too), and an audit line as `op`.
+// With this and import_wire_name, the daemon parses no attribute data from callers.
+gss::GssStatus settable_attribute(const Call& call, const std::string& attribute, const char* op);
+
 // A mechanism name goes out as its composite exported token sealed for the caller's uid (so it
 // round-trips exactly, attributes included, and cannot be altered); any other name as its display
 // form. Display fields are always filled.
@@ -58,8 +66,16 @@ struct CredRequest {
 // elements and the principal against the caller's rule. On success *stores holds what to acquire
 // from. Refusals are PERMISSION_DENIED (returned, audit-logged as `op`); a GSSAPI failure while
 // reading the name comes back in *status (with OK returned).
+// *canonical (when not null) receives the name to acquire with: the one whose principal passed
+// the check (see checked_name), never the caller's text.
 absl::Status check_acquire(const Call& call, const CredRequest& request, const char* op,
-                           gss::GssStatus* status, gss::CredStore* stores);
+                           gss::GssStatus* status, gss::CredStore* stores,
+                           gss::NameHandle* canonical);
+
+// The name to acquire as, for the krb5 mechanism name `mn` whose display form `principal` passed
+// the policy check: `principal` imported as a Kerberos principal name (so no mechanism resolves
+// the caller's original text again), or `mn` itself for a referral-realm principal.
+gss::NameHandle checked_name(gss::NameHandle mn, const std::string& principal);
 
 // S4U2Self policy: PERMISSION_DENIED (and an audit line) unless the caller's rule allows
 // impersonating `name`; *principal is the name as "name@REALM". GSSAPI failures in *status.
@@ -133,6 +149,9 @@ std::string cred_token_binding(uid_t uid);
 // How a caller-supplied name appears in logs: its display form once imported, else only its length
 // (the raw value may be a binary exported-name token).
 std::string loggable_name(const gss::NameHandle& name, const v1::Name& wire);
+
+// A policy refusal: an audit line (`op`, reason=`why`, outcome=denied) and PERMISSION_DENIED(`why`).
+absl::Status deny(const Call& call, const char* op, const std::string& why);
 
 // One audit line: operation, caller, rule, free-form details, outcome. Never token bytes.
 void audit(const Call& call, const char* op, const std::string& details,

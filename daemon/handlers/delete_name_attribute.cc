@@ -11,6 +11,7 @@ absl::Status Service::DeleteNameAttribute(const Call& call,
   gss::NameHandle name;
   gss::GssStatus status;
   GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.name(), "name", &name, &status));
+  if (status.ok()) status = settable_attribute(call, request.attribute(), "delete_name_attribute");
   if (status.ok()) status = gss::delete_name_attribute(name, request.attribute());
   to_proto(status, reply->mutable_status());
   if (status.ok()) name_to_proto(call, name, reply->mutable_name());

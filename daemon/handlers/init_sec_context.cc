@@ -1,4 +1,5 @@
 #include "daemon/handlers/common.h"
+#include "daemon/handlers/cred_guard.h"
 #include "lib/util/status_macros.h"
 
 namespace gssgate::daemon {
@@ -18,6 +19,7 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
   std::shared_ptr<Entry>& ctx_entry = entries.context;
   if (first) {
     if (mech.empty()) mech = gss::oids::krb5();
+    GSSGATE_RETURN_IF_ERROR(require_mech(call, mech, "init"));
     ctx_entry->role = Entry::Role::kInitiator;
     ctx_entry->mech = mech;
   } else {
@@ -38,22 +40,49 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
   gss::NameHandle target;
   gss::GssStatus status;
   GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.target(), "target", &target, &status));
+  // The credential of every step (handlers/cred_guard.h): the caller's handle or its rule's
+  // default, checked on the first step and held by the context for the later ones.
   CredCache::Cred default_cred;
-  if (status.ok() && first && !cred_entry) {
-    GSSGATE_RETURN_IF_ERROR(
-        default_creds(*this, call, gss::CredUsage::kInitiate, &status, &default_cred));
+  std::shared_ptr<const gss::CredHandle> step_cred = ctx_entry->step_cred;
+  if (first) {
+    if (status.ok() && cred_entry) {
+      step_cred = std::shared_ptr<const gss::CredHandle>(cred_entry, &cred_entry->cred);
+    } else if (status.ok()) {
+      GSSGATE_RETURN_IF_ERROR(
+          default_creds(*this, call, gss::CredUsage::kInitiate, &status, &default_cred));
+      step_cred = default_cred;
+    }
+    if (status.ok()) status = require_cred_element(*step_cred, mech, &ctx_entry->principal);
+    ctx_entry->step_cred = step_cred;
+  } else if (!step_cred) {
+    return absl::FailedPreconditionError(
+        "the context holds no credential to continue with (an imported context is complete); "
+        "start a new context");
   }
+  // MIT fetches and stores the TGT and service tickets with the credential: a ccache directory
+  // that cannot take them shows here (in the element check or the step), with an errno MIT's
+  // message does not tie to the rule or the path. A shared default credential that is itself
+  // broken (its ccache file removed, say) is not reused: the next call acquires afresh from the
+  // rule's stores.
+  auto explain_cred_failure = [&](gss::GssStatus* failed) {
+    if (std::string why = ccache_diagnosis(call); !why.empty()) failed->minor_text.push_back(why);
+    const OM_uint32 routine = GSS_ROUTINE_ERROR(failed->major);
+    if (default_cred && (routine == GSS_S_NO_CRED || routine == GSS_S_DEFECTIVE_CREDENTIAL ||
+                         routine == GSS_S_CREDENTIALS_EXPIRED)) {
+      cred_cache().drop(default_cred);
+    }
+  };
+  if (!status.ok() && step_cred) explain_cred_failure(&status);
   const std::string target_text = loggable_name(target, request.target());
   if (!status.ok()) {
     to_proto(status, reply->mutable_status());
-    audit(call, "init", absl::StrCat("target=\"", target_text, "\""),
+    audit(call, "init", absl::StrCat("target=\"", target_text, "\" mech=", mech.dotted()),
           absl::StrCat("gss-error \"", status.message(), "\""));
     return absl::OkStatus();
   }
 
   gss::InitSecContextRequest step;
-  // Later steps use the credential the context already holds.
-  step.cred = cred_entry ? &cred_entry->cred : default_cred.get();
+  step.cred = step_cred.get();
   step.target = &target;
   step.mech = mech;
   step.flags =
@@ -75,18 +104,7 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
     absl::MutexLock lock(&ctx_entry->mu);
     status = gss::init_sec_context(&ctx_entry->context, step, &out);
   }
-  if (!status.ok()) {
-    // MIT fetches and stores the TGT and service tickets here: a ccache directory that cannot
-    // take them shows here, with an errno MIT's message does not tie to the rule or the path.
-    if (std::string why = ccache_diagnosis(call); !why.empty()) status.minor_text.push_back(why);
-    // A shared default credential that is itself broken (its ccache file removed, say) is not
-    // reused: the next call acquires afresh from the rule's stores.
-    const OM_uint32 routine = GSS_ROUTINE_ERROR(status.major);
-    if (default_cred && (routine == GSS_S_NO_CRED || routine == GSS_S_DEFECTIVE_CREDENTIAL ||
-                         routine == GSS_S_CREDENTIALS_EXPIRED)) {
-      cred_cache().drop(default_cred);
-    }
-  }
+  if (!status.ok()) explain_cred_failure(&status);
   to_proto(status, reply->mutable_status());
   reply->set_output_token(std::move(out.output_token));
   reply->set_continue_needed(status.continue_needed());
@@ -94,7 +112,9 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
   reply->set_flags(out.flags.bits());
   reply->set_lifetime(out.lifetime);
 
-  std::string details = absl::StrCat("target=\"", target_text, "\" flags=", out.flags.to_string(),
+  std::string details = absl::StrCat("target=\"", target_text, "\" principal=\"",
+                                     ctx_entry->principal, "\" mech=", mech.dotted(),
+                                     " flags=", out.flags.to_string(),
                                      " token_bytes=", reply->output_token().size());
   if (delegation_filtered)
     absl::StrAppend(&details, " delegation=filtered (rule grants no delegate)");

@@ -13,6 +13,7 @@ absl::Status Service::SetNameAttribute(const Call& call, const v1::SetNameAttrib
   gss::NameHandle name;
   gss::GssStatus status;
   GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.name(), "name", &name, &status));
+  if (status.ok()) status = settable_attribute(call, request.attribute(), "set_name_attribute");
   if (status.ok()) {
     std::vector<std::string> values(request.values().begin(), request.values().end());
     status = gss::set_name_attribute(name, request.attribute(), request.complete(), values);

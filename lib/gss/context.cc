@@ -1,5 +1,9 @@
 #include "lib/gss/context.h"
 
+#include <cstdint>
+
+#include "absl/status/status.h"
+
 namespace gssgate::gss {
 
 gss_channel_bindings_struct ChannelBindings::desc() const {
@@ -36,6 +40,44 @@ GssStatus init_sec_context(ContextHandle* ctx, const InitSecContextRequest& requ
   out->flags = Flags::from_bits(ret_flags);
   out->lifetime = time_rec;
   return status;
+}
+
+namespace {
+// One DER value with tag `tag` at the front of *in, read as MIT's k5_der_get_value reads it (short
+// or long length form, no minimal-encoding check); its contents in *contents, *in advanced.
+bool take_der_value(std::string_view* in, uint8_t tag, std::string_view* contents) {
+  if (in->size() < 2 || static_cast<uint8_t>((*in)[0]) != tag) return false;
+  const uint8_t first = static_cast<uint8_t>((*in)[1]);
+  in->remove_prefix(2);
+  size_t length = first;
+  if (first >= 0x80) {
+    length = 0;
+    for (int i = 0; i < (first & 0x7f); ++i) {
+      if (in->empty() || length > (SIZE_MAX >> 8)) return false;
+      length = (length << 8) | static_cast<uint8_t>((*in)[0]);
+      in->remove_prefix(1);
+    }
+  }
+  if (length > in->size()) return false;
+  *contents = in->substr(0, length);
+  in->remove_prefix(length);
+  return true;
+}
+}  // namespace
+
+absl::StatusOr<Oid> initial_token_mech(std::string_view token) {
+  constexpr std::string_view kNtlmSignature("NTLMSSP\0", 8);
+  if (token.substr(0, kNtlmSignature.size()) == kNtlmSignature) return oids::ntlm();
+  if (token.empty()) return oids::spnego();
+  if (static_cast<uint8_t>(token[0]) == 0x6e) return oids::krb5();
+  std::string_view in = token;
+  std::string_view framed;
+  std::string_view der;
+  if (!take_der_value(&in, 0x60, &framed) || !take_der_value(&framed, 0x06, &der)) {
+    return absl::InvalidArgumentError(
+        "the token has no RFC 2743 initial-context-token header naming its mechanism");
+  }
+  return Oid::from_der(der);
 }
 
 GssStatus accept_sec_context(ContextHandle* ctx, const AcceptSecContextRequest& request,

@@ -66,6 +66,14 @@ struct AcceptSecContextResult {
   CredHandle delegated_cred;  // set when the initiator delegated (Flag::kDelegate)
 };
 
+// The mechanism MIT's mechglue selects for the first token an acceptor receives, found the way
+// MIT 1.20 finds it (gssint_get_mech_type): a raw NTLMSSP message is NTLM, a first byte 0x6E (a
+// raw Kerberos AP-REQ) is krb5, an empty token is SPNEGO, anything else must start with the
+// RFC 2743 §3.1 InitialContextToken header [APPLICATION 0] { OID, ... } and is that OID.
+// INVALID_ARGUMENT when the token has no such header: MIT then refuses it with
+// GSS_S_DEFECTIVE_TOKEN before it looks at any credential.
+absl::StatusOr<Oid> initial_token_mech(std::string_view token);
+
 // gss_accept_sec_context.
 GssStatus accept_sec_context(ContextHandle* ctx, const AcceptSecContextRequest& request,
                              AcceptSecContextResult* out);

@@ -2,6 +2,8 @@
 
 #include <gssapi/gssapi_ext.h>
 
+#include "lib/gss/mech_attrs.h"
+
 namespace gssgate::gss {
 namespace {
 
@@ -231,6 +233,19 @@ GssStatus store_cred_into(const CredHandle& cred, CredUsage usage, const Oid& me
     out->usage = static_cast<CredUsage>(usage_stored);
   }
   return status;
+}
+
+GssStatus set_neg_mechs(const CredHandle& cred, const std::vector<Oid>& mechs) {
+  std::vector<gss_OID_desc> descs;
+  gss_OID_set_desc set = make_oid_set(mechs, &descs);
+  OM_uint32 minor = 0;
+  OM_uint32 major = gss_set_neg_mechs(&minor, cred.get(), &set);
+  return check("gss_set_neg_mechs", major, minor);
+}
+
+bool is_default_mech(const Oid& mech) {
+  gss_OID_desc desc = mech.desc();
+  return gssgate_is_default_mech(&desc) != 0;
 }
 
 GssStatus indicate_mechs(std::vector<Oid>* out) {

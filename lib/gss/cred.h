@@ -118,6 +118,14 @@ struct StoredCred {
 GssStatus store_cred_into(const CredHandle& cred, CredUsage usage, const Oid& mech, bool overwrite,
                           bool default_cred, const CredStore& store, StoredCred* out);
 
+// gss_set_neg_mechs: the mechanisms SPNEGO may negotiate with `cred` (its SPNEGO element's inner
+// credential). Fails (GSS_S_UNAVAILABLE) when `cred` has no SPNEGO element.
+GssStatus set_neg_mechs(const CredHandle& cred, const std::vector<Oid>& mechs);
+
+// Whether MIT acquires credentials for `mech` when asked for its default mechanisms (the mechglue
+// leaves out mechanisms whose RFC 5587 attributes say deprecated or not-default).
+bool is_default_mech(const Oid& mech);
+
 // gss_indicate_mechs: the mechanisms this GSSAPI library supports.
 GssStatus indicate_mechs(std::vector<Oid>* out);
 

@@ -59,6 +59,9 @@ namespace oids {
 const Oid& krb5();    // 1.2.840.113554.1.2.2
 const Oid& spnego();  // 1.3.6.1.5.5.2
 const Oid& iakerb();  // 1.3.6.1.5.2.5
+const Oid& krb5_old();  // 1.3.5.1.5.2, the pre-RFC 1964 Kerberos OID MIT still accepts
+const Oid& krb5_ms();   // 1.2.840.48018.1.2.2, the Kerberos OID Microsoft's SPNEGO sends
+const Oid& ntlm();      // 1.3.6.1.4.1.311.2.2.10 (not an MIT mechanism; MIT's token sniffer knows it)
 // Name types.
 const Oid& nt_hostbased_service();    // 1.2.840.113554.1.2.1.4  "service@host"
 const Oid& nt_user_name();            // 1.2.840.113554.1.2.1.1

@@ -230,6 +230,18 @@ void record_scenario(FuzzDaemon& d, const std::string& out) {
   erase.set_attribute("urn:gssgate:fuzz");
   v1::DeleteNameAttributeReply erased;
   (void)d.run(&Service::DeleteNameAttribute, erase, &erased);
+  // The refusal path for PAC attributes (issue #14): caller bytes never reach krb5_pac_parse.
+  v1::SetNameAttributeRequest set_pac;
+  *set_pac.mutable_name() = initiator;
+  set_pac.set_attribute("urn:mspac:");
+  set_pac.add_values(std::string("\x04\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00", 12));
+  v1::SetNameAttributeReply pac_set;
+  (void)d.run(&Service::SetNameAttribute, set_pac, &pac_set);
+  v1::DeleteNameAttributeRequest erase_pac;
+  *erase_pac.mutable_name() = initiator;
+  erase_pac.set_attribute("urn:mspac:client-info");
+  v1::DeleteNameAttributeReply pac_erased;
+  (void)d.run(&Service::DeleteNameAttribute, erase_pac, &pac_erased);
   for (bool composite : {false, true}) {
     v1::ExportNameRequest export_name;
     *export_name.mutable_name() = initiator;

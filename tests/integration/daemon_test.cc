@@ -42,6 +42,7 @@ constexpr uid_t kExporterUid = 60004;    // rule "exporter": both usages, may ex
 constexpr uid_t kTinyUid = 60005;        // rule "tiny": accept, at most 2 live handles
 constexpr uid_t kFileCcacheUid = 60006;  // (one test) initiate with a FILE ccache in a tmpfs
 constexpr uid_t kLockedUid = 60007;      // (one test) accept with a keytab gssgated cannot read
+constexpr uid_t kAllMechsUid = 60008;    // (one test) initiate as alice with every MIT mechanism
 constexpr uid_t kServiceUid = 60100;     // (one test) gssgated itself, not root
 constexpr gid_t kServiceGid = 60100;
 constexpr gid_t kTestGid = 60000;
@@ -228,6 +229,109 @@ TEST_F(DaemonTest, ExplicitCredentialsAreAcquiredFromTheRulesStoresAndPrincipals
   Answer uid_unheld = ask(*e, "acquire initiate 0 uid");
   EXPECT_EQ(uid_unheld.kind, "GSS") << uid_unheld.line;
   EXPECT_THAT(uid_unheld.line, HasSubstr(absl::StrCat("holds no key for root@", kdc_->realm())));
+}
+
+// Issue #14, item 1. The daemon's own environment names a default ccache holding bob's TGT, a
+// default client keytab with bob's keys and a default keytab, as root's would on a real host. A
+// rule grants alice only. Through every mechanism OID MIT knows, the default one and one MIT does
+// not know, a token the daemon makes may be accepted as alice or refused, never as bob: before the
+// fix, Microsoft's and the old krb5 OID had no element in the default credential and MIT's
+// mechglue used the process's default ccache (bob's AP-REQ). The audit line names the principal.
+TEST_F(DaemonTest, NoMechanismFallsBackToTheDaemonsOwnDefaultIdentity) {
+  auto env_path = [&](const std::string& name) {
+    const std::string& value = kdc_->env().at(name);
+    return value.substr(value.find(':') + 1);  // "FILE:/path"
+  };
+  ASSERT_TRUE(kdc_->add_principal_with_password("bob", "bob-pw-1").ok());
+  ASSERT_TRUE(kdc_->add_principal_with_random_key("host/localhost").ok());
+  ASSERT_TRUE(kdc_->kinit_with_password("bob", "bob-pw-1", env_path("KRB5CCNAME")).ok());
+  ASSERT_TRUE(kdc_->export_keytab(env_path("KRB5_CLIENT_KTNAME"), {"bob"}).ok());
+  ASSERT_TRUE(kdc_->export_keytab(env_path("KRB5_KTNAME"), {"host/localhost"}).ok());
+  ASSERT_TRUE(daemon_
+                  ->reload(rules() + absl::StrCat("\n[[rule]]\nname = \"every-mech\"\nuids = [",
+                                                  kAllMechsUid,
+                                                  "]\nusages = [\"initiate\"]\nclient_keytab = \"",
+                                                  client_keytab_, "\"\nprincipals = [\"alice@",
+                                                  kdc_->realm(),
+                                                  "\"]\nmechs = [\"krb5\", \"krb5_old\", "
+                                                  "\"krb5_ms\", \"iakerb\", \"spnego\"]\n"))
+                  .ok());
+  ASSERT_TRUE(daemon_->wait_for_log("5 rule(s)")) << daemon_->log();
+
+  // An acceptor here with an element for every mechanism, so any token the daemon makes is judged.
+  // MIT 1.20 indicates krb5, IAKERB and SPNEGO; it also takes the old and Microsoft's krb5 OIDs,
+  // which it does not indicate.
+  std::vector<gss::Oid> mechs;
+  ASSERT_TRUE(gss::indicate_mechs(&mechs).ok());
+  for (const gss::Oid& m : {gss::oids::krb5(), gss::oids::iakerb(), gss::oids::spnego()}) {
+    EXPECT_NE(std::find(mechs.begin(), mechs.end(), m), mechs.end()) << m.dotted();
+  }
+  for (const gss::Oid& m : {gss::oids::krb5_old(), gss::oids::krb5_ms()}) {
+    if (std::find(mechs.begin(), mechs.end(), m) == mechs.end()) mechs.push_back(m);
+  }
+  gss::NameHandle svc = service_name();
+  gss::AcquireCredRequest acceptor;
+  acceptor.desired_name = &svc;
+  acceptor.usage = gss::CredUsage::kAccept;
+  acceptor.mechs = mechs;
+  acceptor.store.add("keytab", service_keytab_);
+  gss::AcquiredCred acceptor_cred;
+  ASSERT_TRUE(gss::acquire_cred(acceptor, &acceptor_cred).ok());
+
+  mechs.push_back(gss::Oid());          // the daemon's default (krb5)
+  mechs.push_back(gss::oids::ntlm());  // not an MIT mechanism
+  int accepted_as_alice = 0;
+  for (uid_t uid : {kInitiatorUid, kAllMechsUid}) {
+    auto c = caller(uid);
+    ASSERT_TRUE(c);
+    for (const gss::Oid& mech : mechs) {
+      const std::string what = absl::StrCat("uid ", uid, " mech ", mech.dotted());
+      const std::string word = mech.empty() ? "-" : mech.dotted();
+      std::string ctx = "-";
+      std::string token = "-";
+      gss::ContextHandle accepting;
+      gss::AcceptSecContextResult out;
+      gss::GssStatus accepted;
+      for (int round = 0; round < 6; ++round) {
+        Answer i = ask(*c, absl::StrCat("init ", ctx, " - HTTP@localhost ", token, " - ", word));
+        if (i.kind != "OK") {
+          // Refused: by policy (a mechanism the rule does not allow), or by GSSAPI.
+          EXPECT_TRUE(i.kind == "RPC" || i.kind == "GSS") << what << ": " << i.line;
+          if (i.kind == "RPC") {
+            EXPECT_THAT(i.line, StartsWith("RPC code=7 ")) << what;
+            EXPECT_THAT(i.line, HasSubstr("does not allow mechanism ")) << what;
+            EXPECT_THAT(i.line, HasSubstr(mech.dotted())) << what;
+          }
+          break;
+        }
+        ctx = i["context"];
+        if (i["token"] == "-") break;
+        gss::AcceptSecContextRequest step;
+        step.cred = &acceptor_cred.cred;
+        const std::string bytes = i.bytes("token");
+        step.input_token = bytes;
+        accepted = gss::accept_sec_context(&accepting, step, &out);
+        if (!accepted.ok() || !accepted.continue_needed()) break;
+        token = hex(out.output_token);
+      }
+      if (accepted.ok() && !accepted.continue_needed() && out.initiator_name) {
+        EXPECT_EQ(display(out.initiator_name), alice()) << what;
+        ++accepted_as_alice;
+      }
+      const bool allowed = mech.empty() || mech == gss::oids::krb5() ||
+                           mech == gss::oids::spnego() ||
+                           (uid == kAllMechsUid && mech != gss::oids::ntlm() &&
+                            mech != gss::oids::iakerb());
+      if (allowed) {
+        EXPECT_TRUE(accepted.ok() && out.initiator_name) << what << ": " << describe(accepted);
+      }
+    }
+  }
+  // krb5, SPNEGO and the default for both uids; the two other krb5 OIDs for the second.
+  EXPECT_GE(accepted_as_alice, 8);
+  EXPECT_THAT(daemon_->log(),
+              HasSubstr(absl::StrCat("principal=\"", alice(), "\" mech=1.2.840.113554.1.2.2")));
+  EXPECT_THAT(daemon_->log(), Not(HasSubstr(kdc_->qualify("bob"))));
 }
 
 TEST_F(DaemonTest, StoresACallerNamesMustBeTheOnesItsRuleGrants) {

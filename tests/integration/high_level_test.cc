@@ -647,6 +647,37 @@ TEST_F(NamesTest, test_basic_get_set_del_name_attribute_no_auth) {
   EXPECT_EQ(canon_name.attributes()["urn:mspac:client-info"].values, info.values);
 }
 
+// gssgate (issue #14, item 2): no urn:mspac: attribute is set or deleted, whatever the bytes. MIT
+// would hand them to krb5_pac_parse inside the daemon (before the fix, the PAC's own bytes set
+// back were parsed and taken). The error is python's class for an attribute MIT cannot change,
+// with a text that says why; the name keeps its KDC-signed PAC.
+TEST_F(NamesTest, gssgate_pac_attributes_are_never_set_from_caller_bytes) {
+  auto [client, server] = completed_contexts();
+  Name name = server.initiator_name();
+  GetNameAttributeResult pac = name.attributes()["urn:mspac:"];
+  ASSERT_EQ(pac.values.size(), 1u);
+  const std::string pac_bytes = *pac.values.begin();
+  for (const char* attribute : {"urn:mspac:", "urn:mspac:client-info", "URN:MSPAC:"}) {
+    for (const std::string& value : {pac_bytes, std::string("\x04\x00\x00\x00garbage", 11)}) {
+      try {
+        name.attributes().set(attribute, std::set<std::string>{value}, true);
+        ADD_FAILURE() << attribute << " was set";
+      } catch (const OperationUnavailableError& e) {
+        EXPECT_THAT(e.what(), HasSubstr("gssgated does not set or delete urn:mspac: attributes"));
+      }
+    }
+    try {
+      name.attributes().erase(attribute);
+      ADD_FAILURE() << attribute << " was deleted";
+    } catch (const OperationUnavailableError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("gssgated does not set or delete urn:mspac: attributes"));
+    }
+  }
+  GetNameAttributeResult after = name.attributes()["urn:mspac:"];
+  EXPECT_EQ(after.values, pac.values);
+  EXPECT_TRUE(after.authenticated);
+}
+
 // ---- SecurityContextTestCase ----------------------------------------------------------------
 
 class SecurityContextTest : public HighLevelTest {};

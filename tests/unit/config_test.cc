@@ -136,6 +136,15 @@ TEST(ConfigTest, ErrorsNameTheFileLineAndReason) {
       {"[[rule]]\nuids = [-1]\n", "t.toml:2:9: uids takes non-negative integers"},
       {"[[rule]\n", "t.toml:1:"},
       {"rule = 1\n", "rules are written as [[rule]] tables"},
+      {"[[rule]]\nuids = [1]\nusages = [\"accept\"]\nkeytab = \"/k\"\nmechs = [\"ntlm\"]\n",
+       "t.toml:5:10: mechs takes krb5, krb5_old, krb5_ms, iakerb, spnego or dotted OIDs"},
+      {"[[rule]]\nuids = [1]\nusages = [\"accept\"]\nkeytab = \"/k\"\nmechs = []\n",
+       "allows no mechanism"},
+      {"[[rule]]\nuids = [1]\nusages = [\"accept\"]\nkeytab = \"/k\"\nmechs = [\"spnego\"]\n",
+       "allows SPNEGO but no mechanism for it to negotiate: add krb5"},
+      {"[[rule]]\nname = \"a\"\nuids = [1]\nusages = [\"accept\"]\nkeytab = \"/k\"\n\n"
+       "[[rule]]\nname = \"a\"\nuids = [2]\nusages = [\"accept\"]\nkeytab = \"/k\"\n",
+       "t.toml:7:1: rule name \"a\" repeats the rule at line 1; rule names must be unique"},
   };
   for (const Case& c : cases) {
     auto config = parse_config(c.text, "t.toml");
@@ -143,6 +152,28 @@ TEST(ConfigTest, ErrorsNameTheFileLineAndReason) {
     EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(config.status().message()), HasSubstr(c.expected)) << c.text;
   }
+}
+
+TEST(ConfigTest, MechanismsDefaultToKrb5AndSpnegoAndTakeNamesOrDottedOids) {
+  auto config = parse_config(
+      "[[rule]]\nname = \"d\"\nuids = [1]\nusages = [\"accept\"]\nkeytab = \"/k\"\n\n"
+      "[[rule]]\nname = \"m\"\nuids = [2]\nusages = [\"accept\"]\nkeytab = \"/k\"\n"
+      "mechs = [\"krb5_ms\", \"1.3.5.1.5.2\", \"krb5\", \"krb5\"]\n",
+      "m.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Rule& d = config->rules[0];
+  const Rule& m = config->rules[1];
+  EXPECT_THAT(d.mechs, ElementsAre(gss::oids::krb5(), gss::oids::spnego()));
+  EXPECT_TRUE(mech_allowed(d, gss::oids::spnego()));
+  EXPECT_FALSE(mech_allowed(d, gss::oids::krb5_ms()));
+  EXPECT_FALSE(mech_allowed(d, gss::oids::iakerb()));
+  // Repeats are dropped; order is kept.
+  EXPECT_THAT(m.mechs, ElementsAre(gss::oids::krb5_ms(), gss::oids::krb5_old(), gss::oids::krb5()));
+  EXPECT_FALSE(mech_allowed(m, gss::oids::spnego()));
+  EXPECT_EQ(mech_list(m), "krb5_ms, krb5_old, krb5");
+  EXPECT_EQ(mech_label(gss::oids::krb5_ms()), "krb5_ms (1.2.840.48018.1.2.2)");
+  EXPECT_EQ(mech_label(gss::oids::ntlm()), "1.3.6.1.4.1.311.2.2.10");
+  EXPECT_THAT(describe(*config), HasSubstr("mechs krb5, spnego"));
 }
 
 TEST(ConfigTest, MissingFileIsNotFound) {

@@ -6,7 +6,9 @@
 #include <unordered_set>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
+#include "lib/gss/context.h"
 
 namespace gssgate::gss {
 namespace {
@@ -76,6 +78,35 @@ TEST(OidTest, HashesAndComparesByValue) {
   EXPECT_EQ(std_set.size(), 2u);
   EXPECT_TRUE(absl_set.contains(*Oid::from_dotted("1.3.6.1.5.5.2")));
   EXPECT_NE(oids::krb5(), oids::spnego());
+}
+
+}  // namespace
+}  // namespace gssgate::gss
+
+namespace gssgate::gss {
+namespace {
+
+// The mechanism MIT's mechglue picks for an acceptor's first token (gssint_get_mech_type).
+TEST(InitialTokenMechTest, FollowsMitsRulesForFramedAndRawTokens) {
+  const std::string krb5_der = oids::krb5().der();
+  // [APPLICATION 0] { OID krb5, token-id 01 00, ... } with a short and a long-form length.
+  std::string framed = std::string("\x60\x0f\x06\x09", 4) + krb5_der + std::string("\x01\x00\xaa\xbb", 4);
+  EXPECT_EQ(initial_token_mech(framed).value(), oids::krb5());
+  std::string long_form = std::string("\x60\x81\x0f\x06\x09", 5) + krb5_der +
+                          std::string("\x01\x00\xaa\xbb", 4);
+  EXPECT_EQ(initial_token_mech(long_form).value(), oids::krb5());
+  std::string ms = std::string("\x60\x0f\x06\x09", 4) + oids::krb5_ms().der() + std::string("\x01\x00xy", 4);
+  EXPECT_EQ(initial_token_mech(ms).value(), oids::krb5_ms());
+  EXPECT_EQ(initial_token_mech(std::string("NTLMSSP\0\x01\0\0\0", 12)).value(), oids::ntlm());
+  EXPECT_EQ(initial_token_mech("\x6e\x82\x01\x00").value(), oids::krb5());  // a raw AP-REQ
+  EXPECT_EQ(initial_token_mech("").value(), oids::spnego());
+  // No header, a truncated one, an OID longer than the frame: MIT refuses these itself.
+  for (const std::string& bad :
+       {std::string("definitely not a token"), std::string("\x60", 1), std::string("\x60\x05\x06", 3),
+        std::string("\x60\x04\x06\x09\x2a\x86", 6), std::string("\x60\x85\x01\x02\x03\x04\x05", 7),
+        std::string("\x60\x02\x05\x00", 4)}) {
+    EXPECT_FALSE(initial_token_mech(bad).ok()) << absl::BytesToHexString(bad);
+  }
 }
 
 }  // namespace

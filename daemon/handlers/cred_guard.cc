@@ -1,0 +1,130 @@
+#include "daemon/handlers/cred_guard.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/handlers/common.h"
+#include "lib/gss/krb5.h"
+#include "lib/gss/name.h"
+#include "spdlog/spdlog.h"
+
+namespace gssgate::daemon {
+
+absl::Status require_mech(const Call& call, const gss::Oid& mech, const char* op) {
+  if (mech_allowed(*call.rule, mech)) return absl::OkStatus();
+  return deny(call, op,
+              absl::StrCat("policy rule \"", call.rule->name, "\" does not allow mechanism ",
+                           mech_label(mech), "; it allows ", mech_list(*call.rule),
+                           " (an administrator can add it to the rule's mechs)"));
+}
+
+std::vector<gss::Oid> default_acquire_mechs(const Rule& rule) {
+  std::vector<gss::Oid> mechs;
+  for (const gss::Oid& mech : rule.mechs) {
+    if (gss::is_default_mech(mech)) mechs.push_back(mech);
+  }
+  return mechs.empty() ? rule.mechs : mechs;
+}
+
+void restrict_negotiation(const Rule& rule, const gss::CredHandle& cred) {
+  if (!mech_allowed(rule, gss::oids::spnego())) return;
+  std::vector<gss::Oid> inner;
+  for (const gss::Oid& mech : rule.mechs) {
+    if (mech != gss::oids::spnego()) inner.push_back(mech);
+  }
+  gss::GssStatus status = gss::set_neg_mechs(cred, inner);
+  // GSS_S_UNAVAILABLE: no element implements it, i.e. the credential has no SPNEGO element.
+  if (!status.ok() && GSS_ROUTINE_ERROR(status.major) != GSS_S_UNAVAILABLE) {
+    spdlog::warn("limiting SPNEGO to the mechanisms of rule {} failed: {}", rule.name,
+                 status.message());
+  }
+}
+
+gss::GssStatus require_cred_element(const gss::CredHandle& cred, const gss::Oid& mech,
+                                    std::string* principal) {
+  auto no_cred = [&](std::string why) {
+    gss::GssStatus none = gss::check("gss_inquire_cred", GSS_S_NO_CRED, 0);
+    none.minor_text = {std::move(why)};
+    return none;
+  };
+  // GSS_C_NO_CREDENTIAL: MIT would inquire, and use, the process defaults.
+  if (!cred) return no_cred("no credential to run the step with");
+  // The element list of the union credential, which is what the mechglue looks the step's
+  // mechanism up in (gss_inquire_cred_by_mech would say the same, but SPNEGO does not implement
+  // it).
+  gss::CredInfo info;
+  gss::GssStatus status = gss::inquire_cred(cred, &info);
+  if (!status.ok()) return status;
+  if (std::find(info.mechs.begin(), info.mechs.end(), mech) == info.mechs.end()) {
+    return no_cred(absl::StrCat(
+        "the credential has no element for mechanism ", mech_label(mech),
+        "; acquire credentials for it (mechs) or use the mechanism they were acquired for"));
+  }
+  gss::CredByMechInfo element;
+  const gss::NameHandle& name =
+      gss::inquire_cred_by_mech(cred, mech, &element).ok() ? element.name : info.name;
+  *principal = name ? display_of(name) : std::string();
+  return status;
+}
+
+namespace {
+// What a keytab holds (principals; never keys), through a fresh krb5 context.
+std::vector<std::string> keytab_principals(const std::string& keytab) {
+  std::vector<std::string> out;
+  absl::StatusOr<gss::Krb5Context> ctx = gss::Krb5Context::create();
+  if (!ctx.ok()) return out;
+  absl::StatusOr<std::vector<gss::KeytabEntry>> entries = gss::list_keytab(*ctx, keytab);
+  if (!entries.ok()) return out;
+  for (const gss::KeytabEntry& e : *entries) out.push_back(e.principal);
+  return out;
+}
+}  // namespace
+
+absl::Status check_acquired_principals(const Call& call, gss::CredHandle* cred, const char* op,
+                                       const gss::Oid* only) {
+  const Rule& rule = *call.rule;
+  if (rule.principals.empty()) return absl::OkStatus();
+  gss::CredInfo info;
+  std::vector<std::string> principals;
+  bool nameless_acceptor = false;
+  gss::GssStatus status = gss::inquire_cred(*cred, &info);
+  if (status.ok() && only == nullptr && info.name) principals.push_back(display_of(info.name));
+  for (const gss::Oid& mech : status.ok() ? info.mechs : std::vector<gss::Oid>()) {
+    if (only != nullptr && mech != *only) continue;
+    gss::CredByMechInfo element;
+    // SPNEGO does not implement it: its inner credential is covered by gss_inquire_cred's name.
+    if (!gss::inquire_cred_by_mech(*cred, mech, &element).ok()) continue;
+    if (element.name) {
+      principals.push_back(display_of(element.name));
+    } else if (element.usage != gss::CredUsage::kInitiate) {
+      nameless_acceptor = true;
+    }
+  }
+  if (nameless_acceptor || (status.ok() && !info.name && info.usage == gss::CredUsage::kAccept)) {
+    // An acceptor credential without a name accepts for every key of the rule's keytab.
+    absl::StatusOr<std::string> keytab =
+        rule.keytab ? expand_template(*rule.keytab, call.peer.uid) : absl::NotFoundError("");
+    if (keytab.ok()) {
+      for (std::string& p : keytab_principals(*keytab)) principals.push_back(std::move(p));
+    }
+  }
+  if (principals.empty()) {
+    // Nothing to hold to the patterns is no licence: a credential the daemon cannot name is
+    // refused.
+    cred->reset();
+    return deny(call, op,
+                absl::StrCat("the credential acquired under policy rule \"", rule.name,
+                             "\" names no principal to check against its principals"));
+  }
+  for (const std::string& p : principals) {
+    if (!principal_allowed(rule, p)) {
+      cred->reset();
+      return deny(call, op,
+                  absl::StrCat("the stores of policy rule \"", rule.name, "\" hold ", p,
+                               ", which the rule's principals do not allow; name a principal"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace gssgate::daemon
