@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -307,9 +308,10 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
                       absl::StrCat("rule \"", rule->name, "\" allows no mechanism"));
     }
     if (rule->mechs == std::vector<gss::Oid>{gss::oids::spnego()}) {
-      return error_at(source, table.get("mechs")->source(),
-                      absl::StrCat("rule \"", rule->name,
-                                   "\" allows SPNEGO but no mechanism for it to negotiate: add krb5"));
+      return error_at(
+          source, table.get("mechs")->source(),
+          absl::StrCat("rule \"", rule->name,
+                       "\" allows SPNEGO but no mechanism for it to negotiate: add krb5"));
     }
   }
   s = r.array("principals", [&](const toml::node& n) {
@@ -366,7 +368,8 @@ absl::StatusOr<Config> parse_config(const std::string& text, const std::string& 
     for (const toml::node& n : *arr) {
       Rule rule;
       if (!(s = parse_rule(*n.as_table(), source, index++, &rule)).ok()) return s;
-      // Audit lines, denials and ListHandles name rules: two with one name would be one to a reader.
+      // Audit lines, denials and ListHandles name rules: two with one name would be one to a
+      // reader.
       for (const Rule& earlier : config.rules) {
         if (earlier.name == rule.name) {
           return error_at(source, n.source(),
@@ -438,6 +441,18 @@ std::string describe(const Config& config) {
   return out;
 }
 
+bool cgroup_matches(const std::string& pattern, const std::string& cgroup) {
+  if (fnmatch(pattern.c_str(), cgroup.c_str(), FNM_PATHNAME) == 0) return true;
+  // "PREFIX/**": the cgroups PREFIX matches and everything below them.
+  if (!absl::EndsWith(pattern, "/**")) return false;
+  const std::string base = pattern.substr(0, pattern.size() - 3);
+  for (size_t slash = cgroup.find('/', 1); slash != std::string::npos;
+       slash = cgroup.find('/', slash + 1)) {
+    if (fnmatch(base.c_str(), cgroup.substr(0, slash).c_str(), FNM_PATHNAME) == 0) return true;
+  }
+  return false;
+}
+
 const Rule* match_rule(const Config& config, uid_t uid, gid_t gid, const std::vector<gid_t>& groups,
                        const std::string& cgroup) {
   for (const Rule& rule : config.rules) {
@@ -447,8 +462,7 @@ const Rule* match_rule(const Config& config, uid_t uid, gid_t gid, const std::ve
     }
     bool in_cgroup = false;
     for (const std::string& pattern : rule.cgroups) {
-      in_cgroup =
-          in_cgroup || (!cgroup.empty() && fnmatch(pattern.c_str(), cgroup.c_str(), 0) == 0);
+      in_cgroup = in_cgroup || (!cgroup.empty() && cgroup_matches(pattern, cgroup));
     }
     const bool has_ids = !rule.uids.empty() || !rule.gids.empty();
     // Ids and cgroups together must both match; either alone selects by itself.
@@ -491,7 +505,7 @@ namespace {
 bool matches_any(const std::vector<std::string>& patterns, const std::string& principal) {
   if (patterns.empty()) return true;
   for (const std::string& pattern : patterns) {
-    if (fnmatch(pattern.c_str(), principal.c_str(), 0) == 0) return true;
+    if (fnmatch(pattern.c_str(), principal.c_str(), FNM_PATHNAME) == 0) return true;
   }
   return false;
 }

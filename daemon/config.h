@@ -41,8 +41,9 @@ struct Rule {
   std::vector<gid_t> gids;
   std::vector<std::string> users;   // as written, for describe()
   std::vector<std::string> groups;  // as written, for describe()
-  // Cgroup v2 path patterns (fnmatch, * crosses /). With ids, the caller must match both; alone,
-  // they select by themselves. For containers: "/system.slice/docker-*.scope", "/kubepods*".
+  // Cgroup v2 path patterns (cgroup_matches: a * never crosses /; a trailing /** takes every
+  // cgroup below). With ids, the caller must match both; alone, they select by themselves. For
+  // containers: "/system.slice/docker-*.scope", "/kubepods/**".
   std::vector<std::string> cgroups;
 
   // Credential-store templates; %U expands to the caller's uid, %u to its user name, %% to %.
@@ -58,7 +59,8 @@ struct Rule {
   // element for its mechanism: MIT's mechglue hands a mechanism GSS_C_NO_CREDENTIAL for one the
   // credential lacks, and krb5 then uses the process's own default ccache or keytab.
   std::vector<gss::Oid> mechs = {gss::oids::krb5(), gss::oids::spnego()};
-  // Principals the caller may act as (fnmatch patterns against "name@REALM"); empty = whichever
+  // Principals the caller may act as (fnmatch patterns against "name@REALM", where a * never
+  // crosses /: "*@R" is users, "HTTP/*@R" services on any host); empty = whichever
   // the granted stores hold.
   std::vector<std::string> principals;
   bool allow_export_context = false;
@@ -111,6 +113,11 @@ bool mech_allowed(const Rule& rule, const gss::Oid& mech);
 std::string mech_label(const gss::Oid& mech);
 // The rule's mechanisms as "krb5, spnego".
 std::string mech_list(const Rule& rule);
+
+// Whether `cgroup` (a cgroup v2 path) matches `pattern`: fnmatch with FNM_PATHNAME, so a * or ?
+// never crosses a /; a pattern ending in "/**" also matches every cgroup below one its prefix
+// matches ("/kubepods/**": every pod and container under /kubepods, not /kubepods itself).
+bool cgroup_matches(const std::string& pattern, const std::string& cgroup);
 
 // True when `principal` ("name@REALM") is allowed by the rule's principal patterns.
 bool principal_allowed(const Rule& rule, const std::string& principal);

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "daemon/log_format.h"
 #include "spdlog/spdlog.h"
 
 namespace gssgate::daemon {
@@ -60,10 +61,23 @@ int64_t euid_of(pid_t pid) {
 // (the connection's handles go when it closes). The same holds without pidfd_open (Linux < 5.3)
 // and for a caller that changed its effective uid after connect() (connected as root, then
 // dropped privileges): `cgroups` rules do not match such connections; uid and gid rules do.
-// Linux >= 6.5 has SO_PEERPIDFD, which closes the remaining window (reuse before pidfd_open by
-// a process of the same uid); Debian 12 runs 6.1.
-void pin_process(const ucred& cred, int* pidfd, std::string* cgroup) {
-  *pidfd = static_cast<int>(syscall(SYS_pidfd_open, cred.pid, 0));
+// Linux >= 6.5 has SO_PEERPIDFD, a pidfd of the very process that connected, which closes the
+// remaining window (reuse before pidfd_open by a process of the same uid): it is tried first.
+// Debian 12 runs 6.1, where it fails with ENOPROTOOPT and pidfd_open is used.
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77  // include/uapi/asm-generic/socket.h, Linux 6.5
+#endif
+int peer_pidfd(int socket_fd, pid_t pid) {
+  int pidfd = -1;
+  socklen_t len = sizeof(pidfd);
+  if (getsockopt(socket_fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0) {
+    return pidfd;
+  }
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
+
+void pin_process(int socket_fd, const ucred& cred, int* pidfd, std::string* cgroup) {
+  *pidfd = peer_pidfd(socket_fd, cred.pid);
   cgroup->clear();
   if (*pidfd < 0) return;  // gone already (ESRCH), or Linux < 5.3 (ENOSYS)
   // Both reads first, the liveness check last: if the pidfd's process is still alive after
@@ -341,13 +355,22 @@ void Listener::accept_one() {
     }
     peer.connection = next_connection_++;
     int pidfd = -1;
-    pin_process(cred, &pidfd, &peer.cgroup);
+    pin_process(fd, cred, &pidfd, &peer.cgroup);
+    struct stat socket_stat {};
+    fstat(fd, &socket_stat);  // cannot fail on a descriptor accept4 just returned
     {
       absl::MutexLock lock(&mu_);
       // A reused fd number replaces the old record: gRPC closed that fd, so no call of the old
       // connection can still be running under this number.
       by_fd_[fd] = peer;
-      by_id_[peer.connection] = Conn{fd, dup_fd, pidfd, peer, absl::Now()};
+      by_id_[peer.connection] = Conn{fd,
+                                     dup_fd,
+                                     pidfd,
+                                     peer,
+                                     absl::Now(),
+                                     /*called=*/false,
+                                     socket_stat.st_dev,
+                                     socket_stat.st_ino};
       ++per_uid_[peer.uid];
       ++not_called_;
     }
@@ -362,7 +385,8 @@ void Listener::accept_one() {
       epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &pev);
     }
     spdlog::debug("connection {} from uid={} gid={} pid={} cgroup={} (fd {})", peer.connection,
-                  peer.uid, peer.gid, peer.pid, peer.cgroup.empty() ? "-" : peer.cgroup, fd);
+                  peer.uid, peer.gid, peer.pid, peer.cgroup.empty() ? "-" : log_value(peer.cgroup),
+                  fd);
     hand_off_(fd);
   }
 }
@@ -410,11 +434,20 @@ std::optional<Peer> Listener::peer_for(const std::string& grpc_peer) const {
   if (!absl::ConsumePrefix(&rest, "fd:")) return std::nullopt;
   int fd = -1;
   if (!absl::SimpleAtoi(rest, &fd)) return std::nullopt;
+  // The socket behind fd N now: the record holds only if it is the one accepted (defence in depth
+  // for "fd:N" naming a descriptor number, which the kernel reuses).
+  struct stat now {};
+  if (fstat(fd, &now) != 0) return std::nullopt;
   absl::MutexLock lock(&mu_);
   auto it = by_fd_.find(fd);
   if (it == by_fd_.end()) return std::nullopt;
   auto conn = by_id_.find(it->second.connection);
-  if (conn != by_id_.end() && !conn->second.called) {
+  if (conn == by_id_.end() || conn->second.dev != now.st_dev || conn->second.ino != now.st_ino) {
+    spdlog::error("fd {} is not the socket accepted as connection {}; call refused", fd,
+                  it->second.connection);
+    return std::nullopt;
+  }
+  if (!conn->second.called) {
     conn->second.called = true;
     --not_called_;
   }

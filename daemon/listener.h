@@ -104,6 +104,8 @@ class Listener {
     Peer peer;
     absl::Time accepted;
     bool called = false;  // a call has been dispatched (peer_for); then no first-call timeout
+    dev_t dev = 0;        // the accepted socket's device and inode: peer_for() checks that fd
+    ino_t ino = 0;        // still names this socket
   };
   mutable absl::Mutex mu_;
   absl::flat_hash_map<int, Peer> by_fd_ ABSL_GUARDED_BY(mu_);

@@ -90,6 +90,11 @@ std::string audit_fields_json(std::string_view body) {
     std::string word;
     bool quoted = false;
     for (; i < body.size() && (quoted || body[i] != ' '); ++i) {
+      if (quoted && body[i] == '\\' && i + 1 < body.size() && body[i + 1] == '"') {
+        word += '"';  // log_value's escaped quote
+        ++i;
+        continue;
+      }
       if (body[i] == '"') {
         quoted = !quoted;
         continue;  // quotes delimit, they are not part of the value

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "lib/util/log_escape.h"
 #include "spdlog/formatter.h"
 
 namespace gssgate::daemon {
@@ -23,8 +24,11 @@ std::unique_ptr<spdlog::formatter> make_log_formatter(LogFormat format, bool jou
 // stderr may go elsewhere, so it counts only when it matches fd's device and inode.
 bool is_journal_stream(int fd, const char* journal_stream);
 
+using util::log_value;  // lib/util/log_escape.h: every caller-influenced value in a log line
+
 // The JSON object for an audit message body ("op=acquire uid=0 … outcome=ok"): every key=value,
-// values unquoted; words without a key join the value before them (`outcome=gss-error "text"`).
+// values unquoted (inside quotes \" is a quote; \xHH escapes stay as written); words without a
+// key join the value before them (`outcome=gss-error "text"`).
 std::string audit_fields_json(std::string_view body);
 
 }  // namespace gssgate::daemon

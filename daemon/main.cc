@@ -33,6 +33,7 @@
 #include "daemon/metrics.h"
 #include "daemon/sd_notify.h"
 #include "daemon/service.h"
+#include "google/protobuf/stubs/logging.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
 
@@ -91,8 +92,22 @@ void neutralize_default_identity() {
   setenv("KRB5_KTNAME", "MEMORY:gssgated-no-default-keytab", 1);
 }
 
+// libprotobuf writes its own lines to stderr ("[libprotobuf ERROR ...] String field ... contains
+// invalid UTF-8 data when parsing a protocol buffer" for a caller's malformed request), which
+// would break the one log format tools and the journal read. Route them through spdlog, escaped.
+void protobuf_log(google::protobuf::LogLevel level, const char* file, int line,
+                  const std::string& message) {
+  const std::string text = absl::StrCat("protobuf (", file, ":", line, "): ", message);
+  if (level >= google::protobuf::LOGLEVEL_ERROR) {
+    spdlog::warn("{}", log_value(text));
+  } else {
+    spdlog::debug("{}", log_value(text));
+  }
+}
+
 int serve(const std::string& config_path) {
   neutralize_default_identity();
+  google::protobuf::SetLogHandler(&protobuf_log);
   auto loaded = load_config(config_path);
   if (!loaded.ok()) {
     spdlog::error("cannot load {}: {}", config_path, std::string(loaded.status().message()));
@@ -102,9 +117,9 @@ int serve(const std::string& config_path) {
   raise_open_files_limit();
 #ifdef NDEBUG
   // Debian's abseil keeps absl::Mutex's deadlock detector on, which records every lock order in
-  // a global graph (~1.3% of the daemon's time in GraphCycles under the bench, docs/performance.md).
-  // Release builds switch it off; the Debug (ASan) build keeps it, so the tests still check the
-  // lock order.
+  // a global graph (~1.3% of the daemon's time in GraphCycles under the bench,
+  // docs/performance.md). Release builds switch it off; the Debug (ASan) build keeps it, so the
+  // tests still check the lock order.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #endif
 

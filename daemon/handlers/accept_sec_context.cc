@@ -48,7 +48,7 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
     if (!status.ok()) {
       to_proto(status, reply->mutable_status());
       audit(call, "accept", absl::StrCat(cred_entry ? "creds=handle" : "creds=default", mech_text),
-            absl::StrCat("gss-error \"", status.message(), "\""));
+            absl::StrCat("gss-error ", log_value(status.message())));
       return absl::OkStatus();
     }
     ctx_entry->step_cred = step_cred;
@@ -93,18 +93,18 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
 
   std::string details = absl::StrCat("token_bytes=", request.input_token().size(), mech_text);
   if (!ctx_entry->principal.empty()) {
-    absl::StrAppend(&details, " principal=\"", ctx_entry->principal, "\"");
+    absl::StrAppend(&details, " principal=", log_value(ctx_entry->principal));
   }
   GSSGATE_ASSIGN_OR_RETURN(std::string handle,
                            settle_step(table(), call, status, request.context(), ctx_entry));
   reply->set_context(handle);
   if (!status.ok()) {
-    audit(call, "accept", details, absl::StrCat("gss-error \"", status.message(), "\""));
+    audit(call, "accept", details, absl::StrCat("gss-error ", log_value(status.message())));
     return absl::OkStatus();
   }
   if (out.initiator_name) {
     name_to_proto(call, out.initiator_name, reply->mutable_initiator_name());
-    absl::StrAppend(&details, " initiator=\"", reply->initiator_name().display(), "\"");
+    absl::StrAppend(&details, " initiator=", log_value(reply->initiator_name().display()));
   }
   absl::StrAppend(&details, " flags=", out.flags.to_string());
   if (delegation_released) {

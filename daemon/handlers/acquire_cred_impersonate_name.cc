@@ -37,8 +37,8 @@ absl::Status Service::AcquireCredImpersonateName(
   status = gss::acquire_cred_impersonate(impersonator->cred, want, &acquired);
   to_proto(status, reply->mutable_status());
   if (!status.ok()) {
-    audit(call, "impersonate", absl::StrCat("name=\"", principal, "\""),
-          absl::StrCat("gss-error \"", status.message(), "\""));
+    audit(call, "impersonate", absl::StrCat("name=", log_value(principal)),
+          absl::StrCat("gss-error ", log_value(status.message())));
     return absl::OkStatus();
   }
   auto entry = std::make_shared<Entry>(call.owner, HandleKind::kCred);
@@ -47,8 +47,8 @@ absl::Status Service::AcquireCredImpersonateName(
   reply->set_creds(handle);
   for (const gss::Oid& mech : acquired.mechs) reply->add_mechs(mech.der());
   reply->set_lifetime(acquired.lifetime);
-  audit(call, "impersonate", absl::StrCat("name=\"", principal, "\" usage=", gss::to_string(usage)),
-        "ok");
+  audit(call, "impersonate",
+        absl::StrCat("name=", log_value(principal), " usage=", gss::to_string(usage)), "ok");
   return absl::OkStatus();
 }
 

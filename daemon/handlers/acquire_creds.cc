@@ -26,8 +26,8 @@ absl::Status Service::AcquireCreds(const Call& call, const v1::AcquireCredsReque
   to_proto(status, reply->mutable_status());
   std::string who = request.has_name() ? loggable_name(name, request.name()) : "(default)";
   if (!status.ok()) {
-    audit(call, "acquire", absl::StrCat("name=\"", who, "\" usage=", gss::to_string(usage)),
-          absl::StrCat("gss-error \"", status.message(), "\""));
+    audit(call, "acquire", absl::StrCat("name=", log_value(who), " usage=", gss::to_string(usage)),
+          absl::StrCat("gss-error ", log_value(status.message())));
     return absl::OkStatus();
   }
   auto entry = std::make_shared<Entry>(call.owner, HandleKind::kCred);
@@ -40,7 +40,7 @@ absl::Status Service::AcquireCreds(const Call& call, const v1::AcquireCredsReque
   for (const gss::Oid& mech : acquired.mechs) reply->add_mechs(mech.der());
   reply->set_lifetime(acquired.lifetime);
   audit(call, "acquire",
-        absl::StrCat("name=\"", who, "\" usage=", gss::to_string(usage),
+        absl::StrCat("name=", log_value(who), " usage=", gss::to_string(usage),
                      " lifetime=", acquired.lifetime),
         "ok");
   return absl::OkStatus();

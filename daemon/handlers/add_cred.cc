@@ -61,10 +61,10 @@ absl::Status Service::AddCred(const Call& call, const v1::AddCredRequest& reques
   }
   to_proto(status, reply->mutable_status());
   const std::string details =
-      absl::StrCat("name=\"", who, "\" usage=", gss::to_string(usage),
+      absl::StrCat("name=", log_value(who), " usage=", gss::to_string(usage),
                    impersonating ? " impersonate=yes" : "", base ? " base=yes" : "");
   if (!status.ok()) {
-    audit(call, "add_cred", details, absl::StrCat("gss-error \"", status.message(), "\""));
+    audit(call, "add_cred", details, absl::StrCat("gss-error ", log_value(status.message())));
     return absl::OkStatus();
   }
   auto entry = std::make_shared<Entry>(call.owner, HandleKind::kCred);

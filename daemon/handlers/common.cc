@@ -1,5 +1,4 @@
 #include "daemon/handlers/common.h"
-#include "daemon/handlers/cred_guard.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "daemon/handlers/cred_guard.h"
 #include "lib/gss/krb5.h"
 #include "lib/util/status_macros.h"
 #include "spdlog/spdlog.h"
@@ -88,10 +88,10 @@ absl::Status import_wire_name(const Call& call, const v1::Name& name, const char
 gss::GssStatus settable_attribute(const Call& call, const std::string& attribute, const char* op) {
   // MIT matches the prefix case-sensitively; refusing every spelling costs nothing.
   if (!absl::StartsWithIgnoreCase(attribute, "urn:mspac:")) return gss::GssStatus();
-  gss::GssStatus status = gss::check(
-      op == std::string_view("delete_name_attribute") ? "gss_delete_name_attribute"
-                                                       : "gss_set_name_attribute",
-      GSS_S_UNAVAILABLE, 0);
+  gss::GssStatus status =
+      gss::check(op == std::string_view("delete_name_attribute") ? "gss_delete_name_attribute"
+                                                                 : "gss_set_name_attribute",
+                 GSS_S_UNAVAILABLE, 0);
   status.minor_text = {
       "gssgated does not set or delete urn:mspac: attributes: a name's PAC comes only from the "
       "ticket the KDC signed, and setting one would make the daemon parse caller bytes"};
@@ -293,11 +293,8 @@ std::string cred_token_binding(uid_t uid) { return absl::StrCat("gssgate-cred-v1
 
 std::string loggable_name(const gss::NameHandle& name, const v1::Name& wire) {
   if (name) {
+    // Escaped where it is logged (log_value), like every caller-influenced value.
     std::string shown = display_of(name);
-    // Names come from callers: no quote or control byte may end the audit value or start a field.
-    for (char& c : shown) {
-      if (c == '"' || static_cast<unsigned char>(c) < 0x20) c = '\'';
-    }
     if (!shown.empty()) return shown;
   }
   return absl::StrCat("<", wire.value().size(), "-byte name>");
@@ -311,9 +308,7 @@ void audit(const Call& call, const char* op, const std::string& details,
 }
 
 absl::Status deny(const Call& call, const char* op, const std::string& why) {
-  std::string quoted = why;
-  std::replace(quoted.begin(), quoted.end(), '"', '\'');  // keep the audit line parseable
-  audit(call, op, absl::StrCat("reason=\"", quoted, "\""), "denied");
+  audit(call, op, absl::StrCat("reason=", log_value(why)), "denied");
   return absl::PermissionDeniedError(why);
 }
 
@@ -432,7 +427,7 @@ absl::Status check_impersonation(const Call& call, const gss::NameHandle& name,
   if (!status->ok()) return absl::OkStatus();
   *principal = display_of(mn);
   if (impersonation_allowed(*call.rule, *principal)) return absl::OkStatus();
-  audit(call, "impersonate", absl::StrCat("name=\"", *principal, "\""), "denied");
+  audit(call, "impersonate", absl::StrCat("name=", log_value(*principal)), "denied");
   return absl::PermissionDeniedError(absl::StrCat(
       "policy rule \"", call.rule->name, "\" does not allow impersonating ", *principal,
       call.rule->allow_impersonate ? " (not in impersonate_principals)"
@@ -443,7 +438,9 @@ absl::Status require_usage(const Call& call, gss::CredUsage usage, const char* o
   bool granted =
       usage == gss::CredUsage::kInitiate ? call.rule->allow_initiate : call.rule->allow_accept;
   if (granted) return absl::OkStatus();
-  audit(call, op, absl::StrCat("reason=\"rule does not grant ", gss::to_string(usage), "\""),
+  audit(call, op,
+        absl::StrCat("reason=",
+                     log_value(absl::StrCat("rule does not grant ", gss::to_string(usage)))),
         "denied");
   return absl::PermissionDeniedError(absl::StrCat("policy rule \"", call.rule->name,
                                                   "\" does not grant ", gss::to_string(usage),

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "daemon/log_format.h"
 #include "daemon/service.h"
 #include "lib/gss/context.h"
 #include "lib/gss/cred.h"
@@ -150,10 +151,12 @@ std::string cred_token_binding(uid_t uid);
 // (the raw value may be a binary exported-name token).
 std::string loggable_name(const gss::NameHandle& name, const v1::Name& wire);
 
-// A policy refusal: an audit line (`op`, reason=`why`, outcome=denied) and PERMISSION_DENIED(`why`).
+// A policy refusal: an audit line (`op`, reason=`why`, outcome=denied) and
+// PERMISSION_DENIED(`why`).
 absl::Status deny(const Call& call, const char* op, const std::string& why);
 
-// One audit line: operation, caller, rule, free-form details, outcome. Never token bytes.
+// One audit line: operation, caller, rule, free-form details, outcome. Never token bytes. Every
+// caller-influenced value in `details` and `outcome` goes through log_value() (log_format.h).
 void audit(const Call& call, const char* op, const std::string& details,
            const std::string& outcome);
 

@@ -27,10 +27,11 @@ namespace gssgate::daemon {
 // names the mechanism, the rule and the mechanisms it allows.
 absl::Status require_mech(const Call& call, const gss::Oid& mech, const char* op);
 
-// What AcquireCreds acquires when a caller names no mechanism (as python-gssapi over MIT would): the rule's mechanisms that MIT would take by
-// default (krb5 and SPNEGO, not the deprecated krb5 OIDs or IAKERB), or all of the rule's when it
-// allows none of those. Never MIT's own default set, which the rule may not allow. (The default
-// credentials of InitSecContext and AcceptSecContext hold every mechanism of the rule.)
+// What AcquireCreds acquires when a caller names no mechanism (as python-gssapi over MIT would):
+// the rule's mechanisms that MIT would take by default (krb5 and SPNEGO, not the deprecated krb5
+// OIDs or IAKERB), or all of the rule's when it allows none of those. Never MIT's own default set,
+// which the rule may not allow. (The default credentials of InitSecContext and AcceptSecContext
+// hold every mechanism of the rule.)
 std::vector<gss::Oid> default_acquire_mechs(const Rule& rule);
 
 // Limits what SPNEGO may negotiate with `cred` to the rule's other mechanisms (gss_set_neg_mechs).

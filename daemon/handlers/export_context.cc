@@ -43,7 +43,7 @@ absl::Status Service::ExportContext(const Call& call, const v1::ExportContextReq
     table().erase(call.owner, request.context(), HandleKind::kContext).IgnoreError();
   }
   audit(call, "export_context", absl::StrCat("token_bytes=", reply->token().size()),
-        status.ok() ? "ok" : absl::StrCat("gss-error \"", status.message(), "\""));
+        status.ok() ? "ok" : absl::StrCat("gss-error ", log_value(status.message())));
   return absl::OkStatus();
 }
 

@@ -26,14 +26,15 @@ absl::Status Service::ExportCred(const Call& call, const v1::ExportCredRequest& 
     absl::StatusOr<std::string> sealed = sealer()->seal(token, cred_token_binding(call.owner.uid));
     explicit_bzero(token.data(), token.size());
     if (!sealed.ok()) {
-      audit(call, "export_cred", "", absl::StrCat("error \"", sealed.status().message(), "\""));
+      audit(call, "export_cred", "",
+            absl::StrCat("error ", log_value(std::string(sealed.status().message()))));
       return absl::InternalError(
           absl::StrCat("could not seal the exported credentials: ", sealed.status().message()));
     }
     reply->set_token(*std::move(sealed));
   }
   audit(call, "export_cred", absl::StrCat("token_bytes=", reply->token().size()),
-        status.ok() ? "ok" : absl::StrCat("gss-error \"", status.message(), "\""));
+        status.ok() ? "ok" : absl::StrCat("gss-error ", log_value(status.message())));
   return absl::OkStatus();
 }
 

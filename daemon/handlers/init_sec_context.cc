@@ -76,8 +76,8 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
   const std::string target_text = loggable_name(target, request.target());
   if (!status.ok()) {
     to_proto(status, reply->mutable_status());
-    audit(call, "init", absl::StrCat("target=\"", target_text, "\" mech=", mech.dotted()),
-          absl::StrCat("gss-error \"", status.message(), "\""));
+    audit(call, "init", absl::StrCat("target=", log_value(target_text), " mech=", mech.dotted()),
+          absl::StrCat("gss-error ", log_value(status.message())));
     return absl::OkStatus();
   }
 
@@ -112,17 +112,17 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
   reply->set_flags(out.flags.bits());
   reply->set_lifetime(out.lifetime);
 
-  std::string details = absl::StrCat("target=\"", target_text, "\" principal=\"",
-                                     ctx_entry->principal, "\" mech=", mech.dotted(),
-                                     " flags=", out.flags.to_string(),
-                                     " token_bytes=", reply->output_token().size());
+  std::string details =
+      absl::StrCat("target=", log_value(target_text),
+                   " principal=", log_value(ctx_entry->principal), " mech=", mech.dotted(),
+                   " flags=", out.flags.to_string(), " token_bytes=", reply->output_token().size());
   if (delegation_filtered)
     absl::StrAppend(&details, " delegation=filtered (rule grants no delegate)");
   GSSGATE_ASSIGN_OR_RETURN(std::string handle,
                            settle_step(table(), call, status, request.context(), ctx_entry));
   reply->set_context(handle);
   if (!status.ok()) {
-    audit(call, "init", details, absl::StrCat("gss-error \"", status.message(), "\""));
+    audit(call, "init", details, absl::StrCat("gss-error ", log_value(status.message())));
     return absl::OkStatus();
   }
   audit(call, "init", details, status.continue_needed() ? "continue" : "complete");

@@ -30,7 +30,8 @@ absl::Status Service::StoreCred(const Call& call, const v1::StoreCredRequest& re
                            caller_ccache(call, info.name ? display_of(info.name) : std::string()));
   for (const auto& [key, value] : request.store()) {
     if (key != "ccache" || value != ccache) {
-      audit(call, "store_cred", absl::StrCat("reason=\"store element ", key, " not granted\""),
+      audit(call, "store_cred",
+            absl::StrCat("reason=", log_value(absl::StrCat("store element ", key, " not granted"))),
             "denied");
       return absl::PermissionDeniedError(
           absl::StrCat("store element ", key, "=", value, " is not granted by policy rule \"",
@@ -48,7 +49,7 @@ absl::Status Service::StoreCred(const Call& call, const v1::StoreCredRequest& re
   const std::string details = absl::StrCat("usage=", gss::to_string(usage),
                                            " overwrite=", request.overwrite() ? "yes" : "no");
   if (!status.ok()) {
-    audit(call, "store_cred", details, absl::StrCat("gss-error \"", status.message(), "\""));
+    audit(call, "store_cred", details, absl::StrCat("gss-error ", log_value(status.message())));
     return absl::OkStatus();
   }
   // Default initiator credentials cached from this ccache may now be stale.

@@ -17,7 +17,8 @@ int gssgate_is_default_mech(const gss_OID_desc* mech) {
   gss_OID_set attrs = GSS_C_NO_OID_SET;
   if (GSS_ERROR(gss_inquire_attrs_for_mech(&minor, mech, &attrs, NULL))) return 0;
   if (attrs == GSS_C_NO_OID_SET) return 1;
-  const int excluded = has_attr(attrs, GSS_C_MA_DEPRECATED) || has_attr(attrs, GSS_C_MA_NOT_DFLT_MECH);
+  const int excluded =
+      has_attr(attrs, GSS_C_MA_DEPRECATED) || has_attr(attrs, GSS_C_MA_NOT_DFLT_MECH);
   gss_release_oid_set(&minor, &attrs);
   return !excluded;
 }

@@ -160,8 +160,8 @@ TEST_F(DaemonServerTest, JsonLogLinesCarryStructuredAuditFields) {
   EXPECT_THAT(daemon_->log(),
               HasSubstr(absl::StrCat("\"audit\": {\"op\": \"acquire\", \"uid\": \"", kUser, "\"")));
   EXPECT_THAT(daemon_->log(),
-              HasSubstr("\"reason\": \"policy rule 'user' does not grant initiate to uid 60011\", "
-                        "\"outcome\": \"denied\"}}"));
+              HasSubstr("\"reason\": \"policy rule \\\"user\\\" does not grant initiate to uid "
+                        "60011\", \"outcome\": \"denied\"}}"));
 }
 
 TEST_F(DaemonServerTest, ServesASocketPassedBySystemdSocketActivation) {

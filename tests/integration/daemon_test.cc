@@ -21,10 +21,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "daemon/log_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/gss/context.h"
+#include "lib/util/json.h"
+#include "lib/util/log_escape.h"
 #include "tests/fixtures/gssgated_process.h"
 #include "tests/integration/gss_test_util.h"
 
@@ -62,6 +66,15 @@ struct Answer {
     return v == "-" ? "" : absl::HexStringToBytes(v);
   }
 };
+
+int count_of(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + needle.size())) {
+    ++n;
+  }
+  return n;
+}
 
 class DaemonTest : public RealmTest {
  protected:
@@ -248,13 +261,12 @@ TEST_F(DaemonTest, NoMechanismFallsBackToTheDaemonsOwnDefaultIdentity) {
   ASSERT_TRUE(kdc_->export_keytab(env_path("KRB5_CLIENT_KTNAME"), {"bob"}).ok());
   ASSERT_TRUE(kdc_->export_keytab(env_path("KRB5_KTNAME"), {"host/localhost"}).ok());
   ASSERT_TRUE(daemon_
-                  ->reload(rules() + absl::StrCat("\n[[rule]]\nname = \"every-mech\"\nuids = [",
-                                                  kAllMechsUid,
-                                                  "]\nusages = [\"initiate\"]\nclient_keytab = \"",
-                                                  client_keytab_, "\"\nprincipals = [\"alice@",
-                                                  kdc_->realm(),
-                                                  "\"]\nmechs = [\"krb5\", \"krb5_old\", "
-                                                  "\"krb5_ms\", \"iakerb\", \"spnego\"]\n"))
+                  ->reload(rules() +
+                           absl::StrCat("\n[[rule]]\nname = \"every-mech\"\nuids = [", kAllMechsUid,
+                                        "]\nusages = [\"initiate\"]\nclient_keytab = \"",
+                                        client_keytab_, "\"\nprincipals = [\"alice@", kdc_->realm(),
+                                        "\"]\nmechs = [\"krb5\", \"krb5_old\", "
+                                        "\"krb5_ms\", \"iakerb\", \"spnego\"]\n"))
                   .ok());
   ASSERT_TRUE(daemon_->wait_for_log("5 rule(s)")) << daemon_->log();
 
@@ -278,7 +290,7 @@ TEST_F(DaemonTest, NoMechanismFallsBackToTheDaemonsOwnDefaultIdentity) {
   gss::AcquiredCred acceptor_cred;
   ASSERT_TRUE(gss::acquire_cred(acceptor, &acceptor_cred).ok());
 
-  mechs.push_back(gss::Oid());          // the daemon's default (krb5)
+  mechs.push_back(gss::Oid());         // the daemon's default (krb5)
   mechs.push_back(gss::oids::ntlm());  // not an MIT mechanism
   int accepted_as_alice = 0;
   for (uid_t uid : {kInitiatorUid, kAllMechsUid}) {
@@ -318,10 +330,9 @@ TEST_F(DaemonTest, NoMechanismFallsBackToTheDaemonsOwnDefaultIdentity) {
         EXPECT_EQ(display(out.initiator_name), alice()) << what;
         ++accepted_as_alice;
       }
-      const bool allowed = mech.empty() || mech == gss::oids::krb5() ||
-                           mech == gss::oids::spnego() ||
-                           (uid == kAllMechsUid && mech != gss::oids::ntlm() &&
-                            mech != gss::oids::iakerb());
+      const bool allowed =
+          mech.empty() || mech == gss::oids::krb5() || mech == gss::oids::spnego() ||
+          (uid == kAllMechsUid && mech != gss::oids::ntlm() && mech != gss::oids::iakerb());
       if (allowed) {
         EXPECT_TRUE(accepted.ok() && out.initiator_name) << what << ": " << describe(accepted);
       }
@@ -332,6 +343,63 @@ TEST_F(DaemonTest, NoMechanismFallsBackToTheDaemonsOwnDefaultIdentity) {
   EXPECT_THAT(daemon_->log(),
               HasSubstr(absl::StrCat("principal=\"", alice(), "\" mech=1.2.840.113554.1.2.2")));
   EXPECT_THAT(daemon_->log(), Not(HasSubstr(kdc_->qualify("bob"))));
+}
+
+// Issue #14, item 5: newline, quote, backslash, a forged "<6>audit" line and invalid UTF-8 in
+// each field a caller controls (a principal it asks for, a target, a store key and value; each
+// also reaches a denial reason or MIT's error text) cannot add a line, a field or a byte that is
+// not UTF-8 to the log: every line is gssgated's, and each audit line parses to exactly the
+// fields gssgated wrote (util::log_value, the one escaping routine).
+TEST_F(DaemonTest, HostileValuesInEveryCallerFieldCannotForgeOrBreakALogLine) {
+  auto a = caller(kInitiatorUid);
+  auto e = caller(kExporterUid);
+  ASSERT_TRUE(a && e);
+  const std::vector<std::string> hostile = {"two\nlines", "quote\" outcome=ok", "back\\slash",
+                                            "<6>audit op=forged uid=0 outcome=ok",
+                                            std::string("bad\xff\xfe utf8", 10)};
+  for (const std::string& v : hostile) {
+    const std::string h = "hex:" + absl::BytesToHexString(v);
+    EXPECT_EQ(ask(*a, absl::StrCat("acquire initiate ", h, " user")).kind, "RPC");
+    EXPECT_NE(ask(*a, absl::StrCat("init - - ", h, " -")).kind, "OK");
+    EXPECT_EQ(ask(*e, absl::StrCat("acquire initiate alice store:", h, "=", h)).kind, "RPC");
+  }
+  const std::string log = daemon_->log();
+  std::vector<std::string> lines = absl::StrSplit(log, '\n', absl::SkipEmpty());
+  int audits = 0;
+  std::vector<std::string> audit_json;
+  for (const std::string& line : lines) {
+    // gssgated's own lines start with a timestamp ("2026-12-04T15:49:23.123 info ...").
+    EXPECT_TRUE(line.size() > 24 && absl::ascii_isdigit(line[0]) && line[4] == '-' &&
+                line[10] == 'T')
+        << "a line gssgated did not write: " << line;
+    // Nothing but printable ASCII and well-formed UTF-8: log_value would escape only the
+    // backslashes and quotes of such a line.
+    std::string plain = absl::StrReplaceAll(line, {{"\\", "\\x5c"}, {"\"", "\\\""}});
+    EXPECT_EQ(util::log_value(line), "\"" + plain + "\"") << line;
+    const size_t at = line.find(" audit op=");
+    if (at == std::string::npos) continue;
+    ++audits;
+    const std::string json = daemon::audit_fields_json(line.substr(at + 7));
+    // One op and one outcome each: a value cannot add a field (a quote inside a value is \").
+    EXPECT_EQ(count_of(json, "\"op\": "), 1) << json;
+    EXPECT_EQ(count_of(json, "\"outcome\": "), 1) << json;
+    EXPECT_EQ(count_of(json, "\"uid\": "), 1) << json;
+    audit_json.push_back(json);
+  }
+  // Three audit lines a value, but for the store element with invalid UTF-8, which gRPC refuses
+  // before any handler runs (protobuf `string` fields must be UTF-8; its complaint is a warning
+  // line of gssgated's own format, checked above).
+  EXPECT_GE(audits, 3 * static_cast<int>(hostile.size()) - 1);
+  EXPECT_THAT(log, HasSubstr("warning \"protobuf ("));
+  for (const std::string& v : hostile) {
+    // The target field of the init line is exactly the escaped value.
+    std::string value = util::log_value(v);
+    value = absl::StrReplaceAll(value.substr(1, value.size() - 2), {{"\\\"", "\""}});
+    const std::string field = "\"target\": " + util::json_quote(value);
+    EXPECT_TRUE(std::any_of(audit_json.begin(), audit_json.end(), [&](const std::string& j) {
+      return absl::StrContains(j, field);
+    })) << field;
+  }
 }
 
 TEST_F(DaemonTest, StoresACallerNamesMustBeTheOnesItsRuleGrants) {

@@ -91,7 +91,7 @@ keytab = "/k"
 
 [[rule]]
 name = "any-pod"
-cgroups = ["/kubepods*"]
+cgroups = ["/kubepods/**"]
 usages = ["accept"]
 keytab = "/k"
 )",
@@ -103,12 +103,12 @@ keytab = "/k"
   // The uid outside the cgroup, or the cgroup with another uid, is not "web-in-docker".
   EXPECT_EQ(match_rule(*config, 10080, 1, {}, "/user.slice/session-1.scope"), nullptr);
   EXPECT_EQ(match_rule(*config, 10081, 1, {}, "/system.slice/docker-abc.scope"), nullptr);
-  // A pattern alone selects; * crosses '/'; an unknown cgroup matches no pattern.
+  // A pattern alone selects; /** takes every cgroup below; an unknown cgroup matches no pattern.
   const Rule* pod = match_rule(*config, 5, 5, {}, "/kubepods/burstable/pod1/c1");
   ASSERT_NE(pod, nullptr);
   EXPECT_EQ(pod->name, "any-pod");
   EXPECT_EQ(match_rule(*config, 5, 5, {}, ""), nullptr);
-  EXPECT_THAT(describe(*config), HasSubstr("cgroups {/kubepods*}"));
+  EXPECT_THAT(describe(*config), HasSubstr("cgroups {/kubepods/**}"));
   auto bad = parse_config(
       "[[rule]]\ncgroups = [\"docker\"]\nusages = [\"accept\"]\nkeytab = \"/k\"\n", "bad.toml");
   ASSERT_FALSE(bad.ok());
@@ -202,6 +202,25 @@ TEST(ConfigTest, ImpersonationIsOffUnlessGrantedAndThenLimitedByItsPatterns) {
   EXPECT_TRUE(impersonation_allowed(config->rules[0], "alice@EXAMPLE.COM"));
   EXPECT_FALSE(impersonation_allowed(config->rules[0], "alice@OTHER.COM"));
   EXPECT_FALSE(impersonation_allowed(config->rules[1], "alice@EXAMPLE.COM")) << "off by default";
+}
+
+// Issue #14, item 6: a * never crosses '/', in cgroups and in principals.
+TEST(ConfigTest, PatternsNeverLetAStarCrossASlash) {
+  EXPECT_TRUE(cgroup_matches("/system.slice/docker-*.scope", "/system.slice/docker-abc.scope"));
+  EXPECT_FALSE(cgroup_matches("/system.slice/*", "/system.slice/evil.slice/docker-x.scope"));
+  EXPECT_FALSE(cgroup_matches("/kubepods*", "/kubepods/burstable/pod1/c1"));
+  EXPECT_TRUE(cgroup_matches("/kubepods/**", "/kubepods/burstable/pod1/c1"));
+  EXPECT_TRUE(cgroup_matches("/kubepods/**", "/kubepods/pod1"));
+  EXPECT_FALSE(cgroup_matches("/kubepods/**", "/kubepods"));
+  EXPECT_FALSE(cgroup_matches("/kubepods/**", "/kubepodsX/pod1"));
+  EXPECT_TRUE(cgroup_matches("/kubepods/*/pod*/**", "/kubepods/burstable/pod1/c1"));
+  EXPECT_FALSE(cgroup_matches("/kubepods/*/pod*/**", "/kubepods/burstable/x/pod1/c1"));
+  Rule rule;
+  rule.principals = {"*@EXAMPLE.COM"};
+  EXPECT_TRUE(principal_allowed(rule, "alice@EXAMPLE.COM"));
+  EXPECT_FALSE(principal_allowed(rule, "HTTP/web1@EXAMPLE.COM")) << "a user pattern is no service";
+  rule.principals = {"HTTP/*@EXAMPLE.COM"};
+  EXPECT_FALSE(principal_allowed(rule, "HTTP/a/b@EXAMPLE.COM"));
 }
 
 TEST(ConfigTest, PrincipalPatterns) {

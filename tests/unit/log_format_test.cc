@@ -29,6 +29,48 @@ TEST(LogFormatTest, AuditBodiesBecomeFieldsWithQuotedValuesUnquoted) {
   EXPECT_EQ(audit_fields_json(""), "{}");
 }
 
+// Issue #14, item 5: one escaping routine for every caller-influenced value.
+TEST(LogFormatTest, LogValueEscapesWhatCouldEndAFieldStartALineOrBreakJson) {
+  EXPECT_EQ(log_value("alice@R"), "\"alice@R\"");
+  EXPECT_EQ(log_value(""), "\"\"");
+  EXPECT_EQ(log_value("a\"b"), "\"a\\\"b\"");
+  EXPECT_EQ(log_value("a\\b"), "\"a\\x5cb\"");
+  EXPECT_EQ(log_value("a\nb\r\t\x7f"), "\"a\\x0ab\\x0d\\x09\\x7f\"");
+  EXPECT_EQ(log_value(std::string("nul\0", 4)), "\"nul\\x00\"");
+  // Well-formed UTF-8 stays; bad UTF-8 (a lone continuation byte, an overlong, a surrogate, a
+  // truncated sequence, beyond U+10FFFF) is escaped byte by byte.
+  EXPECT_EQ(log_value("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"),
+            "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91\"");
+  EXPECT_EQ(log_value("\x80"), "\"\\x80\"");
+  EXPECT_EQ(log_value("\xc0\xaf"), "\"\\xc0\\xaf\"");
+  EXPECT_EQ(log_value("\xed\xa0\x80"), "\"\\xed\\xa0\\x80\"");
+  EXPECT_EQ(log_value("\xe2\x82"), "\"\\xe2\\x82\"");
+  EXPECT_EQ(log_value("\xf4\x90\x80\x80"), "\"\\xf4\\x90\\x80\\x80\"");
+}
+
+TEST(LogFormatTest, HostileValuesParseBackToExactlyTheFieldsWritten) {
+  for (const std::string& hostile :
+       {std::string("two\nlines"), std::string("quote\" outcome=ok"), std::string("back\\slash\\"),
+        std::string("<6>audit op=forged uid=0 outcome=ok"), std::string("bad\xff\xfeutf8"),
+        std::string("x\" forged=\"1")}) {
+    const std::string escaped = log_value(hostile);
+    const std::string body =
+        "op=acquire uid=1 name=" + escaped + " reason=" + escaped + " outcome=gss-error " + escaped;
+    EXPECT_EQ(body.find('\n'), std::string::npos);
+    // The field value is the escaped text without its quotes, with \" read as a quote.
+    std::string value = escaped.substr(1, escaped.size() - 2);
+    for (size_t at = value.find("\\\""); at != std::string::npos; at = value.find("\\\"", at)) {
+      value.replace(at, 2, "\"");
+      ++at;
+    }
+    EXPECT_EQ(audit_fields_json(body),
+              "{\"op\": \"acquire\", \"uid\": \"1\", \"name\": " + util::json_quote(value) +
+                  ", \"reason\": " + util::json_quote(value) +
+                  ", \"outcome\": " + util::json_quote("gss-error " + value) + "}")
+        << hostile;
+  }
+}
+
 TEST(LogFormatTest, JsonQuoteEscapesQuotesBackslashesAndControlBytes) {
   EXPECT_EQ(util::json_quote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\u000a\\u0001\"");
 }
