@@ -120,9 +120,9 @@ absl::StatusOr<gid_t> resolve_group(const std::string& name) {
 absl::Status parse_daemon(const toml::table& table, const std::string& source,
                           DaemonSettings* out) {
   TableReader r(table, source, "[daemon]");
-  absl::Status s = r.check_known({"socket", "socket_mode", "socket_group", "max_connections",
-                                  "max_connections_per_uid", "first_call_timeout",
-                                  "max_message_bytes", "idle_timeout", "workers"});
+  absl::Status s = r.check_known(
+      {"socket", "socket_mode", "socket_group", "max_connections", "max_connections_per_uid",
+       "first_call_timeout", "max_message_bytes", "idle_timeout", "workers", "max_handles_total"});
   if (!s.ok()) return s;
   std::optional<std::string> socket, mode, group;
   if (!(s = r.string("socket", &socket)).ok()) return s;
@@ -166,6 +166,9 @@ absl::Status parse_daemon(const toml::table& table, const std::string& source,
   v = out->idle_timeout_seconds;
   if (!(s = r.integer("idle_timeout", 1, 30 * 86400, &v)).ok()) return s;
   out->idle_timeout_seconds = static_cast<int>(v);
+  v = out->max_handles_total;
+  if (!(s = r.integer("max_handles_total", 1, 100'000'000, &v)).ok()) return s;
+  out->max_handles_total = v;
   v = out->workers;
   if (!(s = r.integer("workers", 0, 1024, &v)).ok()) return s;
   out->workers = static_cast<int>(v);

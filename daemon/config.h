@@ -26,6 +26,8 @@ struct DaemonSettings {
   // connects and sends nothing, or stops in the middle of its first frame).
   int first_call_timeout_seconds = 30;
   int max_message_bytes = 1 << 20;
+  // Live handles of all callers together (each rule's max_handles bounds one uid).
+  int64_t max_handles_total = 2'000'000;
   // Handles unused for this long are released.
   int idle_timeout_seconds = 3600;
   // Worker threads serving calls (gRPC's sync server pool); 0 = number of cores.

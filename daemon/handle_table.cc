@@ -36,6 +36,11 @@ absl::StatusOr<std::string> HandleTable::insert(std::shared_ptr<Entry> entry, ui
   const Owner owner = entry->owner;
   {
     absl::MutexLock lock(&owners_mu_);
+    if (total_ >= max_total_) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "gssgated holds ", total_, " handles, its limit (max_handles_total = ", max_total_,
+          "); try again later, or an administrator raises the limit"));
+    }
     uint32_t& count = per_uid_[owner.uid];
     if (count >= quota) {
       return absl::ResourceExhaustedError(
@@ -44,6 +49,7 @@ absl::StatusOr<std::string> HandleTable::insert(std::shared_ptr<Entry> entry, ui
                        "); release credentials or contexts it no longer needs"));
     }
     ++count;
+    ++total_;
   }
   entry->last_used_ns.store(now_ns(), std::memory_order_relaxed);
   Id id;
@@ -53,6 +59,7 @@ absl::StatusOr<std::string> HandleTable::insert(std::shared_ptr<Entry> entry, ui
     if (getrandom(id.data(), id.size(), 0) != static_cast<ssize_t>(id.size())) {
       absl::MutexLock lock(&owners_mu_);
       --per_uid_[owner.uid];
+      --total_;
       return absl::InternalError(absl::StrCat("getrandom: ", std::strerror(errno)));
     }
     Shard& shard = shard_for(id);
@@ -114,6 +121,7 @@ void HandleTable::remove(const Id& id, const Owner& owner) {
   }
   auto uid = per_uid_.find(owner.uid);
   if (uid != per_uid_.end() && --uid->second == 0) per_uid_.erase(uid);
+  --total_;
 }
 
 size_t HandleTable::release_connection(uint64_t connection) {

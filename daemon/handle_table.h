@@ -74,6 +74,15 @@ class HandleTable {
  public:
   HandleTable();
 
+  // Live handles of all callers together (DaemonSettings::max_handles_total): over it, insert()
+  // is RESOURCE_EXHAUSTED for everyone, whatever their rule's quota, so many uids together cannot
+  // grow the daemon without bound.
+  static constexpr size_t kDefaultMaxTotal = 2'000'000;
+  void set_max_total(size_t max_total) {
+    absl::MutexLock lock(&owners_mu_);
+    max_total_ = max_total;
+  }
+
   // Adds `entry` under a fresh id. RESOURCE_EXHAUSTED when entry->owner.uid already holds `quota`
   // handles (the message names the limit).
   absl::StatusOr<std::string> insert(std::shared_ptr<Entry> entry, uint32_t quota);
@@ -121,6 +130,8 @@ class HandleTable {
   mutable absl::Mutex owners_mu_;
   absl::flat_hash_map<uint64_t, absl::flat_hash_set<Id>> by_connection_ ABSL_GUARDED_BY(owners_mu_);
   absl::flat_hash_map<uid_t, uint32_t> per_uid_ ABSL_GUARDED_BY(owners_mu_);
+  size_t total_ ABSL_GUARDED_BY(owners_mu_) = 0;
+  size_t max_total_ ABSL_GUARDED_BY(owners_mu_) = kDefaultMaxTotal;
 };
 
 }  // namespace gssgate::daemon

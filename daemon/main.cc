@@ -138,6 +138,7 @@ int serve(const std::string& config_path) {
   }
 
   HandleTable table;
+  table.set_max_total(static_cast<size_t>(config->daemon.max_handles_total));
   Service service(config, &table);
   Metrics metrics;
   GrpcService grpc_service(&service, listener->get(), &metrics);

@@ -1,6 +1,7 @@
 #include "daemon/service.h"
 
 #include "absl/strings/str_cat.h"
+#include "daemon/log_format.h"
 #include "spdlog/spdlog.h"
 
 namespace gssgate::daemon {
@@ -36,7 +37,7 @@ absl::StatusOr<Call> Service::begin(const Peer& peer, const char* rpc) const {
   if (rule == nullptr) {
     spdlog::warn(
         "audit op={} uid={} gid={} pid={} cgroup={} outcome=denied reason=\"no policy rule\"", rpc,
-        peer.uid, peer.gid, peer.pid, peer.cgroup.empty() ? "-" : peer.cgroup);
+        peer.uid, peer.gid, peer.pid, log_value(peer.cgroup));
     return absl::PermissionDeniedError(
         absl::StrCat("no policy rule for uid ", peer.uid, " (gid ", peer.gid,
                      peer.cgroup.empty() ? "" : absl::StrCat(", cgroup ", peer.cgroup), ") in ",
@@ -45,25 +46,30 @@ absl::StatusOr<Call> Service::begin(const Peer& peer, const char* rpc) const {
   return Call{peer, std::move(config), rule, Owner{peer.uid, peer.connection}, sealer_.get()};
 }
 
-void Service::remember_exported_context(uid_t uid, const std::string& mac) {
+void Service::remember_exported_context(uid_t uid, const std::string& binding,
+                                        const std::string& mac) {
   absl::MutexLock lock(&exported_mu_);
+  ExportedSlots& slots = exported_[uid];
   // Tokens already imported again left the map but not the queue: drop them from its front, so
   // the queue stays about as long as the map (the soak caught it growing by every export).
-  while (!exported_order_.empty() && !exported_.contains(exported_order_.front())) {
-    exported_order_.pop_front();
+  while (!slots.order.empty() && !slots.binding_by_mac.contains(slots.order.front())) {
+    slots.order.pop_front();
   }
-  if (exported_.insert_or_assign(mac, uid).second) exported_order_.push_back(mac);
-  while (exported_order_.size() > kMaxExportedTokens) {
-    exported_.erase(exported_order_.front());
-    exported_order_.pop_front();
+  if (slots.binding_by_mac.insert_or_assign(mac, binding).second) slots.order.push_back(mac);
+  while (slots.order.size() > kMaxExportedTokensPerUid) {
+    slots.binding_by_mac.erase(slots.order.front());
+    slots.order.pop_front();
   }
 }
 
-bool Service::take_exported_context(uid_t uid, const std::string& mac) {
+bool Service::take_exported_context(uid_t uid, const std::string& binding, const std::string& mac) {
   absl::MutexLock lock(&exported_mu_);
-  auto it = exported_.find(mac);
-  if (it == exported_.end() || it->second != uid) return false;
-  exported_.erase(it);  // its place in exported_order_ is dropped when it reaches the front
+  auto slots = exported_.find(uid);
+  if (slots == exported_.end()) return false;
+  auto it = slots->second.binding_by_mac.find(mac);
+  if (it == slots->second.binding_by_mac.end() || it->second != binding) return false;
+  slots->second.binding_by_mac.erase(it);  // its place in `order` goes when it reaches the front
+  if (slots->second.binding_by_mac.empty()) exported_.erase(slots);
   return true;
 }
 

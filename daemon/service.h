@@ -106,14 +106,16 @@ class Service {
   // Seals exported credentials; null if the key could not be made (ExportCred then fails).
   const gss::Sealer* sealer() const { return sealer_.get(); }
 
-  // The context tokens ExportContext handed out, by MAC and uid: ImportContext takes only those,
-  // once each, so MIT's context deserializer (memory-unsafe on malformed input: fuzz_tokens found
-  // an overflow, a leak and 4 GiB allocations in krb5 1.20) never sees caller-made bytes. At most
-  // kMaxExportedTokens are remembered; the oldest go first.
-  static constexpr size_t kMaxExportedTokens = 65536;
-  void remember_exported_context(uid_t uid, const std::string& mac);
-  // True (and forgotten) if `mac` was exported to `uid`.
-  bool take_exported_context(uid_t uid, const std::string& mac);
+  // The context tokens ExportContext handed out, by MAC, per uid and bound to the exporting call
+  // (export_binding: uid, rule, cgroup): ImportContext takes only those, once each, so MIT's
+  // context deserializer (memory-unsafe on malformed input: fuzz_tokens found an overflow, a leak
+  // and 4 GiB allocations in krb5 1.20) never sees caller-made bytes. Each uid keeps at most
+  // kMaxExportedTokensPerUid, its oldest going first, so one uid churning exports cannot evict
+  // another's.
+  static constexpr size_t kMaxExportedTokensPerUid = 4096;
+  void remember_exported_context(uid_t uid, const std::string& binding, const std::string& mac);
+  // True (and forgotten) if `mac` was exported to `uid` under `binding`.
+  bool take_exported_context(uid_t uid, const std::string& binding, const std::string& mac);
 
   // Resolves the caller's rule; PERMISSION_DENIED (and an audit line) when none matches.
   absl::StatusOr<Call> begin(const Peer& peer, const char* rpc) const;
@@ -130,9 +132,12 @@ class Service {
   Runtime runtime_;
   CredCache cred_cache_;
   std::unique_ptr<gss::Sealer> sealer_;
+  struct ExportedSlots {
+    absl::flat_hash_map<std::string, std::string> binding_by_mac;
+    std::deque<std::string> order;  // oldest first; may hold MACs already taken
+  };
   absl::Mutex exported_mu_;
-  absl::flat_hash_map<std::string, uid_t> exported_ ABSL_GUARDED_BY(exported_mu_);
-  std::deque<std::string> exported_order_ ABSL_GUARDED_BY(exported_mu_);
+  absl::flat_hash_map<uid_t, ExportedSlots> exported_ ABSL_GUARDED_BY(exported_mu_);
 };
 
 }  // namespace gssgate::daemon

@@ -289,7 +289,10 @@ std::shared_ptr<Entry> imported_context_entry(const Owner& owner, std::string_vi
   return entry;
 }
 
-std::string cred_token_binding(uid_t uid) { return absl::StrCat("gssgate-cred-v1 uid=", uid); }
+std::string export_binding(const Call& call) {
+  return absl::StrCat("uid=", call.owner.uid, " rule=", call.rule->name,
+                      call.rule->cgroups.empty() ? "" : absl::StrCat(" cgroup=", call.peer.cgroup));
+}
 
 std::string loggable_name(const gss::NameHandle& name, const v1::Name& wire) {
   if (name) {

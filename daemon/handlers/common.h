@@ -144,8 +144,13 @@ std::string ccache_diagnosis(const Call& call);
 std::shared_ptr<Entry> imported_context_entry(const Owner& owner, std::string_view token,
                                               gss::GssStatus* status);
 
-// What a sealed credential token is bound to (gss::Sealer): the uid that exported it.
-std::string cred_token_binding(uid_t uid);
+// What a sealed credential or exported-context token is bound to: the uid that exported it, the
+// rule it exported under and, when that rule selects by cgroup, the caller's cgroup. A token is
+// good only for the same caller under the same rule (a reload that moves the caller to another
+// rule, or a process in another container of the same uid, cannot use it).
+std::string export_binding(const Call& call);
+// The longest an exported credential token stays good (less when the credential expires sooner).
+inline constexpr OM_uint32 kMaxExportedCredSeconds = 24 * 3600;
 
 // How a caller-supplied name appears in logs: its display form once imported, else only its length
 // (the raw value may be a binary exported-name token).

@@ -30,7 +30,7 @@ absl::Status Service::ExportContext(const Call& call, const v1::ExportContextReq
     absl::StatusOr<std::string> mac =
         sealer() != nullptr ? sealer()->mac(token) : absl::UnavailableError("no sealing key");
     if (mac.ok()) {
-      remember_exported_context(call.owner.uid, *mac);
+      remember_exported_context(call.owner.uid, export_binding(call), *mac);
     } else {
       spdlog::warn("export_context: {}; the token cannot be imported here again",
                    std::string(mac.status().message()));

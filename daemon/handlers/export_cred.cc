@@ -1,5 +1,8 @@
 #include <string.h>
 
+#include <algorithm>
+
+#include "absl/time/clock.h"
 #include "daemon/handlers/common.h"
 #include "lib/util/status_macros.h"
 
@@ -19,11 +22,21 @@ absl::Status Service::ExportCred(const Call& call, const v1::ExportCredRequest& 
   if (sealer() == nullptr) return absl::UnavailableError("credential export is unavailable");
   GSSGATE_ASSIGN_OR_RETURN(auto entry,
                            table().find(call.owner, request.creds(), HandleKind::kCred));
-  std::string token;
-  gss::GssStatus status = gss::export_cred(entry->cred, &token);
+  // The token expires with the credential, after a day at most: a bearer token should not outlive
+  // what it carries.
+  gss::CredInfo info;
+  OM_uint32 lifetime = kMaxExportedCredSeconds;
+  if (gss::inquire_cred(entry->cred, &info).ok()) lifetime = std::min(lifetime, info.lifetime);
+  const int64_t expires = absl::ToUnixSeconds(absl::Now()) + lifetime;
+  std::string token = absl::StrCat(expires, "\n");
+  std::string exported;
+  gss::GssStatus status = gss::export_cred(entry->cred, &exported);
+  token += exported;
+  explicit_bzero(exported.data(), exported.size());
   to_proto(status, reply->mutable_status());
   if (status.ok()) {
-    absl::StatusOr<std::string> sealed = sealer()->seal(token, cred_token_binding(call.owner.uid));
+    absl::StatusOr<std::string> sealed =
+        sealer()->seal(token, absl::StrCat("gssgate-cred-v2 ", export_binding(call)));
     explicit_bzero(token.data(), token.size());
     if (!sealed.ok()) {
       audit(call, "export_cred", "",

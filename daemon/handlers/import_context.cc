@@ -18,7 +18,7 @@ absl::Status Service::ImportContext(const Call& call, const v1::ImportContextReq
   }
   absl::StatusOr<std::string> mac = sealer() != nullptr ? sealer()->mac(request.token())
                                                         : absl::UnavailableError("no sealing key");
-  if (!mac.ok() || !take_exported_context(call.owner.uid, *mac)) {
+  if (!mac.ok() || !take_exported_context(call.owner.uid, export_binding(call), *mac)) {
     gss::GssStatus refused = gss::check("gss_import_sec_context", GSS_S_DEFECTIVE_TOKEN, 0);
     refused.minor_text = {
         "gssgate imports only context tokens this daemon exported to the same uid, each once; "

@@ -570,18 +570,23 @@ TEST_F(ClientTest, ExportedCredentialsAreSealedAndImportOnlyIntoTheSameDaemon) {
     EXPECT_THAT(e.what(), HasSubstr("not a gssgate credential token"));
   }
 
-  // Another daemon (a restart) has another key: the token is useless there.
-  ASSERT_TRUE(daemon_->stop_cleanly().ok());
-  auto d = GssgatedProcess::start(
-      *kdc_,
-      absl::StrCat(
-          "[[rule]]\nname = \"root\"\nuids = [0]\nusages = [\"initiate\"]\nclient_keytab = \"",
-          client_keytab_, "\"\n"));
-  ASSERT_TRUE(d.ok()) << d.status();
-  daemon_ = std::move(*d);
-  conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->socket()});
+  // Another daemon (a restart) has another key: the token is useless there, even under a rule of
+  // the same name that allows exports.
+  auto restart = [&](const std::string& grants) {
+    ASSERT_TRUE(daemon_->stop_cleanly().ok());
+    auto d = GssgatedProcess::start(
+        *kdc_, absl::StrCat("[[rule]]\nname = \"root\"\nuids = [0]\nusages = [\"initiate\"]\n"
+                            "client_keytab = \"",
+                            client_keytab_, "\"\n", grants));
+    ASSERT_TRUE(d.ok()) << d.status();
+    daemon_ = std::move(*d);
+    conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->socket()});
+  };
+  restart("export_creds = true\n");
   EXPECT_THROW(Credentials::from_token(token, conn_), InvalidTokenError);
-  // And this rule does not allow exporting at all.
+  // A rule without export_creds neither exports nor imports.
+  restart("");
+  EXPECT_THROW(Credentials::from_token(token, conn_), PermissionDenied);
   Credentials mine({.usage = "initiate", .connection = conn_});
   EXPECT_THROW(mine.export_creds(), PermissionDenied);
 }

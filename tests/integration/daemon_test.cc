@@ -1080,10 +1080,11 @@ TEST_F(DaemonTest, AnExportedCredentialImportsOnlyForTheUidThatExportedIt) {
   ASSERT_EQ(exported.kind, "OK") << exported.line;
   const std::string token = exported["token"];
 
+  // Another uid, whose rule does not allow credential exports, cannot import it at all (the token
+  // is also sealed to uid and rule: AnExportedCredentialIsBoundToItsRule...).
   Answer stolen = ask(*b, "importcred " + token);
-  EXPECT_EQ(stolen.kind, "GSS") << stolen.line;
-  EXPECT_EQ(stolen["major"], std::to_string(GSS_S_DEFECTIVE_TOKEN)) << stolen.line;
-  EXPECT_THAT(stolen.line, HasSubstr("exported by another caller"));
+  EXPECT_THAT(stolen.line, StartsWith("RPC code=7 ")) << stolen.line;
+  EXPECT_THAT(stolen.line, HasSubstr("does not allow exporting or importing credentials"));
 
   Answer mine = ask(*e2, "importcred " + token);
   ASSERT_EQ(mine.kind, "OK") << mine.line;
@@ -1091,6 +1092,62 @@ TEST_F(DaemonTest, AnExportedCredentialImportsOnlyForTheUidThatExportedIt) {
   Answer i1 = ask(*e2, absl::StrCat("init - ", mine["creds"], " HTTP@localhost -"));
   EXPECT_EQ(i1.kind, "OK") << i1.line;
   EXPECT_EQ(i1["continue"], "1") << i1.line;
+}
+
+// Issue #14, item 4: an exported credential token is bound to the uid and the rule it was
+// exported under, and ImportCred needs export_creds and the usages the credential carries.
+TEST_F(DaemonTest, AnExportedCredentialIsBoundToItsRuleAndImportNeedsTheRulesGrants) {
+  auto e = caller(kExporterUid);
+  ASSERT_TRUE(e);
+  Answer creds = ask(*e, "acquire initiate");
+  ASSERT_EQ(creds.kind, "OK") << creds.line;
+  Answer exported = ask(*e, "exportcred " + creds["creds"]);
+  ASSERT_EQ(exported.kind, "OK") << exported.line;
+  const std::string token = exported["token"];
+  // Each reload is done when its own "reloaded" line is there.
+  int reloads = 0;
+  auto reload = [&](const std::string& text) {
+    ASSERT_TRUE(daemon_->reload(text).ok());
+    ++reloads;
+    for (int i = 0; i < 200 && count_of(daemon_->log(), "reloaded ") < reloads; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    ASSERT_EQ(count_of(daemon_->log(), "reloaded "), reloads) << daemon_->log();
+  };
+  auto with_exporter_rule = [&](const std::string& name, const std::string& grants) {
+    std::string text = rules();
+    const std::string from = "name = \"exporter\"";
+    text.replace(text.find(from), from.size(), absl::StrCat("name = \"", name, "\""));
+    const std::string exports = "export_context = true\nexport_creds = true\n";
+    text.replace(text.find(exports), exports.size(), grants);
+    reload(text);
+  };
+  // The same uid under a rule of another name: the token is not for it.
+  with_exporter_rule("exporter-2", "export_creds = true\n");
+  Answer renamed = ask(*e, "importcred " + token);
+  EXPECT_EQ(renamed.kind, "GSS") << renamed.line;
+  EXPECT_EQ(renamed["major"], std::to_string(GSS_S_DEFECTIVE_TOKEN)) << renamed.line;
+  EXPECT_THAT(renamed.line, HasSubstr("imports only for the uid and rule that exported it"));
+  // Its own rule without export_creds: refused by policy.
+  with_exporter_rule("exporter", "");
+  Answer no_grant = ask(*e, "importcred " + token);
+  EXPECT_THAT(no_grant.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(no_grant.line, HasSubstr("does not allow exporting or importing credentials"));
+  // Its own rule, export_creds, but accept only: the initiator credential is refused.
+  {
+    std::string text = rules();
+    const std::string usages = "usages = [\"initiate\", \"accept\"]\nkeytab";
+    text.replace(text.find(usages), usages.size(), "usages = [\"accept\"]\nkeytab");
+    reload(text);
+  }
+  Answer accept_only = ask(*e, "importcred " + token);
+  EXPECT_THAT(accept_only.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(accept_only.line, HasSubstr("does not grant initiate"));
+  // Back under the rule it was exported by: it imports and works.
+  reload(rules());
+  Answer mine = ask(*e, "importcred " + token);
+  ASSERT_EQ(mine.kind, "OK") << mine.line;
+  EXPECT_EQ(ask(*e, absl::StrCat("init - ", mine["creds"], " HTTP@localhost -")).kind, "OK");
 }
 
 }  // namespace

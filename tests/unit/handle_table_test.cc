@@ -119,5 +119,26 @@ TEST(HandleTableTest, ConcurrentInsertFindEraseKeepCountsExact) {
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(table.count_for_uid(t), kPerThread / 2u);
 }
 
+// Issue #14, item 4: a cap on all callers' handles together, besides each rule's quota.
+TEST(HandleTableTest, TheGlobalCapHoldsAcrossUidsAndFreesWithReleases) {
+  HandleTable table;
+  table.set_max_total(3);
+  std::vector<std::string> ids;
+  for (uid_t uid = 1; uid <= 3; ++uid) {
+    auto id = table.insert(cred_entry(Owner{uid, uid}), 1000);
+    ASSERT_TRUE(id.ok()) << id.status();
+    ids.push_back(*id);
+  }
+  auto over = table.insert(cred_entry(Owner{4, 4}), 1000);
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(over.status().message()), HasSubstr("max_handles_total = 3"));
+  ASSERT_TRUE(table.erase(Owner{2, 2}, ids[1], HandleKind::kCred).ok());
+  EXPECT_TRUE(table.insert(cred_entry(Owner{4, 4}), 1000).ok());
+  EXPECT_EQ(table.release_connection(1), 1u);
+  EXPECT_EQ(table.expire_idle(absl::ZeroDuration()), 2u);
+  for (uid_t uid = 5; uid <= 7; ++uid)
+    EXPECT_TRUE(table.insert(cred_entry(Owner{uid, uid}), 1000).ok());
+}
+
 }  // namespace
 }  // namespace gssgate::daemon
