@@ -3,6 +3,9 @@
 // The keytabs are mode 0600 root: the callers cannot read them, only the daemon can.
 
 #include <fcntl.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -14,6 +17,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -322,7 +326,16 @@ TEST_F(DaemonTest, NoMechanismFallsBackToTheDaemonsOwnDefaultIdentity) {
         step.cred = &acceptor_cred.cred;
         const std::string bytes = i.bytes("token");
         step.input_token = bytes;
-        accepted = gss::accept_sec_context(&accepting, step, &out);
+        {
+#if defined(__SANITIZE_ADDRESS__)
+          // MIT 1.20's IAKERB acceptor leaks each context it completes (LSan: 96 bytes and the
+          // krb5 context under them), here in the test's own acceptor; docs/security.md, "Known
+          // limits". The daemon accepts no IAKERB in this test.
+          std::optional<__lsan::ScopedDisabler> mit_iakerb_leak;
+          if (mech == gss::oids::iakerb()) mit_iakerb_leak.emplace();
+#endif
+          accepted = gss::accept_sec_context(&accepting, step, &out);
+        }
         if (!accepted.ok() || !accepted.continue_needed()) break;
         token = hex(out.output_token);
       }
