@@ -1,3 +1,5 @@
+#include <optional>
+
 #include "daemon/handlers/common.h"
 #include "daemon/handlers/cred_guard.h"
 #include "lib/util/status_macros.h"
@@ -13,7 +15,8 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
                            step_entries(table(), call, request.context(), request.creds()));
   std::shared_ptr<Entry>& cred_entry = entries.cred;
   std::shared_ptr<Entry>& ctx_entry = entries.context;
-  if (request.context().empty()) {
+  const bool first = request.context().empty();
+  if (first) {
     ctx_entry->role = Entry::Role::kAcceptor;
     ctx_entry->hide_delegation = !call.rule->allow_accept_delegated;
   } else if (ctx_entry->role != Entry::Role::kAcceptor) {
@@ -25,37 +28,27 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
   // default, checked on the first step against the mechanism MIT will pick for the token, and held
   // by the context for the later ones (SPNEGO hands its inner mechanism whatever credential the
   // later step passes: without one, the daemon's default keytab).
-  std::shared_ptr<const gss::CredHandle> step_cred = ctx_entry->step_cred;
+  std::optional<gss::Oid> mech;
   std::string mech_text;
-  if (request.context().empty()) {
+  if (first) {
     // A token without a recognisable header is refused by MIT before it looks at credentials.
-    absl::StatusOr<gss::Oid> mech = gss::initial_token_mech(request.input_token());
-    if (mech.ok()) {
-      GSSGATE_RETURN_IF_ERROR(require_mech(call, *mech, "accept"));
-      mech_text = absl::StrCat(" mech=", mech->dotted());
+    absl::StatusOr<gss::Oid> token_mech = gss::initial_token_mech(request.input_token());
+    if (token_mech.ok()) {
+      GSSGATE_RETURN_IF_ERROR(require_mech(call, *token_mech, "accept"));
+      mech_text = absl::StrCat(" mech=", token_mech->dotted());
+      mech = *std::move(token_mech);
     }
-    CredCache::Cred default_cred;
-    if (cred_entry) {
-      step_cred = std::shared_ptr<const gss::CredHandle>(cred_entry, &cred_entry->cred);
-    } else {
-      GSSGATE_RETURN_IF_ERROR(
-          default_creds(*this, call, gss::CredUsage::kAccept, &status, &default_cred));
-      step_cred = default_cred;
-    }
-    if (status.ok() && mech.ok()) {
-      status = require_cred_element(*step_cred, *mech, &ctx_entry->principal);
-    }
-    if (!status.ok()) {
-      to_proto(status, reply->mutable_status());
-      audit(call, "accept", absl::StrCat(cred_entry ? "creds=handle" : "creds=default", mech_text),
-            absl::StrCat("gss-error ", log_value(status.message())));
-      return absl::OkStatus();
-    }
-    ctx_entry->step_cred = step_cred;
-  } else if (!step_cred) {
-    return absl::FailedPreconditionError(
-        "the context holds no credential to continue with (an imported context is complete); "
-        "start a new context");
+  }
+  CredCache::Cred default_cred;
+  GSSGATE_ASSIGN_OR_RETURN(
+      std::shared_ptr<const gss::CredHandle> step_cred,
+      step_credential(*this, call, first, cred_entry, gss::CredUsage::kAccept,
+                      mech ? &*mech : nullptr, ctx_entry.get(), &status, &default_cred));
+  if (!status.ok()) {
+    to_proto(status, reply->mutable_status());
+    audit(call, "accept", absl::StrCat(cred_entry ? "creds=handle" : "creds=default", mech_text),
+          absl::StrCat("gss-error ", log_value(status.message())));
+    return absl::OkStatus();
   }
 
   gss::AcceptSecContextRequest step;

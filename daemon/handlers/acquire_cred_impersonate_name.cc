@@ -18,13 +18,16 @@ absl::Status Service::AcquireCredImpersonateName(
   gss::GssStatus status;
   GSSGATE_RETURN_IF_ERROR(import_wire_name(call, request.name(), "name", &name, &status));
   std::string principal;
-  if (status.ok()) GSSGATE_RETURN_IF_ERROR(check_impersonation(call, name, &status, &principal));
+  gss::NameHandle checked;
+  if (status.ok()) {
+    GSSGATE_RETURN_IF_ERROR(check_impersonation(call, name, &status, &principal, &checked));
+  }
   if (!status.ok()) {
     to_proto(status, reply->mutable_status());
     return absl::OkStatus();
   }
   gss::AcquireCredRequest want;
-  want.desired_name = &name;
+  want.desired_name = &checked;  // the name that passed the check, not the caller's text
   want.usage = usage;
   want.lifetime = request.lifetime() == 0 ? GSS_C_INDEFINITE : request.lifetime();
   for (const std::string& der : request.mechs()) {

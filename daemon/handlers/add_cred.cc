@@ -40,7 +40,8 @@ absl::Status Service::AddCred(const Call& call, const v1::AddCredRequest& reques
   std::string who = loggable_name(name, request.name());
   gss::NameHandle checked;
   if (status.ok() && impersonating) {
-    GSSGATE_RETURN_IF_ERROR(check_impersonation(call, name, &status, &who));
+    GSSGATE_RETURN_IF_ERROR(check_impersonation(call, name, &status, &who, &checked));
+    add.desired_name = &checked;  // the name that passed the check (checked_name)
   } else if (status.ok()) {
     CredRequest want;
     want.name = &name;

@@ -171,13 +171,10 @@ v1::CredUsage usage_to_proto(gss::CredUsage usage) {
   return v1::CRED_USAGE_BOTH;
 }
 
-namespace {
-// What a keytab holds (principals and kvnos; never keys), through a fresh krb5 context.
 absl::StatusOr<std::vector<gss::KeytabEntry>> keytab_entries(const std::string& keytab) {
   GSSGATE_ASSIGN_OR_RETURN(gss::Krb5Context ctx, gss::Krb5Context::create());
   return gss::list_keytab(ctx, keytab);
 }
-}  // namespace
 
 std::string keytab_diagnosis(const Call& call) {
   if (!call.rule->keytab) return "";
@@ -424,11 +421,13 @@ absl::StatusOr<std::string> settle_step(HandleTable& table, const Call& call,
 }
 
 absl::Status check_impersonation(const Call& call, const gss::NameHandle& name,
-                                 gss::GssStatus* status, std::string* principal) {
+                                 gss::GssStatus* status, std::string* principal,
+                                 gss::NameHandle* checked) {
   gss::NameHandle mn;
   *status = gss::canonicalize_name(name, gss::oids::krb5(), &mn);
   if (!status->ok()) return absl::OkStatus();
   *principal = display_of(mn);
+  *checked = checked_name(std::move(mn), *principal);
   if (impersonation_allowed(*call.rule, *principal)) return absl::OkStatus();
   audit(call, "impersonate", absl::StrCat("name=", log_value(*principal)), "denied");
   return absl::PermissionDeniedError(absl::StrCat(

@@ -79,9 +79,12 @@ absl::Status check_acquire(const Call& call, const CredRequest& request, const c
 gss::NameHandle checked_name(gss::NameHandle mn, const std::string& principal);
 
 // S4U2Self policy: PERMISSION_DENIED (and an audit line) unless the caller's rule allows
-// impersonating `name`; *principal is the name as "name@REALM". GSSAPI failures in *status.
+// impersonating `name`; *principal is the name as "name@REALM" and *checked the name to acquire
+// with (checked_name: the principal that passed, not the caller's text). GSSAPI failures in
+// *status.
 absl::Status check_impersonation(const Call& call, const gss::NameHandle& name,
-                                 gss::GssStatus* status, std::string* principal);
+                                 gss::GssStatus* status, std::string* principal,
+                                 gss::NameHandle* checked);
 
 // Acquires credentials from the stores the caller's rule grants, after check_acquire. Policy
 // refusals are PERMISSION_DENIED (returned, and audit-logged); GSSAPI failures come back in
@@ -121,6 +124,9 @@ absl::StatusOr<std::string> settle_step(HandleTable& table, const Call& call,
 
 // PERMISSION_DENIED (and an audit line) unless the caller's rule grants `usage`.
 absl::Status require_usage(const Call& call, gss::CredUsage usage, const char* op);
+
+// What a keytab holds (principals and kvnos; never keys), through a fresh krb5 context.
+absl::StatusOr<std::vector<gss::KeytabEntry>> keytab_entries(const std::string& keytab);
 
 // For a failed acceptor acquisition or accept step: what is wrong with the keytab of the caller's
 // rule ("policy rule \"web\": keytab /etc/x.keytab does not exist", "... holds HTTP/a@R kvno 2

@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/handlers/common.h"
-#include "lib/gss/krb5.h"
 #include "lib/gss/name.h"
+#include "lib/util/status_macros.h"
 #include "spdlog/spdlog.h"
 
 namespace gssgate::daemon {
@@ -67,18 +67,31 @@ gss::GssStatus require_cred_element(const gss::CredHandle& cred, const gss::Oid&
   return status;
 }
 
-namespace {
-// What a keytab holds (principals; never keys), through a fresh krb5 context.
-std::vector<std::string> keytab_principals(const std::string& keytab) {
-  std::vector<std::string> out;
-  absl::StatusOr<gss::Krb5Context> ctx = gss::Krb5Context::create();
-  if (!ctx.ok()) return out;
-  absl::StatusOr<std::vector<gss::KeytabEntry>> entries = gss::list_keytab(*ctx, keytab);
-  if (!entries.ok()) return out;
-  for (const gss::KeytabEntry& e : *entries) out.push_back(e.principal);
-  return out;
+absl::StatusOr<std::shared_ptr<const gss::CredHandle>> step_credential(
+    Service& service, const Call& call, bool first, const std::shared_ptr<Entry>& cred_entry,
+    gss::CredUsage usage, const gss::Oid* mech, Entry* context, gss::GssStatus* status,
+    CredCache::Cred* default_cred) {
+  if (!first) {
+    // Set on the first step, before the context was inserted, and never changed.
+    if (!context->step_cred) {
+      return absl::FailedPreconditionError(
+          "the context holds no credential to continue with (an imported context is complete); "
+          "start a new context");
+    }
+    return context->step_cred;
+  }
+  std::shared_ptr<const gss::CredHandle> cred;
+  if (cred_entry) {
+    cred = std::shared_ptr<const gss::CredHandle>(cred_entry, &cred_entry->cred);
+  } else {
+    GSSGATE_RETURN_IF_ERROR(default_creds(service, call, usage, status, default_cred));
+    if (!status->ok()) return cred;
+    cred = *default_cred;
+  }
+  if (mech != nullptr) *status = require_cred_element(*cred, *mech, &context->principal);
+  context->step_cred = cred;
+  return cred;
 }
-}  // namespace
 
 absl::Status check_acquired_principals(const Call& call, gss::CredHandle* cred, const char* op,
                                        const gss::Oid* only) {
@@ -104,8 +117,10 @@ absl::Status check_acquired_principals(const Call& call, gss::CredHandle* cred, 
     // An acceptor credential without a name accepts for every key of the rule's keytab.
     absl::StatusOr<std::string> keytab =
         rule.keytab ? expand_template(*rule.keytab, call.peer.uid) : absl::NotFoundError("");
-    if (keytab.ok()) {
-      for (std::string& p : keytab_principals(*keytab)) principals.push_back(std::move(p));
+    absl::StatusOr<std::vector<gss::KeytabEntry>> entries =
+        keytab.ok() ? keytab_entries(*keytab) : keytab.status();
+    if (entries.ok()) {
+      for (const gss::KeytabEntry& e : *entries) principals.push_back(e.principal);
     }
   }
   if (principals.empty()) {

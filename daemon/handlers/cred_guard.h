@@ -45,6 +45,18 @@ void restrict_negotiation(const Rule& rule, const gss::CredHandle& cred);
 gss::GssStatus require_cred_element(const gss::CredHandle& cred, const gss::Oid& mech,
                                     std::string* principal);
 
+// The credential every step of a context runs with. On the first step (`first`): the caller's
+// handle `cred_entry` (kept alive by the result) or, when null, the rule's default for `usage`
+// (also in *default_cred, so a failure can drop it from the cache), checked to hold an element
+// for `mech` when the mechanism is known (non-null), and stored on `context` with the principal
+// it acts as. On a later step: the credential `context` holds; FAILED_PRECONDITION when it holds
+// none (an imported context, which is complete). GSSAPI failures come back in *status, with the
+// credential still returned when there is one.
+absl::StatusOr<std::shared_ptr<const gss::CredHandle>> step_credential(
+    Service& service, const Call& call, bool first, const std::shared_ptr<Entry>& cred_entry,
+    gss::CredUsage usage, const gss::Oid* mech, Entry* context, gss::GssStatus* status,
+    CredCache::Cred* default_cred);
+
 // After an acquisition: every element of `cred` (only the one for `mech`, when given) acts as a
 // principal the rule's `principals` allow (for a nameless acceptor element, every principal of
 // the rule's keytab). A credential that does not is released here and the call denied

@@ -43,21 +43,11 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
   // The credential of every step (handlers/cred_guard.h): the caller's handle or its rule's
   // default, checked on the first step and held by the context for the later ones.
   CredCache::Cred default_cred;
-  std::shared_ptr<const gss::CredHandle> step_cred = ctx_entry->step_cred;
-  if (first) {
-    if (status.ok() && cred_entry) {
-      step_cred = std::shared_ptr<const gss::CredHandle>(cred_entry, &cred_entry->cred);
-    } else if (status.ok()) {
-      GSSGATE_RETURN_IF_ERROR(
-          default_creds(*this, call, gss::CredUsage::kInitiate, &status, &default_cred));
-      step_cred = default_cred;
-    }
-    if (status.ok()) status = require_cred_element(*step_cred, mech, &ctx_entry->principal);
-    ctx_entry->step_cred = step_cred;
-  } else if (!step_cred) {
-    return absl::FailedPreconditionError(
-        "the context holds no credential to continue with (an imported context is complete); "
-        "start a new context");
+  std::shared_ptr<const gss::CredHandle> step_cred;
+  if (status.ok()) {
+    GSSGATE_ASSIGN_OR_RETURN(
+        step_cred, step_credential(*this, call, first, cred_entry, gss::CredUsage::kInitiate, &mech,
+                                   ctx_entry.get(), &status, &default_cred));
   }
   // MIT fetches and stores the TGT and service tickets with the credential: a ccache directory
   // that cannot take them shows here (in the element check or the step), with an errno MIT's
