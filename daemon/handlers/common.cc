@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "daemon/handlers/cred_guard.h"
+#include "daemon/owner_stores.h"
 #include "lib/gss/krb5.h"
 #include "lib/util/status_macros.h"
 #include "spdlog/spdlog.h"
@@ -176,33 +177,71 @@ absl::StatusOr<std::vector<gss::KeytabEntry>> keytab_entries(const std::string& 
   return gss::list_keytab(ctx, keytab);
 }
 
+StoreOwner store_owner(const Call& call) {
+  return StoreOwner{call.peer.uid, call.peer.gid, call.peer.groups};
+}
+
+absl::StatusOr<std::string> rule_store_for_mit(const Call& call, const char* key,
+                                               const std::string& value, uint64_t* generation) {
+  absl::StatusOr<MitStore> store = store_for_mit(store_owner(call), call.rule->name, key, value);
+  if (!store.ok()) {
+    return absl::Status(store.status().code(), absl::StrCat("policy rule \"", call.rule->name,
+                                                            "\": ", store.status().message()));
+  }
+  if (generation != nullptr) *generation = store->generation;
+  return store->value;
+}
+
+absl::StatusOr<std::vector<gss::KeytabEntry>> rule_keytab_entries(
+    const Call& call, const char* key, const std::optional<std::string>& tmpl) {
+  if (!tmpl) return absl::NotFoundError(absl::StrCat("the rule names no ", key));
+  GSSGATE_ASSIGN_OR_RETURN(std::string value, expand_template(*tmpl, call.peer.uid));
+  GSSGATE_ASSIGN_OR_RETURN(std::string readable, rule_store_for_mit(call, key, value, nullptr));
+  return keytab_entries(readable);
+}
+
 std::string keytab_diagnosis(const Call& call) {
   if (!call.rule->keytab) return "";
-  const std::string rule = absl::StrCat("policy rule \"", call.rule->name, "\": keytab ");
-  absl::StatusOr<std::string> keytab = expand_template(*call.rule->keytab, call.peer.uid);
-  if (!keytab.ok()) return absl::StrCat(rule, *call.rule->keytab, ": ", keytab.status().message());
-  std::string path = *keytab;
-  if (absl::StartsWith(path, "FILE:")) path = path.substr(5);
-  if (access(path.c_str(), F_OK) != 0) {
-    return absl::StrCat(rule, path, " does not exist (", strerror(errno), ")");
+  const Rule& rule = *call.rule;
+  const std::string named = absl::StrCat("policy rule \"", rule.name, "\": keytab ");
+  absl::StatusOr<std::string> keytab = expand_template(*rule.keytab, call.peer.uid);
+  if (!keytab.ok()) return absl::StrCat(named, *rule.keytab, ": ", keytab.status().message());
+  std::string path = store_file(*keytab);
+  if (path.empty()) path = *keytab;
+  if (!redirectable(path)) {
+    // A file only root can put there: gssgated may say what it finds (as its own uid).
+    if (access(path.c_str(), F_OK) != 0) {
+      return absl::StrCat(named, path, " does not exist (", strerror(errno), ")");
+    }
+    if (faccessat(AT_FDCWD, path.c_str(), R_OK, AT_EACCESS) != 0) {  // as gssgated's euid
+      return absl::StrCat(named, path, " is not readable by gssgated (uid ", geteuid(),
+                          "): ", strerror(errno));
+    }
   }
-  if (faccessat(AT_FDCWD, path.c_str(), R_OK, AT_EACCESS) != 0) {  // as gssgated's euid
-    return absl::StrCat(rule, path, " is not readable by gssgated (uid ", geteuid(),
-                        "): ", strerror(errno));
+  // Otherwise only what the caller's own open finds (rule_store_for_mit says why it failed).
+  absl::StatusOr<std::vector<gss::KeytabEntry>> entries =
+      rule_keytab_entries(call, "keytab", rule.keytab);
+  if (!entries.ok()) {
+    if (absl::StartsWith(entries.status().message(), "policy rule")) {
+      return std::string(entries.status().message());
+    }
+    return absl::StrCat(named, path, " cannot be read: ", entries.status().message());
   }
-  absl::StatusOr<std::vector<gss::KeytabEntry>> entries = keytab_entries(path);
-  if (!entries.ok())
-    return absl::StrCat(rule, path, " cannot be read: ", entries.status().message());
-  if (entries->empty()) return absl::StrCat(rule, path, " holds no keys");
+  if (entries->empty()) return absl::StrCat(named, path, " holds no keys");
+  // Only the principals the rule may act as: the others are not the caller's business.
   std::vector<std::string> held;
   for (const gss::KeytabEntry& e : *entries) {
+    if (!rule.principals.empty() && !principal_allowed(rule, e.principal)) continue;
     std::string one = absl::StrCat(e.principal, " kvno ", e.kvno);
     if (std::find(held.begin(), held.end(), one) == held.end()) held.push_back(std::move(one));
+  }
+  if (held.empty()) {
+    return absl::StrCat(named, path, " holds no key for a principal the rule's principals allow");
   }
   constexpr size_t kShown = 6;
   const size_t more = held.size() > kShown ? held.size() - kShown : 0;
   held.resize(std::min(held.size(), kShown));
-  return absl::StrCat(rule, path, " holds ", absl::StrJoin(held, ", "),
+  return absl::StrCat(named, path, " holds ", absl::StrJoin(held, ", "),
                       more > 0 ? absl::StrCat(" and ", more, " more") : "",
                       "; the ticket must be for one of these at that kvno (after a key change, "
                       "export the new keys into the keytab: no restart is needed)");
@@ -212,6 +251,8 @@ std::string ccache_diagnosis(const Call& call) {
   if (!call.rule->ccache) return "";
   absl::StatusOr<std::string> ccache = expand_template(*call.rule->ccache, call.peer.uid);
   if (!ccache.ok()) return "";
+  // A ccache its callers could redirect is mirrored in memory, never written by MIT.
+  if (const std::string file = store_file(*ccache); !file.empty() && redirectable(file)) return "";
   std::string path = *ccache;
   std::string dir;
   if (absl::StartsWith(path, "DIR:")) {
@@ -370,7 +411,8 @@ bool client_keytab_holds(const Call& call, const std::string& principal, std::st
   absl::StatusOr<std::string> path = expand_template(*call.rule->client_keytab, call.peer.uid);
   if (!path.ok()) return false;
   *keytab = *path;
-  absl::StatusOr<std::vector<gss::KeytabEntry>> entries = keytab_entries(*path);
+  absl::StatusOr<std::vector<gss::KeytabEntry>> entries =
+      rule_keytab_entries(call, "client_keytab", call.rule->client_keytab);
   if (!entries.ok()) return false;
   for (const gss::KeytabEntry& e : *entries) {
     if (e.principal == principal) return true;
@@ -454,8 +496,16 @@ absl::Status default_creds(Service& service, const Call& call, gss::CredUsage us
   const bool initiate = usage == gss::CredUsage::kInitiate;
   GSSGATE_ASSIGN_OR_RETURN(auto stores, granted_stores(call, initiate, !initiate));
   std::string key = absl::StrCat(call.rule->name, "|", gss::to_string(usage));
-  for (const auto& [k, v] : stores) absl::StrAppend(&key, "|", k, "=", v);
-  if (CredCache::Cred cached = service.cred_cache().get(key)) {
+  bool cacheable = true;
+  for (const auto& [k, v] : stores) {
+    absl::StrAppend(&key, "|", k, "=", v);
+    // A mirrored store (owner_stores.h) names its contents' generation: a credential from an
+    // older copy of the caller's file is not reused.
+    uint64_t generation = 0;
+    cacheable = cacheable && rule_store_for_mit(call, k.c_str(), v, &generation).ok();
+    if (generation != 0) absl::StrAppend(&key, "@", generation);
+  }
+  if (CredCache::Cred cached = cacheable ? service.cred_cache().get(key) : nullptr) {
     *out = std::move(cached);
     *status = gss::GssStatus();
     spdlog::debug("default {} credentials of rule {} from the cache", gss::to_string(usage),
@@ -561,6 +611,19 @@ absl::Status check_acquire(const Call& call, const CredRequest& request, const c
                                  " is not granted by policy rule \"", rule.name, "\""));
       }
     }
+  }
+  // Files a caller could redirect reach MIT only as mirrors read with the caller's identity.
+  for (auto& [key, value] : granted) {
+    absl::StatusOr<std::string> readable = rule_store_for_mit(call, key.c_str(), value, nullptr);
+    if (absl::IsPermissionDenied(readable.status())) {
+      return deny(call, op, std::string(readable.status().message()));
+    }
+    if (!readable.ok()) {
+      *status = gss::check("gss_acquire_cred_from", GSS_S_NO_CRED, 0);
+      status->minor_text = {std::string(readable.status().message())};
+      return absl::OkStatus();
+    }
+    value = *std::move(readable);
   }
   stores->elements = std::move(granted);
   return absl::OkStatus();

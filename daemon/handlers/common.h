@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "daemon/log_format.h"
+#include "daemon/owner_stores.h"
 #include "daemon/service.h"
 #include "lib/gss/context.h"
 #include "lib/gss/cred.h"
@@ -127,6 +128,16 @@ absl::Status require_usage(const Call& call, gss::CredUsage usage, const char* o
 
 // What a keytab holds (principals and kvnos; never keys), through a fresh krb5 context.
 absl::StatusOr<std::vector<gss::KeytabEntry>> keytab_entries(const std::string& keytab);
+
+// The store element `key` = `value` (expanded) of the caller's rule as MIT may open it
+// (owner_stores.h: itself, or a mirror read with the caller's identity; *generation, when given,
+// is the mirror's generation or 0). Errors as store_for_mit, with the rule named.
+StoreOwner store_owner(const Call& call);
+absl::StatusOr<std::string> rule_store_for_mit(const Call& call, const char* key,
+                                               const std::string& value, uint64_t* generation);
+// The entries of the rule's `key` keytab (template `tmpl`), read as rule_store_for_mit reads it.
+absl::StatusOr<std::vector<gss::KeytabEntry>> rule_keytab_entries(
+    const Call& call, const char* key, const std::optional<std::string>& tmpl);
 
 // For a failed acceptor acquisition or accept step: what is wrong with the keytab of the caller's
 // rule ("policy rule \"web\": keytab /etc/x.keytab does not exist", "... holds HTTP/a@R kvno 2

@@ -115,10 +115,8 @@ absl::Status check_acquired_principals(const Call& call, gss::CredHandle* cred, 
   }
   if (nameless_acceptor || (status.ok() && !info.name && info.usage == gss::CredUsage::kAccept)) {
     // An acceptor credential without a name accepts for every key of the rule's keytab.
-    absl::StatusOr<std::string> keytab =
-        rule.keytab ? expand_template(*rule.keytab, call.peer.uid) : absl::NotFoundError("");
     absl::StatusOr<std::vector<gss::KeytabEntry>> entries =
-        keytab.ok() ? keytab_entries(*keytab) : keytab.status();
+        rule_keytab_entries(call, "keytab", rule.keytab);
     if (entries.ok()) {
       for (const gss::KeytabEntry& e : *entries) principals.push_back(e.principal);
     }

@@ -1,4 +1,9 @@
+#include <fstream>
+#include <iterator>
+
 #include "daemon/handlers/common.h"
+#include "daemon/owner_stores.h"
+#include "lib/gss/krb5.h"
 #include "lib/util/status_macros.h"
 
 namespace gssgate::daemon {
@@ -41,13 +46,57 @@ absl::Status Service::StoreCred(const Call& call, const v1::StoreCredRequest& re
   // Recorded before the store, so an acquisition racing it finds the name; the record needs real
   // credentials to be made, so the set stays bounded (see note_stored_ccache).
   note_stored_ccache(ccache);
+  const std::string details = absl::StrCat("usage=", gss::to_string(usage),
+                                           " overwrite=", request.overwrite() ? "yes" : "no");
+  // A ccache its callers could redirect is never written by MIT (owner_stores.h): MIT writes a
+  // fresh file of its own, holding what the caller's file held, and gssgated then puts that in
+  // place of the caller's file with the caller's identity.
+  const std::string file = store_file(ccache);
+  const bool as_owner = !file.empty() && redirectable(file);
+  GSSGATE_ASSIGN_OR_RETURN(gss::Krb5Context krb5, gss::Krb5Context::create());
+  std::string target = ccache;
+  if (as_owner) {
+    GSSGATE_ASSIGN_OR_RETURN(target, gss::new_file_ccache(krb5));
+  }
+  struct RemoveTemp {
+    const gss::Krb5Context& krb5;
+    const std::string& name;
+    bool active;
+    ~RemoveTemp() {
+      if (active) gss::destroy_ccache(krb5, name).IgnoreError();
+    }
+  } remove_temp{krb5, target, as_owner};
+  const StoreOwner owner = store_owner(call);
+  const std::string what = absl::StrCat("policy rule \"", rule.name, "\": ccache ", ccache);
+  if (as_owner) {
+    absl::StatusOr<OwnedFd> current = open_as_owner(file, owner, what);
+    if (absl::IsPermissionDenied(current.status())) {
+      return deny(call, "store_cred", std::string(current.status().message()));
+    }
+    if (current.ok()) {
+      // Unreadable contents are replaced, as MIT replaces a ccache it cannot parse.
+      gss::mirror_ccache(krb5, absl::StrCat("FILE:/proc/self/fd/", current->get()), target)
+          .IgnoreError();
+    }
+  }
   gss::StoredCred stored;
   status =
       gss::store_cred_into(entry->cred, usage, mech, request.overwrite(), request.default_cred(),
-                           gss::CredStore().add("ccache", ccache), &stored);
+                           gss::CredStore().add("ccache", target), &stored);
+  if (status.ok() && as_owner) {
+    std::string bytes;
+    {
+      std::ifstream in(store_file(target), std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in), {});
+      if (!in.good() && !in.eof()) return absl::InternalError(what + ": cannot read the new ccache");
+    }
+    absl::Status written = replace_as_owner(file, bytes, owner, what);
+    if (absl::IsPermissionDenied(written)) {
+      return deny(call, "store_cred", std::string(written.message()));
+    }
+    GSSGATE_RETURN_IF_ERROR(written);
+  }
   to_proto(status, reply->mutable_status());
-  const std::string details = absl::StrCat("usage=", gss::to_string(usage),
-                                           " overwrite=", request.overwrite() ? "yes" : "no");
   if (!status.ok()) {
     audit(call, "store_cred", details, absl::StrCat("gss-error ", log_value(status.message())));
     return absl::OkStatus();

@@ -202,4 +202,124 @@ absl::StatusOr<std::string> ccache_principal(const Krb5Context& ctx, const std::
   return out;
 }
 
+namespace {
+// Every entry of a keytab, keys included; freed with the vector.
+class KeytabEntries {
+ public:
+  explicit KeytabEntries(const Krb5Context& ctx) : ctx_(ctx) {}
+  ~KeytabEntries() {
+    for (krb5_keytab_entry& e : entries_) krb5_free_keytab_entry_contents(ctx_.get(), &e);
+  }
+  KeytabEntries(const KeytabEntries&) = delete;
+  KeytabEntries& operator=(const KeytabEntries&) = delete;
+
+  absl::Status read(krb5_keytab kt, const std::string& name) {
+    krb5_kt_cursor cursor;
+    krb5_error_code code = krb5_kt_start_seq_get(ctx_.get(), kt, &cursor);
+    if (code == KRB5_KT_NOTFOUND || code == KRB5_KT_END) return absl::OkStatus();  // empty
+    if (code != 0) return ctx_.error(code, absl::StrCat("keytab ", name));
+    krb5_keytab_entry entry;
+    while ((code = krb5_kt_next_entry(ctx_.get(), kt, &entry, &cursor)) == 0) {
+      entries_.push_back(entry);
+    }
+    krb5_kt_end_seq_get(ctx_.get(), kt, &cursor);
+    if (code != KRB5_KT_END) return ctx_.error(code, absl::StrCat("keytab ", name));
+    return absl::OkStatus();
+  }
+  // Same principal, kvno and enctype: MIT's MEMORY keytab removes by these.
+  const krb5_keytab_entry* same_slot(const krb5_keytab_entry& e) const {
+    for (const krb5_keytab_entry& x : entries_) {
+      if (x.vno == e.vno && x.key.enctype == e.key.enctype &&
+          krb5_principal_compare(ctx_.get(), x.principal, e.principal)) {
+        return &x;
+      }
+    }
+    return nullptr;
+  }
+  static bool same_key(const krb5_keytab_entry& a, const krb5_keytab_entry& b) {
+    return a.key.length == b.key.length &&
+           (a.key.length == 0 || memcmp(a.key.contents, b.key.contents, a.key.length) == 0);
+  }
+  std::vector<krb5_keytab_entry>& entries() { return entries_; }
+
+ private:
+  const Krb5Context& ctx_;
+  std::vector<krb5_keytab_entry> entries_;
+};
+}  // namespace
+
+absl::Status mirror_keytab(const Krb5Context& ctx, const std::string& from,
+                           const std::string& to) {
+  Krb5Keytab src(ctx), dst(ctx);
+  krb5_error_code code = krb5_kt_resolve(ctx.get(), from.c_str(), src.out());
+  if (code != 0) return ctx.error(code, absl::StrCat("keytab ", from));
+  code = krb5_kt_resolve(ctx.get(), to.c_str(), dst.out());
+  if (code != 0) return ctx.error(code, absl::StrCat("keytab ", to));
+  KeytabEntries want(ctx), have(ctx);
+  GSSGATE_RETURN_IF_ERROR(want.read(src.get(), from));
+  GSSGATE_RETURN_IF_ERROR(have.read(dst.get(), to));
+  for (krb5_keytab_entry& e : want.entries()) {
+    const krb5_keytab_entry* old = have.same_slot(e);
+    if (old != nullptr && KeytabEntries::same_key(*old, e)) continue;
+    if (old != nullptr) {  // the same slot with another key: replace it
+      code = krb5_kt_remove_entry(ctx.get(), dst.get(), const_cast<krb5_keytab_entry*>(old));
+      if (code != 0) return ctx.error(code, absl::StrCat("keytab ", to));
+    }
+    code = krb5_kt_add_entry(ctx.get(), dst.get(), &e);
+    if (code != 0) return ctx.error(code, absl::StrCat("keytab ", to));
+  }
+  for (krb5_keytab_entry& e : have.entries()) {
+    if (want.same_slot(e) != nullptr) continue;
+    code = krb5_kt_remove_entry(ctx.get(), dst.get(), &e);
+    if (code != 0) return ctx.error(code, absl::StrCat("keytab ", to));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<HeldKeytab>> HeldKeytab::resolve(const std::string& name) {
+  GSSGATE_ASSIGN_OR_RETURN(Krb5Context ctx, Krb5Context::create());
+  std::unique_ptr<HeldKeytab> held(new HeldKeytab(std::move(ctx)));
+  krb5_error_code code = krb5_kt_resolve(held->ctx_.get(), name.c_str(), held->kt_.out());
+  if (code != 0) return held->ctx_.error(code, absl::StrCat("keytab ", name));
+  return held;
+}
+
+absl::Status mirror_ccache(const Krb5Context& ctx, const std::string& from,
+                           const std::string& to) {
+  Krb5Ccache src(ctx), dst(ctx);
+  krb5_error_code code = krb5_cc_resolve(ctx.get(), from.c_str(), src.out());
+  if (code != 0) return ctx.error(code, absl::StrCat("ccache ", from));
+  Krb5Principal princ(ctx);
+  code = krb5_cc_get_principal(ctx.get(), src.get(), princ.out());
+  if (code != 0) return ctx.error(code, absl::StrCat("ccache ", from));
+  code = krb5_cc_resolve(ctx.get(), to.c_str(), dst.out());
+  if (code != 0) return ctx.error(code, absl::StrCat("ccache ", to));
+  code = krb5_cc_initialize(ctx.get(), dst.get(), princ.get());
+  if (code != 0) return ctx.error(code, absl::StrCat("ccache ", to));
+  code = krb5_cc_copy_creds(ctx.get(), src.get(), dst.get());
+  if (code != 0) return ctx.error(code, absl::StrCat("ccache ", from));
+  return absl::OkStatus();
+}
+
+absl::Status destroy_ccache(const Krb5Context& ctx, const std::string& name) {
+  krb5_ccache cc = nullptr;
+  krb5_error_code code = krb5_cc_resolve(ctx.get(), name.c_str(), &cc);
+  if (code != 0) return ctx.error(code, absl::StrCat("ccache ", name));
+  code = krb5_cc_destroy(ctx.get(), cc);  // closes it, also on failure
+  if (code != 0) return ctx.error(code, absl::StrCat("ccache ", name));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> new_file_ccache(const Krb5Context& ctx) {
+  Krb5Ccache cc(ctx);
+  krb5_error_code code = krb5_cc_new_unique(ctx.get(), "FILE", nullptr, cc.out());
+  if (code != 0) return ctx.error(code, "a new FILE ccache");
+  char* name = nullptr;
+  code = krb5_cc_get_full_name(ctx.get(), cc.get(), &name);
+  if (code != 0) return ctx.error(code, "a new FILE ccache");
+  std::string out = name;
+  krb5_free_string(ctx.get(), name);
+  return out;
+}
+
 }  // namespace gssgate::gss

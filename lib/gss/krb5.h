@@ -126,4 +126,34 @@ class Sealer {
 // The default principal of a credential cache ("FILE:/path", "MEMORY:name", ...), unparsed.
 absl::StatusOr<std::string> ccache_principal(const Krb5Context& ctx, const std::string& ccache);
 
+// Makes keytab `to` (a MEMORY keytab, which MIT 1.20 cannot destroy) hold exactly the entries of
+// keytab `from`: new entries are added before stale ones are removed, so a concurrent reader of
+// `to` never sees it without the keys both versions share. Errors name the keytab.
+absl::Status mirror_keytab(const Krb5Context& ctx, const std::string& from, const std::string& to);
+
+// Keeps a keytab resolved for as long as it lives: MIT 1.20 frees a MEMORY keytab, entries and
+// all, when its last handle is closed (kt_memory.c, HEIMDAL_COMPATIBLE), so a MEMORY keytab that
+// must outlast the call that filled it needs one of these.
+class HeldKeytab {
+ public:
+  static absl::StatusOr<std::unique_ptr<HeldKeytab>> resolve(const std::string& name);
+
+ private:
+  explicit HeldKeytab(Krb5Context ctx) : ctx_(std::move(ctx)), kt_(ctx_) {}
+  Krb5Context ctx_;
+  Krb5Keytab kt_;  // after ctx_: closed before it
+};
+
+// Replaces the contents of ccache `to` with those of `from`: its principal and every
+// credential. Errors name the ccache.
+absl::Status mirror_ccache(const Krb5Context& ctx, const std::string& from, const std::string& to);
+
+// Destroys ccache `name` (a MEMORY one is empty when resolved again). NOT_FOUND when it holds
+// nothing.
+absl::Status destroy_ccache(const Krb5Context& ctx, const std::string& name);
+
+// A new FILE ccache made by MIT with mkstemp in its temporary directory ("FILE:/tmp/krb5cc_..."),
+// for credentials to be written somewhere MIT must not write itself. The caller destroys it.
+absl::StatusOr<std::string> new_file_ccache(const Krb5Context& ctx);
+
 }  // namespace gssgate::gss

@@ -51,6 +51,8 @@ constexpr uid_t kTinyUid = 60005;        // rule "tiny": accept, at most 2 live 
 constexpr uid_t kFileCcacheUid = 60006;  // (one test) initiate with a FILE ccache in a tmpfs
 constexpr uid_t kLockedUid = 60007;      // (one test) accept with a keytab gssgated cannot read
 constexpr uid_t kAllMechsUid = 60008;    // (one test) initiate as alice with every MIT mechanism
+constexpr uid_t kOwnerUid = 60009;      // (one test) stores in a directory the caller owns
+constexpr uid_t kBobUid = 60010;        // (one test) owns a ccache of bob's
 constexpr uid_t kServiceUid = 60100;     // (one test) gssgated itself, not root
 constexpr gid_t kServiceGid = 60100;
 constexpr gid_t kTestGid = 60000;
@@ -1014,6 +1016,161 @@ TEST_F(DaemonTest, AFullOrReadOnlyCcacheDirectoryIsAClearErrorAndHealsWithoutARe
   ASSERT_TRUE(dir.remount(/*read_only=*/false)) << strerror(errno);
   healed = ask(*f, "init - - HTTP@localhost -");
   EXPECT_EQ(healed.kind, "OK") << healed.line;
+}
+
+// Issue #14, item 3. A rule names stores in a directory its caller owns. MIT follows links and
+// opens store files as whoever runs it: before the fix, the caller linked its "keytab" to a
+// root-only keytab and its "ccache" to another uid's ccache, and the root daemon accepted with
+// those keys and initiated as bob. Now gssgated opens such files itself, as the caller, and only
+// regular files the caller owns; MIT gets an in-memory copy. The errors name no principal of the
+// files linked to, and the keytab diagnosis lists only principals the rule allows.
+TEST_F(DaemonTest, StoresACallerCouldRedirectAreOpenedAsTheCallerAndNeverFollowed) {
+  const std::string home = kdc_->path("home");
+  const std::string mine = absl::StrCat(home, "/", kOwnerUid);
+  ASSERT_EQ(mkdir(home.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(mine.c_str(), 0700), 0);
+  ASSERT_EQ(chown(mine.c_str(), kOwnerUid, kTestGid), 0);
+  const std::string keytab = mine + "/http.keytab";
+  const std::string ccache = mine + "/krb5cc";
+  auto give = [&](const std::string& path, uid_t uid) {
+    ASSERT_EQ(chown(path.c_str(), uid, kTestGid), 0) << path;
+    ASSERT_EQ(chmod(path.c_str(), 0600), 0) << path;
+  };
+  ASSERT_TRUE(kdc_->export_keytab(keytab, {"HTTP/localhost"}).ok());
+  give(keytab, kOwnerUid);
+  ASSERT_TRUE(kdc_->kinit_with_keytab("alice", client_keytab_, "FILE:" + ccache).ok());
+  give(ccache, kOwnerUid);
+  // What the links point at: a root-only keytab of a secret service, and bob's ccache.
+  ASSERT_TRUE(kdc_->add_principal_with_random_key("secret/localhost").ok());
+  const std::string secret_keytab = kdc_->path("secret.keytab");
+  ASSERT_TRUE(kdc_->export_keytab(secret_keytab, {"secret/localhost"}, 0600).ok());
+  ASSERT_TRUE(kdc_->add_principal_with_password("bob", "bob-password").ok());
+  const std::string bob_ccache = kdc_->path("bob.ccache");
+  ASSERT_TRUE(kdc_->kinit_with_password("bob", "bob-password", "FILE:" + bob_ccache).ok());
+  give(bob_ccache, kBobUid);
+
+  ASSERT_TRUE(daemon_->stop_cleanly().ok());
+  auto d = GssgatedProcess::start(
+      *kdc_, rules() + absl::StrCat("\n[[rule]]\nname = \"owner\"\nuids = [", kOwnerUid,
+                                    "]\nusages = [\"initiate\", \"accept\"]\nkeytab = \"", home,
+                                    "/%U/http.keytab\"\nccache = \"FILE:", home,
+                                    "/%U/krb5cc\"\nstore_creds = true\nprincipals = [\"alice@",
+                                    kdc_->realm(),
+                                    "\", \"HTTP/localhost@", kdc_->realm(), "\"]\n"));
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  auto o = caller(kOwnerUid);
+  auto a = caller(kInitiatorUid);
+  ASSERT_TRUE(o && a);
+
+  // The caller's own files work: it initiates from its ccache and accepts with its keytab.
+  Answer i1 = ask(*o, "init - - HTTP@localhost -");
+  ASSERT_EQ(i1.kind, "OK") << i1.line;
+  Answer a1 = ask(*o, absl::StrCat("accept - - ", i1["token"]));
+  ASSERT_EQ(a1.kind, "OK") << a1.line;
+  EXPECT_EQ(a1["initiator"], alice());
+  // The daemon did not follow the path as root: the file is still the caller's own.
+  struct stat st;
+  ASSERT_EQ(lstat(ccache.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, kOwnerUid);
+
+  // StoreCred writes the caller's ccache as the caller: a link there is replaced, never
+  // followed, and the new file is the caller's.
+  Answer creds = ask(*o, "acquire initiate alice");
+  ASSERT_EQ(creds.kind, "OK") << creds.line;
+  const std::string root_file = kdc_->path("root-only");
+  std::ofstream(root_file) << "root's";
+  ASSERT_EQ(chmod(root_file.c_str(), 0600), 0);
+  ASSERT_EQ(unlink(ccache.c_str()), 0);
+  ASSERT_EQ(symlink(root_file.c_str(), ccache.c_str()), 0);
+  ASSERT_EQ(lchown(ccache.c_str(), kOwnerUid, kTestGid), 0);
+  Answer through_link = ask(*o, absl::StrCat("store ", creds["creds"], " 1"));
+  EXPECT_THAT(through_link.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(through_link.line, HasSubstr("is a symbolic link"));
+  {
+    std::ifstream in(root_file);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "root's");
+  }
+  ASSERT_EQ(unlink(ccache.c_str()), 0);
+  Answer stored = ask(*o, absl::StrCat("store ", creds["creds"], " 1"));
+  ASSERT_EQ(stored.kind, "OK") << stored.line;
+  ASSERT_EQ(lstat(ccache.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_uid, kOwnerUid);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  Answer from_stored = ask(*o, "init - - HTTP@localhost -");
+  EXPECT_EQ(from_stored.kind, "OK") << "the stored ccache is read back: " << from_stored.line;
+
+  auto names_no_target = [&](const Answer& answer) {
+    EXPECT_THAT(answer.line, Not(HasSubstr("secret")));
+    EXPECT_THAT(answer.line, Not(HasSubstr("bob")));
+    EXPECT_THAT(answer.line, Not(HasSubstr(std::to_string(kBobUid))));
+  };
+  // The ccache linked to bob's: refused, as bob never.
+  ASSERT_EQ(unlink(ccache.c_str()), 0);
+  ASSERT_EQ(symlink(bob_ccache.c_str(), ccache.c_str()), 0);
+  ASSERT_EQ(lchown(ccache.c_str(), kOwnerUid, kTestGid), 0);
+  Answer linked = ask(*o, "init - - HTTP@localhost -");
+  EXPECT_THAT(linked.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(linked.line,
+              HasSubstr(absl::StrCat("policy rule \"owner\": ccache FILE:", ccache,
+                                     " is a symbolic link; gssgated reads a store")));
+  names_no_target(linked);
+  Answer named = ask(*o, "acquire initiate alice");
+  EXPECT_THAT(named.line, StartsWith("RPC code=7 "));
+  names_no_target(named);
+  // A hard link to it (root may make one; the caller could on a system without
+  // protected_hardlinks): not the caller's file.
+  ASSERT_EQ(unlink(ccache.c_str()), 0);
+  ASSERT_EQ(link(bob_ccache.c_str(), ccache.c_str()), 0);
+  Answer hard = ask(*o, "init - - HTTP@localhost -");
+  EXPECT_THAT(hard.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(hard.line, HasSubstr(absl::StrCat("cannot be read by uid ", kOwnerUid)))
+      << "opened with the caller's filesystem identity";
+  names_no_target(hard);
+  // Even readable by the caller, a file another uid owns is not a store of the caller's.
+  ASSERT_EQ(chmod(bob_ccache.c_str(), 0644), 0);
+  hard = ask(*o, "init - - HTTP@localhost -");
+  EXPECT_THAT(hard.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(hard.line, HasSubstr(absl::StrCat("is not owned by uid ", kOwnerUid)));
+  names_no_target(hard);
+  EXPECT_THAT(daemon_->log(), HasSubstr("op=acquire"));
+  ASSERT_EQ(unlink(ccache.c_str()), 0);
+
+  // The keytab linked to the secret service's: a token for that service is refused.
+  ASSERT_EQ(unlink(keytab.c_str()), 0);
+  ASSERT_EQ(symlink(secret_keytab.c_str(), keytab.c_str()), 0);
+  ASSERT_EQ(lchown(keytab.c_str(), kOwnerUid, kTestGid), 0);
+  Answer to_secret = ask(*a, "init - - secret@localhost -");
+  ASSERT_EQ(to_secret.kind, "OK") << to_secret.line;
+  Answer stolen = ask(*o, absl::StrCat("accept - - ", to_secret["token"]));
+  EXPECT_THAT(stolen.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(stolen.line, HasSubstr(absl::StrCat("policy rule \"owner\": keytab ", keytab,
+                                                  " is a symbolic link")));
+  names_no_target(stolen);
+  Answer acq = ask(*o, "acquire accept");
+  EXPECT_THAT(acq.line, StartsWith("RPC code=7 "));
+  names_no_target(acq);
+
+  // Its own keytab again, now also holding a principal the rule does not allow, and stale keys
+  // for HTTP/localhost: the diagnosis lists HTTP/localhost, never the other.
+  ASSERT_EQ(unlink(keytab.c_str()), 0);
+  ASSERT_TRUE(kdc_->add_principal_with_random_key("hidden/localhost").ok());
+  ASSERT_TRUE(kdc_->export_keytab(keytab, {"HTTP/localhost", "hidden/localhost"}).ok());
+  give(keytab, kOwnerUid);
+  ASSERT_TRUE(kdc_->randomize_key("HTTP/localhost").ok());
+  Answer acceptor = ask(*o, "acquire accept HTTP@localhost hostbased");
+  ASSERT_EQ(acceptor.kind, "OK") << acceptor.line;
+  auto e = caller(kExporterUid);  // no service ticket cached for the old key
+  ASSERT_TRUE(e);
+  Answer fresh = ask(*e, "init - - HTTP@localhost -");
+  ASSERT_EQ(fresh.kind, "OK") << fresh.line;
+  Answer stale = ask(*o, absl::StrCat("accept - ", acceptor["creds"], " ", fresh["token"]));
+  EXPECT_EQ(stale.kind, "GSS") << stale.line;
+  EXPECT_THAT(stale.line, HasSubstr(absl::StrCat("policy rule \"owner\": keytab ", keytab,
+                                                 " holds HTTP/localhost@", kdc_->realm(),
+                                                 " kvno 1")));
+  EXPECT_THAT(stale.line, Not(HasSubstr("hidden")));
 }
 
 // Least privilege: gssgated runs as a service user with no capabilities and no supplementary
