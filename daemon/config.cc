@@ -122,7 +122,8 @@ absl::Status parse_daemon(const toml::table& table, const std::string& source,
   TableReader r(table, source, "[daemon]");
   absl::Status s = r.check_known(
       {"socket", "socket_mode", "socket_group", "max_connections", "max_connections_per_uid",
-       "first_call_timeout", "max_message_bytes", "idle_timeout", "workers", "max_handles_total"});
+       "first_call_timeout", "max_message_bytes", "idle_timeout", "workers", "max_handles_total",
+       "max_threads", "max_streams_per_connection", "idle_connection_timeout"});
   if (!s.ok()) return s;
   std::optional<std::string> socket, mode, group;
   if (!(s = r.string("socket", &socket)).ok()) return s;
@@ -172,6 +173,19 @@ absl::Status parse_daemon(const toml::table& table, const std::string& source,
   v = out->workers;
   if (!(s = r.integer("workers", 0, 1024, &v)).ok()) return s;
   out->workers = static_cast<int>(v);
+  v = out->max_threads;
+  if (!(s = r.integer("max_threads", 4, 65536, &v)).ok()) return s;
+  out->max_threads = static_cast<int>(v);
+  v = out->max_streams_per_connection;
+  if (!(s = r.integer("max_streams_per_connection", 1, 4096, &v)).ok()) return s;
+  out->max_streams_per_connection = static_cast<int>(v);
+  v = out->idle_connection_timeout_seconds;
+  if (!(s = r.integer("idle_connection_timeout", 0, 30 * 86400, &v)).ok()) return s;
+  if (v != 0 && v < 10) {
+    return error_at(source, table.get("idle_connection_timeout")->source(),
+                    "idle_connection_timeout is 0 (never) or at least 10 seconds");
+  }
+  out->idle_connection_timeout_seconds = static_cast<int>(v);
   return absl::OkStatus();
 }
 

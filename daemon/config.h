@@ -32,6 +32,16 @@ struct DaemonSettings {
   int idle_timeout_seconds = 3600;
   // Worker threads serving calls (gRPC's sync server pool); 0 = number of cores.
   int workers = 0;
+  // Threads the server may run calls on at once (gRPC's resource quota): a call that finds them
+  // all busy gets RESOURCE_EXHAUSTED at once instead of a new thread, so slow calls (a slow KDC or
+  // DNS, calls queued on one context) cannot pin threads without bound.
+  int max_threads = 256;
+  // Calls one connection may have in flight at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS; the
+  // client queues the rest).
+  int max_streams_per_connection = 32;
+  // A connection that has made no call this long is closed (its handles go with it, as when the
+  // caller closes it); 0 = never.
+  int idle_connection_timeout_seconds = 3600;
 };
 
 // One policy rule. A caller matches when its uid is in `uids` or its gid (primary or

@@ -68,9 +68,16 @@ absl::StatusOr<std::string> HandleTable::insert(std::shared_ptr<Entry> entry, ui
   }
   {
     absl::MutexLock lock(&owners_mu_);
-    by_connection_[owner.connection].insert(id);
+    // Checked under the lock connection_closed() records under: either this handle is indexed
+    // before the connection's handles are collected, or the close is seen here.
+    if (!closed_.contains(owner.connection)) {
+      by_connection_[owner.connection].insert(id);
+      return std::string(reinterpret_cast<const char*>(id.data()), id.size());
+    }
   }
-  return std::string(reinterpret_cast<const char*>(id.data()), id.size());
+  remove(id, owner);
+  return absl::UnavailableError(
+      "the connection closed while the call ran; its handle was released (reconnect and retry)");
 }
 
 absl::StatusOr<std::shared_ptr<Entry>> HandleTable::find(const Owner& owner, std::string_view id,
@@ -122,6 +129,18 @@ void HandleTable::remove(const Id& id, const Owner& owner) {
   auto uid = per_uid_.find(owner.uid);
   if (uid != per_uid_.end() && --uid->second == 0) per_uid_.erase(uid);
   --total_;
+}
+
+size_t HandleTable::connection_closed(uint64_t connection) {
+  {
+    absl::MutexLock lock(&owners_mu_);
+    if (closed_.insert(connection).second) closed_order_.push_back(connection);
+    while (closed_order_.size() > kClosedRemembered) {
+      closed_.erase(closed_order_.front());
+      closed_order_.pop_front();
+    }
+  }
+  return release_connection(connection);
 }
 
 size_t HandleTable::release_connection(uint64_t connection) {

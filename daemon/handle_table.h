@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -97,8 +98,13 @@ class HandleTable {
   // shared_ptr to the entry goes.
   absl::Status erase(const Owner& owner, std::string_view id, HandleKind kind);
 
-  // Removes every handle of a connection (it closed). Returns how many.
+  // Removes every handle of a connection (its process exited). Returns how many.
   size_t release_connection(uint64_t connection);
+  // The same for a connection that closed; a call of it still running then cannot leave a handle
+  // behind: insert() refuses one for it (UNAVAILABLE), for the last kClosedRemembered connections
+  // that closed (ids are never reused, so older ones cannot run calls long after).
+  size_t connection_closed(uint64_t connection);
+  static constexpr size_t kClosedRemembered = 65536;
   // Removes handles unused for longer than `idle`. Returns how many.
   size_t expire_idle(absl::Duration idle);
 
@@ -131,6 +137,8 @@ class HandleTable {
   absl::flat_hash_map<uint64_t, absl::flat_hash_set<Id>> by_connection_ ABSL_GUARDED_BY(owners_mu_);
   absl::flat_hash_map<uid_t, uint32_t> per_uid_ ABSL_GUARDED_BY(owners_mu_);
   size_t total_ ABSL_GUARDED_BY(owners_mu_) = 0;
+  absl::flat_hash_set<uint64_t> closed_ ABSL_GUARDED_BY(owners_mu_);
+  std::deque<uint64_t> closed_order_ ABSL_GUARDED_BY(owners_mu_);
   size_t max_total_ ABSL_GUARDED_BY(owners_mu_) = kDefaultMaxTotal;
 };
 

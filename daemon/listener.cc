@@ -191,6 +191,7 @@ Listener::Listener(int listen_fd, std::string path, const DaemonSettings& settin
       max_connections_(settings.max_connections),
       max_connections_per_uid_(settings.max_connections_per_uid),
       first_call_timeout_(absl::Seconds(settings.first_call_timeout_seconds)),
+      idle_connection_timeout_(absl::Seconds(settings.idle_connection_timeout_seconds)),
       unlink_on_exit_(unlink_on_exit) {
   // An inherited (systemd) socket may be blocking; accept4 must never block the loop.
   fcntl(listen_fd_, F_SETFL, fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
@@ -207,9 +208,11 @@ Listener::~Listener() {
   by_fd_.clear();
 }
 
-void Listener::start(std::function<void(int fd)> hand_off, GoneCallback on_gone) {
+void Listener::start(std::function<void(int fd)> hand_off, GoneCallback on_gone,
+                     HasRule has_rule) {
   hand_off_ = std::move(hand_off);
   on_gone_ = std::move(on_gone);
+  has_rule_ = std::move(has_rule);
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -243,14 +246,9 @@ void Listener::stop() {
 void Listener::loop() {
   epoll_event events[64];
   for (;;) {
-    // Wake up once a second while some connection still owes its first call.
-    bool waiting;
-    {
-      absl::MutexLock lock(&mu_);
-      waiting = not_called_ > 0;
-    }
-    int n = epoll_wait(epoll_fd_, events, 64, waiting ? 1000 : -1);
-    if (waiting) close_silent();
+    const int timeout_ms = sweep_interval_ms();
+    int n = epoll_wait(epoll_fd_, events, 64, timeout_ms);
+    if (timeout_ms >= 0) sweep();
     if (n < 0) {
       if (errno == EINTR) continue;
       spdlog::error("listener: epoll_wait: {}", std::strerror(errno));
@@ -321,26 +319,49 @@ void Listener::accept_one() {
     if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
       peer.groups.assign(groups, groups + glen / sizeof(gid_t));
     }
-    if (static_cast<int>(connection_count()) >= max_connections_) {
+    // Pinned first: a rule may match by cgroup, read through the pidfd.
+    int pidfd = -1;
+    pin_process(fd, cred, &pidfd, &peer.cgroup);
+    auto refuse = [&] {
+      close(fd);
+      if (pidfd >= 0) close(pidfd);
+    };
+    const bool ruleless = has_rule_ && !has_rule_(peer);
+    int ruled_open = 0, ruleless_open = 0, held = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      ruleless_open = ruleless_;
+      ruled_open = static_cast<int>(by_id_.size()) - ruleless_;
+      auto it = per_uid_.find(peer.uid);
+      held = it == per_uid_.end() ? 0 : it->second;
+    }
+    if (ruleless) {
+      if (ruleless_open >= kMaxRuleless) {
+        const absl::Time now = absl::Now();
+        if (now - last_ruleless_warning_ >= absl::Seconds(1)) {
+          last_ruleless_warning_ = now;
+          spdlog::warn(
+              "connection refused: {} connections of callers without a policy rule are open "
+              "already (uid={} gid={} pid={} matches no rule either); callers with a rule are "
+              "not affected",
+              kMaxRuleless, peer.uid, peer.gid, peer.pid);
+        }
+        refuse();
+        continue;
+      }
+    } else if (ruled_open >= max_connections_) {
       spdlog::warn(
           "connection refused: limit of {} connections reached (uid={} gid={} pid={}); raise "
           "max_connections in [daemon] if this load is expected",
           max_connections_, peer.uid, peer.gid, peer.pid);
-      close(fd);
+      refuse();
       continue;
-    }
-    int held = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = per_uid_.find(peer.uid);
-      held = it == per_uid_.end() ? 0 : it->second;
-    }
-    if (held >= max_connections_per_uid_) {
+    } else if (held >= max_connections_per_uid_) {
       spdlog::warn(
           "connection refused: uid {} already holds {} connections (max_connections_per_uid) "
           "(gid={} pid={}); raise it in [daemon] if this caller needs more",
           peer.uid, held, peer.gid, peer.pid);
-      close(fd);
+      refuse();
       continue;
     }
     int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
@@ -350,12 +371,10 @@ void Listener::accept_one() {
       } else {
         spdlog::warn("listener: dup: {}; connection refused", std::strerror(errno));
       }
-      close(fd);
+      refuse();
       continue;
     }
     peer.connection = next_connection_++;
-    int pidfd = -1;
-    pin_process(fd, cred, &pidfd, &peer.cgroup);
     struct stat socket_stat {};
     fstat(fd, &socket_stat);  // cannot fail on a descriptor accept4 just returned
     {
@@ -363,15 +382,17 @@ void Listener::accept_one() {
       // A reused fd number replaces the old record: gRPC closed that fd, so no call of the old
       // connection can still be running under this number.
       by_fd_[fd] = peer;
-      by_id_[peer.connection] = Conn{fd,
-                                     dup_fd,
-                                     pidfd,
-                                     peer,
-                                     absl::Now(),
-                                     /*called=*/false,
-                                     socket_stat.st_dev,
-                                     socket_stat.st_ino};
-      ++per_uid_[peer.uid];
+      Conn conn{fd, dup_fd, pidfd, peer, absl::Now()};
+      conn.dev = socket_stat.st_dev;
+      conn.ino = socket_stat.st_ino;
+      conn.last_call = conn.accepted;
+      conn.ruleless = ruleless;
+      by_id_[peer.connection] = std::move(conn);
+      if (ruleless) {
+        ++ruleless_;
+      } else {
+        ++per_uid_[peer.uid];
+      }
       ++not_called_;
     }
     epoll_event ev{};
@@ -384,9 +405,9 @@ void Listener::accept_one() {
       pev.data.u64 = peer.connection | kPidTag;
       epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &pev);
     }
-    spdlog::debug("connection {} from uid={} gid={} pid={} cgroup={} (fd {})", peer.connection,
+    spdlog::debug("connection {} from uid={} gid={} pid={} cgroup={} (fd {}){}", peer.connection,
                   peer.uid, peer.gid, peer.pid, peer.cgroup.empty() ? "-" : log_value(peer.cgroup),
-                  fd);
+                  fd, ruleless ? "; no rule matches: closed after its call" : "");
     hand_off_(fd);
   }
 }
@@ -407,11 +428,15 @@ void Listener::closed(uint64_t connection) {
     if (by_fd != by_fd_.end() && by_fd->second.connection == connection) by_fd_.erase(by_fd);
     peer = it->second.peer;
     if (!it->second.called) --not_called_;
-    if (--per_uid_[peer.uid] <= 0) per_uid_.erase(peer.uid);
+    if (it->second.ruleless) {
+      --ruleless_;
+    } else if (--per_uid_[peer.uid] <= 0) {
+      per_uid_.erase(peer.uid);
+    }
     by_id_.erase(it);
   }
   spdlog::debug("connection {} closed (uid={} pid={})", connection, peer.uid, peer.pid);
-  if (on_gone_) on_gone_(peer, absl::StrCat("connection ", connection, " closed"));
+  if (on_gone_) on_gone_(peer, /*closed=*/true, absl::StrCat("connection ", connection, " closed"));
 }
 
 void Listener::process_exited(uint64_t connection) {
@@ -426,7 +451,7 @@ void Listener::process_exited(uint64_t connection) {
     peer = it->second.peer;
   }
   spdlog::debug("process {} of connection {} exited", peer.pid, connection);
-  if (on_gone_) on_gone_(peer, "process exited");
+  if (on_gone_) on_gone_(peer, /*closed=*/false, "process exited");
 }
 
 std::optional<Peer> Listener::peer_for(const std::string& grpc_peer) const {
@@ -451,23 +476,48 @@ std::optional<Peer> Listener::peer_for(const std::string& grpc_peer) const {
     conn->second.called = true;
     --not_called_;
   }
+  conn->second.last_call = absl::Now();
   return it->second;
 }
 
-void Listener::close_silent() {
+int Listener::sweep_interval_ms() const {
+  absl::MutexLock lock(&mu_);
+  // Once a second while a connection owes its first call or lives on without a rule.
+  if (not_called_ > 0 || ruleless_ > 0) return 1000;
+  if (idle_connection_timeout_ == absl::ZeroDuration() || by_id_.empty()) return -1;
+  return static_cast<int>(absl::ToInt64Milliseconds(
+      std::min(idle_connection_timeout_ / 4, absl::Seconds(30))));
+}
+
+void Listener::sweep() {
   const absl::Time now = absl::Now();
   absl::MutexLock lock(&mu_);
   for (auto& [id, conn] : by_id_) {
-    if (conn.called || now - conn.accepted < first_call_timeout_) continue;
-    spdlog::warn(
-        "connection {} (uid={} pid={}) made no call within {}; closed (a caller that connects "
-        "and sends nothing, or stops inside a frame)",
-        id, conn.peer.uid, conn.peer.pid, absl::FormatDuration(first_call_timeout_));
+    if (conn.closing) continue;
+    if (conn.ruleless && now - conn.accepted >= kRulelessLifetime) {
+      spdlog::debug("connection {} (uid={} pid={}) matches no policy rule; closed", id,
+                    conn.peer.uid, conn.peer.pid);
+    } else if (!conn.called && now - conn.accepted >= first_call_timeout_) {
+      spdlog::warn(
+          "connection {} (uid={} pid={}) made no call within {}; closed (a caller that connects "
+          "and sends nothing, or stops inside a frame)",
+          id, conn.peer.uid, conn.peer.pid, absl::FormatDuration(first_call_timeout_));
+    } else if (conn.called && idle_connection_timeout_ > absl::ZeroDuration() &&
+               now - conn.last_call >= idle_connection_timeout_) {
+      spdlog::info(
+          "connection {} (uid={} pid={}) made no call for {}; closed (idle_connection_timeout)",
+          id, conn.peer.uid, conn.peer.pid, absl::FormatDuration(idle_connection_timeout_));
+    } else {
+      continue;
+    }
     // Shutting down the socket (through our duplicate) ends gRPC's side too; EPOLLRDHUP on the
     // duplicate then runs closed() as for any other connection.
     shutdown(conn.dup_fd, SHUT_RDWR);
-    conn.called = true;  // not again
-    --not_called_;
+    conn.closing = true;
+    if (!conn.called) {
+      conn.called = true;  // not counted as waiting any more
+      --not_called_;
+    }
   }
 }
 

@@ -56,8 +56,19 @@ class Listener {
   // Starts the accept/epoll thread. `hand_off` gives an accepted, recorded fd to the RPC server
   // (which then owns it); `on_gone` runs on the listener thread when a connection ends or its
   // process exits, with the reason ("connection N closed", "process exited").
-  using GoneCallback = std::function<void(const Peer&, const std::string& why)>;
-  void start(std::function<void(int fd)> hand_off, GoneCallback on_gone);
+  // `closed`: the connection ended (else its process exited and the connection may live on in a
+  // child that inherited it).
+  using GoneCallback = std::function<void(const Peer&, bool closed, const std::string& why)>;
+  // `has_rule` (optional) says whether the policy has a rule for a caller. A connection of a
+  // caller without one is not counted in max_connections or max_connections_per_uid: it may make
+  // its one call (answered PERMISSION_DENIED by the service) and is closed kRulelessLifetime after
+  // accept; at most kMaxRuleless such connections are open at once, more are closed at accept. So
+  // callers without a rule cannot take the slots of callers with one.
+  using HasRule = std::function<bool(const Peer&)>;
+  void start(std::function<void(int fd)> hand_off, GoneCallback on_gone,
+             HasRule has_rule = nullptr);
+  static constexpr int kMaxRuleless = 16;
+  static constexpr absl::Duration kRulelessLifetime = absl::Seconds(2);
   // Stops accepting and joins the thread; existing connections stay with the RPC server.
   void stop();
 
@@ -74,9 +85,12 @@ class Listener {
   // descriptor and closes it. False when there was nothing to accept.
   bool refuse_for_lack_of_fds(int error);
   void warn_out_of_fds(int error) const;
-  // Shuts down connections that have made no call within first_call_timeout_ (gRPC then closes
+  // Shuts down connections that have made no call within first_call_timeout_, rule-less ones
+  // older than kRulelessLifetime, and ones idle for idle_connection_timeout_ (gRPC then closes
   // them, and closed() runs as for any other).
-  void close_silent();
+  void sweep();
+  // How long the loop may sleep before sweep() has work: -1 = until an event.
+  int sweep_interval_ms() const;
   void closed(uint64_t connection);
   void process_exited(uint64_t connection);
 
@@ -85,7 +99,10 @@ class Listener {
   int max_connections_;
   int max_connections_per_uid_;
   absl::Duration first_call_timeout_;
+  absl::Duration idle_connection_timeout_;  // zero: never
   bool unlink_on_exit_;
+  HasRule has_rule_;
+  absl::Time last_ruleless_warning_ = absl::InfinitePast();  // listener thread only
   int epoll_fd_ = -1;
   int stop_fd_ = -1;  // eventfd that wakes the loop for stop()
   // /dev/null, held so that when the process runs out of descriptors one can be freed to accept
@@ -104,6 +121,9 @@ class Listener {
     Peer peer;
     absl::Time accepted;
     bool called = false;  // a call has been dispatched (peer_for); then no first-call timeout
+    absl::Time last_call;  // when the last call was dispatched (the idle timeout's start)
+    bool ruleless = false;  // no rule matched at accept: closed after kRulelessLifetime
+    bool closing = false;   // shut down by sweep(); closed() follows
     dev_t dev = 0;        // the accepted socket's device and inode: peer_for() checks that fd
     ino_t ino = 0;        // still names this socket
   };
@@ -114,6 +134,8 @@ class Listener {
   absl::flat_hash_map<uid_t, int> per_uid_ ABSL_GUARDED_BY(mu_);
   // Connections still waiting for their first call.
   mutable size_t not_called_ ABSL_GUARDED_BY(mu_) = 0;
+  // Open connections of callers without a rule (not in per_uid_ or the max_connections count).
+  int ruleless_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace gssgate::daemon

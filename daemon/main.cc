@@ -8,6 +8,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/server_posix.h>
 #include <signal.h>
@@ -182,6 +183,14 @@ int serve(const std::string& config_path) {
     builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
                                 config->daemon.workers);
   }
+  // gRPC's sync server starts a thread for each call that finds every thread busy; the quota
+  // bounds them (issue #14, item 4), and the stream limit bounds what one connection has in
+  // flight. Both apply at start only, like the other [daemon] settings.
+  grpc::ResourceQuota quota("gssgated");
+  quota.SetMaxThreads(config->daemon.max_threads);
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             config->daemon.max_streams_per_connection);
   // No listening ports: every connection comes from our own accept loop, with its caller known.
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) {
@@ -189,12 +198,18 @@ int serve(const std::string& config_path) {
     return 1;
   }
   (*listener)->start([&server](int fd) { grpc::AddInsecureChannelFromFd(server.get(), fd); },
-                     [&table](const Peer& peer, const std::string& why) {
-                       size_t released = table.release_connection(peer.connection);
+                     [&table](const Peer& peer, bool closed, const std::string& why) {
+                       size_t released = closed ? table.connection_closed(peer.connection)
+                                                : table.release_connection(peer.connection);
                        if (released > 0) {
                          spdlog::info("released {} handle(s) of uid={} pid={}: {}", released,
                                       peer.uid, peer.pid, why);
                        }
+                     },
+                     [&service](const Peer& peer) {
+                       // The policy of this moment; a later reload applies to later connections.
+                       return match_rule(*service.config(), peer.uid, peer.gid, peer.groups,
+                                         peer.cgroup) != nullptr;
                      });
 
   const char* krb5_config = std::getenv("KRB5_CONFIG");

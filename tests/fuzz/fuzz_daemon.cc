@@ -1,5 +1,6 @@
 #include "tests/fuzz/fuzz_daemon.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -148,7 +149,20 @@ FuzzDaemon::FuzzDaemon(const std::string& realm_dir) : realm_dir_(realm_dir) {
   // each process works on its own copy so parallel fuzz jobs do not share a file.
   const std::string recorded = realm_dir + "/" + kInitiatorCcache;
   ccache_bytes_ = read_file(recorded);
-  ccache_path_ = ccache_bytes_.empty() ? recorded : absl::StrCat(recorded, ".", getpid());
+  ccache_path_ = recorded;
+  if (!ccache_bytes_.empty()) {
+    // The copy lives in a directory of another uid (nobody's), so the daemon treats it as a store
+    // its caller could redirect (daemon/owner_stores.h) and every input runs through the owner
+    // open, the in-memory mirror and StoreCred's write as the owner. Unprivileged runs (no chown)
+    // keep a plain store.
+    const std::string owned = realm_dir + "/owned";
+    mkdir(owned.c_str(), 0755);
+    if (chown(owned.c_str(), 65534, 65534) != 0 && verbose_) {
+      std::fprintf(stderr, "fuzz: cannot chown %s; the ccache is not an owner store\n",
+                   owned.c_str());
+    }
+    ccache_path_ = absl::StrCat(owned, "/", kInitiatorCcache, ".", getpid());
+  }
   policy_text_ = fuzz_policy(realm_dir, ccache_path_, getuid());
   absl::StatusOr<daemon::Config> config = daemon::parse_config(policy_text_, "fuzz-policy");
   if (!config.ok()) die(std::string(config.status().message()));

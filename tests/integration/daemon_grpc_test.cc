@@ -48,8 +48,12 @@ class DaemonServerTest : public RealmTest {
       EXPECT_TRUE(s.ok()) << s;
     }
   }
+  // The test process itself (root) has a rule too: its raw connections are a ruled caller's,
+  // counted in the connection limits (a caller without a rule is not; DaemonTest covers that).
   std::string rules() const {
     return absl::StrCat("[[rule]]\nname = \"user\"\nuids = [", kUser,
+                        "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n\n",
+                        "[[rule]]\nname = \"test\"\nuids = [", getuid(),
                         "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n");
   }
   std::shared_ptr<grpc::Channel> channel() const {

@@ -1173,6 +1173,100 @@ TEST_F(DaemonTest, StoresACallerCouldRedirectAreOpenedAsTheCallerAndNeverFollowe
   EXPECT_THAT(stale.line, Not(HasSubstr("hidden")));
 }
 
+// Issue #14, item 4. Eight uids without a rule connect again and again (a thousand times a second
+// each), each holding as many connections as max_connections_per_uid allows: together they would
+// hold more than max_connections. Before the fix a caller with a rule was then refused at accept; now rule-less
+// connections sit in a small pool of their own, each gets its call answered and is closed soon.
+TEST_F(DaemonTest, CallersWithoutARuleCannotTakeTheConnectionSlotsOfCallersWithOne) {
+  ASSERT_TRUE(daemon_->stop_cleanly().ok());
+  auto d = GssgatedProcess::start(*kdc_, rules(),
+                                  "max_connections = 24\nmax_connections_per_uid = 4\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  std::vector<std::unique_ptr<LineChild>> flooders;
+  for (uid_t uid = 60050; uid < 60058; ++uid) {
+    flooders.push_back(caller(uid));
+    ASSERT_TRUE(flooders.back());
+  }
+  std::vector<Answer> floods(flooders.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < flooders.size(); ++i) {
+    threads.emplace_back([&, i] { floods[i] = ask(*flooders[i], "flood 4"); });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  for (int round = 0; round < 5; ++round) {
+    // A fresh process each time: a new connection while the flood goes on. Fail-fast, so a
+    // refused connection is an error now rather than a retry after the flood.
+    auto c = daemon_->caller(kInitiatorUid, kTestGid, /*fail_fast=*/true);
+    ASSERT_TRUE(c.ok()) << c.status();
+    Answer served = ask(**c, "indicate");
+    EXPECT_EQ(served.kind, "OK") << "round " << round << ": " << served.line;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  for (std::thread& t : threads) t.join();
+  for (const Answer& f : floods) {
+    ASSERT_EQ(f.kind, "OK") << f.line;
+    EXPECT_GT(std::stol(f["connects"]), 4) << "the flooder kept connecting";
+  }
+  EXPECT_THAT(daemon_->log(), HasSubstr("connections of callers without a policy rule are open"));
+  // A caller without a rule still learns why, once it gets a connection.
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // the flooders' connections are gone
+  auto nobody = caller(kNoRuleUid);
+  ASSERT_TRUE(nobody);
+  Answer denied = ask(*nobody, "indicate");
+  EXPECT_THAT(denied.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(denied.line, HasSubstr(absl::StrCat("no policy rule for uid ", kNoRuleUid)));
+}
+
+// Issue #14, item 4. The KDC stops answering (SIGSTOP), so every call that needs it is slow, and
+// one caller starts 1,000 such calls at once. gRPC's sync server used to start a thread for each
+// call that found all threads busy; now max_threads bounds them and the calls beyond get
+// RESOURCE_EXHAUSTED at once. The daemon serves again as soon as the KDC does.
+TEST_F(DaemonTest, AThousandSlowCallsDoNotGrowTheDaemonsThreadsPastItsCap) {
+  constexpr int kMaxThreads = 8;
+  ASSERT_TRUE(daemon_->stop_cleanly().ok());
+  auto d = GssgatedProcess::start(*kdc_, rules(), absl::StrCat("max_threads = ", kMaxThreads, "\n"));
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  auto a = caller(kInitiatorUid);
+  ASSERT_TRUE(a);
+  ASSERT_EQ(ask(*a, "init - - HTTP@localhost -").kind, "OK") << "the TGT is cached";
+  auto threads_of_daemon = [&] {
+    std::ifstream status(absl::StrCat("/proc/", daemon_->pid(), "/status"));
+    std::string line;
+    while (std::getline(status, line)) {
+      if (absl::StartsWith(line, "Threads:")) return std::stoi(line.substr(8));
+    }
+    return -1;
+  };
+  const int before = threads_of_daemon();
+  ASSERT_GT(before, 0);
+
+  const pid_t kdc = kdc_->kdc_pid();
+  ASSERT_EQ(kill(kdc, SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { kill(pid, SIGCONT); }  // also when an assertion below fails
+  } resume{kdc};
+  Answer burst;
+  std::thread burster([&] { burst = ask(*a, "burst 1000 slow 25"); });
+  int peak = before;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < until) {
+    peak = std::max(peak, threads_of_daemon());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(kdc, SIGCONT);
+  burster.join();
+  ASSERT_EQ(burst.kind, "OK") << burst.line;
+  EXPECT_GT(std::stoi(burst["code8"].empty() ? "0" : burst["code8"]), 0) << burst.line;
+  EXPECT_THAT(burst["exhausted"], HasSubstr("Threadpool_Exhausted")) << burst.line;
+  // gRPC's own few threads (timers, executor) may come and go besides the call threads.
+  EXPECT_LE(peak, before + kMaxThreads + 4) << "threads before: " << before << "; " << burst.line;
+  Answer after = ask(*a, "init - - HTTP@localhost -");
+  EXPECT_EQ(after.kind, "OK") << after.line;
+}
+
 // Least privilege: gssgated runs as a service user with no capabilities and no supplementary
 // groups, and reads the keytabs an administrator made group-readable for it, and no others.
 // Everything else it does (its socket, SO_PEERCRED, pidfds, /proc/PID/cgroup, MEMORY ccaches,

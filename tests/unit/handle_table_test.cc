@@ -82,6 +82,38 @@ TEST(HandleTableTest, ReleaseConnectionRemovesExactlyThatConnectionsHandles) {
   EXPECT_TRUE(table.find(Owner{1, 11}, *keep, HandleKind::kCred).ok());
 }
 
+// Issue #14, item 4: a call still running when its connection closes must not leave a handle
+// that nobody can reach until the idle expiry. Before the fix the insert after the close
+// succeeded and the handle stayed.
+TEST(HandleTableTest, AHandleMadeByACallRacingItsConnectionsCloseIsReleased) {
+  HandleTable table;
+  ASSERT_TRUE(table.insert(cred_entry(Owner{1, 20}), 100).ok());
+  EXPECT_EQ(table.connection_closed(20), 1u);
+  auto late = table.insert(cred_entry(Owner{1, 20}), 1);
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(late.status().message()), HasSubstr("connection closed"));
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_TRUE(table.insert(cred_entry(Owner{1, 21}), 1).ok()) << "its quota was given back";
+  // A process exit is not a close: the connection may live on in a child.
+  EXPECT_EQ(table.release_connection(21), 1u);
+  EXPECT_TRUE(table.insert(cred_entry(Owner{1, 21}), 1).ok());
+
+  // The race itself: inserts on one connection while it closes. Whatever the interleaving, no
+  // handle of the connection is left once both are done.
+  for (uint64_t conn = 100; conn < 300; ++conn) {
+    std::atomic<bool> go{false};
+    std::thread caller([&] {
+      while (!go.load()) {
+      }
+      for (int i = 0; i < 20; ++i) table.insert(cred_entry(Owner{2, conn}), 1000).IgnoreError();
+    });
+    go.store(true);
+    table.connection_closed(conn);
+    caller.join();
+    ASSERT_EQ(table.count_for_uid(2), 0u) << "connection " << conn;
+  }
+}
+
 TEST(HandleTableTest, IdleHandlesExpireAndUsedOnesStay) {
   HandleTable table;
   Owner o{1, 1};

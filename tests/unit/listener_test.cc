@@ -30,7 +30,7 @@ TEST(ListenerTest, AnFdNumberMapsToItsPeerOnlyWhileItIsTheSocketAccepted) {
   auto listener = Listener::create(settings);
   ASSERT_TRUE(listener.ok()) << listener.status();
   std::atomic<int> handed{-1};
-  (*listener)->start([&](int fd) { handed = fd; }, [](const Peer&, const std::string&) {});
+  (*listener)->start([&](int fd) { handed = fd; }, [](const Peer&, bool, const std::string&) {});
 
   int client = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
