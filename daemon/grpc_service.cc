@@ -13,6 +13,25 @@ grpc::Status to_grpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+bool GrpcService::enter(uid_t uid) {
+  if (max_calls_per_uid_ <= 0) return true;
+  absl::MutexLock lock(&calls_mu_);
+  int& running = calls_[uid];
+  if (running >= max_calls_per_uid_) {
+    if (running == 0) calls_.erase(uid);
+    return false;
+  }
+  ++running;
+  return true;
+}
+
+void GrpcService::leave(uid_t uid) {
+  if (max_calls_per_uid_ <= 0) return;
+  absl::MutexLock lock(&calls_mu_);
+  auto it = calls_.find(uid);
+  if (it != calls_.end() && --it->second <= 0) calls_.erase(it);
+}
+
 template <typename Request, typename Reply>
 grpc::Status GrpcService::dispatch(
     Rpc id, const char* rpc, grpc::ServerContext* context, const Request& request, Reply* reply,
@@ -27,6 +46,18 @@ grpc::Status GrpcService::dispatch(
   if (context->IsCancelled()) {
     return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled before it ran");
   }
+  if (!enter(peer->uid)) {
+    return grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("uid ", peer->uid, " already has ", max_calls_per_uid_,
+                     " calls running, its share of gssgated's threads (a quarter of "
+                     "max_threads); retry when they finish"));
+  }
+  struct Leave {
+    GrpcService* self;
+    uid_t uid;
+    ~Leave() { self->leave(uid); }
+  } leave_on_return{this, peer->uid};
   absl::StatusOr<Call> call = service_->begin(*peer, rpc);
   absl::Status status = call.ok() ? (service_->*handler)(*call, request, reply) : call.status();
   if (metrics_ != nullptr) {

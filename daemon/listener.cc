@@ -289,6 +289,16 @@ void Listener::warn_out_of_fds(int error) const {
       std::strerror(error), connection_count());
 }
 
+void Listener::warn_ruleless_full(const Peer& peer) {
+  const absl::Time now = absl::Now();
+  if (now - last_ruleless_warning_ < absl::Seconds(1)) return;
+  last_ruleless_warning_ = now;
+  spdlog::warn(
+      "connection refused: {} connections of callers without a policy rule are open already "
+      "(uid={} gid={} pid={} matches no rule either); callers with a rule are not affected",
+      kMaxRuleless, peer.uid, peer.gid, peer.pid);
+}
+
 void Listener::accept_one() {
   for (;;) {
     // Non-blocking, as grpc::AddInsecureChannelFromFd requires.
@@ -319,14 +329,31 @@ void Listener::accept_one() {
     if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
       peer.groups.assign(groups, groups + glen / sizeof(gid_t));
     }
-    // Pinned first: a rule may match by cgroup, read through the pidfd.
     int pidfd = -1;
-    pin_process(fd, cred, &pidfd, &peer.cgroup);
     auto refuse = [&] {
       close(fd);
       if (pidfd >= 0) close(pidfd);
     };
-    const bool ruleless = has_rule_ && !has_rule_(peer);
+    Admission admission = has_rule_ ? has_rule_(peer) : Admission::kRule;
+    if (admission == Admission::kNoRule) {
+      // The cheapest refusal for a flood of callers without a rule: nothing else is looked up.
+      bool full = false;
+      {
+        absl::MutexLock lock(&mu_);
+        full = ruleless_ >= kMaxRuleless;
+      }
+      if (full) {
+        warn_ruleless_full(peer);
+        refuse();
+        continue;
+      }
+    }
+    // A rule may match by cgroup, read through the pidfd.
+    pin_process(fd, cred, &pidfd, &peer.cgroup);
+    if (admission == Admission::kNeedsCgroup && !peer.cgroup.empty()) {
+      admission = has_rule_(peer);
+    }
+    const bool ruleless = admission != Admission::kRule;
     int ruled_open = 0, ruleless_open = 0, held = 0;
     {
       absl::MutexLock lock(&mu_);
@@ -337,15 +364,7 @@ void Listener::accept_one() {
     }
     if (ruleless) {
       if (ruleless_open >= kMaxRuleless) {
-        const absl::Time now = absl::Now();
-        if (now - last_ruleless_warning_ >= absl::Seconds(1)) {
-          last_ruleless_warning_ = now;
-          spdlog::warn(
-              "connection refused: {} connections of callers without a policy rule are open "
-              "already (uid={} gid={} pid={} matches no rule either); callers with a rule are "
-              "not affected",
-              kMaxRuleless, peer.uid, peer.gid, peer.pid);
-        }
+        warn_ruleless_full(peer);
         refuse();
         continue;
       }

@@ -64,7 +64,10 @@ class Listener {
   // its one call (answered PERMISSION_DENIED by the service) and is closed kRulelessLifetime after
   // accept; at most kMaxRuleless such connections are open at once, more are closed at accept. So
   // callers without a rule cannot take the slots of callers with one.
-  using HasRule = std::function<bool(const Peer&)>;
+  // kNeedsCgroup: no rule matches by ids, but a rule with `cgroups` might once the cgroup is known
+  // (the peer is asked about first without it, so a refusal costs no pidfd or /proc read).
+  enum class Admission { kRule, kNoRule, kNeedsCgroup };
+  using HasRule = std::function<Admission(const Peer&)>;
   void start(std::function<void(int fd)> hand_off, GoneCallback on_gone,
              HasRule has_rule = nullptr);
   static constexpr int kMaxRuleless = 16;
@@ -89,6 +92,8 @@ class Listener {
   // older than kRulelessLifetime, and ones idle for idle_connection_timeout_ (gRPC then closes
   // them, and closed() runs as for any other).
   void sweep();
+  // Logs, at most once a second, that the pool of rule-less connections is full.
+  void warn_ruleless_full(const Peer& peer);
   // How long the loop may sleep before sweep() has work: -1 = until an event.
   int sweep_interval_ms() const;
   void closed(uint64_t connection);

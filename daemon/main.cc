@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -143,6 +144,7 @@ int serve(const std::string& config_path) {
   Service service(config, &table);
   Metrics metrics;
   GrpcService grpc_service(&service, listener->get(), &metrics);
+  grpc_service.set_max_calls_per_uid(std::max(1, config->daemon.max_threads / 4));
   // SIGHUP and the Reload RPC share this. One reload at a time: two that overlap could otherwise
   // install what the earlier one read after what the later one read, leaving an older policy in
   // force than the file says. Serialized, the last to finish read the file last.
@@ -208,8 +210,15 @@ int serve(const std::string& config_path) {
                      },
                      [&service](const Peer& peer) {
                        // The policy of this moment; a later reload applies to later connections.
-                       return match_rule(*service.config(), peer.uid, peer.gid, peer.groups,
-                                         peer.cgroup) != nullptr;
+                       std::shared_ptr<const Config> policy = service.config();
+                       if (match_rule(*policy, peer.uid, peer.gid, peer.groups, peer.cgroup)) {
+                         return Listener::Admission::kRule;
+                       }
+                       const bool by_cgroup =
+                           std::any_of(policy->rules.begin(), policy->rules.end(),
+                                       [](const Rule& r) { return !r.cgroups.empty(); });
+                       return peer.cgroup.empty() && by_cgroup ? Listener::Admission::kNeedsCgroup
+                                                               : Listener::Admission::kNoRule;
                      });
 
   const char* krb5_config = std::getenv("KRB5_CONFIG");

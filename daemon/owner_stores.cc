@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <sys/fsuid.h>
 #include <sys/random.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "lib/gss/krb5.h"
 #include "lib/util/status_macros.h"
+#include "spdlog/spdlog.h"
 
 namespace gssgate::daemon {
 
@@ -53,6 +56,13 @@ std::string store_file(std::string_view value) {
 namespace {
 
 bool trusted_uid(uid_t uid) { return uid == 0 || uid == geteuid(); }
+
+// A FUSE file system reports whatever owners its (unprivileged) server likes, and can stall any
+// access: never trusted, never opened.
+constexpr decltype(statfs::f_type) kFuseSuperMagic = 0x65735546;
+// The most gssgated reads of a store its caller could redirect (a keytab of a few hundred keys or a
+// ccache of a few hundred tickets is far less).
+constexpr size_t kMaxStoreBytes = 256 * 1024;
 
 // Writable by a uid other than root and gssgated's: by others, or by a group that is not root's.
 bool open_to_others(const struct stat& st) {
@@ -131,6 +141,10 @@ bool walk(const std::string& path, std::string* why) {
     if (todo.empty()) return false;  // the file itself, in a directory only root can change
     if (!S_ISDIR(st.st_mode)) return false;  // no such path: MIT fails to open it
     if (!trusted_uid(st.st_uid)) return say(why, absl::StrCat(child, " belongs to uid ", st.st_uid));
+    struct statfs fs;
+    if (statfs(child.c_str(), &fs) != 0 || fs.f_type == kFuseSuperMagic) {
+      return say(why, absl::StrCat(child, " is on a FUSE file system or cannot be examined"));
+    }
     dir = child;
     dir_st = st;
   }
@@ -139,18 +153,23 @@ bool walk(const std::string& path, std::string* why) {
 
 // This thread's filesystem identity and groups become the owner's for the object's lifetime
 // (setfsuid, setfsgid and the raw setgroups system call act on the calling thread only; glibc's
-// setgroups() would change every thread). taken() is false when gssgated is not root: it then
-// reads with its own identity, and the O_NOFOLLOW open and owner check still hold.
+// setgroups() would change every thread). taken() is false when gssgated may not take them (it
+// needs CAP_SETUID and CAP_SETGID): the caller then refuses, rather than open the store with
+// gssgated's own rights. A thread that cannot get its own identity back must not serve anyone
+// else: that aborts.
 class FsIdentity {
  public:
   explicit FsIdentity(const StoreOwner& owner) {
-    if (geteuid() != 0) return;
+    if (owner.uid == geteuid() && owner.gid == getegid()) {
+      taken_ = true;  // gssgated is the owner
+      return;
+    }
     const int n = getgroups(0, nullptr);
     if (n < 0) return;
     saved_groups_.resize(static_cast<size_t>(n));
     if (n > 0 && getgroups(n, saved_groups_.data()) != n) return;
     if (syscall(SYS_setgroups, owner.groups.size(), owner.groups.data()) != 0) return;
-    groups_changed_ = true;
+    changed_ = true;
     saved_gid_ = static_cast<gid_t>(setfsgid(owner.gid));
     saved_uid_ = static_cast<uid_t>(setfsuid(owner.uid));
     // setfsuid reports the previous value, not failure: ask again.
@@ -158,10 +177,15 @@ class FsIdentity {
              static_cast<gid_t>(setfsgid(static_cast<gid_t>(-1))) == owner.gid;
   }
   ~FsIdentity() {
-    if (!groups_changed_) return;
+    if (!changed_) return;
     setfsuid(saved_uid_);
     setfsgid(saved_gid_);
-    syscall(SYS_setgroups, saved_groups_.size(), saved_groups_.data());
+    const bool groups = syscall(SYS_setgroups, saved_groups_.size(), saved_groups_.data()) == 0;
+    if (!groups || static_cast<uid_t>(setfsuid(static_cast<uid_t>(-1))) != saved_uid_ ||
+        static_cast<gid_t>(setfsgid(static_cast<gid_t>(-1))) != saved_gid_) {
+      spdlog::critical("cannot restore gssgated's own filesystem identity on this thread");
+      std::abort();
+    }
   }
   FsIdentity(const FsIdentity&) = delete;
   FsIdentity& operator=(const FsIdentity&) = delete;
@@ -169,11 +193,20 @@ class FsIdentity {
 
  private:
   std::vector<gid_t> saved_groups_;
-  bool groups_changed_ = false;
+  bool changed_ = false;
   bool taken_ = false;
   uid_t saved_uid_ = 0;
   gid_t saved_gid_ = 0;
 };
+
+absl::Status cannot_take(const StoreOwner& owner, const std::string& what) {
+  return absl::PermissionDeniedError(absl::StrCat(
+      what, " can be opened only as uid ", owner.uid, ", and gssgated (uid ", geteuid(),
+      ") may not take another uid's filesystem identity: it needs CAP_SETUID and CAP_SETGID "
+      "(or name a store in a directory gssgated owns)"));
+}
+
+bool on_fuse(const struct statfs& fs) { return fs.f_type == kFuseSuperMagic; }
 
 }  // namespace
 
@@ -207,6 +240,7 @@ absl::StatusOr<OwnedFd> open_as_owner(const std::string& path, const StoreOwner&
   int open_errno = 0;
   {
     FsIdentity as_owner(owner);
+    if (!as_owner.taken()) return cannot_take(owner, what);
     fd = OwnedFd(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
     open_errno = errno;
   }
@@ -230,6 +264,11 @@ absl::StatusOr<OwnedFd> open_as_owner(const std::string& path, const StoreOwner&
   if (fstat(fd.get(), &st) != 0) {
     return absl::InternalError(absl::StrCat(what, ": fstat: ", std::strerror(errno)));
   }
+  struct statfs fs;
+  if (fstatfs(fd.get(), &fs) != 0 || on_fuse(fs)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(what, " is on a FUSE file system", rule_of_thumb));
+  }
   if (!S_ISREG(st.st_mode)) {
     return absl::PermissionDeniedError(absl::StrCat(what, " is not a regular file", rule_of_thumb));
   }
@@ -243,11 +282,7 @@ absl::StatusOr<OwnedFd> open_as_owner(const std::string& path, const StoreOwner&
 absl::Status replace_as_owner(const std::string& path, std::string_view bytes,
                               const StoreOwner& owner, const std::string& what) {
   FsIdentity as_owner(owner);
-  if (!as_owner.taken()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        what, " can be written only as uid ", owner.uid, ", and gssgated (uid ", geteuid(),
-        ") cannot take another uid's identity; name a ccache in a directory gssgated owns"));
-  }
+  if (!as_owner.taken()) return cannot_take(owner, what);
   const size_t slash = path.rfind('/');
   if (slash == std::string::npos || slash + 1 == path.size()) {
     return absl::InvalidArgumentError(absl::StrCat(what, " is not a file path"));
@@ -318,6 +353,32 @@ uint64_t next_generation() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mirrors_mu) {
 }
 }  // namespace
 
+namespace {
+// Empties the mirror `name` (a keytab's entries, a ccache's contents) if there is one, and
+// records that its file is absent. Returns the mirror's new generation (0 if there was none).
+uint64_t empty_mirror(const std::string& name, bool ccache) {
+  absl::MutexLock lock(&mirrors_mu);
+  auto it = mirrors().find(name);
+  if (it == mirrors().end() && !ccache) return 0;
+  MirrorState& state = mirrors()[name];
+  if (!state.present && state.generation != 0) return state.generation;
+  absl::StatusOr<gss::Krb5Context> ctx = gss::Krb5Context::create();
+  if (ctx.ok()) {
+    if (ccache) {
+      gss::destroy_ccache(*ctx, name).IgnoreError();
+    } else {
+      // An empty MEMORY keytab is freed again as soon as it is closed.
+      gss::mirror_keytab(*ctx, "MEMORY:gssgate-owner-none", name).IgnoreError();
+    }
+  }
+  std::shared_ptr<gss::HeldKeytab> keep = std::move(state.keep);
+  state = MirrorState();
+  state.keep = std::move(keep);
+  state.generation = next_generation();
+  return state.generation;
+}
+}  // namespace
+
 absl::StatusOr<MitStore> store_for_mit(const StoreOwner& owner, const std::string& rule,
                                        const std::string& key, const std::string& value) {
   MitStore out;
@@ -344,43 +405,79 @@ absl::StatusOr<MitStore> store_for_mit(const StoreOwner& owner, const std::strin
   out.value = absl::StrCat("MEMORY:gssgate-owner-", owner.uid, "-", rule, "-", key);
   const bool ccache = key == "ccache";
   absl::StatusOr<OwnedFd> fd = open_as_owner(path, owner, what);
-  if (!fd.ok() && !(ccache && absl::IsNotFound(fd.status()))) return fd.status();
+  if (!fd.ok() && !(ccache && absl::IsNotFound(fd.status()))) {
+    // The store went away or is refused now: so are the keys or tickets mirrored from it, for
+    // every handle that still reads the mirror.
+    empty_mirror(out.value, ccache);
+    return fd.status();
+  }
 
   struct stat st {};
   if (fd.ok() && fstat(fd->get(), &st) != 0) {
     return absl::InternalError(absl::StrCat(what, ": fstat: ", std::strerror(errno)));
   }
-  absl::MutexLock lock(&mirrors_mu);
-  MirrorState& state = mirrors()[out.value];
-  if (fd.ok() ? same_file(state, st) : !state.present && state.generation != 0) {
-    out.generation = state.generation;
-    return out;
+  {
+    absl::MutexLock lock(&mirrors_mu);
+    const MirrorState& state = mirrors()[out.value];
+    if (fd.ok() ? same_file(state, st) : !state.present && state.generation != 0) {
+      out.generation = state.generation;
+      return out;
+    }
   }
-  GSSGATE_ASSIGN_OR_RETURN(gss::Krb5Context ctx, gss::Krb5Context::create());
-  absl::Status filled;
   if (!fd.ok()) {
     // The caller's ccache is gone (kdestroy): so are the credentials mirrored from it.
-    filled = gss::destroy_ccache(ctx, out.value);
-    if (absl::IsNotFound(filled)) filled = absl::OkStatus();
-  } else {
-    // MIT reads the very file gssgated opened and checked: /proc/self/fd/N opens that inode
-    // again, whatever the path names by now.
-    const std::string opened = absl::StrCat("FILE:/proc/self/fd/", fd->get());
-    if (!ccache && state.keep == nullptr) {
-      GSSGATE_ASSIGN_OR_RETURN(state.keep, gss::HeldKeytab::resolve(out.value));
-    }
-    filled = ccache ? gss::mirror_ccache(ctx, opened, out.value)
-                    : gss::mirror_keytab(ctx, opened, out.value);
+    out.generation = empty_mirror(out.value, ccache);
+    return out;
   }
+  // The bytes, read outside every lock from the descriptor opened as the owner (no file lock is
+  // taken: a caller holding one on its own file stalls nobody) and bounded; MIT parses a private
+  // copy of them (a memfd), so nothing the caller does to its file reaches MIT's reader.
+  std::string bytes;
+  bytes.resize(kMaxStoreBytes + 1);
+  size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = pread(fd->get(), bytes.data() + got, bytes.size() - got,
+                            static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      empty_mirror(out.value, ccache);
+      return absl::PermissionDeniedError(
+          absl::StrCat(what, " cannot be read: ", std::strerror(errno)));
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got > kMaxStoreBytes) {
+    empty_mirror(out.value, ccache);
+    return absl::PermissionDeniedError(absl::StrCat(
+        what, " is larger than ", kMaxStoreBytes / 1024, " KiB, the most gssgated reads of a "
+        "store its caller could redirect"));
+  }
+  bytes.resize(got);
+  OwnedFd copy(memfd_create("gssgate-store", MFD_CLOEXEC));
+  if (copy.get() < 0 ||
+      write(copy.get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
+    return absl::InternalError(absl::StrCat(what, ": memfd: ", std::strerror(errno)));
+  }
+  const std::string opened = absl::StrCat("FILE:/proc/self/fd/", copy.get());
+
+  absl::MutexLock lock(&mirrors_mu);
+  MirrorState& state = mirrors()[out.value];
+  GSSGATE_ASSIGN_OR_RETURN(gss::Krb5Context ctx, gss::Krb5Context::create());
+  if (!ccache && state.keep == nullptr) {
+    GSSGATE_ASSIGN_OR_RETURN(state.keep, gss::HeldKeytab::resolve(out.value));
+  }
+  absl::Status filled = ccache ? gss::mirror_ccache(ctx, opened, out.value)
+                               : gss::mirror_keytab(ctx, opened, out.value);
   if (!filled.ok()) {
-    // Read again next time (the keytab mirror stays resolved).
+    // Read again next time (the keytab mirror stays resolved); krb5's text names /proc/self/fd/N,
+    // so say which store instead.
     std::shared_ptr<gss::HeldKeytab> keep = std::move(state.keep);
     state = MirrorState();
     state.keep = std::move(keep);
-    // krb5's text names /proc/self/fd/N; say which store instead.
     return absl::InternalError(absl::StrCat(what, " cannot be read: ", filled.message()));
   }
-  state.present = fd.ok();
+  state.present = true;
   state.dev = st.st_dev;
   state.ino = st.st_ino;
   state.size = st.st_size;

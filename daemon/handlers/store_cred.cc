@@ -68,16 +68,17 @@ absl::Status Service::StoreCred(const Call& call, const v1::StoreCredRequest& re
   } remove_temp{krb5, target, as_owner};
   const StoreOwner owner = store_owner(call);
   const std::string what = absl::StrCat("policy rule \"", rule.name, "\": ccache ", ccache);
-  if (as_owner) {
-    absl::StatusOr<OwnedFd> current = open_as_owner(file, owner, what);
-    if (absl::IsPermissionDenied(current.status())) {
-      return deny(call, "store_cred", std::string(current.status().message()));
-    }
-    if (current.ok()) {
-      // Unreadable contents are replaced, as MIT replaces a ccache it cannot parse.
-      gss::mirror_ccache(krb5, absl::StrCat("FILE:/proc/self/fd/", current->get()), target)
-          .IgnoreError();
-    }
+  // The same verdict as an acquisition's: a DIR: collection its callers could redirect is
+  // refused, and the current contents of an owner's ccache come through its mirror (read as the
+  // owner, bounded, never locked by MIT).
+  absl::StatusOr<std::string> current = rule_store_for_mit(call, "ccache", ccache, nullptr);
+  if (absl::IsPermissionDenied(current.status()) ||
+      absl::IsFailedPrecondition(current.status())) {
+    return deny(call, "store_cred", std::string(current.status().message()));
+  }
+  if (as_owner && current.ok()) {
+    // An empty or unreadable ccache is replaced, as MIT replaces a ccache it cannot parse.
+    gss::mirror_ccache(krb5, *current, target).IgnoreError();
   }
   gss::StoredCred stored;
   status =

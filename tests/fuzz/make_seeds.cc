@@ -242,6 +242,20 @@ void record_scenario(FuzzDaemon& d, const std::string& out) {
   erase_pac.set_attribute("urn:mspac:client-info");
   v1::DeleteNameAttributeReply pac_erased;
   (void)d.run(&Service::DeleteNameAttribute, erase_pac, &pac_erased);
+  // The refusal paths for mechanisms the rule does not allow (issue #14, item 1): Microsoft's and
+  // the old krb5 OID had no element in the default credential, and MIT used its process defaults.
+  for (const gss::Oid* refused : {&gss::oids::krb5_ms(), &gss::oids::krb5_old()}) {
+    v1::InitSecContextRequest init_refused;
+    *init_refused.mutable_target() = target.name();
+    init_refused.set_mech(refused->der());
+    v1::InitSecContextReply init_refused_reply;
+    (void)d.run(&Service::InitSecContext, init_refused, &init_refused_reply);
+    v1::AcquireCredsRequest acquire_refused;
+    acquire_refused.set_usage(v1::CRED_USAGE_INITIATE);
+    acquire_refused.add_mechs(refused->der());
+    v1::AcquireCredsReply acquire_refused_reply;
+    (void)d.run(&Service::AcquireCreds, acquire_refused, &acquire_refused_reply);
+  }
   for (bool composite : {false, true}) {
     v1::ExportNameRequest export_name;
     *export_name.mutable_name() = initiator;

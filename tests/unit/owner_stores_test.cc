@@ -4,6 +4,7 @@
 #include "daemon/owner_stores.h"
 
 #include <fcntl.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,6 +102,7 @@ TEST_F(OwnerStoresTest, OnlyPathsRootAloneControlsAreGivenToMit) {
 }
 
 TEST_F(OwnerStoresTest, OpenAsOwnerTakesOnlyARegularFileTheCallerOwnsAndCanRead) {
+  const int groups_before = getgroups(0, nullptr);
   const std::string home = mkdir_owned("home", 0700, kUser);
   const StoreOwner user{kUser, kUser, {}};
   const std::string own = file(home + "/own", kUser);
@@ -133,8 +135,11 @@ TEST_F(OwnerStoresTest, OpenAsOwnerTakesOnlyARegularFileTheCallerOwnsAndCanRead)
 
   EXPECT_EQ(open_as_owner(home + "/none", user, "x").status().code(),
             absl::StatusCode::kNotFound);
-  // The thread got its own identity back: root reads the root-only file again.
-  EXPECT_EQ(access(secret.c_str(), R_OK), 0);
+  // After every path, success and errors alike, the thread has its own identity back.
+  EXPECT_EQ(setfsuid(static_cast<uid_t>(-1)), 0);
+  EXPECT_EQ(setfsgid(static_cast<gid_t>(-1)), 0);
+  EXPECT_EQ(faccessat(AT_FDCWD, secret.c_str(), R_OK, AT_EACCESS), 0);
+  EXPECT_EQ(getgroups(0, nullptr), groups_before);
 }
 
 TEST_F(OwnerStoresTest, ReplaceAsOwnerWritesAFileOfTheOwnersAndNeverFollowsALink) {
