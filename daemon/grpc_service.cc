@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "lib/util/protocol.h"
 #include "spdlog/spdlog.h"
 
 namespace gssgate::daemon {
@@ -45,6 +46,22 @@ grpc::Status GrpcService::dispatch(
   }
   if (context->IsCancelled()) {
     return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled before it ran");
+  }
+  // Handles the caller let go of since its last call, released first (before the per-uid cap,
+  // so a refused call still frees them, and before the handler, so they never count against
+  // max_handles).
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find(kReleaseMetadata); it != metadata.end()) {
+    v1::Releases releases;
+    if (!releases.ParseFromArray(it->second.data(), static_cast<int>(it->second.size()))) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("the ", kReleaseMetadata,
+                                       " metadata is not a gssgate.v1.Releases message"));
+    }
+    absl::StatusOr<int> released = service_->release_deferred(*peer, releases);
+    if (!released.ok()) return to_grpc(released.status());
+    spdlog::debug("rpc={} uid={} conn={} deferred_releases={} released={}", rpc, peer->uid,
+                  peer->connection, releases.contexts_size() + releases.creds_size(), *released);
   }
   if (!enter(peer->uid)) {
     return grpc::Status(

@@ -46,6 +46,25 @@ absl::StatusOr<Call> Service::begin(const Peer& peer, const char* rpc) const {
   return Call{peer, std::move(config), rule, Owner{peer.uid, peer.connection}, sealer_.get()};
 }
 
+absl::StatusOr<int> Service::release_deferred(const Peer& peer, const v1::Releases& releases) {
+  if (releases.contexts_size() + releases.creds_size() > kMaxReleasesPerCall) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a call carries ", releases.contexts_size() + releases.creds_size(),
+                     " handles to release; at most ", kMaxReleasesPerCall,
+                     " (release the rest with DeleteSecContext and ReleaseCred)"));
+  }
+  // Handles belong to the connection that made them (HandleTable::erase checks the owner).
+  const Owner owner{peer.uid, peer.connection};
+  int released = 0;
+  for (const std::string& handle : releases.contexts()) {
+    released += table_->erase(owner, handle, HandleKind::kContext).ok();
+  }
+  for (const std::string& handle : releases.creds()) {
+    released += table_->erase(owner, handle, HandleKind::kCred).ok();
+  }
+  return released;
+}
+
 void Service::remember_exported_context(uid_t uid, const std::string& binding,
                                         const std::string& mac) {
   absl::MutexLock lock(&exported_mu_);

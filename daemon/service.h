@@ -69,7 +69,8 @@ namespace v1 = ::gssgate::v1;
   X(GetStatus) \
   X(ListHandles) \
   X(Reload) \
-  X(GetMetrics)
+  X(GetMetrics) \
+  X(AcceptOnce)
 // clang-format on
 
 // The caller and the policy snapshot one call runs under.
@@ -119,6 +120,13 @@ class Service {
 
   // Resolves the caller's rule; PERMISSION_DENIED (and an audit line) when none matches.
   absl::StatusOr<Call> begin(const Peer& peer, const char* rpc) const;
+
+  // The handles a caller let go of, carried on its next call (v1::Releases; docs/daemon.md,
+  // "Deferred releases"), released before that call runs. A handle that is unknown, gone or not
+  // this connection's is skipped: a release reveals nothing and never fails the call. More than
+  // kMaxReleasesPerCall is INVALID_ARGUMENT (nothing released). Returns how many were released.
+  static constexpr int kMaxReleasesPerCall = 256;
+  absl::StatusOr<int> release_deferred(const Peer& peer, const v1::Releases& releases);
 
 #define GSSGATE_DECLARE_HANDLER(Name) \
   absl::Status Name(const Call& call, const v1::Name##Request& request, v1::Name##Reply* reply);

@@ -1,20 +1,31 @@
 #include "gssgate/connection.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 
 #include "client/src/internal.h"
+#include "lib/util/protocol.h"
 
 namespace gssgate {
 
 struct Connection::Impl {
   std::string socket;
   std::chrono::milliseconds timeout;
+  bool defer_releases = true;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::Gssgate::Stub> stub;
+  std::atomic<uint64_t> calls{0};
+  // Handles released since the last call, for the next one to carry.
+  std::mutex release_mu;
+  v1::Releases pending;
 };
 
 namespace {
+// Releases one call carries at most: well below the daemon's limit (256 per call) and, at ~40
+// bytes a handle, gRPC's 8 KiB metadata default. A release beyond goes out as a call of its own.
+constexpr int kMaxDeferredReleases = 64;
+
 std::string default_socket() {
   const char* env = std::getenv("GSSGATE_SOCKET");
   return env != nullptr && *env != '\0' ? env : "/run/gssgate/gssgate.sock";
@@ -24,6 +35,7 @@ std::string default_socket() {
 Connection::Connection(ConnectionOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->socket = options.socket.empty() ? default_socket() : options.socket;
   impl_->timeout = options.timeout;
+  impl_->defer_releases = options.defer_releases;
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
   // One channel per Connection: gRPC multiplexes concurrent calls over it, and the daemon binds
@@ -48,6 +60,53 @@ std::shared_ptr<Connection> Connection::shared_default() {
 const std::string& Connection::socket() const { return impl_->socket; }
 std::chrono::milliseconds Connection::timeout() const { return impl_->timeout; }
 
+uint64_t Connection::calls() const { return impl_->calls.load(std::memory_order_relaxed); }
+
 v1::Gssgate::Stub& internal::ConnectionAccess::stub(const Connection& c) { return *c.impl_->stub; }
+
+void internal::ConnectionAccess::prepare(const Connection& c, grpc::ClientContext* ctx) {
+  ctx->set_deadline(std::chrono::system_clock::now() + c.impl_->timeout);
+  c.impl_->calls.fetch_add(1, std::memory_order_relaxed);
+  v1::Releases releases;
+  {
+    std::lock_guard<std::mutex> lock(c.impl_->release_mu);
+    if (c.impl_->pending.contexts().empty() && c.impl_->pending.creds().empty()) return;
+    releases.Swap(&c.impl_->pending);
+  }
+  // If this call never reaches the daemon, neither did the connection: its handles are gone.
+  ctx->AddMetadata(kReleaseMetadata, releases.SerializeAsString());
+}
+
+void internal::ConnectionAccess::release(const Connection& c, HandleKind kind,
+                                         std::string handle) noexcept {
+  if (handle.empty()) return;
+  try {
+    if (c.impl_->defer_releases) {
+      std::lock_guard<std::mutex> lock(c.impl_->release_mu);
+      v1::Releases& pending = c.impl_->pending;
+      // Room is left below the daemon's per-call limit (256) and gRPC's 8 KiB metadata default.
+      if (pending.contexts_size() + pending.creds_size() < kMaxDeferredReleases) {
+        *(kind == HandleKind::kCred ? pending.add_creds() : pending.add_contexts()) =
+            std::move(handle);
+        return;
+      }
+    }
+    grpc::ClientContext ctx;
+    ConnectionAccess::prepare(c, &ctx);
+    if (kind == HandleKind::kCred) {
+      v1::ReleaseCredRequest request;
+      request.set_creds(std::move(handle));
+      v1::ReleaseCredReply reply;
+      c.impl_->stub->ReleaseCred(&ctx, request, &reply);
+    } else {
+      v1::DeleteSecContextRequest request;
+      request.set_context(std::move(handle));
+      v1::DeleteSecContextReply reply;
+      c.impl_->stub->DeleteSecContext(&ctx, request, &reply);
+    }
+  } catch (...) {
+    // Best effort (allocation failure): the daemon drops the handle when the connection closes.
+  }
+}
 
 }  // namespace gssgate

@@ -9,16 +9,9 @@ struct Credentials::Handle {
   std::shared_ptr<Connection> connection;
   std::string id;
   ~Handle() {
-    if (id.empty()) return;  // Credentials::empty()
-    try {
-      v1::ReleaseCredRequest request;
-      request.set_creds(id);
-      v1::ReleaseCredReply reply;
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() + connection->timeout());
-      internal::ConnectionAccess::stub(*connection).ReleaseCred(&ctx, request, &reply);
-    } catch (...) {
-      // A destructor never throws; the daemon also drops the handle when the connection closes.
+    // Empty for Credentials::empty(). Never throws.
+    if (connection) {
+      internal::ConnectionAccess::release(*connection, internal::HandleKind::kCred, std::move(id));
     }
   }
 };

@@ -19,12 +19,20 @@ namespace v1 = ::gssgate::v1;
 
 namespace internal {
 
-struct ConnectionAccess {
-  static v1::Gssgate::Stub& stub(const Connection& c);
-};
-
 // What an unknown handle means to the caller, for the GSSError thrown on NOT_FOUND.
 enum class HandleKind { kNone, kContext, kCred };
+
+struct ConnectionAccess {
+  static v1::Gssgate::Stub& stub(const Connection& c);
+  // Prepares a call: its deadline, the releases waiting for a call to carry them (the
+  // Releases metadata), and the call count.
+  static void prepare(const Connection& c, grpc::ClientContext* ctx);
+  // Releases a daemon handle this process no longer uses: queued for the next call to carry
+  // when the connection defers releases (and the queue has room), else a DeleteSecContext or
+  // ReleaseCred call now. Never throws (destructors call it); the daemon drops whatever is left
+  // when the connection closes.
+  static void release(const Connection& c, HandleKind kind, std::string handle) noexcept;
+};
 
 // Turns a failed RPC into the public exception: ConnectionError (unreachable, deadline),
 // PermissionDenied (policy), MissingContextError / MissingCredentialsError (NOT_FOUND: unknown
@@ -37,7 +45,7 @@ void call(const Connection& c,
           grpc::Status (v1::Gssgate::Stub::*method)(grpc::ClientContext*, const Request&, Reply*),
           const Request& request, Reply* reply, HandleKind kind = HandleKind::kNone) {
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + c.timeout());
+  ConnectionAccess::prepare(c, &ctx);
   grpc::Status status = (ConnectionAccess::stub(c).*method)(&ctx, request, reply);
   if (!status.ok()) throw_rpc_error(c, status, kind);
 }

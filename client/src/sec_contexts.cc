@@ -120,6 +120,8 @@ SecurityContext& SecurityContext::operator=(SecurityContext&& o) noexcept {
     lifetime_request_ = o.lifetime_request_;
     channel_bindings_ = std::move(o.channel_bindings_);
     delegated_ = std::move(o.delegated_);
+    settled_ = std::move(o.settled_);
+    settled_at_ = o.settled_at_;
     started_ = o.started_;
     complete_ = o.complete_;
     defer_step_errors_ = o.defer_step_errors_;
@@ -131,18 +133,10 @@ SecurityContext& SecurityContext::operator=(SecurityContext&& o) noexcept {
 
 void SecurityContext::release() noexcept {
   local_.reset();
+  settled_.reset();
   if (handle_.empty() || !connection_) return;
-  try {
-    v1::DeleteSecContextRequest request;
-    request.set_context(handle_);
-    v1::DeleteSecContextReply reply;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + connection_->timeout());
-    internal::ConnectionAccess::stub(*connection_).DeleteSecContext(&ctx, request, &reply);
-  } catch (...) {
-    // Best effort: the daemon also drops the handle when the connection closes.
-  }
-  handle_.clear();
+  internal::ConnectionAccess::release(*connection_, internal::HandleKind::kContext,
+                                      std::exchange(handle_, std::string()));
 }
 
 void SecurityContext::raise_deferred() const {
@@ -154,6 +148,8 @@ std::optional<std::string> SecurityContext::step(std::optional<std::string_view>
   std::string output;
   bool continue_needed = false;
   v1::GssStatus status;
+  auto settled = std::make_unique<Info>();
+  v1::InquireContextReply& info = settled->reply;
   if (usage_ == "initiate") {
     v1::InitSecContextRequest request;
     request.set_context(handle_);
@@ -174,6 +170,16 @@ std::optional<std::string> SecurityContext::step(std::optional<std::string_view>
     output = reply.output_token();
     continue_needed = reply.continue_needed();
     handle_ = reply.context();
+    if (reply.has_initiator_name() && reply.has_target_name()) {
+      *info.mutable_initiator_name() = std::move(*reply.mutable_initiator_name());
+      *info.mutable_target_name() = std::move(*reply.mutable_target_name());
+      info.set_locally_initiated(true);
+      info.set_mech(reply.mech());
+      info.set_flags(reply.flags());
+      info.set_lifetime(reply.lifetime());
+    } else {
+      settled.reset();  // the daemon named nothing: the properties inquire
+    }
   } else {
     v1::AcceptSecContextRequest request;
     request.set_context(handle_);
@@ -190,6 +196,16 @@ std::optional<std::string> SecurityContext::step(std::optional<std::string_view>
     if (!reply.delegated_creds().empty()) {
       delegated_ = CredentialsAccess::adopt(connection_, reply.delegated_creds());
     }
+    if (reply.has_initiator_name() && reply.has_target_name()) {
+      *info.mutable_initiator_name() = std::move(*reply.mutable_initiator_name());
+      *info.mutable_target_name() = std::move(*reply.mutable_target_name());
+      info.set_locally_initiated(false);
+      info.set_mech(reply.mech());
+      info.set_flags(reply.flags());
+      info.set_lifetime(reply.lifetime());
+    } else {
+      settled.reset();
+    }
   }
   if ((status.major() & 0xffff0000u) != 0) {
     try {
@@ -205,6 +221,11 @@ std::optional<std::string> SecurityContext::step(std::optional<std::string_view>
   }
   started_ = true;
   complete_ = !continue_needed;
+  if (complete_ && settled) {
+    settled->reply.set_complete(true);
+    settled_ = std::move(settled);
+    settled_at_ = std::chrono::steady_clock::now();
+  }
   if (output.empty()) return std::nullopt;
   return output;
 }
@@ -224,6 +245,19 @@ SecurityContext::Info SecurityContext::inquire() const {
     // 0: the same answer, and the other attributes still hold.
     if (GSS_ROUTINE_ERROR(status.major) != GSS_S_CONTEXT_EXPIRED) check_local(status);
     info.reply.set_lifetime(seconds);
+    return info;
+  }
+  if (settled_) {
+    // Names, mech, flags and role do not change once a context is complete; the lifetime counts
+    // down from the completing step, as gss_inquire_context would count it.
+    Info info{settled_->reply};
+    const uint32_t lifetime = info.reply.lifetime();
+    if (lifetime != 0xffffffffu) {
+      const auto elapsed = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::steady_clock::now() - settled_at_)
+                               .count();
+      info.reply.set_lifetime(elapsed >= lifetime ? 0 : lifetime - static_cast<uint32_t>(elapsed));
+    }
     return info;
   }
   v1::InquireContextRequest request;
@@ -440,5 +474,39 @@ RequirementFlagSet SecurityContext::actual_flags() const {
 }
 
 bool SecurityContext::locally_initiated() const { return inquire().reply.locally_initiated(); }
+
+AcceptOnceResult accept_once(std::string_view token, AcceptOnceOptions options) {
+  std::shared_ptr<Connection> connection =
+      options.connection ? std::move(options.connection)
+                         : (options.creds ? options.creds->connection()
+                                          : Connection::shared_default());
+  v1::AcceptOnceRequest request;
+  if (options.creds) request.set_creds(CredentialsAccess::handle(*options.creds));
+  if (options.channel_bindings) {
+    fill_bindings(*options.channel_bindings, request.mutable_channel_bindings());
+  }
+  request.set_input_token(std::string(token));
+  v1::AcceptOnceReply reply;
+  internal::call(*connection, &v1::Gssgate::Stub::AcceptOnce, request, &reply,
+                 internal::HandleKind::kCred);
+  // A delegated credential is the caller's from here on, also when the status below throws.
+  std::optional<Credentials> delegated;
+  if (!reply.delegated_creds().empty()) {
+    delegated = CredentialsAccess::adopt(connection, reply.delegated_creds());
+  }
+  internal::check(reply.status(), false, reply.output_token());
+  return AcceptOnceResult{
+      .token = reply.output_token().empty()
+                   ? std::nullopt
+                   : std::optional<std::string>(std::move(*reply.mutable_output_token())),
+      .initiator_name = NameAccess::from_proto(reply.initiator_name(), connection),
+      .target_name = NameAccess::from_proto(reply.target_name(), connection),
+      .mech = OID::from_der(reply.mech()),
+      .actual_flags = RequirementFlagSet::from_int(reply.flags()),
+      .lifetime = reply.lifetime() == 0xffffffffu ? std::nullopt
+                                                  : std::optional<uint32_t>(reply.lifetime()),
+      .delegated_creds = std::move(delegated),
+  };
+}
 
 }  // namespace gssgate

@@ -88,8 +88,11 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
   if (!ctx_entry->principal.empty()) {
     absl::StrAppend(&details, " principal=", log_value(ctx_entry->principal));
   }
+  const bool complete = status.ok() && !status.continue_needed();
+  if (complete) complete_names_to_proto(call, *ctx_entry, nullptr, reply->mutable_target_name());
   GSSGATE_ASSIGN_OR_RETURN(std::string handle,
-                           settle_step(table(), call, status, request.context(), ctx_entry));
+                           settle_step(table(), call, status, request.context(), ctx_entry,
+                                       request.release_when_complete()));
   reply->set_context(handle);
   if (!status.ok()) {
     audit(call, "accept", details, absl::StrCat("gss-error ", log_value(status.message())));
@@ -113,7 +116,10 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
       absl::StrAppend(&details, " delegated=dropped (", delegated_handle.status().message(), ")");
     }
   }
-  audit(call, "accept", details, status.continue_needed() ? "continue" : "complete");
+  audit(call, "accept", details,
+        !complete                           ? "continue"
+        : request.release_when_complete() ? "complete (released)"
+                                          : "complete");
   return absl::OkStatus();
 }
 }  // namespace gssgate::daemon

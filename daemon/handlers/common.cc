@@ -452,14 +452,28 @@ absl::StatusOr<StepEntries> step_entries(HandleTable& table, const Call& call,
 
 absl::StatusOr<std::string> settle_step(HandleTable& table, const Call& call,
                                         const gss::GssStatus& status, const std::string& ctx_id,
-                                        std::shared_ptr<Entry> context) {
+                                        std::shared_ptr<Entry> context,
+                                        bool release_when_complete) {
   const bool first = ctx_id.empty();
-  if (!status.ok()) {
+  if (!status.ok() || (release_when_complete && !status.continue_needed())) {
     if (!first) table.erase(call.owner, ctx_id, HandleKind::kContext).IgnoreError();
     return std::string();
   }
   if (first) return table.insert(std::move(context), call.rule->max_handles);
   return ctx_id;
+}
+
+void complete_names_to_proto(const Call& call, Entry& context, v1::Name* initiator,
+                             v1::Name* target) {
+  gss::ContextInfo info;
+  gss::GssStatus status;
+  {
+    absl::MutexLock lock(&context.mu);
+    status = gss::inquire_context(context.context, &info);
+  }
+  if (!status.ok()) return;
+  if (info.initiator_name && initiator != nullptr) name_to_proto(call, info.initiator_name, initiator);
+  if (info.target_name && target != nullptr) name_to_proto(call, info.target_name, target);
 }
 
 absl::Status check_impersonation(const Call& call, const gss::NameHandle& name,

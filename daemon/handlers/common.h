@@ -119,9 +119,17 @@ absl::StatusOr<StepEntries> step_entries(HandleTable& table, const Call& call,
 // Settles the context handle after one init/accept step and returns the handle for the reply:
 // a successful first step registers `context` (RESOURCE_EXHAUSTED over quota), a later one keeps
 // `ctx_id`; a failed later step drops the handle (GSSAPI has deleted the context) and gives "".
+// With `release_when_complete`, a step that completes the context drops it too (a first step
+// never registers it) and gives "".
 absl::StatusOr<std::string> settle_step(HandleTable& table, const Call& call,
                                         const gss::GssStatus& status, const std::string& ctx_id,
-                                        std::shared_ptr<Entry> context);
+                                        std::shared_ptr<Entry> context,
+                                        bool release_when_complete = false);
+
+// The names gss_inquire_context gives for a context that a step has just completed, for the
+// step's reply (so the caller need not inquire afterwards). Leaves them unset if MIT cannot say.
+void complete_names_to_proto(const Call& call, Entry& context, v1::Name* initiator,
+                             v1::Name* target);
 
 // PERMISSION_DENIED (and an audit line) unless the caller's rule grants `usage`.
 absl::Status require_usage(const Call& call, gss::CredUsage usage, const char* op);

@@ -108,14 +108,23 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
                    " flags=", out.flags.to_string(), " token_bytes=", reply->output_token().size());
   if (delegation_filtered)
     absl::StrAppend(&details, " delegation=filtered (rule grants no delegate)");
+  const bool complete = status.ok() && !status.continue_needed();
+  if (complete) {
+    complete_names_to_proto(call, *ctx_entry, reply->mutable_initiator_name(),
+                            reply->mutable_target_name());
+  }
   GSSGATE_ASSIGN_OR_RETURN(std::string handle,
-                           settle_step(table(), call, status, request.context(), ctx_entry));
+                           settle_step(table(), call, status, request.context(), ctx_entry,
+                                       request.release_when_complete()));
   reply->set_context(handle);
   if (!status.ok()) {
     audit(call, "init", details, absl::StrCat("gss-error ", log_value(status.message())));
     return absl::OkStatus();
   }
-  audit(call, "init", details, status.continue_needed() ? "continue" : "complete");
+  audit(call, "init", details,
+        !complete                           ? "continue"
+        : request.release_when_complete() ? "complete (released)"
+                                          : "complete");
   return absl::OkStatus();
 }
 

@@ -124,6 +124,20 @@ void record_scenario(FuzzDaemon& d, const std::string& out) {
   // targets' fresh import of it accepts the recorded wrap and MIC tokens as the first ones.
   Established krb5 = handshake(d, target.name(), "");
   tokens.token(kAccept, "krb5-ap-req", krb5.first_token);
+  {
+    // The one-shot accept and release_when_complete (issue 15): a fresh AP-REQ, accepted once.
+    v1::InitSecContextRequest init;
+    init.set_creds(d.initiator_creds());
+    *init.mutable_target() = target.name();
+    init.set_release_when_complete(true);
+    v1::InitSecContextReply i1;
+    check_gss(d.run(&Service::InitSecContext, init, &i1), i1, "InitSecContext (one-shot)");
+    v1::AcceptOnceRequest once;
+    once.set_creds(d.acceptor_creds());
+    once.set_input_token(i1.output_token());
+    v1::AcceptOnceReply accepted;
+    check_gss(d.run(&Service::AcceptOnce, once, &accepted), accepted, "AcceptOnce");
+  }
   v1::ExportContextRequest export_request;
   export_request.set_context(krb5.acceptor);
   v1::ExportContextReply exported;

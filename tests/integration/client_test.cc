@@ -6,10 +6,14 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <thread>
+
+#include <grpcpp/grpcpp.h>
 
 #include "gmock/gmock.h"
 #include "gssgate/gssgate.h"
+#include "gssgate/v1/gssgate.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "lib/gss/context.h"
 #include "tests/fixtures/gssgated_process.h"
@@ -227,6 +231,220 @@ TEST_F(ClientTest, CompleteTracksEachSideThroughAPartialHandshake) {
   EXPECT_FALSE(client.complete());
   EXPECT_FALSE(client.step(*t2).has_value()) << "no token after the last step";
   EXPECT_TRUE(client.complete());
+}
+
+// Issue #15, item 2: a step is one call, the completing step brings everything the properties
+// need, and a release rides on the connection's next call: a mutual-auth handshake with both
+// sides here is three calls (init, accept, init) and nothing else, however the contexts are used
+// and dropped afterwards.
+TEST_F(ClientTest, AHandshakeIsOneCallPerStepAndItsPropertiesAndReleasesCostNoCallOfTheirOwn) {
+  Name name = target();
+  const uint64_t before = conn_->calls();
+  {
+    SecurityContext client({.name = name, .connection = conn_});
+    SecurityContext server({.connection = conn_});
+    establish(client, server);
+    if (HasFatalFailure()) return;
+    EXPECT_EQ(conn_->calls() - before, 3u) << "init, accept, init";
+
+    EXPECT_EQ(client.initiator_name().str(), alice());
+    EXPECT_EQ(client.target_name().str(), service_principal());
+    EXPECT_EQ(server.initiator_name().str(), alice());
+    EXPECT_EQ(server.target_name().str(), service_principal());
+    EXPECT_EQ(client.mech(), MechType::kerberos());
+    EXPECT_EQ(server.mech(), MechType::kerberos());
+    EXPECT_TRUE(client.locally_initiated());
+    EXPECT_FALSE(server.locally_initiated());
+    EXPECT_TRUE(client.actual_flags().contains(RequirementFlag::mutual_authentication));
+    EXPECT_TRUE(server.actual_flags().contains(RequirementFlag::mutual_authentication));
+    ASSERT_TRUE(client.lifetime().has_value());
+    ASSERT_TRUE(server.lifetime().has_value());
+    const uint32_t lifetime = *client.lifetime();
+    EXPECT_GT(lifetime, 9u * 3600);
+    EXPECT_EQ(conn_->calls() - before, 3u) << "the properties asked the daemon";
+    // The lifetime counts down as gss_inquire_context's would.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    EXPECT_LT(*client.lifetime(), lifetime);
+    EXPECT_GE(*client.lifetime(), lifetime - 2);
+
+    EXPECT_EQ(server.decrypt(client.encrypt("used")), "used");
+    EXPECT_EQ(list_handles(false, conn_).size(), 2u);
+  }
+  const uint64_t after_use = conn_->calls();
+  // Both contexts are gone from here; their releases go with the next call, before it runs.
+  EXPECT_EQ(list_handles(false, conn_).size(), 0u);
+  EXPECT_EQ(conn_->calls() - after_use, 1u) << "the releases were calls of their own";
+
+  // With deferral off, each release is a call of its own when the object goes (MIT's way).
+  auto eager = std::make_shared<Connection>(
+      ConnectionOptions{.socket = daemon_->socket(), .defer_releases = false});
+  {
+    SecurityContext client({.name = Name("HTTP@localhost", NameType::hostbased_service(), eager),
+                            .connection = eager});
+    ASSERT_TRUE(client.step().has_value());
+    ASSERT_EQ(list_handles(false, eager).size(), 1u);
+  }
+  const uint64_t released = eager->calls();
+  EXPECT_EQ(list_handles(false, eager).size(), 0u);
+  EXPECT_EQ(eager->calls() - released, 1u);
+}
+
+// accept_once(): the acceptor's whole handshake in one call, with everything a server needs
+// (initiator, own name, mech, flags, lifetime, delegated credentials) and no context handle.
+TEST_F(ClientTest, AcceptOnceAuthenticatesInOneCallAndKeepsNoContext) {
+  SecurityContext client({.name = target(),
+                          .flags = RequirementFlagSet{RequirementFlag::mutual_authentication,
+                                                      RequirementFlag::out_of_sequence_detection,
+                                                      RequirementFlag::delegate_to_peer},
+                          .connection = conn_});
+  std::optional<std::string> token = client.step();
+  ASSERT_TRUE(token.has_value());
+  const uint64_t before = conn_->calls();
+  AcceptOnceResult accepted = accept_once(*token, {.connection = conn_});
+  EXPECT_EQ(conn_->calls() - before, 1u);
+  EXPECT_EQ(accepted.initiator_name.str(), alice());
+  EXPECT_EQ(accepted.target_name.str(), service_principal());
+  EXPECT_EQ(accepted.mech, MechType::kerberos());
+  EXPECT_TRUE(accepted.actual_flags.contains(RequirementFlag::mutual_authentication));
+  EXPECT_TRUE(accepted.actual_flags.contains(RequirementFlag::delegate_to_peer));
+  ASSERT_TRUE(accepted.lifetime.has_value());
+  EXPECT_GT(*accepted.lifetime, 9u * 3600);
+  ASSERT_TRUE(accepted.token.has_value()) << "mutual authentication: an AP-REP";
+  EXPECT_FALSE(client.step(*accepted.token).has_value());
+  EXPECT_TRUE(client.complete()) << "the initiator accepted the AP-REP";
+  ASSERT_TRUE(accepted.delegated_creds.has_value());
+  EXPECT_EQ(accepted.delegated_creds->name().str(), alice());
+  // The daemon holds the initiator's context and the delegated credential, no acceptor context.
+  std::vector<HandleInfo> handles = list_handles(false, conn_);
+  EXPECT_EQ(handles.size(), 2u);
+  EXPECT_EQ(std::count_if(handles.begin(), handles.end(),
+                          [](const HandleInfo& h) { return h.kind == "context"; }),
+            1);
+
+  // The same token again is a replay: the error python would raise, and still no handle left.
+  EXPECT_THROW(accept_once(*token, {.connection = conn_}), GSSError);
+  // Bytes that are no token: the GSSError a step raises, nothing kept.
+  EXPECT_THROW(accept_once("not a token", {.connection = conn_}), GSSError);
+  EXPECT_EQ(list_handles(false, conn_).size(), 2u);
+}
+
+// The protocol under the library: releases carried as metadata skip handles that are not the
+// caller's connection's (another connection's, the wrong kind, unknown), and bad metadata is
+// refused; release_when_complete deletes the context on the step that completes it.
+TEST_F(ClientTest, ReleasesOnTheWireTouchOnlyTheCallersOwnHandles) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own each
+  auto connect = [&] {
+    return v1::Gssgate::NewStub(grpc::CreateCustomChannel(
+        "unix:" + daemon_->socket(), grpc::InsecureChannelCredentials(), args));
+  };
+  auto a = connect(), b = connect();
+  v1::Name service;
+  service.set_value("HTTP@localhost");
+  service.set_name_type(NameType::hostbased_service().bytes());
+  auto first_init = [&](v1::Gssgate::Stub& stub, bool release) {
+    v1::InitSecContextRequest request;
+    *request.mutable_target() = service;
+    request.set_release_when_complete(release);
+    v1::InitSecContextReply reply;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(stub.InitSecContext(&ctx, request, &reply).ok());
+    EXPECT_EQ(reply.status().major(), 1u) << "CONTINUE_NEEDED";
+    return reply;
+  };
+  // The uid's handles (ListHandles counts every connection of the caller's uid: a's and b's).
+  auto own_handles = [](v1::Gssgate::Stub& stub, const v1::Releases* releases = nullptr) {
+    v1::ListHandlesRequest request;
+    v1::ListHandlesReply reply;
+    grpc::ClientContext ctx;
+    if (releases != nullptr) {
+      ctx.AddMetadata("gssgate-release-bin", releases->SerializeAsString());
+    }
+    grpc::Status s = stub.ListHandles(&ctx, request, &reply);
+    return s.ok() ? absl::StatusOr<int>(reply.handles_size())
+                  : absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  };
+  const std::string a_ctx = first_init(*a, false).context();
+  v1::AcquireCredsRequest acquire;
+  acquire.set_usage(v1::CRED_USAGE_INITIATE);
+  v1::AcquireCredsReply a_cred;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(a->AcquireCreds(&ctx, acquire, &a_cred).ok());
+    ASSERT_FALSE(a_cred.creds().empty());
+  }
+  const std::string b_ctx = first_init(*b, false).context();
+  ASSERT_FALSE(a_ctx.empty());
+  ASSERT_FALSE(b_ctx.empty());
+
+  v1::Releases foreign;
+  foreign.add_contexts(a_ctx);           // another connection's, same uid
+  foreign.add_contexts("not a handle");  // unknown
+  foreign.add_creds(a_cred.creds());     // another connection's credential
+  foreign.add_creds(b_ctx);              // its own, but a context named as a credential
+  EXPECT_EQ(own_handles(*b, &foreign).value_or(-1), 3) << "a's two handles and b's stay";
+  v1::Releases own;
+  own.add_contexts(b_ctx);
+  EXPECT_EQ(own_handles(*b, &own).value_or(-1), 2) << "b's context went";
+  EXPECT_EQ(own_handles(*b, &own).value_or(-1), 2) << "a second release of it is skipped";
+  // a's handles are there and still usable by a.
+  {
+    v1::InquireCredRequest request;
+    request.set_creds(a_cred.creds());
+    v1::InquireCredReply reply;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(a->InquireCred(&ctx, request, &reply).ok());
+  }
+
+  v1::Releases too_many;
+  for (int i = 0; i < 257; ++i) too_many.add_contexts(a_ctx);
+  absl::StatusOr<int> refused = own_handles(*a, &too_many);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("at most 256"));
+  EXPECT_EQ(own_handles(*a).value_or(-1), 2) << "a refused call released nothing";
+  {
+    v1::ListHandlesRequest request;
+    v1::ListHandlesReply reply;
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("gssgate-release-bin", std::string("\xff\xff\xff garbage", 11));
+    grpc::Status s = a->ListHandles(&ctx, request, &reply);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("not a gssgate.v1.Releases message"));
+  }
+
+  // release_when_complete: the initiator's first step continues (it keeps its handle), the
+  // acceptor and the initiator's last step complete and release; each completing reply names
+  // both parties.
+  v1::InitSecContextReply i1 = first_init(*b, true);
+  ASSERT_FALSE(i1.context().empty());
+  v1::AcceptSecContextRequest accept;
+  accept.set_input_token(i1.output_token());
+  accept.set_release_when_complete(true);
+  v1::AcceptSecContextReply accepted;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(b->AcceptSecContext(&ctx, accept, &accepted).ok());
+  }
+  EXPECT_EQ(accepted.status().major(), 0u);
+  EXPECT_TRUE(accepted.context().empty());
+  EXPECT_EQ(accepted.initiator_name().display(), alice());
+  EXPECT_EQ(accepted.target_name().display(), service_principal());
+  v1::InitSecContextRequest i2_request;
+  i2_request.set_context(i1.context());
+  *i2_request.mutable_target() = service;
+  i2_request.set_input_token(accepted.output_token());
+  i2_request.set_release_when_complete(true);
+  v1::InitSecContextReply i2;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(b->InitSecContext(&ctx, i2_request, &i2).ok());
+  }
+  EXPECT_EQ(i2.status().major(), 0u);
+  EXPECT_TRUE(i2.context().empty());
+  EXPECT_EQ(i2.initiator_name().display(), alice());
+  EXPECT_EQ(i2.target_name().display(), service_principal());
+  EXPECT_EQ(own_handles(*b).value_or(-1), 2) << "only a's context and credential";
+  EXPECT_THAT(daemon_->log(), HasSubstr("complete (released)"));
 }
 
 TEST_F(ClientTest, ChannelBindingsMustMatch) {

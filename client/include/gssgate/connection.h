@@ -5,6 +5,7 @@
 /// once (gRPC multiplexes the calls; there is no lock around them).
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,10 @@ struct ConnectionOptions {
   std::string socket;
   /// Deadline of every call.
   std::chrono::milliseconds timeout = std::chrono::seconds(30);
+  /// Release contexts and credentials with the next call rather than a call of their own (the
+  /// daemon releases them before it runs that call; docs/client.md, "Round trips"). Off: each
+  /// release is a DeleteSecContext or ReleaseCred call when the object goes, as in MIT.
+  bool defer_releases = true;
 };
 
 class Connection {
@@ -34,6 +39,10 @@ class Connection {
 
   const std::string& socket() const;
   std::chrono::milliseconds timeout() const;
+
+  /// Calls made through this connection so far (every RPC, releases of their own included): what
+  /// a handshake or a message costs in round trips.
+  uint64_t calls() const;
 
  private:
   friend struct internal::ConnectionAccess;

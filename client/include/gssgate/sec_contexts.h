@@ -12,9 +12,15 @@
 /// GSSAPI produced an error token, step() returns the token and the error is thrown by the next
 /// call on the context, so the token can still reach the peer.
 ///
+/// Round trips (docs/client.md): a step is one call; the step that completes a context brings its
+/// names, mech, flags and lifetime along, so the properties of a complete context ask nothing of
+/// the daemon; and the release of a context rides on the connection's next call. An acceptor that
+/// only authenticates can use accept_once() instead: one call, and no context to release.
+///
 /// Not thread-safe: like a python object, one SecurityContext is used by one thread at a time
 /// (different contexts may be used concurrently).
 
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -123,6 +129,10 @@ class SecurityContext {
   void require_handle() const;
   struct Info;
   Info inquire() const;
+  // What the step that completed the context said of it (names, mech, flags, lifetime), read by
+  // the properties instead of an InquireContext call; the lifetime counts down from settled_at_.
+  std::unique_ptr<Info> settled_;
+  std::chrono::steady_clock::time_point settled_at_;
   void release() noexcept;
   // The context MIT runs in this process after make_local(), with gssgated's last inquiry.
   struct Local;
@@ -144,5 +154,32 @@ class SecurityContext {
   // A step error held back until the next call (deferred step errors); cleared when thrown.
   mutable std::exception_ptr deferred_;
 };
+
+/// Not in python-gssapi: the common server case (HTTP Negotiate, SASL's first step) in one call.
+/// Accepts the initiator's first token with a fresh context that gssgated releases as it
+/// completes, and returns what the acceptor learns; no context object, nothing to release.
+/// Throws the GSSError a SecurityContext's step() would (the error token, if any, in its token
+/// field), and GeneralError when the mechanism needs another round trip (use SecurityContext).
+struct AcceptOnceOptions {
+  std::optional<Credentials> creds;  ///< nullopt: the caller's rule's default acceptor creds
+  std::optional<ChannelBindings> channel_bindings;
+  std::shared_ptr<Connection> connection;  ///< null: the creds' connection, else the default one
+};
+
+struct AcceptOnceResult {
+  /// The token to return to the initiator (mutual authentication); nullopt when there is none.
+  std::optional<std::string> token;
+  Name initiator_name;
+  Name target_name;
+  OID mech;
+  RequirementFlagSet actual_flags;
+  /// Seconds the context would have remained valid; nullopt: indefinite.
+  std::optional<uint32_t> lifetime;
+  /// The initiator's delegated credentials, when it delegated and the rule grants
+  /// accept_delegated.
+  std::optional<Credentials> delegated_creds;
+};
+
+AcceptOnceResult accept_once(std::string_view token, AcceptOnceOptions options = {});
 
 }  // namespace gssgate
