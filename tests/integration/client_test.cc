@@ -706,6 +706,24 @@ TEST_F(ClientTest, TokensInteroperateWithInProcessMitInBothDirections) {
     ASSERT_TRUE(gss::wrap(mit, "MIT to lib", true, GSS_C_QOP_DEFAULT, &w).ok());
     EXPECT_EQ(server.decrypt(w.token), "MIT to lib");
   }
+  // Plain MIT initiates, accept_once() accepts, and MIT takes its AP-REP.
+  {
+    gss::AcquiredCred initiator = initiator_creds_from_client_keytab();
+    gss::NameHandle svc = service_name();
+    gss::ContextHandle mit;
+    gss::InitSecContextRequest init;
+    init.cred = &initiator.cred;
+    init.target = &svc;
+    gss::InitSecContextResult out;
+    ASSERT_TRUE(gss::init_sec_context(&mit, init, &out).ok());
+    AcceptOnceResult accepted = accept_once(out.output_token, {.connection = conn_});
+    ASSERT_TRUE(accepted.token.has_value());
+    EXPECT_EQ(accepted.initiator_name.str(), alice());
+    init.input_token = *accepted.token;
+    gss::GssStatus s = gss::init_sec_context(&mit, init, &out);
+    ASSERT_TRUE(s.ok()) << describe(s);
+    EXPECT_FALSE(s.continue_needed());
+  }
 }
 
 TEST_F(ClientTest, StepErrorsAreDeferredSoTheErrorTokenCanBeSent) {
