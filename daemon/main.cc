@@ -30,6 +30,7 @@
 #include "daemon/config.h"
 #include "daemon/grpc_service.h"
 #include "daemon/handle_table.h"
+#include "daemon/health_service.h"
 #include "daemon/listener.h"
 #include "daemon/log_format.h"
 #include "daemon/metrics.h"
@@ -175,10 +176,13 @@ int serve(const std::string& config_path) {
                                                  .connections = l->connection_count()});
                   }});
 
-  grpc::EnableDefaultHealthCheckService(true);
+  // Our own sync health service, not gRPC's callback one (daemon/health_service.h: that one made
+  // every call slower). Reflection's service is a sync one already.
+  HealthService health;
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.RegisterService(&grpc_service);
+  builder.RegisterService(&health);
   builder.SetMaxReceiveMessageSize(config->daemon.max_message_bytes);
   builder.SetMaxSendMessageSize(config->daemon.max_message_bytes);
   if (config->daemon.workers > 0) {
@@ -256,6 +260,7 @@ int serve(const std::string& config_path) {
     }
     spdlog::info("signal {}: draining (no new connections; running calls finish)", sig);
     systemd.notify("STOPPING=1\nSTATUS=draining");
+    health.draining();
     (*listener)->stop();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
     spdlog::info("stopped; releasing {} handle(s)", table.size());

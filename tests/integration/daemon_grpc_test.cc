@@ -19,7 +19,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "grpc_reflection_subset.grpc.pb.h"
-#include "grpc_standard_services.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/fixtures/gssgated_process.h"
 #include "tests/integration/gss_test_util.h"
@@ -200,6 +200,25 @@ TEST_F(DaemonServerTest, StandardHealthServiceReportsServing) {
   grpc::Status s = stub->Check(&ctx, grpc::health::v1::HealthCheckRequest(), &reply);
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_EQ(reply.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  // By service name: ours, and one it does not serve (NOT_FOUND, as the protocol says).
+  grpc::health::v1::HealthCheckRequest named;
+  named.set_service("gssgate.v1.Gssgate");
+  grpc::ClientContext ctx2;
+  deadline(&ctx2);
+  ASSERT_TRUE(stub->Check(&ctx2, named, &reply).ok());
+  EXPECT_EQ(reply.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  named.set_service("some.other.Service");
+  grpc::ClientContext ctx3;
+  deadline(&ctx3);
+  s = stub->Check(&ctx3, named, &reply);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("some.other.Service"));
+  // Watch is not served (a sync stream would hold a call thread as long as a caller liked).
+  grpc::ClientContext ctx4;
+  deadline(&ctx4);
+  auto watch = stub->Watch(&ctx4, grpc::health::v1::HealthCheckRequest());
+  EXPECT_FALSE(watch->Read(&reply));
+  EXPECT_EQ(watch->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
 }
 
 TEST_F(DaemonServerTest, ReflectionListsTheServiceAndDescribesItsMethods) {
