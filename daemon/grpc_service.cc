@@ -64,6 +64,11 @@ grpc::Status GrpcService::dispatch(
                   peer->connection, releases.contexts_size() + releases.creds_size(), *released);
   }
   if (!enter(peer->uid)) {
+    context->AddTrailingMetadata(kNotRunMetadata, "1");
+    if (metrics_ != nullptr) {
+      metrics_->record(id, Outcome::kExhausted,
+                       absl::FromChrono(std::chrono::steady_clock::now() - started), false);
+    }
     return grpc::Status(
         grpc::StatusCode::RESOURCE_EXHAUSTED,
         absl::StrCat("uid ", peer->uid, " already has ", max_calls_per_uid_,

@@ -3,7 +3,8 @@
 # gnuplot-nox for the chart), builds the default (RelWithDebInfo) preset, then gssgate-bench on a
 # throwaway realm, printing each row with its ratio and target and writing the chart.
 # Usage: scripts/bench.sh [--seconds S] [--rounds N] [--handles N] [--connections N]
-#                         [--chart FILE.png]      (default chart: build/bench/ratios.png)
+#                         [--chart FILE.png] [--json FILE] [--profile-noop SECONDS]
+#                         (default chart: build/bench/ratios.png)
 # The full run (1,000,000 handles, 1,000 connections) takes about 16 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <random>
+#include <thread>
 
 #include "client/src/internal.h"
 #include "lib/util/protocol.h"
@@ -64,8 +66,10 @@ uint64_t Connection::calls() const { return impl_->calls.load(std::memory_order_
 
 v1::Gssgate::Stub& internal::ConnectionAccess::stub(const Connection& c) { return *c.impl_->stub; }
 
-void internal::ConnectionAccess::prepare(const Connection& c, grpc::ClientContext* ctx) {
-  ctx->set_deadline(std::chrono::system_clock::now() + c.impl_->timeout);
+void internal::ConnectionAccess::prepare(
+    const Connection& c, grpc::ClientContext* ctx,
+    std::optional<std::chrono::system_clock::time_point> deadline) {
+  ctx->set_deadline(deadline ? *deadline : std::chrono::system_clock::now() + c.impl_->timeout);
   c.impl_->calls.fetch_add(1, std::memory_order_relaxed);
   v1::Releases releases;
   {
@@ -75,6 +79,26 @@ void internal::ConnectionAccess::prepare(const Connection& c, grpc::ClientContex
   }
   // If this call never reaches the daemon, neither did the connection: its handles are gone.
   ctx->AddMetadata(kReleaseMetadata, releases.SerializeAsString());
+}
+
+bool internal::retry_after_not_run(const grpc::ClientContext& ctx, const grpc::Status& status,
+                                   int attempt, std::chrono::system_clock::time_point deadline) {
+  // Ours, or gRPC's sync server refusing for want of a thread (its thread quota, max_threads):
+  // either way the method never ran.
+  if (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED ||
+      (!ctx.GetServerTrailingMetadata().contains(kNotRunMetadata) &&
+       status.error_message() != "Server Threadpool Exhausted")) {
+    return false;
+  }
+  // 1 ms doubling to 64 ms, each with up to half again of jitter so that refused callers do not
+  // come back in step.
+  static thread_local std::minstd_rand jitter(std::random_device{}());
+  const auto base = std::chrono::milliseconds(1) * (1 << std::min(attempt, 6));
+  const auto wait = base + std::chrono::microseconds(
+                               jitter() % (std::chrono::microseconds(base).count() / 2 + 1));
+  if (std::chrono::system_clock::now() + wait >= deadline) return false;
+  std::this_thread::sleep_for(wait);
+  return true;
 }
 
 void internal::ConnectionAccess::release(const Connection& c, HandleKind kind,

@@ -5,6 +5,9 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
+#include <optional>
+
 #include <string>
 
 #include "gssgate/connection.h"
@@ -24,15 +27,23 @@ enum class HandleKind { kNone, kContext, kCred };
 
 struct ConnectionAccess {
   static v1::Gssgate::Stub& stub(const Connection& c);
-  // Prepares a call: its deadline, the releases waiting for a call to carry them (the
-  // Releases metadata), and the call count.
-  static void prepare(const Connection& c, grpc::ClientContext* ctx);
+  // Prepares a call: its deadline (now + the connection's timeout, unless given), the releases
+  // waiting for a call to carry them (the Releases metadata), and the call count.
+  static void prepare(const Connection& c, grpc::ClientContext* ctx,
+                      std::optional<std::chrono::system_clock::time_point> deadline = {});
   // Releases a daemon handle this process no longer uses: queued for the next call to carry
   // when the connection defers releases (and the queue has room), else a DeleteSecContext or
   // ReleaseCred call now. Never throws (destructors call it); the daemon drops whatever is left
   // when the connection closes.
   static void release(const Connection& c, HandleKind kind, std::string handle) noexcept;
 };
+
+// True (after sleeping the attempt's backoff) when the daemon refused the call before running it
+// for want of a thread (the caller's uid had its share of the daemon's threads busy:
+// kNotRunMetadata; or gRPC's thread quota, max_threads, was used up), and the backoff ends before
+// `deadline`: the call is then made again, as a queue on the client side.
+bool retry_after_not_run(const grpc::ClientContext& ctx, const grpc::Status& status, int attempt,
+                         std::chrono::system_clock::time_point deadline);
 
 // Turns a failed RPC into the public exception: ConnectionError (unreachable, deadline),
 // PermissionDenied (policy), MissingContextError / MissingCredentialsError (NOT_FOUND: unknown
@@ -44,10 +55,14 @@ template <typename Request, typename Reply>
 void call(const Connection& c,
           grpc::Status (v1::Gssgate::Stub::*method)(grpc::ClientContext*, const Request&, Reply*),
           const Request& request, Reply* reply, HandleKind kind = HandleKind::kNone) {
-  grpc::ClientContext ctx;
-  ConnectionAccess::prepare(c, &ctx);
-  grpc::Status status = (ConnectionAccess::stub(c).*method)(&ctx, request, reply);
-  if (!status.ok()) throw_rpc_error(c, status, kind);
+  const auto deadline = std::chrono::system_clock::now() + c.timeout();
+  for (int attempt = 0;; ++attempt) {
+    grpc::ClientContext ctx;
+    ConnectionAccess::prepare(c, &ctx, deadline);
+    grpc::Status status = (ConnectionAccess::stub(c).*method)(&ctx, request, reply);
+    if (status.ok()) return;
+    if (!retry_after_not_run(ctx, status, attempt, deadline)) throw_rpc_error(c, status, kind);
+  }
 }
 
 GSSError::Info info_from(const v1::GssStatus& status, std::string token = {});

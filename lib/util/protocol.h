@@ -9,4 +9,9 @@ namespace gssgate {
 // since its last call (proto/gssgate/v1/gssgate.proto, message Releases).
 inline constexpr char kReleaseMetadata[] = "gssgate-release-bin";
 
+// Trailing metadata on a RESOURCE_EXHAUSTED that gssgated answered before running the call (the
+// caller's uid had its share of the daemon's threads busy): nothing happened, so the same call may
+// be made again; libgssgate does, with backoff, until the call's deadline.
+inline constexpr char kNotRunMetadata[] = "gssgate-not-run";
+
 }  // namespace gssgate
