@@ -3,7 +3,8 @@
 // grpc.health.v1.Health as a sync service. gRPC's built-in one (EnableDefaultHealthCheckService)
 // is a callback service, and registering any callback service makes the server run a callback
 // completion queue beside its sync ones: every call, gssgated's own included, then paid about
-// 24 µs more on a 2-core machine (a bare echo behind the same accept path: 165 → 189 µs p50;
+// 9-40 µs more on a 2-core machine (a bare echo behind the same accept path, p50 over four
+// runs: 165 → 189, 137 → 160, 135 → 144, 167 → 207 µs;
 // docs/performance.md, "Where a call's time goes").
 //
 // Check answers SERVING for "" and "gssgate.v1.Gssgate" until draining() is called (SIGTERM),
