@@ -44,24 +44,29 @@ grpc::Status GrpcService::dispatch(
     spdlog::error("{}: call from unregistered peer \"{}\" refused", rpc, context->peer());
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "caller identity unknown; reconnect");
   }
-  if (context->IsCancelled()) {
-    return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled before it ran");
-  }
-  // Handles the caller let go of since its last call, released first (before the per-uid cap,
-  // so a refused call still frees them, and before the handler, so they never count against
-  // max_handles).
-  const auto& metadata = context->client_metadata();
-  if (auto it = metadata.find(kReleaseMetadata); it != metadata.end()) {
+  // Handles the caller let go of since its last call, released first (before the per-uid cap
+  // and a cancellation, so a call refused for either still frees them, and before the handler, so
+  // they never count against max_handles). Every entry of the metadata counts.
+  const auto [first_release, end_release] = context->client_metadata().equal_range(kReleaseMetadata);
+  if (first_release != end_release) {
     v1::Releases releases;
-    if (!releases.ParseFromArray(it->second.data(), static_cast<int>(it->second.size()))) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("the ", kReleaseMetadata,
-                                       " metadata is not a gssgate.v1.Releases message"));
+    for (auto it = first_release; it != end_release; ++it) {
+      v1::Releases part;
+      if (!part.ParseFromArray(it->second.data(), static_cast<int>(it->second.size()))) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            absl::StrCat("the ", kReleaseMetadata,
+                                         " metadata is not a gssgate.v1.Releases message"));
+      }
+      releases.MergeFrom(part);
     }
     absl::StatusOr<int> released = service_->release_deferred(*peer, releases);
     if (!released.ok()) return to_grpc(released.status());
+    context->AddTrailingMetadata(kReleasedMetadata, "1");
     spdlog::debug("rpc={} uid={} conn={} deferred_releases={} released={}", rpc, peer->uid,
                   peer->connection, releases.contexts_size() + releases.creds_size(), *released);
+  }
+  if (context->IsCancelled()) {
+    return grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled before it ran");
   }
   if (!enter(peer->uid)) {
     context->AddTrailingMetadata(kNotRunMetadata, "1");

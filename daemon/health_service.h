@@ -7,8 +7,9 @@
 // runs: 165 → 189, 137 → 160, 135 → 144, 167 → 207 µs;
 // docs/performance.md, "Where a call's time goes").
 //
-// Check answers SERVING for "" and "gssgate.v1.Gssgate" until draining() is called (SIGTERM),
-// NOT_SERVING after, and NOT_FOUND for any other service, as the protocol says. Watch answers
+// Check answers SERVING for "" and "gssgate.v1.Gssgate" until draining() is called (SIGTERM;
+// new connections are refused from then on, so only calls already on their way see NOT_SERVING),
+// and NOT_FOUND for any other service, as the protocol says. Watch answers
 // UNIMPLEMENTED, which the protocol allows (clients then fall back to Check): a sync Watch would
 // hold one of max_threads for as long as any caller keeps the stream open, which a caller could
 // use to take every thread.

@@ -134,6 +134,10 @@ class Service {
 #undef GSSGATE_DECLARE_HANDLER
 
  private:
+  // AcceptSecContext's body; with `once` (AcceptOnce) the context is never registered.
+  absl::Status accept_step(const Call& call, const v1::AcceptSecContextRequest& request,
+                           v1::AcceptSecContextReply* reply, bool once);
+
   mutable absl::Mutex mu_;
   std::shared_ptr<const Config> config_ ABSL_GUARDED_BY(mu_);
   HandleTable* table_;

@@ -1,11 +1,13 @@
 #include "gssgate/connection.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <random>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "client/src/internal.h"
 #include "lib/util/protocol.h"
 
@@ -66,7 +68,7 @@ uint64_t Connection::calls() const { return impl_->calls.load(std::memory_order_
 
 v1::Gssgate::Stub& internal::ConnectionAccess::stub(const Connection& c) { return *c.impl_->stub; }
 
-void internal::ConnectionAccess::prepare(
+v1::Releases internal::ConnectionAccess::prepare(
     const Connection& c, grpc::ClientContext* ctx,
     std::optional<std::chrono::system_clock::time_point> deadline) {
   ctx->set_deadline(deadline ? *deadline : std::chrono::system_clock::now() + c.impl_->timeout);
@@ -74,20 +76,31 @@ void internal::ConnectionAccess::prepare(
   v1::Releases releases;
   {
     std::lock_guard<std::mutex> lock(c.impl_->release_mu);
-    if (c.impl_->pending.contexts().empty() && c.impl_->pending.creds().empty()) return;
+    if (c.impl_->pending.contexts().empty() && c.impl_->pending.creds().empty()) return releases;
     releases.Swap(&c.impl_->pending);
   }
-  // If this call never reaches the daemon, neither did the connection: its handles are gone.
   ctx->AddMetadata(kReleaseMetadata, releases.SerializeAsString());
+  return releases;
 }
 
-bool internal::retry_after_not_run(const grpc::ClientContext& ctx, const grpc::Status& status,
-                                   int attempt, std::chrono::system_clock::time_point deadline) {
+void internal::ConnectionAccess::requeue_unless_released(const Connection& c,
+                                                         const grpc::ClientContext& ctx,
+                                                         v1::Releases carried) {
+  if (carried.contexts().empty() && carried.creds().empty()) return;
+  if (ctx.GetServerTrailingMetadata().contains(kReleasedMetadata)) return;
+  // At most twice kMaxDeferredReleases then, still well inside the daemon's 256.
+  std::lock_guard<std::mutex> lock(c.impl_->release_mu);
+  c.impl_->pending.MergeFrom(carried);
+}
+
+bool internal::retry_after_not_run(const grpc::ClientContext& ctx, grpc::Status* status,
+                                   int attempt, std::chrono::system_clock::time_point started,
+                                   std::chrono::system_clock::time_point deadline) {
   // Ours, or gRPC's sync server refusing for want of a thread (its thread quota, max_threads):
   // either way the method never ran.
-  if (status.error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED ||
+  if (status->error_code() != grpc::StatusCode::RESOURCE_EXHAUSTED ||
       (!ctx.GetServerTrailingMetadata().contains(kNotRunMetadata) &&
-       status.error_message() != "Server Threadpool Exhausted")) {
+       status->error_message() != "Server Threadpool Exhausted")) {
     return false;
   }
   // 1 ms doubling to 64 ms, each with up to half again of jitter so that refused callers do not
@@ -96,7 +109,17 @@ bool internal::retry_after_not_run(const grpc::ClientContext& ctx, const grpc::S
   const auto base = std::chrono::milliseconds(1) * (1 << std::min(attempt, 6));
   const auto wait = base + std::chrono::microseconds(
                                jitter() % (std::chrono::microseconds(base).count() / 2 + 1));
-  if (std::chrono::system_clock::now() + wait >= deadline) return false;
+  if (std::chrono::system_clock::now() + wait >= deadline) {
+    *status = grpc::Status(
+        status->error_code(),
+        absl::StrCat(status->error_message(), " (libgssgate made the call ", attempt + 1,
+                     " times over ",
+                     std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now() - started)
+                         .count(),
+                     " ms, until its deadline)"));
+    return false;
+  }
   std::this_thread::sleep_for(wait);
   return true;
 }
@@ -115,21 +138,19 @@ void internal::ConnectionAccess::release(const Connection& c, HandleKind kind,
         return;
       }
     }
-    grpc::ClientContext ctx;
-    ConnectionAccess::prepare(c, &ctx);
     if (kind == HandleKind::kCred) {
       v1::ReleaseCredRequest request;
       request.set_creds(std::move(handle));
       v1::ReleaseCredReply reply;
-      c.impl_->stub->ReleaseCred(&ctx, request, &reply);
+      call(c, &v1::Gssgate::Stub::ReleaseCred, request, &reply);
     } else {
       v1::DeleteSecContextRequest request;
       request.set_context(std::move(handle));
       v1::DeleteSecContextReply reply;
-      c.impl_->stub->DeleteSecContext(&ctx, request, &reply);
+      call(c, &v1::Gssgate::Stub::DeleteSecContext, request, &reply);
     }
   } catch (...) {
-    // Best effort (allocation failure): the daemon drops the handle when the connection closes.
+    // Best effort (the daemon is gone, say): it drops the handle when the connection closes.
   }
 }
 

@@ -28,9 +28,14 @@ enum class HandleKind { kNone, kContext, kCred };
 struct ConnectionAccess {
   static v1::Gssgate::Stub& stub(const Connection& c);
   // Prepares a call: its deadline (now + the connection's timeout, unless given), the releases
-  // waiting for a call to carry them (the Releases metadata), and the call count.
-  static void prepare(const Connection& c, grpc::ClientContext* ctx,
-                      std::optional<std::chrono::system_clock::time_point> deadline = {});
+  // waiting for a call to carry them (the Releases metadata; returned), and the call count.
+  static v1::Releases prepare(const Connection& c, grpc::ClientContext* ctx,
+                              std::optional<std::chrono::system_clock::time_point> deadline = {});
+  // After a failed call: queues `carried` again unless the daemon said it released them
+  // (kReleasedMetadata), so a call refused before dispatch (gRPC's thread quota, the message
+  // size limit) loses no release.
+  static void requeue_unless_released(const Connection& c, const grpc::ClientContext& ctx,
+                                      v1::Releases carried);
   // Releases a daemon handle this process no longer uses: queued for the next call to carry
   // when the connection defers releases (and the queue has room), else a DeleteSecContext or
   // ReleaseCred call now. Never throws (destructors call it); the daemon drops whatever is left
@@ -42,7 +47,9 @@ struct ConnectionAccess {
 // for want of a thread (the caller's uid had its share of the daemon's threads busy:
 // kNotRunMetadata; or gRPC's thread quota, max_threads, was used up), and the backoff ends before
 // `deadline`: the call is then made again, as a queue on the client side.
-bool retry_after_not_run(const grpc::ClientContext& ctx, const grpc::Status& status, int attempt,
+// When it gives up after retrying, it says so in `status`'s message.
+bool retry_after_not_run(const grpc::ClientContext& ctx, grpc::Status* status, int attempt,
+                         std::chrono::system_clock::time_point started,
                          std::chrono::system_clock::time_point deadline);
 
 // Turns a failed RPC into the public exception: ConnectionError (unreachable, deadline),
@@ -55,13 +62,17 @@ template <typename Request, typename Reply>
 void call(const Connection& c,
           grpc::Status (v1::Gssgate::Stub::*method)(grpc::ClientContext*, const Request&, Reply*),
           const Request& request, Reply* reply, HandleKind kind = HandleKind::kNone) {
-  const auto deadline = std::chrono::system_clock::now() + c.timeout();
+  const auto started = std::chrono::system_clock::now();
+  const auto deadline = started + c.timeout();
   for (int attempt = 0;; ++attempt) {
     grpc::ClientContext ctx;
-    ConnectionAccess::prepare(c, &ctx, deadline);
+    v1::Releases carried = ConnectionAccess::prepare(c, &ctx, deadline);
     grpc::Status status = (ConnectionAccess::stub(c).*method)(&ctx, request, reply);
     if (status.ok()) return;
-    if (!retry_after_not_run(ctx, status, attempt, deadline)) throw_rpc_error(c, status, kind);
+    ConnectionAccess::requeue_unless_released(c, ctx, std::move(carried));
+    if (!retry_after_not_run(ctx, &status, attempt, started, deadline)) {
+      throw_rpc_error(c, status, kind);
+    }
   }
 }
 

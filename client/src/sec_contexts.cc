@@ -494,6 +494,10 @@ AcceptOnceResult accept_once(std::string_view token, AcceptOnceOptions options) 
   if (!reply.delegated_creds().empty()) {
     delegated = CredentialsAccess::adopt(connection, reply.delegated_creds());
   }
+  if (reply.needs_another_step()) {
+    throw GeneralError(
+        "accept_once: the mechanism needs another round trip; accept with a SecurityContext");
+  }
   internal::check(reply.status(), false, reply.output_token());
   return AcceptOnceResult{
       .token = reply.output_token().empty()

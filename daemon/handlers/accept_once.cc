@@ -16,11 +16,12 @@ absl::Status Service::AcceptOnce(const Call& call, const v1::AcceptOnceRequest& 
   }
   step.set_release_when_complete(true);
   v1::AcceptSecContextReply accepted;
-  GSSGATE_RETURN_IF_ERROR(AcceptSecContext(call, step, &accepted));
+  GSSGATE_RETURN_IF_ERROR(accept_step(call, step, &accepted, /*once=*/true));
   if (accepted.continue_needed()) {
     // The mechanism wants another token (SPNEGO negotiating a mechanism other than the one the
-    // initiator guessed, say): there is no context to continue, so the handshake fails here.
-    table().erase(call.owner, accepted.context(), HandleKind::kContext).IgnoreError();
+    // initiator guessed, say): the context was never registered and is gone with this call, so
+    // the handshake fails here.
+    reply->set_needs_another_step(true);
     gss::GssStatus failed = gss::check("gss_accept_sec_context", GSS_S_FAILURE, 0);
     failed.minor_text = {
         "accept_once: the mechanism needs another round trip, which a one-shot accept cannot "

@@ -10,6 +10,11 @@ namespace gssgate::daemon {
 // credentials become a credential handle of the caller when the rule grants accept_delegated.
 absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecContextRequest& request,
                                        v1::AcceptSecContextReply* reply) {
+  return accept_step(call, request, reply, /*once=*/false);
+}
+
+absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRequest& request,
+                                  v1::AcceptSecContextReply* reply, bool once) {
   GSSGATE_RETURN_IF_ERROR(require_usage(call, gss::CredUsage::kAccept, "accept"));
   GSSGATE_ASSIGN_OR_RETURN(StepEntries entries,
                            step_entries(table(), call, request.context(), request.creds()));
@@ -92,7 +97,7 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
   if (complete) complete_names_to_proto(call, *ctx_entry, nullptr, reply->mutable_target_name());
   GSSGATE_ASSIGN_OR_RETURN(std::string handle,
                            settle_step(table(), call, status, request.context(), ctx_entry,
-                                       request.release_when_complete()));
+                                       request.release_when_complete(), once));
   reply->set_context(handle);
   if (!status.ok()) {
     audit(call, "accept", details, absl::StrCat("gss-error ", log_value(status.message())));

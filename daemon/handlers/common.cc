@@ -453,9 +453,9 @@ absl::StatusOr<StepEntries> step_entries(HandleTable& table, const Call& call,
 absl::StatusOr<std::string> settle_step(HandleTable& table, const Call& call,
                                         const gss::GssStatus& status, const std::string& ctx_id,
                                         std::shared_ptr<Entry> context,
-                                        bool release_when_complete) {
+                                        bool release_when_complete, bool once) {
   const bool first = ctx_id.empty();
-  if (!status.ok() || (release_when_complete && !status.continue_needed())) {
+  if (!status.ok() || (release_when_complete && !status.continue_needed()) || (first && once)) {
     if (!first) table.erase(call.owner, ctx_id, HandleKind::kContext).IgnoreError();
     return std::string();
   }

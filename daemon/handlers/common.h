@@ -120,11 +120,12 @@ absl::StatusOr<StepEntries> step_entries(HandleTable& table, const Call& call,
 // a successful first step registers `context` (RESOURCE_EXHAUSTED over quota), a later one keeps
 // `ctx_id`; a failed later step drops the handle (GSSAPI has deleted the context) and gives "".
 // With `release_when_complete`, a step that completes the context drops it too (a first step
-// never registers it) and gives "".
+// never registers it) and gives "". With `once` (AcceptOnce), a first step never registers the
+// context at all, complete or not.
 absl::StatusOr<std::string> settle_step(HandleTable& table, const Call& call,
                                         const gss::GssStatus& status, const std::string& ctx_id,
                                         std::shared_ptr<Entry> context,
-                                        bool release_when_complete = false);
+                                        bool release_when_complete = false, bool once = false);
 
 // The names gss_inquire_context gives for a context that a step has just completed, for the
 // step's reply (so the caller need not inquire afterwards). Leaves them unset if MIT cannot say.
