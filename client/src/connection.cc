@@ -26,9 +26,12 @@ struct Connection::Impl {
 };
 
 namespace {
-// Releases one call carries at most: well below the daemon's limit (256 per call) and, at ~40
-// bytes a handle, gRPC's 8 KiB metadata default. A release beyond goes out as a call of its own.
+// Releases that may wait for a call to carry them; one more goes out as a call of its own.
 constexpr int kMaxDeferredReleases = 64;
+// Releases one call carries at most, ones given back by refused calls included (prepare()):
+// below the daemon's limit (256 per call) and, at ~20 bytes a handle, gRPC's 8 KiB metadata
+// default.
+constexpr int kMaxCarriedReleases = 2 * kMaxDeferredReleases;
 
 std::string default_socket() {
   const char* env = std::getenv("GSSGATE_SOCKET");
@@ -76,8 +79,21 @@ v1::Releases internal::ConnectionAccess::prepare(
   v1::Releases releases;
   {
     std::lock_guard<std::mutex> lock(c.impl_->release_mu);
-    if (c.impl_->pending.contexts().empty() && c.impl_->pending.creds().empty()) return releases;
-    releases.Swap(&c.impl_->pending);
+    v1::Releases& pending = c.impl_->pending;
+    if (pending.contexts().empty() && pending.creds().empty()) return releases;
+    if (pending.contexts_size() + pending.creds_size() <= kMaxCarriedReleases) {
+      releases.Swap(&pending);
+    } else {
+      // Calls refused under load gave theirs back (requeue_unless_released): one call carries
+      // at most kMaxCarriedReleases, the rest wait for the next, so the daemon's limit is never
+      // passed however many refusals pile up.
+      for (int i = 0; i < kMaxCarriedReleases; ++i) {
+        const bool context = !pending.contexts().empty();
+        auto* from = context ? pending.mutable_contexts() : pending.mutable_creds();
+        *(context ? releases.add_contexts() : releases.add_creds()) = std::move(*from->rbegin());
+        from->RemoveLast();
+      }
+    }
   }
   ctx->AddMetadata(kReleaseMetadata, releases.SerializeAsString());
   return releases;
@@ -88,7 +104,6 @@ void internal::ConnectionAccess::requeue_unless_released(const Connection& c,
                                                          v1::Releases carried) {
   if (carried.contexts().empty() && carried.creds().empty()) return;
   if (ctx.GetServerTrailingMetadata().contains(kReleasedMetadata)) return;
-  // At most twice kMaxDeferredReleases then, still well inside the daemon's 256.
   std::lock_guard<std::mutex> lock(c.impl_->release_mu);
   c.impl_->pending.MergeFrom(carried);
 }
