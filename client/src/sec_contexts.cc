@@ -32,6 +32,20 @@ void check_local(const gss::GssStatus& status, bool strict = false) {
   internal::check(proto, strict);
 }
 
+// What a completing step's reply says of the context, as InquireContext would; false when the
+// daemon named nothing (a step that did not complete), and the properties then inquire.
+template <typename StepReply>
+bool settled_info(StepReply* reply, bool locally_initiated, v1::InquireContextReply* info) {
+  if (!reply->has_initiator_name() || !reply->has_target_name()) return false;
+  *info->mutable_initiator_name() = std::move(*reply->mutable_initiator_name());
+  *info->mutable_target_name() = std::move(*reply->mutable_target_name());
+  info->set_locally_initiated(locally_initiated);
+  info->set_mech(reply->mech());
+  info->set_flags(reply->flags());
+  info->set_lifetime(reply->lifetime());
+  return true;
+}
+
 }  // namespace
 
 struct SecurityContext::Info {
@@ -170,16 +184,7 @@ std::optional<std::string> SecurityContext::step(std::optional<std::string_view>
     output = reply.output_token();
     continue_needed = reply.continue_needed();
     handle_ = reply.context();
-    if (reply.has_initiator_name() && reply.has_target_name()) {
-      *info.mutable_initiator_name() = std::move(*reply.mutable_initiator_name());
-      *info.mutable_target_name() = std::move(*reply.mutable_target_name());
-      info.set_locally_initiated(true);
-      info.set_mech(reply.mech());
-      info.set_flags(reply.flags());
-      info.set_lifetime(reply.lifetime());
-    } else {
-      settled.reset();  // the daemon named nothing: the properties inquire
-    }
+    if (!settled_info(&reply, /*locally_initiated=*/true, &info)) settled.reset();
   } else {
     v1::AcceptSecContextRequest request;
     request.set_context(handle_);
@@ -196,16 +201,7 @@ std::optional<std::string> SecurityContext::step(std::optional<std::string_view>
     if (!reply.delegated_creds().empty()) {
       delegated_ = CredentialsAccess::adopt(connection_, reply.delegated_creds());
     }
-    if (reply.has_initiator_name() && reply.has_target_name()) {
-      *info.mutable_initiator_name() = std::move(*reply.mutable_initiator_name());
-      *info.mutable_target_name() = std::move(*reply.mutable_target_name());
-      info.set_locally_initiated(false);
-      info.set_mech(reply.mech());
-      info.set_flags(reply.flags());
-      info.set_lifetime(reply.lifetime());
-    } else {
-      settled.reset();
-    }
+    if (!settled_info(&reply, /*locally_initiated=*/false, &info)) settled.reset();
   }
   if ((status.major() & 0xffff0000u) != 0) {
     try {
