@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_join.h"
 
 namespace gssgate::daemon {
@@ -121,7 +122,7 @@ absl::Status parse_daemon(const toml::table& table, const std::string& source,
                           DaemonSettings* out) {
   TableReader r(table, source, "[daemon]");
   absl::Status s = r.check_known(
-      {"socket", "socket_mode", "socket_group", "max_connections", "max_connections_per_uid",
+      {"socket", "wire_socket", "socket_mode", "socket_group", "max_connections", "max_connections_per_uid",
        "first_call_timeout", "max_message_bytes", "idle_timeout", "workers", "max_handles_total",
        "max_threads", "max_streams_per_connection", "idle_connection_timeout"});
   if (!s.ok()) return s;
@@ -132,6 +133,25 @@ absl::Status parse_daemon(const toml::table& table, const std::string& source,
       return error_at(source, table.get("socket")->source(), "socket must be an absolute path");
     }
     out->socket_path = *socket;
+  }
+  std::optional<std::string> wire_socket;
+  if (!(s = r.string("wire_socket", &wire_socket)).ok()) return s;
+  if (wire_socket) {
+    if (!wire_socket->empty() && (*wire_socket)[0] != '/') {
+      return error_at(source, table.get("wire_socket")->source(),
+                      "wire_socket must be an absolute path, or \"\" for no wire socket");
+    }
+    out->wire_socket_path = *wire_socket;
+  } else {
+    // Beside the gRPC socket, so daemons with sockets of their own never share one.
+    absl::string_view base(out->socket_path);
+    absl::ConsumeSuffix(&base, ".sock");
+    out->wire_socket_path = absl::StrCat(base, ".wire");
+  }
+  if (!out->wire_socket_path.empty() && out->wire_socket_path == out->socket_path) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        source, ": [daemon] socket and wire_socket are both ", out->socket_path,
+        "; give the wire socket a path of its own (or \"\" for none)"));
   }
   if (!(s = r.string("socket_mode", &mode)).ok()) return s;
   if (mode) {
@@ -417,8 +437,10 @@ std::string describe(const Config& config) {
   char mode[8];
   snprintf(mode, sizeof(mode), "%04o", d.socket_mode);
   std::string out = absl::StrCat(
-      "socket ", d.socket_path, " (mode ", mode,
-      d.socket_group ? absl::StrCat(", gid ", *d.socket_group) : "", "), max_connections ",
+      "socket ", d.socket_path,
+      d.wire_socket_path.empty() ? "" : absl::StrCat(" and wire socket ", d.wire_socket_path),
+      " (mode ", mode, d.socket_group ? absl::StrCat(", gid ", *d.socket_group) : "",
+      "), max_connections ",
       d.max_connections, " (", d.max_connections_per_uid, " per uid), first_call_timeout ",
       d.first_call_timeout_seconds, "s, max_message_bytes ", d.max_message_bytes, ", idle_timeout ",
       d.idle_timeout_seconds, " s\n", config.rules.size(), " rule(s):\n");

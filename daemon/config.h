@@ -17,6 +17,9 @@ namespace gssgate::daemon {
 
 struct DaemonSettings {
   std::string socket_path = "/run/gssgate/gssgate.sock";
+  // The wire transport's SOCK_SEQPACKET socket (docs/wire.md), same mode and group; "" = none.
+  // Unless set, the socket path with its ".sock" replaced by ".wire".
+  std::string wire_socket_path = "/run/gssgate/gssgate.wire";
   mode_t socket_mode = 0660;
   std::optional<gid_t> socket_group;
   int max_connections = 1024;

@@ -1,14 +1,12 @@
 #pragma once
 
 // The thin gRPC adapter over the transport-independent handlers (service.h): it resolves the
-// caller from the connection (listener.h), refuses callers without a policy rule, runs the
-// handler, and turns its absl::Status into a grpc::Status. GSS work runs on gRPC's sync-server
-// worker threads, never inside a completion-queue reaction.
+// caller from the connection (listener.h), reads the releases the call carries from its metadata,
+// and hands the call to the Dispatcher (dispatch.h) it shares with the wire transport. GSS work
+// runs on gRPC's sync-server worker threads, never inside a completion-queue reaction.
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include "daemon/dispatch.h"
 #include "daemon/listener.h"
-#include "daemon/metrics.h"
 #include "daemon/service.h"
 #include "gssgate/v1/gssgate.grpc.pb.h"
 
@@ -18,13 +16,8 @@ grpc::Status to_grpc(const absl::Status& status);
 
 class GrpcService final : public v1::Gssgate::Service {
  public:
-  // `metrics` (may be null) records every call.
-  GrpcService(daemon::Service* service, const Listener* listener, Metrics* metrics = nullptr)
-      : service_(service), listener_(listener), metrics_(metrics) {}
-
-  // Calls one uid may have running at once (0: no limit); more are RESOURCE_EXHAUSTED at once.
-  // main() sets a quarter of max_threads, so one caller's slow calls cannot take every thread.
-  void set_max_calls_per_uid(int max) { max_calls_per_uid_ = max; }
+  GrpcService(Dispatcher* dispatcher, const Listener* listener)
+      : dispatcher_(dispatcher), listener_(listener) {}
 
 #define GSSGATE_DECLARE_GRPC_METHOD(Name)                                           \
   grpc::Status Name(grpc::ServerContext* context, const v1::Name##Request* request, \
@@ -39,16 +32,8 @@ class GrpcService final : public v1::Gssgate::Service {
                         absl::Status (daemon::Service::*handler)(const Call&, const Request&,
                                                                  Reply*));
 
-  // Counts the call in for `uid`; false (and nothing counted) when it already runs the most.
-  bool enter(uid_t uid);
-  void leave(uid_t uid);
-
-  daemon::Service* service_;
+  Dispatcher* dispatcher_;
   const Listener* listener_;
-  Metrics* metrics_;
-  int max_calls_per_uid_ = 0;
-  absl::Mutex calls_mu_;
-  absl::flat_hash_map<uid_t, int> calls_ ABSL_GUARDED_BY(calls_mu_);
 };
 
 }  // namespace gssgate::daemon

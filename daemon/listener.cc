@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -97,6 +98,9 @@ void pin_process(int socket_fd, const ucred& cred, int* pidfd, std::string* cgro
   *cgroup = std::move(read);
 }
 
+// Connection ids: unique in the process, never reused (see accept_one).
+std::atomic<uint64_t> next_connection_id{1};
+
 constexpr uint64_t kListenTag = 0;
 constexpr uint64_t kStopTag = ~uint64_t{0};
 constexpr uint64_t kPidTag = uint64_t{1} << 62;  // epoll tag bit: the connection's pidfd
@@ -112,9 +116,9 @@ sockaddr_un make_addr(const std::string& path) {
   return addr;
 }
 
-// True if something accepts connections on the socket at `path`.
-bool socket_is_live(const std::string& path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// True if something accepts connections of `type` on the socket at `path`.
+bool socket_is_live(const std::string& path, int type) {
+  int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   sockaddr_un addr = make_addr(path);
   bool live = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
@@ -125,8 +129,8 @@ bool socket_is_live(const std::string& path) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Listener>> Listener::create(const DaemonSettings& settings,
-                                                           int inherited_fd) {
-  const std::string& path = settings.socket_path;
+                                                           int inherited_fd, int type) {
+  const std::string& path = type == SOCK_SEQPACKET ? settings.wire_socket_path : settings.socket_path;
   if (inherited_fd >= 0) {
     return std::unique_ptr<Listener>(
         new Listener(inherited_fd, path, settings, /*unlink_on_exit=*/false));
@@ -149,7 +153,7 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::create(const DaemonSettings&
       return absl::FailedPreconditionError(
           absl::StrCat(path, " exists and is not a socket; remove it or choose another path"));
     }
-    if (socket_is_live(path)) {
+    if (socket_is_live(path, type)) {
       return absl::FailedPreconditionError(absl::StrCat("another server is accepting on ", path,
                                                         "; stop it or choose another socket path"));
     }
@@ -157,7 +161,7 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::create(const DaemonSettings&
     unlink(path.c_str());
   }
 
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return errno_error("socket");
   sockaddr_un addr = make_addr(path);
   // Bind under a tight umask so the socket is never reachable with a wider mode than configured,
@@ -393,7 +397,9 @@ void Listener::accept_one() {
       refuse();
       continue;
     }
-    peer.connection = next_connection_++;
+    // One sequence for every listener of the process (the gRPC and the wire socket): handles are
+    // owned by (uid, connection), so two listeners' connections must never share an id.
+    peer.connection = next_connection_id.fetch_add(1, std::memory_order_relaxed);
     struct stat socket_stat {};
     fstat(fd, &socket_stat);  // cannot fail on a descriptor accept4 just returned
     {
@@ -478,6 +484,10 @@ std::optional<Peer> Listener::peer_for(const std::string& grpc_peer) const {
   if (!absl::ConsumePrefix(&rest, "fd:")) return std::nullopt;
   int fd = -1;
   if (!absl::SimpleAtoi(rest, &fd)) return std::nullopt;
+  return peer_for_fd(fd);
+}
+
+std::optional<Peer> Listener::peer_for_fd(int fd) const {
   // The socket behind fd N now: the record holds only if it is the one accepted (defence in depth
   // for "fd:N" naming a descriptor number, which the kernel reuses).
   struct stat now {};

@@ -13,6 +13,7 @@
 // Thread-safety: peer_for() and connection_count() may be called from any thread; start() and
 // stop() from one controlling thread.
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -49,8 +50,11 @@ class Listener {
   // socket left by a dead daemon is replaced; a live one (something accepts on it) is an error, as
   // is a non-socket file at the path. With `inherited_fd` >= 0 (systemd socket activation) that
   // listening socket is used as is.
+  // `type` SOCK_SEQPACKET makes the wire transport's socket (settings.wire_socket_path) instead of
+  // gRPC's stream socket; both are served the same way.
   static absl::StatusOr<std::unique_ptr<Listener>> create(const DaemonSettings& settings,
-                                                          int inherited_fd = -1);
+                                                          int inherited_fd = -1,
+                                                          int type = SOCK_STREAM);
   ~Listener();
 
   // Starts the accept/epoll thread. `hand_off` gives an accepted, recorded fd to the RPC server
@@ -77,6 +81,9 @@ class Listener {
 
   // The caller behind a gRPC peer string "fd:N"; nullopt if it is not one of ours.
   std::optional<Peer> peer_for(const std::string& grpc_peer) const;
+  // The caller behind an accepted descriptor (the wire transport's); nullopt if not one of ours.
+  // Either marks the connection as having called (first-call and idle timeouts).
+  std::optional<Peer> peer_for_fd(int fd) const;
   size_t connection_count() const;
   const std::string& path() const { return path_; }
 
@@ -117,7 +124,6 @@ class Listener {
   std::thread thread_;
   std::function<void(int)> hand_off_;
   GoneCallback on_gone_;
-  uint64_t next_connection_ = 1;  // listener thread only
 
   struct Conn {
     int fd;      // the number gRPC knows it by

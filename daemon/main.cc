@@ -2,6 +2,7 @@
 //
 //   gssgated --config FILE [--log-level trace|debug|info|warn|error] [--log-format text|json]
 //   gssgated --check-config FILE
+//   gssgated --help | --version
 //
 // Exit codes: 0 clean stop (SIGTERM/SIGINT) or a valid config; 1 start-up failure; 2 usage error
 // or an invalid config (the message gives file:line:column and the reason).
@@ -13,6 +14,7 @@
 #include <grpcpp/server_posix.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,12 +24,14 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "daemon/config.h"
+#include "daemon/dispatch.h"
 #include "daemon/grpc_service.h"
 #include "daemon/handle_table.h"
 #include "daemon/health_service.h"
@@ -36,6 +40,7 @@
 #include "daemon/metrics.h"
 #include "daemon/sd_notify.h"
 #include "daemon/service.h"
+#include "daemon/wire_server.h"
 #include "google/protobuf/stubs/logging.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -46,24 +51,59 @@ using namespace gssgate::daemon;  // NOLINT: main only
 
 constexpr char kVersion[] = "0.1.0";
 
+constexpr char kUsage[] =
+    "usage: gssgated --config FILE [--log-level LEVEL] [--log-format text|json]\n"
+    "       gssgated --check-config FILE\n"
+    "       gssgated --help | --version\n";
+
 int usage(const std::string& why) {
-  std::cerr << "gssgated: " << why << "\n"
-            << "usage: gssgated --config FILE [--log-level LEVEL] [--log-format text|json]\n"
-               "       gssgated --check-config FILE\n";
+  std::cerr << "gssgated: " << why << "\n" << kUsage;
   return 2;
 }
 
-// systemd socket activation (sd_listen_fds(3)): fd 3 when LISTEN_PID is us and LISTEN_FDS >= 1.
-int inherited_listen_fd() {
+int help() {
+  std::cout << "gssgated: the gssgate daemon. It holds Kerberos keytabs and credential caches and\n"
+               "serves GSSAPI to local callers, by policy, on a gRPC Unix socket and a\n"
+               "SOCK_SEQPACKET wire socket (see gssgated(8) and gssgate.conf(5)).\n\n"
+            << kUsage
+            << "\n"
+               "  --config FILE        serve with the settings and policy in FILE (TOML)\n"
+               "  --check-config FILE  check FILE, print what it grants, and exit\n"
+               "  --log-level LEVEL    trace, debug, info (default), warn or error\n"
+               "  --log-format FORMAT  text (default) or json, one object per line\n"
+               "  --help               print this help and exit\n"
+               "  --version            print the version and exit\n\n"
+               "Signals: SIGHUP reloads the policy; SIGTERM and SIGINT drain and stop.\n"
+               "Exit status: 0 clean stop or a valid config; 1 start-up failure; 2 usage error\n"
+               "or an invalid config.\n";
+  return 0;
+}
+
+// systemd socket activation (sd_listen_fds(3)): the descriptors from 3 on, when LISTEN_PID is
+// us. gssgated.socket passes the gRPC stream socket and the wire SOCK_SEQPACKET one; each is
+// known by its type, so their order does not matter. -1 for one not passed.
+struct Inherited {
+  int stream = -1;
+  int seqpacket = -1;
+};
+Inherited inherited_listen_fds() {
+  Inherited out;
   const char* pid = std::getenv("LISTEN_PID");
   const char* fds = std::getenv("LISTEN_FDS");
   int listen_pid = 0;
   int listen_fds = 0;
   if (pid == nullptr || fds == nullptr || !absl::SimpleAtoi(pid, &listen_pid) ||
       !absl::SimpleAtoi(fds, &listen_fds) || listen_pid != getpid() || listen_fds < 1) {
-    return -1;
+    return out;
   }
-  return 3;
+  for (int fd = 3; fd < 3 + listen_fds; ++fd) {
+    int type = 0;
+    socklen_t len = sizeof(type);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) continue;
+    if (type == SOCK_STREAM && out.stream < 0) out.stream = fd;
+    if (type == SOCK_SEQPACKET && out.seqpacket < 0) out.seqpacket = fd;
+  }
+  return out;
 }
 
 // Each caller connection holds three descriptors (gRPC's socket, the listener's duplicate, a
@@ -133,19 +173,30 @@ int serve(const std::string& config_path) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  int inherited = inherited_listen_fd();
-  auto listener = Listener::create(config->daemon, inherited);
+  const Inherited inherited = inherited_listen_fds();
+  auto listener = Listener::create(config->daemon, inherited.stream);
   if (!listener.ok()) {
     spdlog::error("cannot listen: {}", std::string(listener.status().message()));
     return 1;
+  }
+  absl::StatusOr<std::unique_ptr<Listener>> wire_listener = std::unique_ptr<Listener>();
+  if (!config->daemon.wire_socket_path.empty()) {
+    wire_listener = Listener::create(config->daemon, inherited.seqpacket, SOCK_SEQPACKET);
+    if (!wire_listener.ok()) {
+      spdlog::error("cannot listen on the wire socket: {}",
+                    std::string(wire_listener.status().message()));
+      return 1;
+    }
   }
 
   HandleTable table;
   table.set_max_total(static_cast<size_t>(config->daemon.max_handles_total));
   Service service(config, &table);
   Metrics metrics;
-  GrpcService grpc_service(&service, listener->get(), &metrics);
-  grpc_service.set_max_calls_per_uid(std::max(1, config->daemon.max_threads / 4));
+  // One dispatcher for both transports: a uid's share of the threads counts its calls on both.
+  Dispatcher dispatcher(&service, &metrics);
+  dispatcher.set_max_calls_per_uid(std::max(1, config->daemon.max_threads / 4));
+  GrpcService grpc_service(&dispatcher, listener->get());
   // SIGHUP and the Reload RPC share this. One reload at a time: two that overlap could otherwise
   // install what the earlier one read after what the later one read, leaving an older policy in
   // force than the file says. Serialized, the last to finish read the file last.
@@ -167,13 +218,17 @@ int serve(const std::string& config_path) {
   service.set_runtime(
       Runtime{.version = kVersion,
               .started = absl::Now(),
-              .connections = [l = listener->get()] { return l->connection_count(); },
+              .connections =
+                  [l = listener->get(), w = wire_listener->get()] {
+                    return l->connection_count() + (w ? w->connection_count() : 0);
+                  },
               .reload = reload,
               .metrics =
-                  [&metrics, &table, l = listener->get()] {
-                    return metrics.render(Gauges{.credentials = table.count(HandleKind::kCred),
-                                                 .contexts = table.count(HandleKind::kContext),
-                                                 .connections = l->connection_count()});
+                  [&metrics, &table, l = listener->get(), w = wire_listener->get()] {
+                    return metrics.render(Gauges{
+                        .credentials = table.count(HandleKind::kCred),
+                        .contexts = table.count(HandleKind::kContext),
+                        .connections = l->connection_count() + (w ? w->connection_count() : 0)});
                   }});
 
   // Our own sync health service, not gRPC's callback one (daemon/health_service.h: that one made
@@ -203,31 +258,49 @@ int serve(const std::string& config_path) {
     spdlog::error("gRPC server failed to start");
     return 1;
   }
-  (*listener)->start([&server](int fd) { grpc::AddInsecureChannelFromFd(server.get(), fd); },
-                     [&table](const Peer& peer, bool closed, const std::string& why) {
-                       size_t released = closed ? table.connection_closed(peer.connection)
-                                                : table.release_connection(peer.connection);
-                       if (released > 0) {
-                         spdlog::info("released {} handle(s) of uid={} pid={}: {}", released,
-                                      peer.uid, peer.pid, why);
-                       }
-                     },
-                     [&service](const Peer& peer) {
-                       // The policy of this moment; a later reload applies to later connections.
-                       std::shared_ptr<const Config> policy = service.config();
-                       if (match_rule(*policy, peer.uid, peer.gid, peer.groups, peer.cgroup)) {
-                         return Listener::Admission::kRule;
-                       }
-                       const bool by_cgroup =
-                           std::any_of(policy->rules.begin(), policy->rules.end(),
+  auto on_gone = [&table](const Peer& peer, bool closed, const std::string& why) {
+    size_t released = closed ? table.connection_closed(peer.connection)
+                             : table.release_connection(peer.connection);
+    if (released > 0) {
+      spdlog::info("released {} handle(s) of uid={} pid={}: {}", released, peer.uid, peer.pid,
+                   why);
+    }
+  };
+  auto has_rule = [&service](const Peer& peer) {
+    // The policy of this moment; a later reload applies to later connections.
+    std::shared_ptr<const Config> policy = service.config();
+    if (match_rule(*policy, peer.uid, peer.gid, peer.groups, peer.cgroup)) {
+      return Listener::Admission::kRule;
+    }
+    const bool by_cgroup = std::any_of(policy->rules.begin(), policy->rules.end(),
                                        [](const Rule& r) { return !r.cgroups.empty(); });
-                       return peer.cgroup.empty() && by_cgroup ? Listener::Admission::kNeedsCgroup
-                                                               : Listener::Admission::kNoRule;
-                     });
+    return peer.cgroup.empty() && by_cgroup ? Listener::Admission::kNeedsCgroup
+                                            : Listener::Admission::kNoRule;
+  };
+  (*listener)->start([&server](int fd) { grpc::AddInsecureChannelFromFd(server.get(), fd); },
+                     on_gone, has_rule);
+  // The wire transport: its own workers, started as gRPC's pool starts (workers, or one per
+  // core), growing to max_threads.
+  std::unique_ptr<WireServer> wire;
+  if (*wire_listener) {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    wire = std::make_unique<WireServer>(
+        &dispatcher, [l = wire_listener->get()](int fd) { return l->peer_for_fd(fd); },
+        config->daemon.max_message_bytes,
+        config->daemon.workers > 0 ? config->daemon.workers : cores, config->daemon.max_threads);
+    WireMethods::get();  // aborts here, not at the first call, if the method table is wrong
+    wire->start();
+    (*wire_listener)->start([w = wire.get()](int fd) { w->add(fd); }, on_gone, has_rule);
+  }
 
   const char* krb5_config = std::getenv("KRB5_CONFIG");
-  spdlog::info("gssgated {} serving on {}{}; {} rule(s) from {}; krb5 config {}", kVersion,
-               (*listener)->path(), inherited >= 0 ? " (socket from systemd)" : "",
+  const std::string wire_note =
+      *wire_listener ? absl::StrCat(" and ", (*wire_listener)->path(), " (wire)",
+                                    inherited.seqpacket >= 0 ? " (socket from systemd)" : "")
+                     : "";
+  spdlog::info("gssgated {} serving on {}{}{}; {} rule(s) from {}; krb5 config {}", kVersion,
+               (*listener)->path(), inherited.stream >= 0 ? " (socket from systemd)" : "",
+               wire_note,
                config->rules.size(), config_path, krb5_config ? krb5_config : "/etc/krb5.conf");
 
   Notifier systemd = Notifier::from_environment();
@@ -262,7 +335,9 @@ int serve(const std::string& config_path) {
     systemd.notify("STOPPING=1\nSTATUS=draining");
     health.draining();
     (*listener)->stop();
+    if (*wire_listener) (*wire_listener)->stop();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (wire) wire->stop();
     spdlog::info("stopped; releasing {} handle(s)", table.size());
     return 0;
   }
@@ -277,6 +352,11 @@ int main(int argc, char** argv) {
   std::string log_format = "text";
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--help") return help();
+    if (arg == "--version") {
+      std::cout << "gssgated " << kVersion << "\n";
+      return 0;
+    }
     if ((arg == "--config" || arg == "--check-config" || arg == "--log-level" ||
          arg == "--log-format") &&
         i + 1 < argc) {

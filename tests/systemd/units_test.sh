@@ -20,6 +20,14 @@ done
 grep -q "^ExecStart=${prefix}/sbin/gssgated --config " "${units}/gssgated.service" ||
   { echo "ExecStart does not name the installed daemon"; grep ExecStart "${units}/gssgated.service"; exit 1; }
 
+# The socket unit passes both sockets, at the paths gssgated uses by default (docs/wire.md).
+grep -qx "ListenStream=/run/gssgate/gssgate.sock" "${units}/gssgated.socket" &&
+  grep -qx "ListenSequentialPacket=/run/gssgate/gssgate.wire" "${units}/gssgated.socket" ||
+  { echo "gssgated.socket does not listen on both gssgate.sock and gssgate.wire"; exit 1; }
+grep -qx 'wire_socket = "/run/gssgate/gssgate.wire"' \
+  "${prefix}/share/doc/gssgate/gssgated.example.toml" ||
+  { echo "the example config's wire_socket is not the socket unit's"; exit 1; }
+
 echo "==> systemd-analyze verify"
 MANPATH="${prefix}/share/man:" systemd-analyze verify "${units}/gssgated.service" "${units}/gssgated.socket"
 

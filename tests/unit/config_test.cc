@@ -8,6 +8,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kGood[] = R"(
 [daemon]
@@ -116,6 +117,23 @@ keytab = "/k"
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("starting with /"));
 }
 
+TEST(ConfigTest, TheWireSocketSitsBesideTheGrpcSocketUnlessNamedOrTurnedOff) {
+  auto derived = parse_config(kGood, "good.toml");
+  ASSERT_TRUE(derived.ok()) << derived.status();
+  EXPECT_EQ(derived->daemon.wire_socket_path, "/run/gssgate/test.wire");
+  auto appended = parse_config("[daemon]\nsocket = \"/run/g/sock\"\n", "t.toml");
+  ASSERT_TRUE(appended.ok()) << appended.status();
+  EXPECT_EQ(appended->daemon.wire_socket_path, "/run/g/sock.wire");
+  auto named = parse_config("[daemon]\nwire_socket = \"/srv/w\"\n", "t.toml");
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_EQ(named->daemon.wire_socket_path, "/srv/w");
+  EXPECT_THAT(describe(*named), HasSubstr(" and wire socket /srv/w"));
+  auto off = parse_config("[daemon]\nwire_socket = \"\"\n", "t.toml");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_EQ(off->daemon.wire_socket_path, "");
+  EXPECT_THAT(describe(*off), Not(HasSubstr("wire socket")));
+}
+
 TEST(ConfigTest, ErrorsNameTheFileLineAndReason) {
   struct Case {
     const char* text;
@@ -125,6 +143,10 @@ TEST(ConfigTest, ErrorsNameTheFileLineAndReason) {
        "= 1\n",
        "t.toml:6:1: unknown key \"bogus\" in [[rule]] #1"},
       {"[daemon]\nsocket = \"relative.sock\"\n", "t.toml:2:10: socket must be an absolute path"},
+      {"[daemon]\nwire_socket = \"g.wire\"\n",
+       "t.toml:2:15: wire_socket must be an absolute path, or \"\" for no wire socket"},
+      {"[daemon]\nsocket = \"/run/g/a\"\nwire_socket = \"/run/g/a\"\n",
+       "socket and wire_socket are both /run/g/a; give the wire socket a path of its own"},
       {"[daemon]\nsocket_mode = \"999\"\n", "socket_mode must be an octal string"},
       {"[daemon]\nmax_connections = 0\n", "max_connections = 0 is out of range"},
       {"[[rule]]\nname = \"r\"\nusages = [\"accept\"]\nkeytab = \"/k\"\n", "matches nobody"},
