@@ -104,6 +104,9 @@ as_caller() {
 }
 echo "==> as ${caller_user}: handshake and wrap/unwrap through gssgated (libgssgate)"
 as_caller "${demo}" --target HTTP@localhost
+echo "==> the same over the wire socket (framed protobuf on SOCK_SEQPACKET, docs/wire.md)"
+setpriv --reuid="${caller_uid}" --regid="$(id -g "${caller_user}")" --clear-groups \
+  env GSSGATE_SOCKET="${state}/gssgate.wire" "${demo}" --target HTTP@localhost
 echo "==> as ${caller_user}: HTTP Negotiate (SPNEGO) header for HTTP@localhost, then accepting it"
 header="$(as_caller "${negotiate_initiate}" HTTP@localhost)"
 echo "   ${header:0:72}..."
@@ -111,7 +114,7 @@ as_caller "${negotiate_accept}" "${header}" | sed 's/^/   /' | cut -c1-100
 echo "==> the daemon's audit lines"
 grep "audit" "${state}/gssgated.log" | sed 's/^/   /'
 if [ "${serve}" = "--serve" ]; then
-  echo "==> serving on ${state}/gssgate.sock until Ctrl-C"
+  echo "==> serving on ${state}/gssgate.sock and ${state}/gssgate.wire until Ctrl-C"
   wait "${daemon_pid}"
 fi
 echo "==> sandbox demo done"

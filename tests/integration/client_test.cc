@@ -51,7 +51,7 @@ class ClientTest : public RealmTest {
         GssgatedOptions{.daemon_extra = daemon_extra});
     ASSERT_TRUE(d.ok()) << d.status();
     daemon_ = std::move(*d);
-    conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->socket()});
+    conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->client_socket()});
   }
   void TearDown() override {
     conn_.reset();
@@ -281,7 +281,7 @@ TEST_F(ClientTest, AHandshakeIsOneCallPerStepAndItsPropertiesAndReleasesCostNoCa
 
   // With deferral off, each release is a call of its own when the object goes (MIT's way).
   auto eager = std::make_shared<Connection>(
-      ConnectionOptions{.socket = daemon_->socket(), .defer_releases = false});
+      ConnectionOptions{.socket = daemon_->client_socket(), .defer_releases = false});
   {
     SecurityContext client({.name = Name("HTTP@localhost", NameType::hostbased_service(), eager),
                             .connection = eager});
@@ -844,7 +844,7 @@ TEST_F(ClientTest, ExportedCredentialsAreSealedAndImportOnlyIntoTheSameDaemon) {
                             client_keytab_, "\"\n", grants));
     ASSERT_TRUE(d.ok()) << d.status();
     daemon_ = std::move(*d);
-    conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->socket()});
+    conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->client_socket()});
   };
   restart("export_creds = true\n");
   EXPECT_THROW(Credentials::from_token(token, conn_), InvalidTokenError);
@@ -874,7 +874,7 @@ TEST_F(ClientTest, ImpersonationWorksWherePolicyAndTheKdcAllowIt) {
                           "impersonate_principals = [\"", alice(), "\"]\n"));
   ASSERT_TRUE(d.ok()) << d.status();
   daemon_ = std::move(*d);
-  conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->socket()});
+  conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->client_socket()});
 
   Name service(service_principal(), NameType::kerberos_principal(), conn_);
   Credentials server_creds({.name = service, .usage = "both", .connection = conn_});
@@ -924,7 +924,7 @@ TEST_F(ClientTest, AKilledDaemonIsAConnectionErrorThenTheSameConnectionWorksAfte
     Name("HTTP@localhost", NameType::hostbased_service(), conn_);
     FAIL() << "the daemon is gone";
   } catch (const ConnectionError& e) {
-    EXPECT_EQ(e.socket(), daemon_->socket());
+    EXPECT_EQ(e.socket(), daemon_->client_socket());
   }
   // A new daemon on the same path reclaims the stale socket; the caller's Connection reconnects.
   daemon_.reset();

@@ -188,6 +188,21 @@ TEST_F(DaemonServerTest, ServesASocketPassedBySystemdSocketActivation) {
   auto r = (*caller)->request("indicate");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(*r, StartsWith("OK"));
+  // The wire socket came as the other descriptor (gssgated.socket's ListenSequentialPacket=);
+  // gssgated told them apart by type and serves it with the wire protocol.
+  EXPECT_THAT(daemon_->log(), HasSubstr(absl::StrCat(daemon_->wire_socket(),
+                                                     " (wire) (socket from systemd)")));
+  ASSERT_EQ(chmod(daemon_->wire_socket().c_str(), 0666), 0);
+  auto setpriv = find_tool("setpriv", "util-linux");
+  ASSERT_TRUE(setpriv.ok()) << setpriv.status();
+  auto whoami = run({*setpriv, absl::StrCat("--reuid=", kUser), absl::StrCat("--regid=", kGroup),
+                     "--clear-groups", GSSGATE_CLI_PATH_FOR_TESTS, "--socket",
+                     absl::StrCat("wire:", daemon_->wire_socket()), "whoami"},
+                    {{"PATH", "/usr/bin:/bin"}});
+  ASSERT_TRUE(whoami.ok()) << whoami.status();
+  EXPECT_EQ(whoami->exit_code, 0) << whoami->output << daemon_->log();
+  EXPECT_THAT(whoami->output, HasSubstr(absl::StrCat("uid:          ", kUser, "\n")));
+  EXPECT_THAT(whoami->output, HasSubstr("rule:         user\n"));
 }
 
 TEST_F(DaemonServerTest, StandardHealthServiceReportsServing) {
@@ -452,6 +467,25 @@ TEST_F(DaemonServerTest, CheckConfigPrintsTheRulesOrTheLineOfTheError) {
   ASSERT_TRUE(err.ok());
   EXPECT_EQ(err->exit_code, 2);
   EXPECT_THAT(err->output, HasSubstr("bad.toml:5:1: unknown key \"uid\""));
+}
+
+TEST_F(DaemonServerTest, HelpVersionAndUsageErrorsFollowGnuConventions) {
+  auto tool = GSSGATED_PATH_FOR_TESTS;
+  auto help = run({tool, "--help"}, kdc_->env());
+  ASSERT_TRUE(help.ok());
+  EXPECT_EQ(help->exit_code, 0) << help->output;
+  EXPECT_THAT(help->output, HasSubstr("--check-config FILE"));
+  EXPECT_THAT(help->output, HasSubstr("Exit status:"));
+  auto version = run({tool, "--version"}, kdc_->env());
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(version->exit_code, 0) << version->output;
+  EXPECT_THAT(version->output, StartsWith("gssgated "));
+  auto bad = run({tool, "--frobnicate"}, kdc_->env());
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->exit_code, 2) << bad->output;
+  // One error line naming the option, then the usage; the error is not repeated.
+  EXPECT_THAT(bad->output, StartsWith("gssgated: unknown or incomplete option --frobnicate\nusage:"));
+  EXPECT_EQ(bad->output.find("--frobnicate", bad->output.find('\n')), std::string::npos);
 }
 
 }  // namespace

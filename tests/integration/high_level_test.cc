@@ -70,7 +70,7 @@ class HighLevelTest : public RealmTest {
                             "delegate = true\naccept_delegated = true\n"));
     ASSERT_TRUE(d.ok()) << d.status();
     daemon_ = std::move(*d);
-    conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->socket()});
+    conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->client_socket()});
   }
   // For the store-into cases: a rule that names the caller's ccache, so the caller can name it too.
   void use_named_ccache() {
