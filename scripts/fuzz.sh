@@ -3,7 +3,7 @@
 # records a fresh realm and seed corpora with gssgate-fuzz-seeds (from the default build; a real KDC
 # that stops when the tool exits), then runs each target for SECONDS (default 60).
 #
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]      TARGET: requests tokens policy (default: all)
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]      TARGET: requests tokens policy wire (default: all)
 #   FUZZ_JOBS=N       parallel fuzzing processes per target (default 1)
 #   FUZZ_CORPUS=DIR   keep the grown corpora in DIR/<target> across runs (default: a fresh dir)
 # Crashes, leaks and sanitizer reports stop the run with the input saved under
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(requests tokens policy)
+[[ ${#targets[@]} -gt 0 ]] || targets=(requests tokens policy wire)
 
 seeds_tool=build/default/tests/fuzz/gssgate-fuzz-seeds
 if [[ ! -x "${seeds_tool}" ]]; then

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -323,6 +324,25 @@ void FuzzDaemon::check_reply(const Message& reply) {
                  reply.ShortDebugString().c_str());
     std::abort();
   }
+}
+
+std::string wire_input(const std::vector<std::string>& datagrams) {
+  std::string out;
+  for (const std::string& d : datagrams) {
+    const size_t n = std::min<size_t>(d.size(), 0xffff);
+    out.push_back('\0');
+    out.push_back(static_cast<char>(n & 0xff));
+    out.push_back(static_cast<char>(n >> 8));
+    out.append(d, 0, n);
+  }
+  return out;
+}
+
+uint32_t wire_method(size_t index) {
+  const google::protobuf::MethodDescriptor* method =
+      v1::ImportNameRequest::descriptor()->file()->FindServiceByName("Gssgate")->FindMethodByName(
+          rpc_name(index));
+  return method == nullptr ? 0 : static_cast<uint32_t>(method->index() + 1);
 }
 
 }  // namespace gssgate::fuzz

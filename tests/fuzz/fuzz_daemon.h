@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "daemon/handle_table.h"
 #include "daemon/metrics.h"
@@ -86,6 +87,9 @@ class FuzzDaemon {
   void record_requests(const std::string& dir) { record_dir_ = dir; }
 
   Service& service() { return *service_; }
+  daemon::Metrics& metrics() { return metrics_; }
+  // The current input's caller (its connection is the input's own).
+  const daemon::Peer& peer() const { return peer_; }
   daemon::HandleTable& table() { return table_; }
   const std::string& realm_dir() const { return realm_dir_; }
   const std::string& acceptor_creds() const { return acceptor_creds_; }
@@ -118,6 +122,12 @@ class FuzzDaemon {
   int warned_initiator_ = 0;
   bool verbose_ = false;
 };
+
+// fuzz_wire's input format: datagrams, each written as one flags byte (bit 0: truncated, as if
+// recv had reported MSG_TRUNC), its length (2 bytes, little-endian) and its bytes.
+std::string wire_input(const std::vector<std::string>& datagrams);
+// The wire method number of RPC `index` (docs/wire.md: 1 + its place in `service Gssgate`).
+uint32_t wire_method(size_t index);
 
 // Reads a whole file; "" if it cannot.
 std::string read_file(const std::string& path);

@@ -9,19 +9,23 @@
 //   OUT/seeds/requests/ every request of the scenario, as fuzz_requests inputs
 //   OUT/seeds/tokens/   every token, as fuzz_tokens inputs
 //   OUT/seeds/policy/   the fuzz policy and the POLICY files given, as fuzz_policy inputs
+//   OUT/seeds/wire/     the requests as wire-transport datagrams, and the envelope's edge cases
 // The KDC is stopped when the tool exits; tickets in the tokens stay valid for 10 hours, and the
 // realm's krb5.conf allows any clock skew so authenticators stay acceptable as long.
 
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "gssgate/v1/wire.pb.h"
 #include "lib/gss/flags.h"
 #include "lib/gss/oid.h"
 #include "tests/fixtures/mini_kdc.h"
@@ -365,6 +369,63 @@ void record_scenario(FuzzDaemon& d, const std::string& out) {
   d.end_input();
 }
 
+// fuzz_wire seeds: every recorded request as the wire transport carries it (one Frame; every
+// other one split in two fragments; every third carrying a release), and the envelope's edges.
+void write_wire_seeds(const std::string& out) {
+  auto frame = [](uint32_t method, uint64_t call_id, std::string_view payload, bool continued) {
+    v1::Frame f;
+    f.set_method(method);
+    f.set_call_id(call_id);
+    f.set_payload(std::string(payload));
+    f.set_continued(continued);
+    return f;
+  };
+  std::vector<std::filesystem::path> requests;
+  for (const auto& entry : std::filesystem::directory_iterator(out + "/seeds/requests")) {
+    requests.push_back(entry.path());
+  }
+  std::sort(requests.begin(), requests.end());
+  uint64_t call_id = 1;
+  for (const std::filesystem::path& path : requests) {
+    const std::string input = read_file(path.string());
+    if (input.empty()) continue;
+    const uint32_t method = wire_method(static_cast<uint8_t>(input[0]));
+    const std::string_view payload = std::string_view(input).substr(1);
+    std::vector<v1::Frame> frames;
+    if (call_id % 2 == 0 && payload.size() >= 2) {
+      frames.push_back(frame(method, call_id, payload.substr(0, payload.size() / 2), true));
+      frames.push_back(frame(method, call_id, payload.substr(payload.size() / 2), false));
+    } else {
+      frames.push_back(frame(method, call_id, payload, false));
+    }
+    if (call_id % 3 == 0) {
+      frames.front().mutable_release()->add_contexts(std::string(16, '\x5a'));
+      frames.front().mutable_release()->add_creds(std::string(16, '\xa5'));
+    }
+    std::vector<std::string> datagrams;
+    for (const v1::Frame& f : frames) datagrams.push_back(f.SerializeAsString());
+    write_file(absl::StrFormat("%s/seeds/wire/%s", out, path.filename().string()),
+               wire_input(datagrams));
+    ++call_id;
+  }
+  const std::string ping = frame(wire_method(rpc_index("IndicateMechs")), 7, "", false)
+                               .SerializeAsString();
+  write_file(out + "/seeds/wire/edge-garbage", wire_input({"GET / HTTP/1.1\r\n\r\n"}));
+  write_file(out + "/seeds/wire/edge-unknown-method",
+             wire_input({frame(9999, 1, "", false).SerializeAsString(), ping}));
+  write_file(out + "/seeds/wire/edge-interleaved",
+             wire_input({frame(1, 1, "ab", true).SerializeAsString(),
+                         frame(1, 2, "cd", false).SerializeAsString()}));
+  std::vector<std::string> oversize;
+  const std::string chunk(16 * 1024, 'x');
+  for (int i = 0; i < 3; ++i) oversize.push_back(frame(1, 3, chunk, i < 2).SerializeAsString());
+  oversize.push_back(ping);
+  write_file(out + "/seeds/wire/edge-oversize", wire_input(oversize));
+  std::string truncated = wire_input({ping});
+  truncated[0] = 1;
+  write_file(out + "/seeds/wire/edge-truncated", truncated);
+}
+
 }  // namespace
 }  // namespace gssgate::fuzz
 
@@ -374,7 +435,8 @@ int main(int argc, char** argv) {
   if (argc < 2) fail("usage: gssgate-fuzz-seeds OUT [POLICY.toml...]");
   const std::string out = argv[1];
   for (const std::string& dir : {out, out + "/realm", out + "/seeds", out + "/seeds/requests",
-                                 out + "/seeds/tokens", out + "/seeds/policy"}) {
+                                 out + "/seeds/tokens", out + "/seeds/policy",
+                                 out + "/seeds/wire"}) {
     if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) fail(absl::StrCat("mkdir ", dir));
   }
   absl::StatusOr<std::unique_ptr<testing::MiniKdc>> kdc = testing::MiniKdc::start();
@@ -421,6 +483,7 @@ int main(int argc, char** argv) {
     if (text.empty()) fail(absl::StrCat("cannot read ", argv[i]));
     write_file(absl::StrFormat("%s/seeds/policy/given-%02d.toml", out, i), text);
   }
+  write_wire_seeds(out);
   std::printf("gssgate-fuzz-seeds: realm and seeds in %s\n", out.c_str());
   return 0;
 }

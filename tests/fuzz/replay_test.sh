@@ -14,7 +14,7 @@ trap 'rm -rf "${work}"' EXIT
 export GSSGATE_FUZZ_REALM="${work}/realm"
 # Full malloc stacks, so tests/lsan.supp can match MIT frames in sanitizer builds.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}:fast_unwind_on_malloc=0:allocator_may_return_null=1:max_allocation_size_mb=256"
-for corpus in requests tokens policy; do
+for corpus in requests tokens policy wire; do
   target="${build}/tests/fuzz/gssgate-fuzz_${corpus}"
   count=$(find "${work}/seeds/${corpus}" -type f | wc -l)
   if [[ "${count}" -lt 1 ]]; then
