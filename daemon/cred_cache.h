@@ -11,6 +11,7 @@
 // at once: MIT krb5 locks a credential internally.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -18,12 +19,36 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/gss/handles.h"
+#include "lib/gss/oid.h"
 
 namespace gssgate::daemon {
 
+// A cached default credential, with what the first step of a context checks about it
+// (handlers/cred_guard.h: that it has an element for the step's mechanism, and that element's
+// principal). A credential's elements do not change after acquisition, so the check, which costs
+// gss_inquire_cred, gss_inquire_cred_by_mech and gss_display_name (each a krb5 context, the two
+// inquiries each a read of the keytab), runs once per credential and mechanism instead of once per
+// handshake.
+class CachedCred {
+ public:
+  explicit CachedCred(gss::CredHandle cred) : cred_(std::move(cred)) {}
+  const gss::CredHandle& handle() const { return cred_; }
+  // The principal of the element for `mech` ("" for a nameless acceptor element), if a check of
+  // this credential for `mech` has passed before.
+  std::optional<std::string> checked_element(const gss::Oid& mech) const;
+  // Records a passed check; only passes are kept (a failure is checked again next time).
+  void remember_element(const gss::Oid& mech, std::string principal) const;
+
+ private:
+  const gss::CredHandle cred_;
+  mutable absl::Mutex mu_;
+  // Keyed by the mechanism's DER; a handful of entries at most (the rule's mechanisms).
+  mutable absl::flat_hash_map<std::string, std::string> elements_ ABSL_GUARDED_BY(mu_);
+};
+
 class CredCache {
  public:
-  using Cred = std::shared_ptr<const gss::CredHandle>;
+  using Cred = std::shared_ptr<const CachedCred>;
 
   // The cached credential for `key`, or null if absent or expired.
   Cred get(const std::string& key);

@@ -452,8 +452,8 @@ absl::StatusOr<StepEntries> step_entries(HandleTable& table, const Call& call,
 
 absl::StatusOr<std::string> settle_step(HandleTable& table, const Call& call,
                                         const gss::GssStatus& status, const std::string& ctx_id,
-                                        std::shared_ptr<Entry> context,
-                                        bool release_when_complete, bool once) {
+                                        std::shared_ptr<Entry> context, bool release_when_complete,
+                                        bool once) {
   const bool first = ctx_id.empty();
   if (!status.ok() || (release_when_complete && !status.continue_needed()) || (first && once)) {
     if (!first) table.erase(call.owner, ctx_id, HandleKind::kContext).IgnoreError();
@@ -469,10 +469,13 @@ void complete_names_to_proto(const Call& call, Entry& context, v1::Name* initiat
   gss::GssStatus status;
   {
     absl::MutexLock lock(&context.mu);
-    status = gss::inquire_context(context.context, &info);
+    status = gss::inquire_context(
+        context.context, &info,
+        gss::ContextNames{.initiator = initiator != nullptr, .target = target != nullptr});
   }
   if (!status.ok()) return;
-  if (info.initiator_name && initiator != nullptr) name_to_proto(call, info.initiator_name, initiator);
+  if (info.initiator_name && initiator != nullptr)
+    name_to_proto(call, info.initiator_name, initiator);
   if (info.target_name && target != nullptr) name_to_proto(call, info.target_name, target);
 }
 
@@ -533,7 +536,7 @@ absl::Status default_creds(Service& service, const Call& call, gss::CredUsage us
   gss::AcquiredCred acquired;
   GSSGATE_RETURN_IF_ERROR(acquire_granted(call, want, status, &acquired));
   if (!status->ok()) return absl::OkStatus();
-  auto cred = std::make_shared<const gss::CredHandle>(std::move(acquired.cred));
+  auto cred = std::make_shared<const CachedCred>(std::move(acquired.cred));
   // Bounded so key rotation and ticket expiry are picked up; MIT renews initiator tickets from a
   // client keytab by itself while the credential lives.
   absl::Duration ttl = absl::Minutes(5);

@@ -81,14 +81,26 @@ absl::StatusOr<std::shared_ptr<const gss::CredHandle>> step_credential(
     return context->step_cred;
   }
   std::shared_ptr<const gss::CredHandle> cred;
+  const CachedCred* cached = nullptr;
   if (cred_entry) {
     cred = std::shared_ptr<const gss::CredHandle>(cred_entry, &cred_entry->cred);
   } else {
     GSSGATE_RETURN_IF_ERROR(default_creds(service, call, usage, status, default_cred));
     if (!status->ok()) return cred;
-    cred = *default_cred;
+    cached = default_cred->get();
+    cred = std::shared_ptr<const gss::CredHandle>(*default_cred, &cached->handle());
   }
-  if (mech != nullptr) *status = require_cred_element(*cred, *mech, &context->principal);
+  if (mech != nullptr) {
+    // Only the shared default credentials keep their check; a caller's own handle is checked on
+    // each first step, as before.
+    std::optional<std::string> known = cached ? cached->checked_element(*mech) : std::nullopt;
+    if (known) {
+      context->principal = *std::move(known);
+    } else {
+      *status = require_cred_element(*cred, *mech, &context->principal);
+      if (cached != nullptr && status->ok()) cached->remember_element(*mech, context->principal);
+    }
+  }
   context->step_cred = cred;
   return cred;
 }

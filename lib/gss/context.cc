@@ -165,7 +165,7 @@ GssStatus wrap_size_limit(const ContextHandle& ctx, bool encrypt, gss_qop_t qop,
   return status;
 }
 
-GssStatus inquire_context(const ContextHandle& ctx, ContextInfo* out) {
+GssStatus inquire_context(const ContextHandle& ctx, ContextInfo* out, ContextNames names) {
   OM_uint32 minor = 0;
   NameHandle src;
   NameHandle targ;
@@ -174,7 +174,8 @@ GssStatus inquire_context(const ContextHandle& ctx, ContextInfo* out) {
   OM_uint32 flags = 0;
   int locally_initiated = 0;
   int open = 0;
-  OM_uint32 major = gss_inquire_context(&minor, ctx.get(), src.out(), targ.out(), &lifetime, &mech,
+  OM_uint32 major = gss_inquire_context(&minor, ctx.get(), names.initiator ? src.out() : nullptr,
+                                        names.target ? targ.out() : nullptr, &lifetime, &mech,
                                         &flags, &locally_initiated, &open);
   GssStatus status = check("gss_inquire_context", major, minor, mech);
   if (status.ok()) {

@@ -111,7 +111,14 @@ struct ContextInfo {
   bool locally_initiated = false;
   bool open = false;  // established
 };
-GssStatus inquire_context(const ContextHandle& ctx, ContextInfo* out);
+// Which names gss_inquire_context copies out. Each costs MIT a name copy and, for the initiator
+// of an accepted krb5 context, a copy of its authorization-data context: ask only for those used.
+struct ContextNames {
+  bool initiator = true;
+  bool target = true;
+};
+GssStatus inquire_context(const ContextHandle& ctx, ContextInfo* out,
+                          ContextNames names = ContextNames{});
 
 // gss_context_time: seconds the context remains valid.
 GssStatus context_time(const ContextHandle& ctx, OM_uint32* seconds);

@@ -3,11 +3,13 @@
 // noisy: absolute numbers from different runs do not compare, ratios from one run do).
 //
 //   gssgate-bench [--seconds S] [--rounds N] [--handles N] [--connections N] [--chart FILE.png]
-//                 [--json FILE] [--profile-noop SECONDS]
+//                 [--json FILE] [--profile-noop SECONDS] [--profile-accept SECONDS]
 //
 // --profile-noop S: only a realm, gssgated and S seconds of no-op calls (ContextTime) in a loop,
 // printing gssgated's pid first, for `perf record -p PID` or `strace -c -f -p PID` on the daemon
 // (docs/performance.md, "Where a call's time goes").
+// --profile-accept S: the same for the row "handshake, acceptor through gssgated (wire)": an
+// in-process MIT initiator, gssgated accepting over the wire socket, S seconds in a loop.
 //
 // Each rate row runs N rounds of about S/N seconds after a short warm-up and reports the median.
 // The targets are DESIGN.md §7 / issue 6's; the last column says whether this run met them.
@@ -72,11 +74,12 @@ namespace gss = gssgate::gss;
 struct Options {
   double seconds = 3.0;
   int rounds = 5;
-  int handles = 1'000'000;  // live handles for the handle-table rows
-  int connections = 1000;   // concurrent connections for the connection row
-  std::string chart;        // PNG of the ratios (gnuplot), if set
-  std::string json;         // every row as JSON, if set
-  double profile_noop = 0;  // > 0: only no-op calls for this many seconds (to profile gssgated)
+  int handles = 1'000'000;    // live handles for the handle-table rows
+  int connections = 1000;     // concurrent connections for the connection row
+  std::string chart;          // PNG of the ratios (gnuplot), if set
+  std::string json;           // every row as JSON, if set
+  double profile_noop = 0;    // > 0: only no-op calls for this many seconds (to profile gssgated)
+  double profile_accept = 0;  // > 0: only wire acceptor handshakes for this many seconds
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -222,8 +225,11 @@ void write_json(const std::vector<Row>& rows, const std::string& path) {
         "  {\"name\": %s, \"value\": %.6g, \"unit\": %s, \"ratio\": %s, \"target\": %s, "
         "\"met\": %s}%s\n",
         gssgate::util::json_quote(r.name), r.value, gssgate::util::json_quote(r.unit),
-        r.ratio > 0 ? absl::StrFormat("%.4f", r.ratio) : "null", gssgate::util::json_quote(r.target),
-        r.verdict == "met" ? "true" : r.verdict == "MISSED" ? "false" : "null",
+        r.ratio > 0 ? absl::StrFormat("%.4f", r.ratio) : "null",
+        gssgate::util::json_quote(r.target),
+        r.verdict == "met"      ? "true"
+        : r.verdict == "MISSED" ? "false"
+                                : "null",
         i + 1 < rows.size() ? "," : "");
   }
   out << "]\n";
@@ -726,7 +732,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> child;
   const char* usage =
       "usage: gssgate-bench [--seconds S] [--rounds N] [--handles N] [--connections N] "
-      "[--chart FILE.png] [--json FILE] [--profile-noop SECONDS]";
+      "[--chart FILE.png] [--json FILE] [--profile-noop SECONDS] [--profile-accept SECONDS]";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--child") {
@@ -749,6 +755,8 @@ int main(int argc, char** argv) {
       o.json = v;
     } else if (a == "--profile-noop") {
       o.profile_noop = std::atof(v.c_str());
+    } else if (a == "--profile-accept") {
+      o.profile_accept = std::atof(v.c_str());
     } else {
       die(usage);
     }
@@ -851,6 +859,23 @@ int main(int argc, char** argv) {
     gssgate::SecurityContext server({.connection = conn});
     return *server.step(token);
   };
+  if (o.profile_accept > 0) {
+    auto wire = std::make_shared<gssgate::Connection>(
+        gssgate::ConnectionOptions{.socket = "wire:" + (*daemon)->wire_socket()});
+    std::cerr << "gssgated pid " << (*daemon)->pid() << ": wire acceptor handshakes for "
+              << o.profile_accept << " s" << std::endl;
+    uint64_t handshakes = 0;
+    const auto started = Clock::now();
+    while (std::chrono::duration<double>(Clock::now() - started).count() < o.profile_accept) {
+      mit_initiated([&](const std::string& token) {
+        gssgate::SecurityContext server({.connection = wire});
+        return *server.step(token);
+      });
+      ++handshakes;
+    }
+    std::cout << absl::StrFormat("%.0f handshakes/s\n", handshakes / o.profile_accept);
+    return (*daemon)->stop().ok() ? 0 : 1;
+  }
   const double hs_acceptor = rate(o, [&] { mit_initiated(accept_with_context); });
   add("handshake, acceptor through gssgated", hs_acceptor, "/s", hs_mit, ">= 0.70x", 0.7);
   const double hs_both = rate(o, [&] {
@@ -972,9 +997,10 @@ int main(int argc, char** argv) {
     rows.push_back(Row{"bare echo, separate process, same accept path, p50", far_p50, "us",
                        absl::StrFormat("%.2fx", far_p50 / echo_p50), "baseline", ""});
     const double health_p50 = quantile(health_us, 0.5);
-    rows.push_back(Row{"bare echo, separate process, same accept path, gRPC's callback health "
-                       "service on, p50",
-                       health_p50, "us", absl::StrFormat("%.2fx", health_p50 / far_p50), "", ""});
+    rows.push_back(
+        Row{"bare echo, separate process, same accept path, gRPC's callback health "
+            "service on, p50",
+            health_p50, "us", absl::StrFormat("%.2fx", health_p50 / far_p50), "", ""});
     rows.push_back(Row{"gssgated no-op call (ContextTime), p50", noop_p50, "us",
                        absl::StrFormat("%.2fx", noop_p50 / far_p50), "<= 1.15x of echo",
                        noop_p50 <= 1.15 * far_p50 ? "met" : "MISSED"});
@@ -1035,8 +1061,7 @@ int main(int argc, char** argv) {
     std::optional<std::string> reply = server.step(*client.step());
     client.step(*reply);
   });
-  add("handshake, both sides through gssgated (wire)", hs_both_wire, "/s", hs_mit, ">= 0.50x",
-      0.5);
+  add("handshake, both sides through gssgated (wire)", hs_both_wire, "/s", hs_mit, ">= 0.50x", 0.5);
   {
     gssgate::SecurityContext client({.name = wire_target, .connection = wire});
     gssgate::SecurityContext server({.connection = wire});

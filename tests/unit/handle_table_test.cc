@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/cred_cache.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -170,6 +171,29 @@ TEST(HandleTableTest, TheGlobalCapHoldsAcrossUidsAndFreesWithReleases) {
   EXPECT_EQ(table.expire_idle(absl::ZeroDuration()), 2u);
   for (uid_t uid = 5; uid <= 7; ++uid)
     EXPECT_TRUE(table.insert(cred_entry(Owner{uid, uid}), 1000).ok());
+}
+
+// The shared default credentials (daemon/cred_cache.h) keep the first step's element check per
+// mechanism, so a busy acceptor does not inquire its credential on every handshake.
+TEST(CredCacheTest, ACachedCredentialRemembersEachMechanismsCheckedPrincipalApart) {
+  CredCache cache;
+  auto cred = std::make_shared<const CachedCred>(gss::CredHandle());
+  cache.put("rule|accept", cred, absl::Minutes(5));
+  CredCache::Cred got = cache.get("rule|accept");
+  ASSERT_EQ(got, cred);
+  EXPECT_FALSE(got->checked_element(gss::oids::krb5()).has_value()) << "nothing checked yet";
+  got->remember_element(gss::oids::krb5(), "HTTP/web@EXAMPLE.COM");
+  got->remember_element(gss::oids::spnego(), "");
+  EXPECT_EQ(cred->checked_element(gss::oids::krb5()), "HTTP/web@EXAMPLE.COM");
+  EXPECT_EQ(cred->checked_element(gss::oids::spnego()), "") << "a nameless acceptor element";
+  EXPECT_FALSE(cred->checked_element(gss::oids::iakerb()).has_value());
+
+  // A dropped or expired credential is acquired afresh, and so checked afresh.
+  cache.drop(got);
+  EXPECT_EQ(cache.get("rule|accept"), nullptr);
+  cache.put("rule|accept", std::make_shared<const CachedCred>(gss::CredHandle()),
+            absl::ZeroDuration());
+  EXPECT_EQ(cache.get("rule|accept"), nullptr);
 }
 
 }  // namespace
