@@ -8,6 +8,8 @@ packages=(
   build-essential cmake pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libkrb5-dev libspdlog-dev libtomlplusplus-dev
+  # the C client of the wire protocol (client/wire/): no C++ runtime, no gRPC
+  libprotobuf-c-dev protobuf-c-compiler
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # fuzzing: clang-14 with libFuzzer and the sanitizer runtimes (scripts/fuzz.sh)

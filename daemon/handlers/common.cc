@@ -474,8 +474,9 @@ void complete_names_to_proto(const Call& call, Entry& context, v1::Name* initiat
         gss::ContextNames{.initiator = initiator != nullptr, .target = target != nullptr});
   }
   if (!status.ok()) return;
-  if (info.initiator_name && initiator != nullptr)
+  if (info.initiator_name && initiator != nullptr) {
     name_to_proto(call, info.initiator_name, initiator);
+  }
   if (info.target_name && target != nullptr) name_to_proto(call, info.target_name, target);
 }
 

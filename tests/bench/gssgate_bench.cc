@@ -855,10 +855,14 @@ int main(int argc, char** argv) {
     init.input_token = reply;
     must(gss::init_sec_context(&client, init, &token), "init (mutual)");
   };
-  auto accept_with_context = [&](const std::string& token) {
-    gssgate::SecurityContext server({.connection = conn});
-    return *server.step(token);
+  // One acceptor step with a fresh SecurityContext on `connection`: the acceptor side of a row.
+  auto acceptor_on = [](std::shared_ptr<gssgate::Connection> connection) {
+    return [connection](const std::string& token) {
+      gssgate::SecurityContext server({.connection = connection});
+      return *server.step(token);
+    };
   };
+  auto accept_with_context = acceptor_on(conn);
   if (o.profile_accept > 0) {
     auto wire = std::make_shared<gssgate::Connection>(
         gssgate::ConnectionOptions{.socket = "wire:" + (*daemon)->wire_socket()});
@@ -867,10 +871,7 @@ int main(int argc, char** argv) {
     uint64_t handshakes = 0;
     const auto started = Clock::now();
     while (std::chrono::duration<double>(Clock::now() - started).count() < o.profile_accept) {
-      mit_initiated([&](const std::string& token) {
-        gssgate::SecurityContext server({.connection = wire});
-        return *server.step(token);
-      });
+      mit_initiated(acceptor_on(wire));
       ++handshakes;
     }
     std::cout << absl::StrFormat("%.0f handshakes/s\n", handshakes / o.profile_accept);
@@ -1048,10 +1049,7 @@ int main(int argc, char** argv) {
                        "us", "-", "", ""});
     add("raw seqpacket round trip 1 KiB (socket floor)", floor_rate, "/s", 0, "baseline", 0);
   }
-  auto accept_over_wire = [&](const std::string& token) {
-    gssgate::SecurityContext server({.connection = wire});
-    return *server.step(token);
-  };
+  auto accept_over_wire = acceptor_on(wire);
   const double hs_acceptor_wire = rate(o, [&] { mit_initiated(accept_over_wire); });
   add("handshake, acceptor through gssgated (wire)", hs_acceptor_wire, "/s", hs_mit, ">= 0.70x",
       0.7);
