@@ -346,6 +346,10 @@ int serve(const std::string& config_path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The daemon's own GSSAPI calls must reach MIT's krb5, never the gssgate interposer (which
+  // would send them back here): whatever environment started us, it does not interpose in this
+  // process. (The module also declines in a program named gssgated; docs/transparent.md.)
+  setenv("GSSGATE_INTERPOSE", "0", 1);
   std::string config_path;
   bool check_only = false;
   std::string level = "info";

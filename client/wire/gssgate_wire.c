@@ -34,28 +34,28 @@
 struct release {
   int is_cred;
   size_t len;
-  uint8_t *data;
+  uint8_t* data;
 };
 
 struct gssgate_wire {
   pthread_mutex_t mu;
-  char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-  int fd;            /* -1: connect at the next call */
-  pid_t pid;         /* the process that connected fd */
+  char path[sizeof(((struct sockaddr_un*)0)->sun_path)];
+  int fd;    /* -1: connect at the next call */
+  pid_t pid; /* the process that connected fd */
   uint64_t generation;
   uint64_t next_call_id;
   int timeout_ms;
-  struct release *queue;
+  struct release* queue;
   size_t queued, queue_cap;
-  uint8_t *recv_buffer; /* MAX_DATAGRAM + 1, to see a datagram that is too long */
-  uint8_t *send_buffer;
+  uint8_t* recv_buffer; /* MAX_DATAGRAM + 1, to see a datagram that is too long */
+  uint8_t* send_buffer;
   size_t send_cap;
 };
 
-static void set_status(gssgate_wire_status *status, uint32_t code, const char *format, ...)
+static void set_status(gssgate_wire_status* status, uint32_t code, const char* format, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void set_status(gssgate_wire_status *status, uint32_t code, const char *format, ...) {
+static void set_status(gssgate_wire_status* status, uint32_t code, const char* format, ...) {
   status->code = code;
   status->not_run = 0;
   va_list args;
@@ -64,19 +64,19 @@ static void set_status(gssgate_wire_status *status, uint32_t code, const char *f
   va_end(args);
 }
 
-static void set_ok(gssgate_wire_status *status) {
+static void set_ok(gssgate_wire_status* status) {
   status->code = GSSGATE_WIRE_OK;
   status->not_run = 0;
   status->message[0] = '\0';
 }
 
-static const ProtobufCMethodDescriptor *find_method(const char *name) {
+static const ProtobufCMethodDescriptor* find_method(const char* name) {
   if (name == NULL) return NULL;
   return protobuf_c_service_descriptor_get_method_by_name(&gssgate__v1__gssgate__descriptor, name);
 }
 
-uint32_t gssgate_wire_method_number(const char *method) {
-  const ProtobufCMethodDescriptor *found = find_method(method);
+uint32_t gssgate_wire_method_number(const char* method) {
+  const ProtobufCMethodDescriptor* found = find_method(method);
   if (found == NULL) return 0;
   return (uint32_t)(found - gssgate__v1__gssgate__descriptor.methods) + 1;
 }
@@ -84,7 +84,7 @@ uint32_t gssgate_wire_method_number(const char *method) {
 /* ---- connecting ------------------------------------------------------------------------------ */
 
 /* A fresh socket connected to conn->path, or -1 with the status filled. */
-static int open_socket(const char *path, gssgate_wire_status *status) {
+static int open_socket(const char* path, gssgate_wire_status* status) {
   struct sockaddr_un addr;
   memset(&addr, 0, sizeof(addr));
   addr.sun_family = AF_UNIX;
@@ -101,7 +101,7 @@ static int open_socket(const char *path, gssgate_wire_status *status) {
     set_status(status, GSSGATE_WIRE_UNAVAILABLE, "cannot make a socket: %s", strerror(errno));
     return -1;
   }
-  if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+  if (connect(fd, (struct sockaddr*)&addr, sizeof(addr)) != 0) {
     const int why = errno;
     close(fd);
     if (why == EPROTOTYPE) {
@@ -123,18 +123,18 @@ static int open_socket(const char *path, gssgate_wire_status *status) {
   return fd;
 }
 
-static void drop_queue(gssgate_wire *conn) {
+static void drop_queue(gssgate_wire* conn) {
   for (size_t i = 0; i < conn->queued; ++i) free(conn->queue[i].data);
   conn->queued = 0;
 }
 
-static void disconnect(gssgate_wire *conn) {
+static void disconnect(gssgate_wire* conn) {
   if (conn->fd >= 0) close(conn->fd);
   conn->fd = -1;
 }
 
 /* Connects if the connection is closed or was inherited across fork(). */
-static int ensure_connected(gssgate_wire *conn, gssgate_wire_status *status) {
+static int ensure_connected(gssgate_wire* conn, gssgate_wire_status* status) {
   const pid_t self = getpid();
   if (conn->fd >= 0 && conn->pid != self) {
     /* A forked child shares its parent's socket: calls on it would interleave with the
@@ -153,7 +153,7 @@ static int ensure_connected(gssgate_wire *conn, gssgate_wire_status *status) {
   return 1;
 }
 
-gssgate_wire *gssgate_wire_connect(const char *path, gssgate_wire_status *status) {
+gssgate_wire* gssgate_wire_connect(const char* path, gssgate_wire_status* status) {
   gssgate_wire_status ignored;
   if (status == NULL) status = &ignored;
   if (path == NULL) {
@@ -169,7 +169,7 @@ gssgate_wire *gssgate_wire_connect(const char *path, gssgate_wire_status *status
                path);
     return NULL;
   }
-  gssgate_wire *conn = calloc(1, sizeof(*conn));
+  gssgate_wire* conn = calloc(1, sizeof(*conn));
   if (conn == NULL) {
     set_status(status, GSSGATE_WIRE_RESOURCE_EXHAUSTED, "out of memory");
     return NULL;
@@ -200,7 +200,7 @@ gssgate_wire *gssgate_wire_connect(const char *path, gssgate_wire_status *status
   return conn;
 }
 
-void gssgate_wire_close(gssgate_wire *conn) {
+void gssgate_wire_close(gssgate_wire* conn) {
   if (conn == NULL) return;
   disconnect(conn);
   drop_queue(conn);
@@ -211,14 +211,14 @@ void gssgate_wire_close(gssgate_wire *conn) {
   free(conn);
 }
 
-void gssgate_wire_set_timeout(gssgate_wire *conn, int milliseconds) {
+void gssgate_wire_set_timeout(gssgate_wire* conn, int milliseconds) {
   /* Atomic rather than under the mutex: a call reads it before it takes the mutex, to bound
    * its wait for it. */
   __atomic_store_n(&conn->timeout_ms, milliseconds > 0 ? milliseconds : DEFAULT_TIMEOUT_MS,
                    __ATOMIC_RELAXED);
 }
 
-uint64_t gssgate_wire_generation(gssgate_wire *conn) {
+uint64_t gssgate_wire_generation(gssgate_wire* conn) {
   pthread_mutex_lock(&conn->mu);
   const uint64_t generation = conn->generation;
   pthread_mutex_unlock(&conn->mu);
@@ -227,16 +227,15 @@ uint64_t gssgate_wire_generation(gssgate_wire *conn) {
 
 /* ---- releases -------------------------------------------------------------------------------- */
 
-static uint32_t queue_release(gssgate_wire *conn, int is_cred, const uint8_t *handle,
-                              size_t len) {
+static uint32_t queue_release(gssgate_wire* conn, int is_cred, const uint8_t* handle, size_t len) {
   if (handle == NULL || len == 0) return GSSGATE_WIRE_OK;
-  uint8_t *copy = malloc(len);
+  uint8_t* copy = malloc(len);
   if (copy == NULL) return GSSGATE_WIRE_RESOURCE_EXHAUSTED;
   memcpy(copy, handle, len);
   pthread_mutex_lock(&conn->mu);
   if (conn->queued == conn->queue_cap) {
     const size_t cap = conn->queue_cap == 0 ? 16 : 2 * conn->queue_cap;
-    struct release *grown = realloc(conn->queue, cap * sizeof(*grown));
+    struct release* grown = realloc(conn->queue, cap * sizeof(*grown));
     if (grown == NULL) {
       pthread_mutex_unlock(&conn->mu);
       free(copy);
@@ -250,15 +249,15 @@ static uint32_t queue_release(gssgate_wire *conn, int is_cred, const uint8_t *ha
   return GSSGATE_WIRE_OK;
 }
 
-uint32_t gssgate_wire_release_context(gssgate_wire *conn, const uint8_t *handle, size_t len) {
+uint32_t gssgate_wire_release_context(gssgate_wire* conn, const uint8_t* handle, size_t len) {
   return queue_release(conn, 0, handle, len);
 }
 
-uint32_t gssgate_wire_release_cred(gssgate_wire *conn, const uint8_t *handle, size_t len) {
+uint32_t gssgate_wire_release_cred(gssgate_wire* conn, const uint8_t* handle, size_t len) {
   return queue_release(conn, 1, handle, len);
 }
 
-size_t gssgate_wire_pending_releases(gssgate_wire *conn) {
+size_t gssgate_wire_pending_releases(gssgate_wire* conn) {
   pthread_mutex_lock(&conn->mu);
   const size_t queued = conn->queued;
   pthread_mutex_unlock(&conn->mu);
@@ -266,7 +265,7 @@ size_t gssgate_wire_pending_releases(gssgate_wire *conn) {
 }
 
 /* Forgets the first `n` queued releases (the daemon processed them). */
-static void pop_releases(gssgate_wire *conn, size_t n) {
+static void pop_releases(gssgate_wire* conn, size_t n) {
   for (size_t i = 0; i < n; ++i) free(conn->queue[i].data);
   memmove(conn->queue, conn->queue + n, (conn->queued - n) * sizeof(*conn->queue));
   conn->queued -= n;
@@ -274,7 +273,7 @@ static void pop_releases(gssgate_wire *conn, size_t n) {
 
 /* ---- one call -------------------------------------------------------------------------------- */
 
-static int millis_left(const struct timespec *deadline) {
+static int millis_left(const struct timespec* deadline) {
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   const long long left = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
@@ -283,10 +282,10 @@ static int millis_left(const struct timespec *deadline) {
   return left > (1 << 30) ? (1 << 30) : (int)left;
 }
 
-static int send_datagram(gssgate_wire *conn, const ProtobufCMessage *frame) {
+static int send_datagram(gssgate_wire* conn, const ProtobufCMessage* frame) {
   const size_t size = protobuf_c_message_get_packed_size(frame);
   if (size > conn->send_cap) {
-    uint8_t *grown = realloc(conn->send_buffer, size);
+    uint8_t* grown = realloc(conn->send_buffer, size);
     if (grown == NULL) {
       errno = ENOMEM;
       return 0;
@@ -304,13 +303,13 @@ static int send_datagram(gssgate_wire *conn, const ProtobufCMessage *frame) {
 
 /* Sends the request's fragments; the first carries up to RELEASES_PER_CALL queued releases.
  * Returns how many releases it carried through *carried. */
-static int send_request(gssgate_wire *conn, uint32_t number, uint64_t call_id,
-                        const uint8_t *payload, size_t len, size_t *carried) {
+static int send_request(gssgate_wire* conn, uint32_t number, uint64_t call_id,
+                        const uint8_t* payload, size_t len, size_t* carried) {
   size_t n_contexts = 0, n_creds = 0;
   *carried = conn->queued < RELEASES_PER_CALL ? conn->queued : RELEASES_PER_CALL;
   ProtobufCBinaryData contexts[RELEASES_PER_CALL], creds[RELEASES_PER_CALL];
   for (size_t i = 0; i < *carried; ++i) {
-    const struct release *r = &conn->queue[i];
+    const struct release* r = &conn->queue[i];
     ProtobufCBinaryData handle = {r->len, r->data};
     if (r->is_cred) {
       creds[n_creds++] = handle;
@@ -331,7 +330,7 @@ static int send_request(gssgate_wire *conn, uint32_t number, uint64_t call_id,
     frame.method = number;
     frame.call_id = call_id;
     frame.payload.len = part;
-    frame.payload.data = (uint8_t *)(payload + offset);
+    frame.payload.data = (uint8_t*)(payload + offset);
     frame.continued = offset + part < len;
     if (offset == 0 && *carried > 0) frame.release = &releases;
     if (!send_datagram(conn, &frame.base)) return 0;
@@ -340,9 +339,9 @@ static int send_request(gssgate_wire *conn, uint32_t number, uint64_t call_id,
   return 1;
 }
 
-uint32_t gssgate_wire_call_raw(gssgate_wire *conn, uint32_t method_number,
-                               const uint8_t *request, size_t request_len, uint8_t **reply,
-                               size_t *reply_len, gssgate_wire_status *status) {
+uint32_t gssgate_wire_call_raw(gssgate_wire* conn, uint32_t method_number, const uint8_t* request,
+                               size_t request_len, uint8_t** reply, size_t* reply_len,
+                               gssgate_wire_status* status) {
   gssgate_wire_status ignored;
   if (status == NULL) status = &ignored;
   *reply = NULL;
@@ -364,9 +363,9 @@ uint32_t gssgate_wire_call_raw(gssgate_wire *conn, uint32_t method_number,
     return GSSGATE_WIRE_DEADLINE_EXCEEDED;
   }
   uint32_t code = GSSGATE_WIRE_OK;
-  uint8_t *body = NULL;
+  uint8_t* body = NULL;
   size_t body_len = 0;
-  Gssgate__V1__Frame *head = NULL;
+  Gssgate__V1__Frame* head = NULL;
 
   if (!ensure_connected(conn, status)) {
     code = status->code;
@@ -399,7 +398,7 @@ uint32_t gssgate_wire_call_raw(gssgate_wire *conn, uint32_t method_number,
     const ssize_t n = recv(conn->fd, conn->recv_buffer, MAX_DATAGRAM + 1, MSG_TRUNC);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      const char *why = n == 0 ? "gssgated closed the connection" : strerror(errno);
+      const char* why = n == 0 ? "gssgated closed the connection" : strerror(errno);
       set_status(status, code = GSSGATE_WIRE_UNAVAILABLE, "the wire connection broke: %s", why);
       disconnect(conn);
       goto out;
@@ -411,7 +410,7 @@ uint32_t gssgate_wire_call_raw(gssgate_wire *conn, uint32_t method_number,
       disconnect(conn);
       goto out;
     }
-    Gssgate__V1__Frame *frame = gssgate__v1__frame__unpack(NULL, (size_t)n, conn->recv_buffer);
+    Gssgate__V1__Frame* frame = gssgate__v1__frame__unpack(NULL, (size_t)n, conn->recv_buffer);
     if (frame == NULL) {
       set_status(status, code = GSSGATE_WIRE_INTERNAL,
                  "gssgated sent a datagram that is not a gssgate.v1.Frame");
@@ -437,7 +436,7 @@ uint32_t gssgate_wire_call_raw(gssgate_wire *conn, uint32_t method_number,
       goto out;
     }
     if (frame->payload.len > 0) {
-      uint8_t *grown = realloc(body, body_len + frame->payload.len);
+      uint8_t* grown = realloc(body, body_len + frame->payload.len);
       if (grown == NULL) {
         gssgate__v1__frame__free_unpacked(frame, NULL);
         set_status(status, code = GSSGATE_WIRE_RESOURCE_EXHAUSTED, "out of memory");
@@ -475,13 +474,12 @@ out:
   return code;
 }
 
-uint32_t gssgate_wire_call(gssgate_wire *conn, const char *method,
-                           const ProtobufCMessage *request, ProtobufCMessage **reply,
-                           gssgate_wire_status *status) {
+uint32_t gssgate_wire_call(gssgate_wire* conn, const char* method, const ProtobufCMessage* request,
+                           ProtobufCMessage** reply, gssgate_wire_status* status) {
   gssgate_wire_status ignored;
   if (status == NULL) status = &ignored;
   *reply = NULL;
-  const ProtobufCMethodDescriptor *found = find_method(method);
+  const ProtobufCMethodDescriptor* found = find_method(method);
   if (found == NULL) {
     set_status(status, GSSGATE_WIRE_UNIMPLEMENTED, "gssgate.v1.Gssgate has no method \"%.100s\"",
                method == NULL ? "(null)" : method);
@@ -493,13 +491,13 @@ uint32_t gssgate_wire_call(gssgate_wire *conn, const char *method,
     return GSSGATE_WIRE_INVALID_ARGUMENT;
   }
   const size_t size = protobuf_c_message_get_packed_size(request);
-  uint8_t *packed = malloc(size > 0 ? size : 1);
+  uint8_t* packed = malloc(size > 0 ? size : 1);
   if (packed == NULL) {
     set_status(status, GSSGATE_WIRE_RESOURCE_EXHAUSTED, "out of memory");
     return GSSGATE_WIRE_RESOURCE_EXHAUSTED;
   }
   protobuf_c_message_pack(request, packed);
-  uint8_t *raw = NULL;
+  uint8_t* raw = NULL;
   size_t raw_len = 0;
   const uint32_t code = gssgate_wire_call_raw(conn, gssgate_wire_method_number(method), packed,
                                               size, &raw, &raw_len, status);
@@ -508,8 +506,7 @@ uint32_t gssgate_wire_call(gssgate_wire *conn, const char *method,
   *reply = protobuf_c_message_unpack(found->output, NULL, raw_len, raw);
   free(raw);
   if (*reply == NULL) {
-    set_status(status, GSSGATE_WIRE_INTERNAL, "gssgated's reply is not a %s",
-               found->output->name);
+    set_status(status, GSSGATE_WIRE_INTERNAL, "gssgated's reply is not a %s", found->output->name);
     return GSSGATE_WIRE_INTERNAL;
   }
   return GSSGATE_WIRE_OK;
@@ -517,11 +514,11 @@ uint32_t gssgate_wire_call(gssgate_wire *conn, const char *method,
 
 /* ---- InitSecContextRequest.flags ------------------------------------------------------------- */
 
-void gssgate_wire_set_init_flags(ProtobufCMessage *request, uint32_t flags) {
+void gssgate_wire_set_init_flags(ProtobufCMessage* request, uint32_t flags) {
   /* Field 5 as a varint 0: the daemon's parser sees the field present, with value 0. */
   static uint8_t zero = 0;
   static ProtobufCMessageUnknownField explicit_zero = {5, PROTOBUF_C_WIRE_TYPE_VARINT, 1, &zero};
-  Gssgate__V1__InitSecContextRequest *init = (Gssgate__V1__InitSecContextRequest *)request;
+  Gssgate__V1__InitSecContextRequest* init = (Gssgate__V1__InitSecContextRequest*)request;
   init->flags = flags;
   if (flags == 0) {
     request->n_unknown_fields = 1;

@@ -20,10 +20,9 @@
 #ifndef GSSGATE_WIRE_H
 #define GSSGATE_WIRE_H
 
+#include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <protobuf-c/protobuf-c.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,22 +63,22 @@ typedef struct gssgate_wire gssgate_wire;
  * GSSGATE_WIRE_DEFAULT_SOCKET. Returns NULL and fills `status` (if not NULL) when the socket
  * cannot be reached or is not a wire socket.
  */
-gssgate_wire *gssgate_wire_connect(const char *path, gssgate_wire_status *status);
+gssgate_wire* gssgate_wire_connect(const char* path, gssgate_wire_status* status);
 
 /* Closes the connection; the daemon releases every handle it made. NULL is allowed. */
-void gssgate_wire_close(gssgate_wire *conn);
+void gssgate_wire_close(gssgate_wire* conn);
 
 /* How long a call may take, from when it is made until its whole reply is in (default 30 s).
  * A call that takes longer fails with DEADLINE_EXCEEDED; its late reply is skipped. */
-void gssgate_wire_set_timeout(gssgate_wire *conn, int milliseconds);
+void gssgate_wire_set_timeout(gssgate_wire* conn, int milliseconds);
 
 /* 1, 2, ... : how many times this connection has connected to the daemon. Handles made while it
  * had one value are gone once it has another. */
-uint64_t gssgate_wire_generation(gssgate_wire *conn);
+uint64_t gssgate_wire_generation(gssgate_wire* conn);
 
 /* The wire number of a method of service gssgate.v1.Gssgate ("WhoAmI", "InitSecContext", ...):
  * 1 + its index in the service; 0 if there is no such method. */
-uint32_t gssgate_wire_method_number(const char *method);
+uint32_t gssgate_wire_method_number(const char* method);
 
 /*
  * Calls `method` with `request`, which must be the method's request message. On success returns
@@ -87,15 +86,14 @@ uint32_t gssgate_wire_method_number(const char *method);
  * protobuf_c_message_free_unpacked(*reply, NULL). Otherwise returns the status code, fills
  * `status` (if not NULL) and leaves *reply NULL.
  */
-uint32_t gssgate_wire_call(gssgate_wire *conn, const char *method,
-                           const ProtobufCMessage *request, ProtobufCMessage **reply,
-                           gssgate_wire_status *status);
+uint32_t gssgate_wire_call(gssgate_wire* conn, const char* method, const ProtobufCMessage* request,
+                           ProtobufCMessage** reply, gssgate_wire_status* status);
 
 /* The same with serialized messages: the method by number, the reply in a malloc'ed buffer the
  * caller frees with free() (*reply may be NULL when *reply_len is 0). */
-uint32_t gssgate_wire_call_raw(gssgate_wire *conn, uint32_t method_number,
-                               const uint8_t *request, size_t request_len, uint8_t **reply,
-                               size_t *reply_len, gssgate_wire_status *status);
+uint32_t gssgate_wire_call_raw(gssgate_wire* conn, uint32_t method_number, const uint8_t* request,
+                               size_t request_len, uint8_t** reply, size_t* reply_len,
+                               gssgate_wire_status* status);
 
 /*
  * Releases a context or credential handle without a call of its own: the release rides on the
@@ -104,10 +102,10 @@ uint32_t gssgate_wire_call_raw(gssgate_wire *conn, uint32_t method_number,
  * Returns 0, or RESOURCE_EXHAUSTED when memory runs out (the handle then lives until the
  * connection closes).
  */
-uint32_t gssgate_wire_release_context(gssgate_wire *conn, const uint8_t *handle, size_t len);
-uint32_t gssgate_wire_release_cred(gssgate_wire *conn, const uint8_t *handle, size_t len);
+uint32_t gssgate_wire_release_context(gssgate_wire* conn, const uint8_t* handle, size_t len);
+uint32_t gssgate_wire_release_cred(gssgate_wire* conn, const uint8_t* handle, size_t len);
 /* How many releases wait for the next call. */
-size_t gssgate_wire_pending_releases(gssgate_wire *conn);
+size_t gssgate_wire_pending_releases(gssgate_wire* conn);
 
 /*
  * InitSecContextRequest.flags has presence in gssgate.proto (unset: mutual | sequence, as
@@ -116,7 +114,7 @@ size_t gssgate_wire_pending_releases(gssgate_wire *conn);
  * `request` must be a Gssgate__V1__InitSecContextRequest; a request set up this way must not
  * be freed with protobuf_c_message_free_unpacked (it never is: requests are the caller's).
  */
-void gssgate_wire_set_init_flags(ProtobufCMessage *request, uint32_t flags);
+void gssgate_wire_set_init_flags(ProtobufCMessage* request, uint32_t flags);
 
 #ifdef __cplusplus
 }

@@ -44,19 +44,19 @@ static int exit_code_for(uint32_t code) {
   }
 }
 
-static int fail(const gssgate_wire_status *status) {
+static int fail(const gssgate_wire_status* status) {
   fprintf(stderr, "gssgate-wire-call: %s\n", status->message);
   return exit_code_for(status->code);
 }
 
-static int whoami(gssgate_wire *conn) {
+static int whoami(gssgate_wire* conn) {
   Gssgate__V1__WhoAmIRequest request = GSSGATE__V1__WHO_AM_IREQUEST__INIT;
-  ProtobufCMessage *reply = NULL;
+  ProtobufCMessage* reply = NULL;
   gssgate_wire_status status;
   if (gssgate_wire_call(conn, "WhoAmI", &request.base, &reply, &status) != GSSGATE_WIRE_OK) {
     return fail(&status);
   }
-  const Gssgate__V1__WhoAmIReply *who = (const Gssgate__V1__WhoAmIReply *)reply;
+  const Gssgate__V1__WhoAmIReply* who = (const Gssgate__V1__WhoAmIReply*)reply;
   printf("uid: %u\ngid: %u\npid: %d\n", who->uid, who->gid, who->pid);
   printf("cgroup: %s\nrule: %s\ngrants:", who->cgroup, who->rule);
   for (size_t i = 0; i < who->n_grants; ++i) printf(" %s", who->grants[i]);
@@ -65,15 +65,14 @@ static int whoami(gssgate_wire *conn) {
   return kOk;
 }
 
-static int mechs(gssgate_wire *conn) {
+static int mechs(gssgate_wire* conn) {
   Gssgate__V1__IndicateMechsRequest request = GSSGATE__V1__INDICATE_MECHS_REQUEST__INIT;
-  ProtobufCMessage *reply = NULL;
+  ProtobufCMessage* reply = NULL;
   gssgate_wire_status status;
-  if (gssgate_wire_call(conn, "IndicateMechs", &request.base, &reply, &status) !=
-      GSSGATE_WIRE_OK) {
+  if (gssgate_wire_call(conn, "IndicateMechs", &request.base, &reply, &status) != GSSGATE_WIRE_OK) {
     return fail(&status);
   }
-  const Gssgate__V1__IndicateMechsReply *found = (const Gssgate__V1__IndicateMechsReply *)reply;
+  const Gssgate__V1__IndicateMechsReply* found = (const Gssgate__V1__IndicateMechsReply*)reply;
   int code = kOk;
   if (found->status != NULL && found->status->major != 0) {
     fprintf(stderr, "gssgate-wire-call: gss_indicate_mechs failed: %s\n",
@@ -88,9 +87,9 @@ static int mechs(gssgate_wire *conn) {
   return code;
 }
 
-int main(int argc, char **argv) {
-  const char *socket_path = NULL;
-  const char *command = NULL;
+int main(int argc, char** argv) {
+  const char* socket_path = NULL;
+  const char* command = NULL;
   for (int i = 1; i < argc; ++i) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       fputs(kUsageText, stdout);
@@ -112,7 +111,7 @@ int main(int argc, char **argv) {
       return kUsage;
     }
   }
-  int (*run)(gssgate_wire *) = NULL;
+  int (*run)(gssgate_wire*) = NULL;
   if (command != NULL && strcmp(command, "whoami") == 0) run = whoami;
   if (command != NULL && strcmp(command, "mechs") == 0) run = mechs;
   if (run == NULL) {
@@ -121,7 +120,7 @@ int main(int argc, char **argv) {
     return kUsage;
   }
   gssgate_wire_status status;
-  gssgate_wire *conn = gssgate_wire_connect(socket_path, &status);
+  gssgate_wire* conn = gssgate_wire_connect(socket_path, &status);
   if (conn == NULL) return fail(&status);
   const int code = run(conn);
   gssgate_wire_close(conn);

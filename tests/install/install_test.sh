@@ -32,9 +32,17 @@ wait_for() {  # FILE NEEDLE PID WHAT
 
 echo "==> cmake --install into ${prefix}"
 cmake --install "${build}" --prefix "${prefix}" > "${work}/install.log"
-for f in sbin/gssgated bin/gssgate include/gssgate/gssgate.h; do
+for f in sbin/gssgated bin/gssgate include/gssgate/gssgate.h etc/gss/mech.d/gssgate.conf; do
   [ -e "${prefix}/${f}" ] || { echo "missing ${f}"; cat "${work}/install.log"; exit 1; }
 done
+# The mech.d entry names the installed interposer module, which exists and exports only MIT's
+# entry points.
+module="$(awk '/^gssgate /{print $3}' "${prefix}/etc/gss/mech.d/gssgate.conf")"
+[ -f "${module}" ] || { echo "the mech.d entry names ${module}, which is not installed"; exit 1; }
+case "${module}" in "${prefix}"/*) ;; *) echo "${module} is outside ${prefix}"; exit 1;; esac
+if nm -D --defined-only "${module}" | awk '{print $3}' | grep -v -e '^gss_mech_interposer$' -e '^gssi_'; then
+  echo "the interposer exports more than gss_mech_interposer and gssi_*"; exit 1
+fi
 lib="$(find "${prefix}" -name 'libgssgate.so' | head -n 1)"
 [ -n "${lib}" ] || { echo "libgssgate.so not installed"; exit 1; }
 libdir="$(dirname "${lib}")"

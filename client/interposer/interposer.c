@@ -1,0 +1,578 @@
+/* The gssgate interposer: enabling, the daemon connection, statuses and names. Credentials and
+ * security contexts are in sec_context.c. docs/transparent.md says how MIT loads it. */
+#define _GNU_SOURCE
+
+#include "interposer.h"
+
+#include <errno.h>
+#include <gssapi/gssapi_krb5.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- enabling -------------------------------------------------------------------------------- */
+
+enum mode { MODE_UNKNOWN, MODE_OFF, MODE_ON };
+
+static enum mode interpose_mode(void) {
+  /* Decided once per process: MIT asks again at later updates of its mechanism list. */
+  static enum mode decided = MODE_UNKNOWN;
+  enum mode mode = __atomic_load_n(&decided, __ATOMIC_ACQUIRE);
+  if (mode != MODE_UNKNOWN) return mode;
+  /* secure_getenv: a setuid or otherwise AT_SECURE program never opts in through its caller's
+   * environment. gssgated sets GSSGATE_INTERPOSE=0 for itself, and is named here as well, so
+   * the daemon never sends its own GSSAPI calls to itself. */
+  const char* setting = secure_getenv("GSSGATE_INTERPOSE");
+  mode = MODE_OFF;
+  if (setting != NULL && (strcmp(setting, "1") == 0 || strcmp(setting, "yes") == 0)) {
+    mode = MODE_ON;
+  }
+  if (strcmp(program_invocation_short_name, "gssgated") == 0) mode = MODE_OFF;
+  __atomic_store_n(&decided, mode, __ATOMIC_RELEASE);
+  return mode;
+}
+
+/* Our own OID as MIT's mech config names it (the argument of gss_mech_interposer), kept for
+ * gg_local_mech. */
+static unsigned char own_oid_bytes[64];
+static OM_uint32 own_oid_length;
+
+/* MIT calls this with its mechanism-list lock held: nothing here may call a GSSAPI function that
+ * selects a mechanism (only the OID-set helpers, which do not). */
+GG_EXPORT gss_OID_set gss_mech_interposer(gss_OID mech_type) {
+  if (interpose_mode() != MODE_ON) return GSS_C_NO_OID_SET;
+  if (mech_type == GSS_C_NO_OID || mech_type->length > sizeof(own_oid_bytes)) {
+    return GSS_C_NO_OID_SET;
+  }
+  memcpy(own_oid_bytes, mech_type->elements, mech_type->length);
+  own_oid_length = mech_type->length;
+  /* krb5 under its three OIDs. SPNEGO stays in the process and reaches us through its inner
+   * krb5 calls; IAKERB is not offered by gssgated. */
+  OM_uint32 minor;
+  gss_OID_set set = GSS_C_NO_OID_SET;
+  if (gss_create_empty_oid_set(&minor, &set) != GSS_S_COMPLETE) return GSS_C_NO_OID_SET;
+  const gss_OID mechs[] = {gss_mech_krb5, gss_mech_krb5_old, gss_mech_krb5_wrong};
+  for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); ++i) {
+    if (gss_add_oid_set_member(&minor, mechs[i], &set) != GSS_S_COMPLETE) {
+      gss_release_oid_set(&minor, &set);
+      return GSS_C_NO_OID_SET;
+    }
+  }
+  return set;
+}
+
+/* ---- OIDs ------------------------------------------------------------------------------------ */
+
+static int oid_bytes_equal(const gss_OID oid, const void* bytes, size_t len) {
+  return oid != GSS_C_NO_OID && oid->length == len && memcmp(oid->elements, bytes, len) == 0;
+}
+
+gss_OID gg_static_mech(const ProtobufCBinaryData* bytes) {
+  const gss_OID mechs[] = {gss_mech_krb5, gss_mech_krb5_old, gss_mech_krb5_wrong};
+  for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); ++i) {
+    if (oid_bytes_equal(mechs[i], bytes->data, bytes->len)) return mechs[i];
+  }
+  /* An empty mech field means krb5 (gssgate.proto). */
+  return bytes->len == 0 ? gss_mech_krb5 : GSS_C_NO_OID;
+}
+
+/* A name type the daemon reported, as the library constant MIT's own krb5 mechanism returns
+ * (the mechglue releases a name's type with gss_release_oid, which must find it static). */
+static gss_OID static_name_type(const ProtobufCBinaryData* bytes) {
+  const gss_OID types[] = {GSS_KRB5_NT_PRINCIPAL_NAME, GSS_C_NT_HOSTBASED_SERVICE,
+                           GSS_C_NT_USER_NAME,         GSS_C_NT_EXPORT_NAME,
+                           GSS_C_NT_ANONYMOUS,         GSS_C_NT_COMPOSITE_EXPORT};
+  for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); ++i) {
+    if (oid_bytes_equal(types[i], bytes->data, bytes->len)) return types[i];
+  }
+  return GSS_C_NO_OID;
+}
+
+/* Our OID followed by each interposed mechanism's, made once (after gss_mech_interposer, which
+ * MIT always calls first); the pointers stay valid for the life of the process. */
+static struct {
+  gss_OID_desc oid;
+  unsigned char bytes[96];
+} local_mechs[3];
+static pthread_once_t local_mechs_once = PTHREAD_ONCE_INIT;
+
+static void make_local_mechs(void) {
+  const gss_OID mechs[] = {gss_mech_krb5, gss_mech_krb5_old, gss_mech_krb5_wrong};
+  for (size_t i = 0; i < 3; ++i) {
+    memcpy(local_mechs[i].bytes, own_oid_bytes, own_oid_length);
+    memcpy(local_mechs[i].bytes + own_oid_length, mechs[i]->elements, mechs[i]->length);
+    local_mechs[i].oid.length = own_oid_length + mechs[i]->length;
+    local_mechs[i].oid.elements = local_mechs[i].bytes;
+  }
+}
+
+gss_OID gg_local_mech(gss_const_OID mech) {
+  pthread_once(&local_mechs_once, make_local_mechs);
+  const gss_OID mechs[] = {gss_mech_krb5, gss_mech_krb5_old, gss_mech_krb5_wrong};
+  for (size_t i = 0; i < 3; ++i) {
+    if (mech != GSS_C_NO_OID && mechs[i]->length == mech->length &&
+        memcmp(mechs[i]->elements, mech->elements, mech->length) == 0) {
+      return &local_mechs[i].oid;
+    }
+  }
+  return &local_mechs[0].oid;
+}
+
+/* ---- errors ---------------------------------------------------------------------------------- */
+
+/* The last failure of ours on this thread, for gssi_display_status: MIT asks for the text of a
+ * minor code right after the call that returned it, on the same thread. */
+static __thread OM_uint32 last_minor;
+static __thread char last_text[600];
+
+void gg_set_error(OM_uint32 minor, const char* format, ...) {
+  last_minor = minor;
+  va_list args;
+  va_start(args, format);
+  vsnprintf(last_text, sizeof(last_text), format, args);
+  va_end(args);
+}
+
+static const char* fixed_text(OM_uint32 minor) {
+  switch (minor) {
+    case GG_MINOR_UNREACHABLE:
+      return "gssgate: gssgated cannot be reached; is it running, and does GSSGATE_SOCKET name "
+             "its wire socket?";
+    case GG_MINOR_DENIED:
+      return "gssgate: gssgated's policy refused this program";
+    case GG_MINOR_LOST:
+      return "gssgate: gssgated no longer holds this credential or context (it restarted, or "
+             "the process forked); start again";
+    case GG_MINOR_DAEMON:
+      return "gssgate: gssgated refused the call";
+    case GG_MINOR_UNSUPPORTED:
+      return "gssgate: this operation is not available through gssgated";
+    case GG_MINOR_NOMEM:
+      return "gssgate: out of memory";
+    default:
+      return NULL;
+  }
+}
+
+OM_uint32 gg_reply_status(OM_uint32* minor, const Gssgate__V1__GssStatus* status) {
+  if (status == NULL) {
+    *minor = 0;
+    return GSS_S_COMPLETE;
+  }
+  *minor = status->minor;
+  if (status->minor != 0 && status->n_minor_text > 0) {
+    /* The daemon's own text (MIT's, with the names it knew), not what a local krb5 would say
+     * for the bare code. */
+    const ProtobufCBinaryData* text = &status->minor_text[0];
+    const int len = text->len > 500 ? 500 : (int)text->len;
+    last_minor = status->minor;
+    snprintf(last_text, sizeof(last_text), "%.*s", len, (const char*)text->data);
+  }
+  return status->major;
+}
+
+/* ---- the connection -------------------------------------------------------------------------- */
+
+static pthread_mutex_t connection_mu = PTHREAD_MUTEX_INITIALIZER;
+static gssgate_wire* connection;
+
+gssgate_wire* gg_connection(OM_uint32* minor) {
+  pthread_mutex_lock(&connection_mu);
+  if (connection == NULL) {
+    gssgate_wire_status status;
+    connection = gssgate_wire_connect(NULL, &status);
+    if (connection == NULL) {
+      *minor = GG_MINOR_UNREACHABLE;
+      gg_set_error(*minor, "gssgate: %s", status.message);
+    }
+  }
+  gssgate_wire* conn = connection;
+  pthread_mutex_unlock(&connection_mu);
+  return conn;
+}
+
+__attribute__((destructor)) static void close_connection(void) {
+  /* MIT loads the module RTLD_NODELETE, so this runs at process exit; closing is courtesy (the
+   * daemon releases the handles either way). */
+  gssgate_wire_close(connection);
+  connection = NULL;
+}
+
+OM_uint32 gg_call(OM_uint32* minor, const char* method, const ProtobufCMessage* request,
+                  ProtobufCMessage** reply, OM_uint32 lost_major) {
+  *reply = NULL;
+  gssgate_wire* conn = gg_connection(minor);
+  if (conn == NULL) return GSS_S_FAILURE;
+  gssgate_wire_status status;
+  uint32_t code = gssgate_wire_call(conn, method, request, reply, &status);
+  if (code != GSSGATE_WIRE_OK && status.not_run) {
+    /* Refused before it ran (the uid's share of the daemon's threads was busy): once more. */
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    code = gssgate_wire_call(conn, method, request, reply, &status);
+  }
+  switch (code) {
+    case GSSGATE_WIRE_OK:
+      return GSS_S_COMPLETE;
+    case GSSGATE_WIRE_UNAVAILABLE:
+      *minor = GG_MINOR_UNREACHABLE;
+      gg_set_error(*minor, "gssgate: %s", status.message);
+      return GSS_S_FAILURE;
+    case GSSGATE_WIRE_PERMISSION_DENIED:
+      *minor = GG_MINOR_DENIED;
+      gg_set_error(*minor, "gssgate: %s", status.message);
+      return GSS_S_FAILURE;
+    case GSSGATE_WIRE_NOT_FOUND:
+      *minor = GG_MINOR_LOST;
+      gg_set_error(*minor, "gssgate: %s", status.message);
+      return lost_major;
+    default:
+      *minor = GG_MINOR_DAEMON;
+      gg_set_error(*minor, "gssgate: %s (%s)", status.message, method);
+      return GSS_S_FAILURE;
+  }
+}
+
+/* ---- handles and buffers --------------------------------------------------------------------- */
+
+ProtobufCBinaryData gg_bin(const void* data, size_t len) {
+  ProtobufCBinaryData b = {len, (uint8_t*)data};
+  return b;
+}
+
+int gg_handle_set(gg_handle* handle, const ProtobufCBinaryData* from) {
+  uint8_t* copy = malloc(from->len > 0 ? from->len : 1);
+  if (copy == NULL) return 0;
+  memcpy(copy, from->data, from->len);
+  free(handle->data);
+  handle->data = copy;
+  handle->len = from->len;
+  OM_uint32 ignored;
+  gssgate_wire* conn = gg_connection(&ignored);
+  handle->generation = conn != NULL ? gssgate_wire_generation(conn) : 0;
+  return 1;
+}
+
+void gg_handle_free(gg_handle* handle) {
+  free(handle->data);
+  handle->data = NULL;
+  handle->len = 0;
+}
+
+int gg_handle_current(OM_uint32* minor, const gg_handle* handle, const char* what) {
+  OM_uint32 ignored;
+  gssgate_wire* conn = gg_connection(&ignored);
+  if (conn != NULL && gssgate_wire_generation(conn) == handle->generation) return 1;
+  *minor = GG_MINOR_LOST;
+  gg_set_error(*minor,
+               "gssgate: this %s was made on an earlier connection to gssgated (it restarted, "
+               "or the process forked) and is gone; start again",
+               what);
+  return 0;
+}
+
+int gg_buffer_set(gss_buffer_t out, const void* bytes, size_t len) {
+  out->length = 0;
+  out->value = NULL;
+  if (len == 0) return 1;
+  /* The application frees it with gss_release_buffer, which is free() on this platform. */
+  out->value = malloc(len);
+  if (out->value == NULL) return 0;
+  memcpy(out->value, bytes, len);
+  out->length = len;
+  return 1;
+}
+
+int64_t gg_now(void) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return now.tv_sec;
+}
+
+/* ---- names ----------------------------------------------------------------------------------- */
+
+static int copy_bytes(gss_buffer_t out, const void* bytes, size_t len) {
+  out->value = malloc(len > 0 ? len : 1);
+  if (out->value == NULL) return 0;
+  memcpy(out->value, bytes, len);
+  out->length = len;
+  return 1;
+}
+
+void gg_name_free(gg_name* name) {
+  if (name == NULL) return;
+  free(name->value.value);
+  free(name->type.elements);
+  free(name->display.value);
+  free(name);
+}
+
+static gg_name* name_new(const void* value, size_t len, const void* type, size_t type_len) {
+  gg_name* name = calloc(1, sizeof(*name));
+  if (name == NULL) return NULL;
+  if (!copy_bytes(&name->value, value, len)) goto fail;
+  name->type.elements = malloc(type_len > 0 ? type_len : 1);
+  if (name->type.elements == NULL) goto fail;
+  memcpy(name->type.elements, type, type_len);
+  name->type.length = (OM_uint32)type_len;
+  return name;
+fail:
+  gg_name_free(name);
+  return NULL;
+}
+
+gg_name* gg_name_from_proto(const Gssgate__V1__Name* proto) {
+  if (proto == NULL) return NULL;
+  gg_name* name =
+      name_new(proto->value.data, proto->value.len, proto->name_type.data, proto->name_type.len);
+  if (name == NULL) return NULL;
+  if (proto->display.len > 0) {
+    if (!copy_bytes(&name->display, proto->display.data, proto->display.len)) {
+      gg_name_free(name);
+      return NULL;
+    }
+    name->display_type = static_name_type(&proto->display_type);
+  }
+  return name;
+}
+
+gg_name* gg_name_copy(const gg_name* from) {
+  gg_name* name =
+      name_new(from->value.value, from->value.length, from->type.elements, from->type.length);
+  if (name == NULL) return NULL;
+  if (from->display.length > 0) {
+    if (!copy_bytes(&name->display, from->display.value, from->display.length)) {
+      gg_name_free(name);
+      return NULL;
+    }
+  }
+  name->display_type = from->display_type;
+  return name;
+}
+
+void gg_name_to_proto(const gg_name* name, Gssgate__V1__Name* out) {
+  gssgate__v1__name__init(out);
+  out->value = gg_bin(name->value.value, name->value.length);
+  out->name_type = gg_bin(name->type.elements, name->type.length);
+}
+
+static OM_uint32 import_name(OM_uint32* minor, gss_buffer_t buffer, gss_OID type, gss_name_t* out) {
+  *out = GSS_C_NO_NAME;
+  /* By value: the daemon imports it where it is used, so nothing is lost to a canonical form
+   * made here. */
+  gg_name* name =
+      name_new(buffer->value, buffer->length, type != GSS_C_NO_OID ? type->elements : NULL,
+               type != GSS_C_NO_OID ? type->length : 0);
+  if (name == NULL) {
+    *minor = GG_MINOR_NOMEM;
+    return GSS_S_FAILURE;
+  }
+  *out = (gss_name_t)name;
+  *minor = 0;
+  return GSS_S_COMPLETE;
+}
+
+GG_EXPORT OM_uint32 gssi_import_name(OM_uint32* minor, gss_buffer_t buffer, gss_OID type,
+                                     gss_name_t* out) {
+  return import_name(minor, buffer, type, out);
+}
+
+GG_EXPORT OM_uint32 gssi_import_name_by_mech(OM_uint32* minor, gss_OID mech, gss_buffer_t buffer,
+                                             gss_OID type, gss_name_t* out) {
+  (void)mech;
+  return import_name(minor, buffer, type, out);
+}
+
+GG_EXPORT OM_uint32 gssi_display_name(OM_uint32* minor, gss_name_t input, gss_buffer_t out,
+                                      gss_OID* out_type) {
+  *minor = 0;
+  const gg_name* name = (const gg_name*)input;
+  if (name == NULL) return GSS_S_BAD_NAME;
+  const gss_buffer_desc* shown = name->display.length > 0 ? &name->display : &name->value;
+  if (!gg_buffer_set(out, shown->value, shown->length)) {
+    *minor = GG_MINOR_NOMEM;
+    return GSS_S_FAILURE;
+  }
+  if (out_type != NULL) {
+    if (name->display.length > 0) {
+      *out_type = name->display_type;
+    } else {
+      ProtobufCBinaryData type = gg_bin(name->type.elements, name->type.length);
+      *out_type = static_name_type(&type);
+    }
+  }
+  return GSS_S_COMPLETE;
+}
+
+GG_EXPORT OM_uint32 gssi_release_name(OM_uint32* minor, gss_name_t* name) {
+  *minor = 0;
+  gg_name_free((gg_name*)*name);
+  *name = GSS_C_NO_NAME;
+  return GSS_S_COMPLETE;
+}
+
+GG_EXPORT OM_uint32 gssi_duplicate_name(OM_uint32* minor, const gss_name_t input, gss_name_t* out) {
+  *minor = 0;
+  gg_name* copy = gg_name_copy((const gg_name*)input);
+  if (copy == NULL) {
+    *minor = GG_MINOR_NOMEM;
+    return GSS_S_FAILURE;
+  }
+  *out = (gss_name_t)copy;
+  return GSS_S_COMPLETE;
+}
+
+GG_EXPORT OM_uint32 gssi_compare_name(OM_uint32* minor, gss_name_t first, gss_name_t second,
+                                      int* equal) {
+  Gssgate__V1__CompareNameRequest request = GSSGATE__V1__COMPARE_NAME_REQUEST__INIT;
+  Gssgate__V1__Name a, b;
+  gg_name_to_proto((const gg_name*)first, &a);
+  gg_name_to_proto((const gg_name*)second, &b);
+  request.first = &a;
+  request.second = &b;
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "CompareName", &request.base, &reply, GSS_S_FAILURE);
+  if (major != GSS_S_COMPLETE) return major;
+  const Gssgate__V1__CompareNameReply* compared = (const Gssgate__V1__CompareNameReply*)reply;
+  major = gg_reply_status(minor, compared->status);
+  *equal = compared->equal;
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+GG_EXPORT OM_uint32 gssi_export_name(OM_uint32* minor, const gss_name_t input, gss_buffer_t out) {
+  Gssgate__V1__ExportNameRequest request = GSSGATE__V1__EXPORT_NAME_REQUEST__INIT;
+  Gssgate__V1__Name name;
+  gg_name_to_proto((const gg_name*)input, &name);
+  request.name = &name;
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "ExportName", &request.base, &reply, GSS_S_FAILURE);
+  if (major != GSS_S_COMPLETE) return major;
+  const Gssgate__V1__ExportNameReply* exported = (const Gssgate__V1__ExportNameReply*)reply;
+  major = gg_reply_status(minor, exported->status);
+  if (!GSS_ERROR(major) && !gg_buffer_set(out, exported->token.data, exported->token.len)) {
+    *minor = GG_MINOR_NOMEM;
+    major = GSS_S_FAILURE;
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+/* RFC 6680: which attributes a name has (a PAC's, for an initiator the daemon authenticated). */
+GG_EXPORT OM_uint32 gssi_inquire_name(OM_uint32* minor, gss_name_t input, int* name_is_mn,
+                                      gss_OID* mn_mech, gss_buffer_set_t* attrs) {
+  Gssgate__V1__InquireNameRequest request = GSSGATE__V1__INQUIRE_NAME_REQUEST__INIT;
+  Gssgate__V1__Name name;
+  gg_name_to_proto((const gg_name*)input, &name);
+  request.name = &name;
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "InquireName", &request.base, &reply, GSS_S_FAILURE);
+  if (major != GSS_S_COMPLETE) return major;
+  const Gssgate__V1__InquireNameReply* inquired = (const Gssgate__V1__InquireNameReply*)reply;
+  major = gg_reply_status(minor, inquired->status);
+  if (!GSS_ERROR(major)) {
+    if (name_is_mn != NULL) *name_is_mn = inquired->is_mech_name;
+    if (mn_mech != NULL) *mn_mech = inquired->is_mech_name ? gg_static_mech(&inquired->mech) : NULL;
+    if (attrs != NULL) {
+      *attrs = GSS_C_NO_BUFFER_SET;
+      if (gss_create_empty_buffer_set(minor, attrs) != GSS_S_COMPLETE) major = GSS_S_FAILURE;
+      for (size_t i = 0; i < inquired->n_attributes && !GSS_ERROR(major); ++i) {
+        gss_buffer_desc attr = {inquired->attributes[i].len, inquired->attributes[i].data};
+        if (gss_add_buffer_set_member(minor, &attr, attrs) != GSS_S_COMPLETE) {
+          major = GSS_S_FAILURE;
+        }
+      }
+      if (GSS_ERROR(major)) {
+        OM_uint32 ignored;
+        gss_release_buffer_set(&ignored, attrs);
+        *minor = GG_MINOR_NOMEM;
+      }
+    }
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+/* One value of an attribute per call: *more is -1 on the first call and 0 after the last value
+ * (RFC 6680 §7.5); the daemon sends them all, so each call asks again for the next index. */
+GG_EXPORT OM_uint32 gssi_get_name_attribute(OM_uint32* minor, gss_name_t input, gss_buffer_t attr,
+                                            int* authenticated, int* complete, gss_buffer_t value,
+                                            gss_buffer_t display_value, int* more) {
+  const int index = *more == -1 ? 0 : *more;
+  Gssgate__V1__GetNameAttributeRequest request = GSSGATE__V1__GET_NAME_ATTRIBUTE_REQUEST__INIT;
+  Gssgate__V1__Name name;
+  gg_name_to_proto((const gg_name*)input, &name);
+  request.name = &name;
+  request.attribute = gg_bin(attr->value, attr->length);
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "GetNameAttribute", &request.base, &reply, GSS_S_FAILURE);
+  if (major != GSS_S_COMPLETE) return major;
+  const Gssgate__V1__GetNameAttributeReply* got = (const Gssgate__V1__GetNameAttributeReply*)reply;
+  major = gg_reply_status(minor, got->status);
+  if (!GSS_ERROR(major)) {
+    if ((size_t)index >= got->n_values) {
+      major = GSS_S_UNAVAILABLE;
+    } else {
+      if (authenticated != NULL) *authenticated = got->authenticated;
+      if (complete != NULL) *complete = got->complete;
+      if (value != NULL && !gg_buffer_set(value, got->values[index].data, got->values[index].len)) {
+        major = GSS_S_FAILURE;
+      }
+      if (display_value != NULL) {
+        const ProtobufCBinaryData* shown =
+            (size_t)index < got->n_display_values ? &got->display_values[index] : NULL;
+        if (!gg_buffer_set(display_value, shown != NULL ? shown->data : NULL,
+                           shown != NULL ? shown->len : 0)) {
+          major = GSS_S_FAILURE;
+        }
+      }
+      *more = (size_t)index + 1 < got->n_values ? index + 1 : 0;
+    }
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+/* ---- statuses and the mechanism's properties ------------------------------------------------- */
+
+GG_EXPORT OM_uint32 gssi_display_status(OM_uint32* minor, OM_uint32 status_value, int status_type,
+                                        gss_OID mech, OM_uint32* message_context,
+                                        gss_buffer_t out) {
+  (void)mech;
+  *minor = 0;
+  if (status_type != GSS_C_MECH_CODE) return GSS_S_BAD_STATUS;
+  const char* text = NULL;
+  if (status_value == last_minor && last_text[0] != '\0') {
+    text = last_text;
+  } else {
+    text = fixed_text(status_value);
+  }
+  if (text == NULL) {
+    /* A krb5 code we hold no text for (an older call, another thread): the local krb5
+     * mechanism knows its codes. */
+    return gss_display_status(minor, status_value, GSS_C_MECH_CODE, gg_local_mech(gss_mech_krb5),
+                              message_context, out);
+  }
+  *message_context = 0;
+  if (!gg_buffer_set(out, text, strlen(text))) {
+    *minor = GG_MINOR_NOMEM;
+    return GSS_S_FAILURE;
+  }
+  return GSS_S_COMPLETE;
+}
+
+/* What the mechanism is and which name types it takes are the local krb5 mechanism's answers:
+ * the daemon runs the same MIT krb5. (gssi_inquire_attrs_for_mech is called on every
+ * gss_indicate_mechs; it must stay local.) */
+GG_EXPORT OM_uint32 gssi_inquire_attrs_for_mech(OM_uint32* minor, gss_const_OID mech,
+                                                gss_OID_set* mech_attrs, gss_OID_set* known_attrs) {
+  return gss_inquire_attrs_for_mech(minor, gg_local_mech(mech), mech_attrs, known_attrs);
+}
+
+GG_EXPORT OM_uint32 gssi_inquire_names_for_mech(OM_uint32* minor, gss_OID mech,
+                                                gss_OID_set* names) {
+  return gss_inquire_names_for_mech(minor, gg_local_mech(mech), names);
+}

@@ -1,0 +1,279 @@
+// The mechglue interposer (client/interposer) with programs no one here wrote: MIT's own sample
+// client and server (Debian's krb5-gss-samples, unmodified) authenticate, wrap and sign through
+// gssgated on a real realm while neither can read a keytab or a ccache: each runs as a uid of its
+// own, and only the daemon holds the keys. The programs load the module the way MIT loads any
+// mechanism, through a mech config file (GSS_MECH_CONFIG), and opt in with GSSGATE_INTERPOSE=1.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fixtures/gssgated_process.h"
+#include "tests/fixtures/subprocess.h"
+#include "tests/integration/gss_test_util.h"
+
+namespace gssgate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr uid_t kServer = 60041;  // rule "server": accept, HTTP/localhost's keytab
+constexpr uid_t kClient = 60042;  // rule "client": initiate as alice
+constexpr uid_t kNoRule = 60043;
+constexpr gid_t kGroup = 60000;
+// The module's OID in MIT's mech config: in the UUID arc (X.667) from a random 62-bit value, as
+// MIT's OID parser takes arcs of at most 64 bits (docs/transparent.md). It never leaves the host.
+constexpr char kModuleOid[] = "2.25.5955277318674287388";
+
+// A child process with its own stdin/stdout (a socket, for gss-server -inetd), killed if still
+// running when the test ends.
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, const Env& env, int stdio_fd,
+        const std::string& output_path) {
+    const int out = open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    pid_ = fork();
+    if (pid_ == 0) {
+      const int in = stdio_fd >= 0 ? stdio_fd : open("/dev/null", O_RDONLY);
+      dup2(in, 0);
+      dup2(stdio_fd >= 0 ? stdio_fd : out, 1);
+      dup2(out, 2);
+      std::vector<std::string> env_strings;
+      for (const auto& [key, value] : env) env_strings.push_back(key + "=" + value);
+      std::vector<char*> envp, args;
+      for (std::string& e : env_strings) envp.push_back(e.data());
+      envp.push_back(nullptr);
+      std::vector<std::string> copy = argv;
+      for (std::string& a : copy) args.push_back(a.data());
+      args.push_back(nullptr);
+      execve(args[0], args.data(), envp.data());
+      _exit(127);
+    }
+    close(out);
+  }
+  ~Child() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  // The exit code, or -1 if it did not exit within `timeout` (it is killed then).
+  int wait(std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+};
+
+class InterposerTest : public RealmTest {
+ protected:
+  void SetUp() override {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    // The module is built with the sanitizer like everything else, and MIT's programs are not:
+    // they cannot load it (the sanitizer runtime must come first). The plain build runs these.
+    GTEST_SKIP() << "the sanitizer-built module cannot load into uninstrumented MIT programs";
+#endif
+    RealmTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto client = find_tool("gss-client", "krb5-gss-samples");
+    auto server = find_tool("gss-server", "krb5-gss-samples");
+    auto setpriv = find_tool("setpriv", "util-linux");
+    ASSERT_TRUE(client.ok()) << client.status();
+    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_TRUE(setpriv.ok()) << setpriv.status();
+    gss_client_ = *client;
+    gss_server_ = *server;
+    setpriv_ = *setpriv;
+    mech_config_ = kdc_->path("gss-mech");
+    std::ofstream(mech_config_) << "gssgate " << kModuleOid << " " << GSSGATE_INTERPOSER_FOR_TESTS
+                                << " <interposer>\n";
+    chmod(mech_config_.c_str(), 0644);
+    chmod(kdc_->krb5_conf().c_str(), 0644);
+    // The daemon is started with the programs' own opt-in in its environment: it must never
+    // interpose itself (it would send its GSSAPI calls back to itself).
+    GssgatedOptions options;
+    options.extra_env = {{"GSSGATE_INTERPOSE", "1"}, {"GSS_MECH_CONFIG", mech_config_}};
+    auto d = GssgatedProcess::start(
+        *kdc_,
+        absl::StrCat("[[rule]]\nname = \"server\"\nuids = [", kServer,
+                     "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n\n",
+                     "[[rule]]\nname = \"client\"\nuids = [", kClient,
+                     "]\nusages = [\"initiate\"]\nclient_keytab = \"", client_keytab_, "\"\n"),
+        options);
+    ASSERT_TRUE(d.ok()) << d.status();
+    daemon_ = std::move(*d);
+
+    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(listen(listener_, 4), 0);
+    socklen_t len = sizeof(addr);
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  void TearDown() override {
+    if (listener_ >= 0) close(listener_);
+    if (daemon_ && daemon_->pid() > 0) {
+      absl::Status s = daemon_->stop_cleanly();
+      EXPECT_TRUE(s.ok()) << s;
+    }
+  }
+
+  // What an unmodified program gets: the realm's krb5.conf, no ccache and no keytab it could
+  // read, the module's mech config, and (unless `interpose` is false) the opt-in.
+  Env program_env(bool interpose = true, const std::string& socket = "") const {
+    Env env = {{"PATH", "/usr/bin:/bin"},
+               {"HOME", "/nonexistent"},
+               {"KRB5_CONFIG", kdc_->krb5_conf()},
+               {"KRB5CCNAME", "FILE:" + kdc_->path("no-such-ccache")},
+               {"KRB5_KTNAME", "FILE:" + kdc_->path("no-such-keytab")},
+               {"KRB5_CLIENT_KTNAME", "FILE:" + kdc_->path("no-such-client-keytab")},
+               {"GSS_MECH_CONFIG", mech_config_},
+               {"GSSGATE_SOCKET", socket.empty() ? daemon_->wire_socket() : socket}};
+    if (interpose) env["GSSGATE_INTERPOSE"] = "1";
+    return env;
+  }
+  std::vector<std::string> as_uid(uid_t uid, std::vector<std::string> argv) const {
+    std::vector<std::string> wrapped = {setpriv_,
+                                        absl::StrCat("--reuid=", uid),
+                                        absl::StrCat("--regid=", kGroup),
+                                        "--clear-groups",
+                                        "--"};
+    wrapped.insert(wrapped.end(), argv.begin(), argv.end());
+    return wrapped;
+  }
+  // The next connection to the listener, or -1 after 30 s.
+  int accept_connection() {
+    pollfd ready{listener_, POLLIN, 0};
+    if (poll(&ready, 1, 30'000) != 1) return -1;
+    return accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+  }
+
+  struct Run {
+    int client_exit = -1;
+    int server_exit = -1;
+    std::string client_output;
+    std::string server_log;
+  };
+  // gss-client as `client_uid` against gss-server -inetd as kServer, on a loopback connection
+  // the test accepts; both with `client_env`/program_env().
+  Run run_pair(uid_t client_uid, const Env& client_env, std::vector<std::string> client_flags) {
+    Run run;
+    const std::string client_out = kdc_->path("gss-client.out");
+    const std::string server_log = kdc_->path("gss-server.log");
+    std::vector<std::string> client_argv = {gss_client_, "-port", std::to_string(port_)};
+    client_argv.insert(client_argv.end(), client_flags.begin(), client_flags.end());
+    client_argv.insert(client_argv.end(),
+                       {"127.0.0.1", "HTTP@localhost", "sealed and signed through gssgated"});
+    Child client(as_uid(client_uid, client_argv), client_env, -1, client_out);
+    const int connection = accept_connection();
+    if (connection >= 0) {
+      std::ofstream(server_log).close();
+      chmod(server_log.c_str(), 0666);
+      Child server(as_uid(kServer, {gss_server_, "-inetd", "-verbose", "-logfile", server_log,
+                                    "HTTP@localhost"}),
+                   program_env(), connection, kdc_->path("gss-server.err"));
+      close(connection);
+      run.client_exit = client.wait();
+      run.server_exit = server.wait();
+    } else {
+      run.client_exit = client.wait();
+    }
+    run.client_output = read_file(client_out);
+    run.server_log = read_file(server_log) + read_file(kdc_->path("gss-server.err"));
+    return run;
+  }
+
+  std::unique_ptr<GssgatedProcess> daemon_;
+  std::string gss_client_, gss_server_, setpriv_, mech_config_;
+  int listener_ = -1;
+  int port_ = 0;
+};
+
+TEST_F(InterposerTest, MitSamplesAuthenticateSealAndSignThroughGssgatedWithoutKeysOfTheirOwn) {
+  Run run = run_pair(kClient, program_env(), {});
+  EXPECT_EQ(run.client_exit, 0) << run.client_output << "\n--- server:\n" << run.server_log;
+  EXPECT_EQ(run.server_exit, 0) << run.server_log;
+  // The client's inquiry of its complete context (gss_inquire_context, gss_display_name) names
+  // alice, whose key the client uid never held, and the service; the server unwrapped the
+  // message and its MIC came back verified.
+  EXPECT_THAT(run.client_output,
+              HasSubstr(absl::StrCat("\"", alice(), "\" to \"", service_principal(), "\"")));
+  EXPECT_THAT(run.client_output, HasSubstr("Signature verified"));
+  EXPECT_THAT(run.server_log, HasSubstr("Received message: \"sealed and signed through gssgated\""));
+  // gss-server -inetd cannot print the initiator (its stdout is the socket); the daemon's audit
+  // lines show each side ran there, as its own uid, and whom the acceptor authenticated.
+  EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=init uid=", kClient)));
+  EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=accept uid=", kServer)));
+  EXPECT_THAT(daemon_->log(), HasSubstr(absl::StrCat("initiator=\"", alice(), "\"")));
+  // The server's gss_inquire_name of the initiator reached the daemon too.
+  EXPECT_THAT(run.server_log, Not(HasSubstr("gss_inquire_name")));
+}
+
+TEST_F(InterposerTest, SpnegoInTheProgramReachesGssgatedThroughItsInnerKrb5Calls) {
+  Run run = run_pair(kClient, program_env(), {"-spnego"});
+  EXPECT_EQ(run.client_exit, 0) << run.client_output << "\n--- server:\n" << run.server_log;
+  EXPECT_EQ(run.server_exit, 0) << run.server_log;
+  EXPECT_THAT(run.client_output,
+              HasSubstr(absl::StrCat("\"", alice(), "\" to \"", service_principal(), "\"")));
+  EXPECT_THAT(run.client_output, HasSubstr("Signature verified"));
+  EXPECT_THAT(run.server_log, HasSubstr("Received message: \"sealed and signed through gssgated\""));
+  // The SPNEGO token (1.3.6.1.5.5.2) went in, and inside it krb5's, accepted by the daemon.
+  EXPECT_THAT(run.server_log, HasSubstr("06 06 2b 06 01 05 05 02"));
+  EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=accept uid=", kServer)));
+}
+
+TEST_F(InterposerTest, WithoutTheOptInTheSameProgramHasNoCredentials) {
+  // The module is configured but GSSGATE_INTERPOSE is not set: MIT's own krb5 runs, finds no
+  // ccache, and fails. So the success above is the daemon's doing.
+  Run run = run_pair(kClient, program_env(/*interpose=*/false), {});
+  EXPECT_NE(run.client_exit, 0) << run.client_output;
+  EXPECT_THAT(run.client_output, Not(HasSubstr("Signature verified")));
+  EXPECT_THAT(run.client_output, HasSubstr("initializing context"));
+  EXPECT_THAT(run.client_output, Not(HasSubstr("gssgate:")));
+}
+
+TEST_F(InterposerTest, AnUnreachableDaemonOrAPolicyRefusalIsAClearMinorStatusNotAFallback) {
+  Run away = run_pair(kClient, program_env(true, kdc_->path("absent.wire")), {});
+  EXPECT_NE(away.client_exit, 0);
+  EXPECT_THAT(away.client_output, HasSubstr("gssgate: cannot connect to gssgated's wire socket"))
+      << away.client_output;
+  EXPECT_THAT(away.client_output, HasSubstr("absent.wire"));
+
+  Run refused = run_pair(kNoRule, program_env(), {});
+  EXPECT_NE(refused.client_exit, 0);
+  EXPECT_THAT(refused.client_output,
+              HasSubstr(absl::StrCat("gssgate: no policy rule for uid ", kNoRule)))
+      << refused.client_output;
+}
+
+}  // namespace
+}  // namespace gssgate::testing

@@ -1,0 +1,637 @@
+/* The gssgate interposer: credentials and security contexts, each a handle in gssgated. A
+ * handle's release rides on the connection's next call (gssgate_wire_release_*), so deleting a
+ * context or releasing a credential costs no round trip of its own. */
+#define _GNU_SOURCE
+
+#include <gssapi/gssapi_krb5.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "interposer.h"
+
+static OM_uint32 nomem(OM_uint32* minor) {
+  *minor = GG_MINOR_NOMEM;
+  gg_set_error(*minor, "gssgate: out of memory");
+  return GSS_S_FAILURE;
+}
+
+static void release_handle(gg_handle* handle, int is_cred) {
+  OM_uint32 ignored;
+  if (handle->len > 0 && gg_handle_current(&ignored, handle, "handle")) {
+    gssgate_wire* conn = gg_connection(&ignored);
+    if (is_cred) {
+      gssgate_wire_release_cred(conn, handle->data, handle->len);
+    } else {
+      gssgate_wire_release_context(conn, handle->data, handle->len);
+    }
+  }
+  gg_handle_free(handle);
+}
+
+static void set_lifetime(OM_uint32* out, OM_uint32 lifetime) {
+  if (out != NULL) *out = lifetime;
+}
+
+static void set_bindings(gss_channel_bindings_t in, Gssgate__V1__ChannelBindings* out) {
+  gssgate__v1__channel_bindings__init(out);
+  out->initiator_address_type = in->initiator_addrtype;
+  out->initiator_address = gg_bin(in->initiator_address.value, in->initiator_address.length);
+  out->acceptor_address_type = in->acceptor_addrtype;
+  out->acceptor_address = gg_bin(in->acceptor_address.value, in->acceptor_address.length);
+  out->application_data = gg_bin(in->application_data.value, in->application_data.length);
+}
+
+static Gssgate__V1__CredUsage usage_to_proto(gss_cred_usage_t usage) {
+  switch (usage) {
+    case GSS_C_INITIATE:
+      return GSSGATE__V1__CRED_USAGE__CRED_USAGE_INITIATE;
+    case GSS_C_ACCEPT:
+      return GSSGATE__V1__CRED_USAGE__CRED_USAGE_ACCEPT;
+    default:
+      return GSSGATE__V1__CRED_USAGE__CRED_USAGE_BOTH;
+  }
+}
+
+static gss_cred_usage_t usage_from_proto(Gssgate__V1__CredUsage usage) {
+  switch (usage) {
+    case GSSGATE__V1__CRED_USAGE__CRED_USAGE_INITIATE:
+      return GSS_C_INITIATE;
+    case GSSGATE__V1__CRED_USAGE__CRED_USAGE_ACCEPT:
+      return GSS_C_ACCEPT;
+    default:
+      return GSS_C_BOTH;
+  }
+}
+
+/* A set of the mechanisms a reply names, as library constants. */
+static OM_uint32 mech_set(OM_uint32* minor, ProtobufCBinaryData* mechs, size_t n,
+                          gss_OID_set* out) {
+  if (out == NULL) return GSS_S_COMPLETE;
+  *out = GSS_C_NO_OID_SET;
+  if (gss_create_empty_oid_set(minor, out) != GSS_S_COMPLETE) return nomem(minor);
+  for (size_t i = 0; i < n; ++i) {
+    gss_OID mech = gg_static_mech(&mechs[i]);
+    if (mech != GSS_C_NO_OID && gss_add_oid_set_member(minor, mech, out) != GSS_S_COMPLETE) {
+      gss_release_oid_set(minor, out);
+      return nomem(minor);
+    }
+  }
+  return GSS_S_COMPLETE;
+}
+
+/* ---- credentials ----------------------------------------------------------------------------- */
+
+GG_EXPORT OM_uint32 gssi_acquire_cred_from(OM_uint32* minor, const gss_name_t desired_name,
+                                           OM_uint32 time_req, const gss_OID_set desired_mechs,
+                                           gss_cred_usage_t usage,
+                                           gss_const_key_value_set_t cred_store, gss_cred_id_t* out,
+                                           gss_OID_set* actual_mechs, OM_uint32* time_rec) {
+  *out = GSS_C_NO_CREDENTIAL;
+  Gssgate__V1__AcquireCredsRequest request = GSSGATE__V1__ACQUIRE_CREDS_REQUEST__INIT;
+  Gssgate__V1__Name name;
+  if (desired_name != GSS_C_NO_NAME) {
+    gg_name_to_proto((const gg_name*)desired_name, &name);
+    request.name = &name;
+  }
+  request.lifetime = time_req == GSS_C_INDEFINITE ? 0 : time_req;
+  request.usage = usage_to_proto(usage);
+  ProtobufCBinaryData mechs[8];
+  if (desired_mechs != GSS_C_NO_OID_SET) {
+    for (size_t i = 0; i < desired_mechs->count && i < 8; ++i) {
+      mechs[i] = gg_bin(desired_mechs->elements[i].elements, desired_mechs->elements[i].length);
+    }
+    request.n_mechs = desired_mechs->count < 8 ? desired_mechs->count : 8;
+    request.mechs = mechs;
+  }
+  /* Store elements the program names (a keytab, a ccache) go to the daemon, which allows only
+   * those the caller's rule names. */
+  Gssgate__V1__AcquireCredsRequest__StoreEntry entries[16];
+  Gssgate__V1__AcquireCredsRequest__StoreEntry* entry_ptrs[16];
+  if (cred_store != GSS_C_NO_CRED_STORE) {
+    size_t n = 0;
+    for (OM_uint32 i = 0; i < cred_store->count && n < 16; ++i, ++n) {
+      gssgate__v1__acquire_creds_request__store_entry__init(&entries[n]);
+      entries[n].key = (char*)cred_store->elements[i].key;
+      entries[n].value = (char*)cred_store->elements[i].value;
+      entry_ptrs[n] = &entries[n];
+    }
+    request.n_store = n;
+    request.store = entry_ptrs;
+  }
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "AcquireCreds", &request.base, &reply, GSS_S_NO_CRED);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__AcquireCredsReply* acquired = (Gssgate__V1__AcquireCredsReply*)reply;
+  major = gg_reply_status(minor, acquired->status);
+  if (!GSS_ERROR(major)) {
+    gg_cred* cred = calloc(1, sizeof(*cred));
+    if (cred == NULL || !gg_handle_set(&cred->handle, &acquired->creds)) {
+      free(cred);
+      major = nomem(minor);
+    } else {
+      major = mech_set(minor, acquired->mechs, acquired->n_mechs, actual_mechs);
+      if (GSS_ERROR(major)) {
+        release_handle(&cred->handle, 1);
+        free(cred);
+      } else {
+        *out = (gss_cred_id_t)cred;
+        set_lifetime(time_rec, acquired->lifetime);
+      }
+    }
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+/* MIT needs this one present, even where it calls the _from form. */
+GG_EXPORT OM_uint32 gssi_acquire_cred(OM_uint32* minor, const gss_name_t desired_name,
+                                      OM_uint32 time_req, const gss_OID_set desired_mechs,
+                                      gss_cred_usage_t usage, gss_cred_id_t* out,
+                                      gss_OID_set* actual_mechs, OM_uint32* time_rec) {
+  return gssi_acquire_cred_from(minor, desired_name, time_req, desired_mechs, usage,
+                                GSS_C_NO_CRED_STORE, out, actual_mechs, time_rec);
+}
+
+GG_EXPORT OM_uint32 gssi_release_cred(OM_uint32* minor, gss_cred_id_t* cred_handle) {
+  *minor = 0;
+  gg_cred* cred = (gg_cred*)*cred_handle;
+  if (cred == NULL) return GSS_S_COMPLETE;
+  release_handle(&cred->handle, 1);
+  free(cred);
+  *cred_handle = GSS_C_NO_CREDENTIAL;
+  return GSS_S_COMPLETE;
+}
+
+GG_EXPORT OM_uint32 gssi_inquire_cred(OM_uint32* minor, gss_cred_id_t cred_handle, gss_name_t* name,
+                                      OM_uint32* lifetime, gss_cred_usage_t* usage,
+                                      gss_OID_set* mechs) {
+  const gg_cred* cred = (const gg_cred*)cred_handle;
+  if (cred == NULL) return GSS_S_NO_CRED;
+  if (!gg_handle_current(minor, &cred->handle, "credential")) return GSS_S_NO_CRED;
+  Gssgate__V1__InquireCredRequest request = GSSGATE__V1__INQUIRE_CRED_REQUEST__INIT;
+  request.creds = gg_bin(cred->handle.data, cred->handle.len);
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "InquireCred", &request.base, &reply, GSS_S_NO_CRED);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__InquireCredReply* inquired = (Gssgate__V1__InquireCredReply*)reply;
+  major = gg_reply_status(minor, inquired->status);
+  if (!GSS_ERROR(major)) {
+    if (name != NULL) {
+      *name = GSS_C_NO_NAME;
+      if (inquired->name != NULL) {
+        *name = (gss_name_t)gg_name_from_proto(inquired->name);
+        if (*name == GSS_C_NO_NAME) major = nomem(minor);
+      }
+    }
+    set_lifetime(lifetime, inquired->lifetime);
+    if (usage != NULL) *usage = usage_from_proto(inquired->usage);
+    if (!GSS_ERROR(major)) major = mech_set(minor, inquired->mechs, inquired->n_mechs, mechs);
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+GG_EXPORT OM_uint32 gssi_inquire_cred_by_mech(OM_uint32* minor, gss_cred_id_t cred_handle,
+                                              gss_OID mech, gss_name_t* name,
+                                              OM_uint32* init_lifetime, OM_uint32* accept_lifetime,
+                                              gss_cred_usage_t* usage) {
+  const gg_cred* cred = (const gg_cred*)cred_handle;
+  if (cred == NULL) return GSS_S_NO_CRED;
+  if (!gg_handle_current(minor, &cred->handle, "credential")) return GSS_S_NO_CRED;
+  Gssgate__V1__InquireCredByMechRequest request = GSSGATE__V1__INQUIRE_CRED_BY_MECH_REQUEST__INIT;
+  request.creds = gg_bin(cred->handle.data, cred->handle.len);
+  if (mech != GSS_C_NO_OID) request.mech = gg_bin(mech->elements, mech->length);
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "InquireCredByMech", &request.base, &reply, GSS_S_NO_CRED);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__InquireCredByMechReply* inquired = (Gssgate__V1__InquireCredByMechReply*)reply;
+  major = gg_reply_status(minor, inquired->status);
+  if (!GSS_ERROR(major)) {
+    if (name != NULL) {
+      *name = GSS_C_NO_NAME;
+      if (inquired->name != NULL) {
+        *name = (gss_name_t)gg_name_from_proto(inquired->name);
+        if (*name == GSS_C_NO_NAME) major = nomem(minor);
+      }
+    }
+    set_lifetime(init_lifetime, inquired->init_lifetime);
+    set_lifetime(accept_lifetime, inquired->accept_lifetime);
+    if (usage != NULL) *usage = usage_from_proto(inquired->usage);
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+/* ---- security contexts ----------------------------------------------------------------------- */
+
+static void ctx_free(gg_ctx* ctx) {
+  if (ctx == NULL) return;
+  release_handle(&ctx->handle, 0);
+  gg_name_free(ctx->source);
+  gg_name_free(ctx->target);
+  free(ctx);
+}
+
+static void ctx_set_lifetime(gg_ctx* ctx, OM_uint32 lifetime) {
+  ctx->expires = lifetime == GSS_C_INDEFINITE || lifetime == 0 ? 0 : gg_now() + lifetime;
+}
+
+/* The context of a step: the application's (checked against the connection) or a new one. */
+static OM_uint32 step_context(OM_uint32* minor, gss_ctx_id_t* context_handle, gg_ctx** out,
+                              int* created) {
+  *created = 0;
+  *out = (gg_ctx*)*context_handle;
+  if (*out != NULL) {
+    return gg_handle_current(minor, &(*out)->handle, "security context") ? GSS_S_COMPLETE
+                                                                         : GSS_S_NO_CONTEXT;
+  }
+  *out = calloc(1, sizeof(**out));
+  if (*out == NULL) return nomem(minor);
+  *created = 1;
+  return GSS_S_COMPLETE;
+}
+
+/* After a step's reply: keep the handle, or drop a context the daemon no longer has. On a failed
+ * first step MIT frees only its own wrapper and never calls gssi_delete_sec_context, so the
+ * context is freed here. */
+static void finish_step(gg_ctx* ctx, int created, OM_uint32 major,
+                        const ProtobufCBinaryData* handle, gss_ctx_id_t* context_handle,
+                        OM_uint32* minor) {
+  if (GSS_ERROR(major)) {
+    if (created) {
+      ctx_free(ctx);
+      *context_handle = GSS_C_NO_CONTEXT;
+    }
+    return;
+  }
+  if (handle->len > 0 && (ctx->handle.len != handle->len ||
+                          memcmp(ctx->handle.data, handle->data, handle->len) != 0)) {
+    if (!gg_handle_set(&ctx->handle, handle)) (void)nomem(minor);
+  }
+  *context_handle = (gss_ctx_id_t)ctx;
+}
+
+GG_EXPORT OM_uint32 gssi_init_sec_context(OM_uint32* minor, gss_cred_id_t claimant,
+                                          gss_ctx_id_t* context_handle, gss_name_t target,
+                                          gss_OID mech_type, OM_uint32 req_flags,
+                                          OM_uint32 time_req, gss_channel_bindings_t bindings,
+                                          gss_buffer_t input_token, gss_OID* actual_mech,
+                                          gss_buffer_t output_token, OM_uint32* ret_flags,
+                                          OM_uint32* time_rec) {
+  if (output_token != GSS_C_NO_BUFFER) {
+    output_token->length = 0;
+    output_token->value = NULL;
+  }
+  gg_ctx* ctx;
+  int created;
+  OM_uint32 major = step_context(minor, context_handle, &ctx, &created);
+  if (major != GSS_S_COMPLETE) return major;
+  const gg_cred* cred = (const gg_cred*)claimant;
+  if (cred != NULL && !gg_handle_current(minor, &cred->handle, "credential")) {
+    if (created) free(ctx);
+    return GSS_S_NO_CRED;
+  }
+
+  Gssgate__V1__InitSecContextRequest request = GSSGATE__V1__INIT_SEC_CONTEXT_REQUEST__INIT;
+  if (!created) request.context = gg_bin(ctx->handle.data, ctx->handle.len);
+  if (cred != NULL) request.creds = gg_bin(cred->handle.data, cred->handle.len);
+  Gssgate__V1__Name name;
+  if (target != GSS_C_NO_NAME) {
+    gg_name_to_proto((const gg_name*)target, &name);
+    request.target = &name;
+  }
+  if (mech_type != GSS_C_NO_OID) request.mech = gg_bin(mech_type->elements, mech_type->length);
+  gssgate_wire_set_init_flags(&request.base, req_flags);
+  request.lifetime = time_req == GSS_C_INDEFINITE ? 0 : time_req;
+  Gssgate__V1__ChannelBindings cb;
+  if (bindings != GSS_C_NO_CHANNEL_BINDINGS) {
+    set_bindings(bindings, &cb);
+    request.channel_bindings = &cb;
+  }
+  if (input_token != GSS_C_NO_BUFFER) {
+    request.input_token = gg_bin(input_token->value, input_token->length);
+  }
+  ProtobufCMessage* reply;
+  major = gg_call(minor, "InitSecContext", &request.base, &reply, GSS_S_NO_CONTEXT);
+  if (major != GSS_S_COMPLETE) {
+    if (created) free(ctx);
+    return major;
+  }
+  Gssgate__V1__InitSecContextReply* step = (Gssgate__V1__InitSecContextReply*)reply;
+  major = gg_reply_status(minor, step->status);
+  if (output_token != GSS_C_NO_BUFFER &&
+      !gg_buffer_set(output_token, step->output_token.data, step->output_token.len)) {
+    major = nomem(minor);
+  }
+  if (!GSS_ERROR(major)) {
+    ctx->initiator = 1;
+    ctx->flags = step->flags;
+    ctx->mech = gg_static_mech(&step->mech);
+    ctx->open = !step->continue_needed;
+    ctx_set_lifetime(ctx, step->lifetime);
+    if (ctx->open) {
+      gg_name_free(ctx->source);
+      gg_name_free(ctx->target);
+      ctx->source = gg_name_from_proto(step->initiator_name);
+      ctx->target = gg_name_from_proto(step->target_name);
+    }
+    if (actual_mech != NULL) *actual_mech = ctx->mech != GSS_C_NO_OID ? ctx->mech : gss_mech_krb5;
+    if (ret_flags != NULL) *ret_flags = step->flags;
+    set_lifetime(time_rec, step->lifetime);
+  }
+  finish_step(ctx, created, major, &step->context, context_handle, minor);
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+GG_EXPORT OM_uint32 gssi_accept_sec_context(OM_uint32* minor, gss_ctx_id_t* context_handle,
+                                            gss_cred_id_t acceptor_cred, gss_buffer_t input_token,
+                                            gss_channel_bindings_t bindings, gss_name_t* src_name,
+                                            gss_OID* mech_type, gss_buffer_t output_token,
+                                            OM_uint32* ret_flags, OM_uint32* time_rec,
+                                            gss_cred_id_t* delegated_cred) {
+  if (output_token != GSS_C_NO_BUFFER) {
+    output_token->length = 0;
+    output_token->value = NULL;
+  }
+  if (src_name != NULL) *src_name = GSS_C_NO_NAME;
+  if (delegated_cred != NULL) *delegated_cred = GSS_C_NO_CREDENTIAL;
+  gg_ctx* ctx;
+  int created;
+  OM_uint32 major = step_context(minor, context_handle, &ctx, &created);
+  if (major != GSS_S_COMPLETE) return major;
+  const gg_cred* cred = (const gg_cred*)acceptor_cred;
+  if (cred != NULL && !gg_handle_current(minor, &cred->handle, "credential")) {
+    if (created) free(ctx);
+    return GSS_S_NO_CRED;
+  }
+
+  Gssgate__V1__AcceptSecContextRequest request = GSSGATE__V1__ACCEPT_SEC_CONTEXT_REQUEST__INIT;
+  if (!created) request.context = gg_bin(ctx->handle.data, ctx->handle.len);
+  if (cred != NULL) request.creds = gg_bin(cred->handle.data, cred->handle.len);
+  if (input_token != GSS_C_NO_BUFFER) {
+    request.input_token = gg_bin(input_token->value, input_token->length);
+  }
+  Gssgate__V1__ChannelBindings cb;
+  if (bindings != GSS_C_NO_CHANNEL_BINDINGS) {
+    set_bindings(bindings, &cb);
+    request.channel_bindings = &cb;
+  }
+  ProtobufCMessage* reply;
+  major = gg_call(minor, "AcceptSecContext", &request.base, &reply, GSS_S_NO_CONTEXT);
+  if (major != GSS_S_COMPLETE) {
+    if (created) free(ctx);
+    return major;
+  }
+  Gssgate__V1__AcceptSecContextReply* step = (Gssgate__V1__AcceptSecContextReply*)reply;
+  major = gg_reply_status(minor, step->status);
+  if (output_token != GSS_C_NO_BUFFER &&
+      !gg_buffer_set(output_token, step->output_token.data, step->output_token.len)) {
+    major = nomem(minor);
+  }
+  if (!GSS_ERROR(major)) {
+    ctx->initiator = 0;
+    ctx->flags = step->flags;
+    ctx->mech = gg_static_mech(&step->mech);
+    ctx->open = !step->continue_needed;
+    ctx_set_lifetime(ctx, step->lifetime);
+    if (step->initiator_name != NULL) {
+      gg_name_free(ctx->source);
+      ctx->source = gg_name_from_proto(step->initiator_name);
+      if (src_name != NULL) {
+        *src_name = (gss_name_t)(ctx->source != NULL ? gg_name_copy(ctx->source) : NULL);
+        if (*src_name == GSS_C_NO_NAME) major = nomem(minor);
+      }
+    }
+    if (step->target_name != NULL) {
+      gg_name_free(ctx->target);
+      ctx->target = gg_name_from_proto(step->target_name);
+    }
+    if (step->delegated_creds.len > 0) {
+      gg_cred* delegated = calloc(1, sizeof(*delegated));
+      if (delegated != NULL && gg_handle_set(&delegated->handle, &step->delegated_creds)) {
+        if (delegated_cred != NULL) {
+          *delegated_cred = (gss_cred_id_t)delegated;
+        } else {
+          release_handle(&delegated->handle, 1);
+          free(delegated);
+        }
+      } else {
+        free(delegated);
+      }
+    }
+    if (mech_type != NULL) *mech_type = ctx->mech != GSS_C_NO_OID ? ctx->mech : gss_mech_krb5;
+    if (ret_flags != NULL) *ret_flags = step->flags;
+    set_lifetime(time_rec, step->lifetime);
+  }
+  finish_step(ctx, created, major, &step->context, context_handle, minor);
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+GG_EXPORT OM_uint32 gssi_delete_sec_context(OM_uint32* minor, gss_ctx_id_t* context_handle,
+                                            gss_buffer_t output_token) {
+  *minor = 0;
+  if (output_token != GSS_C_NO_BUFFER) {
+    output_token->length = 0;
+    output_token->value = NULL;
+  }
+  ctx_free((gg_ctx*)*context_handle);
+  *context_handle = GSS_C_NO_CONTEXT;
+  return GSS_S_COMPLETE;
+}
+
+/* The context of a per-message call, or an error status. */
+static const gg_ctx* message_context(OM_uint32* minor, gss_ctx_id_t context_handle,
+                                     OM_uint32* major) {
+  const gg_ctx* ctx = (const gg_ctx*)context_handle;
+  *major = GSS_S_COMPLETE;
+  if (ctx == NULL) {
+    *minor = 0;
+    *major = GSS_S_NO_CONTEXT;
+  } else if (!gg_handle_current(minor, &ctx->handle, "security context")) {
+    *major = GSS_S_NO_CONTEXT;
+  }
+  return *major == GSS_S_COMPLETE ? ctx : NULL;
+}
+
+GG_EXPORT OM_uint32 gssi_context_time(OM_uint32* minor, gss_ctx_id_t context_handle,
+                                      OM_uint32* time_rec) {
+  OM_uint32 major;
+  const gg_ctx* ctx = message_context(minor, context_handle, &major);
+  if (ctx == NULL) return major;
+  *minor = 0;
+  if (ctx->expires == 0) {
+    *time_rec = GSS_C_INDEFINITE;
+    return GSS_S_COMPLETE;
+  }
+  /* Counted down here, as libgssgate does: the daemon gave the lifetime with the last step. */
+  const int64_t left = ctx->expires - gg_now();
+  *time_rec = left > 0 ? (OM_uint32)left : 0;
+  return left > 0 ? GSS_S_COMPLETE : GSS_S_CONTEXT_EXPIRED;
+}
+
+GG_EXPORT OM_uint32 gssi_inquire_context(OM_uint32* minor, gss_ctx_id_t context_handle,
+                                         gss_name_t* src_name, gss_name_t* targ_name,
+                                         OM_uint32* lifetime, gss_OID* mech_type,
+                                         OM_uint32* ctx_flags, int* locally_initiated, int* open) {
+  OM_uint32 major;
+  const gg_ctx* ctx = message_context(minor, context_handle, &major);
+  if (ctx == NULL) return major;
+  *minor = 0;
+  if (src_name != NULL) {
+    *src_name = ctx->source != NULL ? (gss_name_t)gg_name_copy(ctx->source) : GSS_C_NO_NAME;
+  }
+  if (targ_name != NULL) {
+    *targ_name = ctx->target != NULL ? (gss_name_t)gg_name_copy(ctx->target) : GSS_C_NO_NAME;
+  }
+  if (lifetime != NULL) (void)gssi_context_time(minor, context_handle, lifetime);
+  if (mech_type != NULL) *mech_type = ctx->mech != GSS_C_NO_OID ? ctx->mech : gss_mech_krb5;
+  if (ctx_flags != NULL) *ctx_flags = ctx->flags;
+  if (locally_initiated != NULL) *locally_initiated = ctx->initiator;
+  if (open != NULL) *open = ctx->open;
+  *minor = 0;
+  return GSS_S_COMPLETE;
+}
+
+GG_EXPORT OM_uint32 gssi_wrap(OM_uint32* minor, gss_ctx_id_t context_handle, int conf_req,
+                              gss_qop_t qop, gss_buffer_t input, int* conf_state,
+                              gss_buffer_t output) {
+  OM_uint32 major;
+  const gg_ctx* ctx = message_context(minor, context_handle, &major);
+  if (ctx == NULL) return major;
+  Gssgate__V1__WrapRequest request = GSSGATE__V1__WRAP_REQUEST__INIT;
+  request.context = gg_bin(ctx->handle.data, ctx->handle.len);
+  request.message = gg_bin(input->value, input->length);
+  request.encrypt = conf_req != 0;
+  request.qop = qop;
+  ProtobufCMessage* reply;
+  major = gg_call(minor, "Wrap", &request.base, &reply, GSS_S_NO_CONTEXT);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__WrapReply* wrapped = (Gssgate__V1__WrapReply*)reply;
+  major = gg_reply_status(minor, wrapped->status);
+  if (!GSS_ERROR(major)) {
+    if (!gg_buffer_set(output, wrapped->token.data, wrapped->token.len)) major = nomem(minor);
+    if (conf_state != NULL) *conf_state = wrapped->encrypted;
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+GG_EXPORT OM_uint32 gssi_unwrap(OM_uint32* minor, gss_ctx_id_t context_handle, gss_buffer_t input,
+                                gss_buffer_t output, int* conf_state, gss_qop_t* qop_state) {
+  OM_uint32 major;
+  const gg_ctx* ctx = message_context(minor, context_handle, &major);
+  if (ctx == NULL) return major;
+  Gssgate__V1__UnwrapRequest request = GSSGATE__V1__UNWRAP_REQUEST__INIT;
+  request.context = gg_bin(ctx->handle.data, ctx->handle.len);
+  request.token = gg_bin(input->value, input->length);
+  ProtobufCMessage* reply;
+  major = gg_call(minor, "Unwrap", &request.base, &reply, GSS_S_NO_CONTEXT);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__UnwrapReply* unwrapped = (Gssgate__V1__UnwrapReply*)reply;
+  major = gg_reply_status(minor, unwrapped->status);
+  if (!GSS_ERROR(major)) {
+    if (!gg_buffer_set(output, unwrapped->message.data, unwrapped->message.len)) {
+      major = nomem(minor);
+    }
+    if (conf_state != NULL) *conf_state = unwrapped->encrypted;
+    if (qop_state != NULL) *qop_state = unwrapped->qop;
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+GG_EXPORT OM_uint32 gssi_get_mic(OM_uint32* minor, gss_ctx_id_t context_handle, gss_qop_t qop,
+                                 gss_buffer_t message, gss_buffer_t token) {
+  OM_uint32 major;
+  const gg_ctx* ctx = message_context(minor, context_handle, &major);
+  if (ctx == NULL) return major;
+  Gssgate__V1__GetMicRequest request = GSSGATE__V1__GET_MIC_REQUEST__INIT;
+  request.context = gg_bin(ctx->handle.data, ctx->handle.len);
+  request.message = gg_bin(message->value, message->length);
+  request.qop = qop;
+  ProtobufCMessage* reply;
+  major = gg_call(minor, "GetMic", &request.base, &reply, GSS_S_NO_CONTEXT);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__GetMicReply* mic = (Gssgate__V1__GetMicReply*)reply;
+  major = gg_reply_status(minor, mic->status);
+  if (!GSS_ERROR(major) && !gg_buffer_set(token, mic->mic.data, mic->mic.len)) {
+    major = nomem(minor);
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+GG_EXPORT OM_uint32 gssi_verify_mic(OM_uint32* minor, gss_ctx_id_t context_handle,
+                                    gss_buffer_t message, gss_buffer_t token,
+                                    gss_qop_t* qop_state) {
+  OM_uint32 major;
+  const gg_ctx* ctx = message_context(minor, context_handle, &major);
+  if (ctx == NULL) return major;
+  Gssgate__V1__VerifyMicRequest request = GSSGATE__V1__VERIFY_MIC_REQUEST__INIT;
+  request.context = gg_bin(ctx->handle.data, ctx->handle.len);
+  request.message = gg_bin(message->value, message->length);
+  request.mic = gg_bin(token->value, token->length);
+  ProtobufCMessage* reply;
+  major = gg_call(minor, "VerifyMic", &request.base, &reply, GSS_S_NO_CONTEXT);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__VerifyMicReply* verified = (Gssgate__V1__VerifyMicReply*)reply;
+  major = gg_reply_status(minor, verified->status);
+  if (!GSS_ERROR(major) && qop_state != NULL) *qop_state = verified->qop;
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+GG_EXPORT OM_uint32 gssi_wrap_size_limit(OM_uint32* minor, gss_ctx_id_t context_handle,
+                                         int conf_req, gss_qop_t qop, OM_uint32 req_output_size,
+                                         OM_uint32* max_input_size) {
+  OM_uint32 major;
+  const gg_ctx* ctx = message_context(minor, context_handle, &major);
+  if (ctx == NULL) return major;
+  Gssgate__V1__WrapSizeLimitRequest request = GSSGATE__V1__WRAP_SIZE_LIMIT_REQUEST__INIT;
+  request.context = gg_bin(ctx->handle.data, ctx->handle.len);
+  request.encrypt = conf_req != 0;
+  request.qop = qop;
+  request.max_output_size = req_output_size;
+  ProtobufCMessage* reply;
+  major = gg_call(minor, "WrapSizeLimit", &request.base, &reply, GSS_S_NO_CONTEXT);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__WrapSizeLimitReply* limit = (Gssgate__V1__WrapSizeLimitReply*)reply;
+  major = gg_reply_status(minor, limit->status);
+  if (!GSS_ERROR(major)) *max_input_size = limit->max_input_size;
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+GG_EXPORT OM_uint32 gssi_process_context_token(OM_uint32* minor, gss_ctx_id_t context_handle,
+                                               gss_buffer_t token) {
+  OM_uint32 major;
+  const gg_ctx* ctx = message_context(minor, context_handle, &major);
+  if (ctx == NULL) return major;
+  Gssgate__V1__ProcessContextTokenRequest request =
+      GSSGATE__V1__PROCESS_CONTEXT_TOKEN_REQUEST__INIT;
+  request.context = gg_bin(ctx->handle.data, ctx->handle.len);
+  request.token = gg_bin(token->value, token->length);
+  ProtobufCMessage* reply;
+  major = gg_call(minor, "ProcessContextToken", &request.base, &reply, GSS_S_NO_CONTEXT);
+  if (major != GSS_S_COMPLETE) return major;
+  major = gg_reply_status(minor, ((Gssgate__V1__ProcessContextTokenReply*)reply)->status);
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+/* A context that lives in gssgated cannot become a local krb5 context through this module yet:
+ * MIT would re-import the token as a plain krb5 context, so it would have to be one, and only
+ * where the caller's rule grants export_context (issue 16). Until then, a clean refusal. */
+GG_EXPORT OM_uint32 gssi_export_sec_context(OM_uint32* minor, gss_ctx_id_t* context_handle,
+                                            gss_buffer_t token) {
+  (void)context_handle;
+  token->length = 0;
+  token->value = NULL;
+  *minor = GG_MINOR_UNSUPPORTED;
+  gg_set_error(*minor,
+               "gssgate: a security context held by gssgated cannot be exported through the "
+               "interposer (not supported yet); keep it in this process");
+  return GSS_S_UNAVAILABLE;
+}
