@@ -2,21 +2,25 @@
 //
 //   gssgate [--socket PATH] [--json] [--timeout SECONDS] COMMAND [OPTIONS]
 //
-// Commands: status, whoami, acquire, init, accept, handles, reload (`gssgate help` lists them with
-// their options). Human output by default, one JSON object with --json.
+// Commands: status, whoami, acquire, init, accept, handles, reload, metrics, interpose-check
+// (`gssgate help` lists them with their options). Human output by default, one JSON object with
+// --json.
 //
 // Exit codes (also in `gssgate help` and gssgate(1)):
 //   0 success; 1 a GSSAPI failure; 2 usage error; 3 the daemon cannot be reached;
-//   4 refused by policy; 5 any other error.
+//   4 refused by policy; 5 any other error; 6 interpose-check: the program would not interpose.
 
 #include "gssgate/gssgate.h"
 
+#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -31,7 +35,15 @@ namespace {
 
 using namespace gssgate;  // NOLINT: a command's main file
 
-enum Exit { kOk = 0, kGssFailure = 1, kUsage = 2, kUnreachable = 3, kDenied = 4, kOther = 5 };
+enum Exit {
+  kOk = 0,
+  kGssFailure = 1,
+  kUsage = 2,
+  kUnreachable = 3,
+  kDenied = 4,
+  kOther = 5,
+  kNotInterposing = 6
+};
 
 constexpr char kHelp[] =
     R"(usage: gssgate [--socket PATH] [--json] [--timeout SECONDS] COMMAND [OPTIONS]
@@ -52,10 +64,14 @@ commands:
   handles [--all]            your live handles (--all: everyone's; needs admin in the policy)
   reload                     make the daemon re-read its policy (needs admin in the policy)
   metrics                    the daemon's metrics, Prometheus text format (needs admin)
+  interpose-check [--pid PID]
+                             whether a program with this environment (or process PID's) would
+                             send its GSSAPI calls to gssgated through the interposer, and why
+                             not (docs/transparent.md); --socket does not apply to it
   help                       this text
 
 exit codes: 0 ok, 1 GSSAPI failure, 2 usage error, 3 daemon not reachable, 4 refused by policy,
-            5 other error
+            5 other error, 6 interpose-check: the program would not interpose
 )";
 
 // ---- output: the same facts as text or as one JSON object -------------------------------------
@@ -320,6 +336,184 @@ int cmd_metrics(const Args&, const std::shared_ptr<Connection>& conn, Output& ou
   return kOk;
 }
 
+// ---- interpose-check ---------------------------------------------------------------------------
+
+// What MIT's libgssapi_krb5 and the interposer module will see in a process: its environment, and
+// whether it runs with AT_SECURE (then secure_getenv, which both use, returns nothing).
+struct ProcessView {
+  std::map<std::string, std::string> env;
+  bool secure = false;
+  std::string name;  // the program's name as /proc/PID/comm gives it
+  uid_t uid = 0;     // its real uid
+};
+
+std::string read_whole(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "re");
+  if (f == nullptr) {
+    throw std::runtime_error("cannot read " + path + ": " + std::strerror(errno) +
+                             " (run as root or as the process's user)");
+  }
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+ProcessView view_of(const std::string& pid) {
+  ProcessView view;
+  const std::string proc = "/proc/" + pid;
+  const std::string environ = read_whole(proc + "/environ");
+  for (size_t start = 0; start < environ.size();) {
+    size_t end = environ.find('\0', start);
+    if (end == std::string::npos) end = environ.size();
+    const std::string entry = environ.substr(start, end - start);
+    const size_t eq = entry.find('=');
+    if (eq != std::string::npos) view.env[entry.substr(0, eq)] = entry.substr(eq + 1);
+    start = end + 1;
+  }
+  // The auxiliary vector: pairs of (type, value) words; AT_SECURE is type 23.
+  const std::string auxv = read_whole(proc + "/auxv");
+  for (size_t i = 0; i + 2 * sizeof(unsigned long) <= auxv.size(); i += 2 * sizeof(unsigned long)) {
+    unsigned long type, value;
+    std::memcpy(&type, auxv.data() + i, sizeof(type));
+    std::memcpy(&value, auxv.data() + i + sizeof(type), sizeof(value));
+    if (type == 23) view.secure = value != 0;
+  }
+  const std::string status = read_whole(proc + "/status");
+  const size_t uid_at = status.find("\nUid:");
+  if (uid_at != std::string::npos) view.uid = std::strtoul(status.c_str() + uid_at + 5, nullptr, 10);
+  view.name = read_whole(proc + "/comm");
+  while (!view.name.empty() && view.name.back() == '\n') view.name.pop_back();
+  return view;
+}
+
+// The mech config line that loads gssgate's interposer, as MIT reads its configuration: the file
+// GSS_MECH_CONFIG names (honoured only without AT_SECURE), else /etc/gss/mech and
+// /etc/gss/mech.d/*.conf. Empty if none does.
+struct MechLine {
+  std::string file;
+  std::string module;
+};
+
+std::optional<MechLine> find_interposer_line(const ProcessView& view) {
+  std::vector<std::string> files;
+  auto config = view.env.find("GSS_MECH_CONFIG");
+  if (!view.secure && config != view.env.end() && !config->second.empty()) {
+    files.push_back(config->second);
+  } else {
+    files.push_back("/etc/gss/mech");
+    std::vector<std::string> parts;
+    if (DIR* dir = opendir("/etc/gss/mech.d")) {
+      while (dirent* e = readdir(dir)) {
+        const std::string n = e->d_name;
+        if (n.size() > 5 && n.compare(n.size() - 5, 5, ".conf") == 0) {
+          parts.push_back("/etc/gss/mech.d/" + n);
+        }
+      }
+      closedir(dir);
+    }
+    std::sort(parts.begin(), parts.end());
+    files.insert(files.end(), parts.begin(), parts.end());
+  }
+  for (const std::string& file : files) {
+    std::string text;
+    try {
+      text = read_whole(file);
+    } catch (const std::runtime_error&) {
+      continue;
+    }
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      const std::string line = text.substr(start, end - start);
+      start = end + 1;
+      std::vector<std::string> fields;
+      size_t pos = 0;
+      while (pos < line.size()) {
+        const size_t begin = line.find_first_not_of(" \t", pos);
+        if (begin == std::string::npos) break;
+        const size_t stop = std::min(line.find_first_of(" \t", begin), line.size());
+        fields.push_back(line.substr(begin, stop - begin));
+        pos = stop;
+      }
+      if (fields.size() < 4 || fields[0][0] == '#') continue;
+      const std::string& module = fields[2];
+      const bool interposer = line.find("<interposer>") != std::string::npos;
+      const size_t slash = module.rfind('/');
+      if (interposer && module.substr(slash == std::string::npos ? 0 : slash + 1) ==
+                            "gssgate-interposer.so") {
+        return MechLine{file, module};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+int cmd_interpose_check(const Args& a, const std::shared_ptr<Connection>&, Output& out) {
+  const std::string pid = a.get("pid", "self");
+  if (pid != "self" && pid.find_first_not_of("0123456789") != std::string::npos) {
+    throw UsageError("--pid takes a process id");
+  }
+  const ProcessView view = view_of(pid);
+  std::vector<std::string> reasons;
+  out.str("process", pid == "self" ? "this shell's environment" : pid + " (" + view.name + ")");
+  const std::optional<MechLine> line = find_interposer_line(view);
+  if (line) {
+    out.str("mech_config", line->file).str("module", line->module);
+    if (access(line->module.c_str(), R_OK) != 0) {
+      reasons.push_back(line->module + " is missing or unreadable; reinstall gssgate");
+    }
+  } else {
+    reasons.push_back(
+        "no mech config line loads gssgate-interposer.so (install /etc/gss/mech.d/gssgate.conf, "
+        "or set GSS_MECH_CONFIG to a file that has it)");
+  }
+  auto opt_in = view.env.find("GSSGATE_INTERPOSE");
+  const std::string setting = opt_in == view.env.end() ? "" : opt_in->second;
+  out.str("GSSGATE_INTERPOSE", setting.empty() ? "(unset)" : setting);
+  if (view.secure) {
+    reasons.push_back(
+        "the program runs with AT_SECURE (setuid or file capabilities): its environment is "
+        "ignored, so it never opts in");
+  } else if (setting != "1" && setting != "yes") {
+    reasons.push_back("GSSGATE_INTERPOSE is not 1 in its environment (set GSSGATE_INTERPOSE=1)");
+  }
+  if (view.name == "gssgated") reasons.push_back("gssgated never interposes itself");
+
+  auto socket_env = view.env.find("GSSGATE_SOCKET");
+  std::string socket = socket_env == view.env.end() || socket_env->second.empty() || view.secure
+                           ? "/run/gssgate/gssgate.wire"
+                           : socket_env->second;
+  if (socket.rfind("wire:", 0) == 0) socket = socket.substr(5);
+  out.str("wire_socket", socket);
+  if (socket.rfind("unix:", 0) == 0) {
+    reasons.push_back("GSSGATE_SOCKET names the gRPC socket; the interposer needs the .wire one");
+  } else if (view.uid != getuid()) {
+    // The daemon names the rule of the uid that asks; another uid's cannot be asked for.
+    out.str("rule", "not checked: run `gssgate interpose-check` as uid " +
+                        std::to_string(view.uid) + " with the program's environment");
+  } else {
+    try {
+      auto wire = std::make_shared<Connection>(
+          ConnectionOptions{.socket = "wire:" + socket, .timeout = std::chrono::seconds(5)});
+      WhoAmIResult who = whoami(wire);
+      out.str("daemon", "answers").str("rule", who.rule);
+    } catch (const PermissionDenied& e) {
+      out.str("daemon", "answers");
+      reasons.push_back(std::string("gssgated has no rule for this uid: ") + e.what());
+    } catch (const std::exception& e) {
+      out.str("daemon", "not reachable");
+      reasons.push_back(std::string("gssgated does not answer at ") + socket + ": " + e.what());
+    }
+  }
+  out.str("interpose", reasons.empty() ? "yes" : "no");
+  if (!reasons.empty()) out.list("why_not", reasons);
+  return reasons.empty() ? kOk : kNotInterposing;
+}
+
 struct Command {
   int (*run)(const Args&, const std::shared_ptr<Connection>&, Output&);
   std::vector<std::string> valued;
@@ -336,6 +530,7 @@ const std::map<std::string, Command>& commands() {
       {"handles", {cmd_handles, {}, {"all"}}},
       {"reload", {cmd_reload, {}, {}}},
       {"metrics", {cmd_metrics, {}, {}}},
+      {"interpose-check", {cmd_interpose_check, {"pid"}, {}}},
   };
   return table;
 }

@@ -275,5 +275,55 @@ TEST_F(InterposerTest, AnUnreachableDaemonOrAPolicyRefusalIsAClearMinorStatusNot
       << refused.client_output;
 }
 
+TEST_F(InterposerTest, InterposeCheckSaysWhetherAProgramWouldInterposeAndWhyNot) {
+  const std::string cli = GSSGATE_CLI_PATH_FOR_TESTS;
+  auto check = [&](uid_t uid, const Env& env, std::vector<std::string> args = {}) {
+    std::vector<std::string> argv = {cli};
+    for (const std::string& arg : args) {
+      if (arg == "--json") argv.push_back(arg);  // a global option: before the command
+    }
+    argv.push_back("interpose-check");
+    for (const std::string& arg : args) {
+      if (arg != "--json") argv.push_back(arg);
+    }
+    absl::StatusOr<RunResult> result = run(uid == 0 ? argv : as_uid(uid, argv), env);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : RunResult{-1, ""};
+  };
+  // The programs' environment, as the client's uid: everything in place.
+  RunResult yes = check(kClient, program_env());
+  EXPECT_EQ(yes.exit_code, 0) << yes.output;
+  EXPECT_THAT(yes.output, HasSubstr("interpose:         yes"));
+  EXPECT_THAT(yes.output, HasSubstr(std::string("module:            ") +
+                                    GSSGATE_INTERPOSER_FOR_TESTS));
+  EXPECT_THAT(yes.output, HasSubstr("rule:              client"));
+
+  // No opt-in: exit 6 and the reason.
+  RunResult no_opt_in = check(kClient, program_env(/*interpose=*/false));
+  EXPECT_EQ(no_opt_in.exit_code, 6) << no_opt_in.output;
+  EXPECT_THAT(no_opt_in.output, HasSubstr("GSSGATE_INTERPOSE is not 1"));
+
+  // A mech config without the module, and a uid without a rule.
+  const std::string other_config = kdc_->path("gss-mech-other");
+  std::ofstream(other_config) << "# nothing of gssgate's\n";
+  chmod(other_config.c_str(), 0644);
+  Env env = program_env();
+  env["GSS_MECH_CONFIG"] = other_config;
+  RunResult no_module = check(kClient, env);
+  EXPECT_EQ(no_module.exit_code, 6);
+  EXPECT_THAT(no_module.output, HasSubstr("no mech config line loads gssgate-interposer.so"));
+  RunResult no_rule = check(kNoRule, program_env(), {"--json"});
+  EXPECT_EQ(no_rule.exit_code, 6);
+  EXPECT_THAT(no_rule.output, HasSubstr("\"interpose\": \"no\""));
+  EXPECT_THAT(no_rule.output, HasSubstr("gssgated has no rule for this uid"));
+
+  // Another process, by pid: the daemon itself, started with the opt-in in its environment.
+  RunResult daemon = check(0, {{"PATH", "/usr/bin:/bin"}},
+                           {"--pid", std::to_string(daemon_->pid())});
+  EXPECT_EQ(daemon.exit_code, 6) << daemon.output;
+  EXPECT_THAT(daemon.output, HasSubstr("gssgated never interposes itself"));
+  EXPECT_THAT(daemon.output, HasSubstr("GSSGATE_INTERPOSE: 1"));
+}
+
 }  // namespace
 }  // namespace gssgate::testing
