@@ -162,20 +162,6 @@ class WireCTest : public RealmTest {
     EXPECT_NE(conn, nullptr) << status.message;
     return conn;
   }
-  // Runs `body` in a forked child as `uid` (no other groups); its exit code.
-  static int as_uid(uid_t uid, const std::function<int()>& body) {
-    const pid_t pid = fork();
-    if (pid == 0) {
-      if (setgroups(0, nullptr) != 0 || setresgid(kGroup, kGroup, kGroup) != 0 ||
-          setresuid(uid, uid, uid) != 0) {
-        _exit(100);
-      }
-      _exit(body());
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 200;
-  }
 
   std::unique_ptr<GssgatedProcess> daemon_;
 };
@@ -481,7 +467,7 @@ TEST_F(WireCTest, EveryErrorSaysWhatFailedAndTheConnectionKeepsServing) {
   // A caller no rule matches is refused by policy; the accept-only rule's caller may not
   // initiate. Both in children with those uids.
   const std::string path = daemon_->wire_socket();
-  EXPECT_EQ(as_uid(kNoRule,
+  EXPECT_EQ(run_in_child_as(kNoRule, kGroup,
                    [&] {
                      gssgate_wire_status s;
                      Wire c(gssgate_wire_connect(path.c_str(), &s));
@@ -492,7 +478,7 @@ TEST_F(WireCTest, EveryErrorSaysWhatFailedAndTheConnectionKeepsServing) {
                      return std::strstr(s.message, "no policy rule for uid") != nullptr ? 0 : 3;
                    }),
             0);
-  EXPECT_EQ(as_uid(kUser,
+  EXPECT_EQ(run_in_child_as(kUser, kGroup,
                    [&] {
                      gssgate_wire_status s;
                      Wire c(gssgate_wire_connect(path.c_str(), &s));

@@ -4,6 +4,9 @@
 // (password and client keytab) and a service `HTTP/localhost` (service keytab), and helpers to
 // acquire credentials and drive a handshake through lib/.
 
+#include <sys/types.h>
+
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,6 +19,10 @@
 namespace gssgate::testing {
 
 inline constexpr char kAlicePassword[] = "alice-pw-1";
+
+// Runs `body` in a forked child as `uid`/`gid` with no supplementary groups; the child's exit
+// code (100: it could not change identity; 200: it did not exit normally).
+int run_in_child_as(uid_t uid, gid_t gid, const std::function<int()>& body);
 
 // gtest printing for statuses in assertion messages.
 std::string describe(const gss::GssStatus& status);

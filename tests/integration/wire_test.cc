@@ -147,20 +147,6 @@ class WireTest : public RealmTest {
     ASSERT_TRUE(who.ParseFromString(reply->payload()));
     EXPECT_EQ(who.uid(), getuid());
   }
-  // Runs `body` in a child as `uid` (no other groups); its exit code.
-  int as_uid(uid_t uid, const std::function<int()>& body) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      if (setgroups(0, nullptr) != 0 || setresgid(kGroup, kGroup, kGroup) != 0 ||
-          setresuid(uid, uid, uid) != 0) {
-        _exit(100);
-      }
-      _exit(body());
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 200;
-  }
 
   std::unique_ptr<GssgatedProcess> daemon_;
 };
@@ -318,7 +304,7 @@ TEST_F(WireTest, TheCallerIsTheKernelsPeerAndPolicyAppliesAsOnGrpc) {
   frame.set_call_id(1);
   const std::string datagram = frame.SerializeAsString();
   auto call_as = [&](uid_t uid) {
-    return as_uid(uid, [&] {
+    return run_in_child_as(uid, kGroup, [&] {
       RawWire wire(path);
       if (!wire.connected() || !wire.send_raw(datagram)) return 1;
       std::optional<v1::Frame> reply = wire.receive();
