@@ -16,8 +16,8 @@ packages=(
   clang-14 libclang-rt-14-dev
   # the real MIT KDC and tools the test realm runs (krb5kdc, kdb5_util, kadmin.local, kinit)
   krb5-kdc krb5-admin-server krb5-user
-  # unmodified GSSAPI programs the interposer's tests run (gss-client, gss-server)
-  krb5-gss-samples
+  # unmodified GSSAPI programs the interposer's tests run (gss-client, gss-server, python-gssapi)
+  krb5-gss-samples python3-gssapi
   # systemd-analyze, systemd-socket-activate, systemd-sysusers/-tmpfiles and man for the unit tests
   systemd man-db
 )

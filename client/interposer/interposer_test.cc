@@ -35,6 +35,7 @@ using ::testing::Not;
 constexpr uid_t kServer = 60041;  // rule "server": accept, HTTP/localhost's keytab
 constexpr uid_t kClient = 60042;  // rule "client": initiate as alice
 constexpr uid_t kNoRule = 60043;
+constexpr uid_t kBoth = 60044;    // rule "both": initiate as alice and accept as the service
 constexpr gid_t kGroup = 60000;
 // The module's OID in MIT's mech config: in the UUID arc (X.667) from a random 62-bit value, as
 // MIT's OID parser takes arcs of at most 64 bits (docs/transparent.md). It never leaves the host.
@@ -124,7 +125,10 @@ class InterposerTest : public RealmTest {
         absl::StrCat("[[rule]]\nname = \"server\"\nuids = [", kServer,
                      "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n\n",
                      "[[rule]]\nname = \"client\"\nuids = [", kClient,
-                     "]\nusages = [\"initiate\"]\nclient_keytab = \"", client_keytab_, "\"\n"),
+                     "]\nusages = [\"initiate\"]\nclient_keytab = \"", client_keytab_, "\"\n\n",
+                     "[[rule]]\nname = \"both\"\nuids = [", kBoth,
+                     "]\nusages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab_,
+                     "\"\nclient_keytab = \"", client_keytab_, "\"\n"),
         options);
     ASSERT_TRUE(d.ok()) << d.status();
     daemon_ = std::move(*d);
@@ -273,6 +277,57 @@ TEST_F(InterposerTest, AnUnreachableDaemonOrAPolicyRefusalIsAClearMinorStatusNot
   EXPECT_THAT(refused.client_output,
               HasSubstr(absl::StrCat("gssgate: no policy rule for uid ", kNoRule)))
       << refused.client_output;
+}
+
+// python-gssapi's high-level API, unmodified (Debian's python3-gssapi), both sides in one process
+// of a uid that can read no key: credentials, a mutual-auth handshake, the context's properties,
+// wrap/unwrap, get_mic/verify_mic, and the initiator name's display and comparison.
+constexpr char kPythonProgram[] = R"(
+import gssapi, sys
+service = gssapi.Name("HTTP@localhost", gssapi.NameType.hostbased_service)
+creds = gssapi.Credentials(usage="initiate")
+print("initiator credentials:", creds.name)
+client = gssapi.SecurityContext(name=service, usage="initiate", creds=creds)
+server = gssapi.SecurityContext(usage="accept")
+token = client.step()
+while not (client.complete and server.complete):
+    token = server.step(token)
+    if not client.complete:
+        token = client.step(token)
+print("complete:", client.complete, server.complete)
+print("initiator:", server.initiator_name)
+print("target:", client.target_name)
+print("mutual:", gssapi.RequirementFlag.mutual_authentication in client.actual_flags)
+sealed = client.wrap(b"through gssgated", True)
+print("unwrapped:", server.unwrap(sealed.message).message.decode(), sealed.encrypted)
+server.verify_signature(b"signed", client.get_signature(b"signed"))
+print("signature verified")
+print("same initiator:", server.initiator_name == gssapi.Name(str(creds.name), gssapi.NameType.kerberos_principal))
+)";
+
+TEST_F(InterposerTest, PythonGssapiRunsBothSidesThroughGssgated) {
+  const std::string script = kdc_->path("python-through-gssgated.py");
+  std::ofstream(script) << kPythonProgram;
+  chmod(script.c_str(), 0644);
+  absl::StatusOr<RunResult> python =
+      run(as_uid(kBoth, {"/usr/bin/python3", script}), program_env());
+  ASSERT_TRUE(python.ok()) << python.status();
+  EXPECT_EQ(python->exit_code, 0) << python->output;
+  EXPECT_THAT(python->output, HasSubstr(absl::StrCat("initiator credentials: ", alice(), "\n")));
+  EXPECT_THAT(python->output, HasSubstr("complete: True True\n"));
+  EXPECT_THAT(python->output, HasSubstr(absl::StrCat("initiator: ", alice(), "\n")));
+  EXPECT_THAT(python->output, HasSubstr(absl::StrCat("target: ", service_principal(), "\n")));
+  EXPECT_THAT(python->output, HasSubstr("mutual: True\n"));
+  EXPECT_THAT(python->output, HasSubstr("unwrapped: through gssgated True\n"));
+  EXPECT_THAT(python->output, HasSubstr("signature verified\n"));
+  EXPECT_THAT(python->output, HasSubstr("same initiator: True\n"));
+  EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=accept uid=", kBoth)));
+  // Without the opt-in the same program has nothing to act with.
+  absl::StatusOr<RunResult> alone =
+      run(as_uid(kBoth, {"/usr/bin/python3", script}), program_env(/*interpose=*/false));
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  EXPECT_NE(alone->exit_code, 0);
+  EXPECT_THAT(alone->output, HasSubstr("MissingCredentialsError"));
 }
 
 TEST_F(InterposerTest, InterposeCheckSaysWhetherAProgramWouldInterposeAndWhyNot) {
