@@ -9,7 +9,9 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,6 +38,8 @@ constexpr uid_t kServer = 60041;  // rule "server": accept, HTTP/localhost's key
 constexpr uid_t kClient = 60042;  // rule "client": initiate as alice
 constexpr uid_t kNoRule = 60043;
 constexpr uid_t kBoth = 60044;    // rule "both": initiate as alice and accept as the service
+// Apache's children: Debian's www-data (Apache needs a passwd entry for its User), rule "web".
+constexpr uid_t kWebUser = 33;
 constexpr gid_t kGroup = 60000;
 // The module's OID in MIT's mech config: in the UUID arc (X.667) from a random 62-bit value, as
 // MIT's OID parser takes arcs of at most 64 bits (docs/transparent.md). It never leaves the host.
@@ -50,6 +54,10 @@ class Child {
     const int out = open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     pid_ = fork();
     if (pid_ == 0) {
+      // A process group of its own: Apache signals its whole group when it stops, which must
+      // not include the test.
+      setpgid(0, 0);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a test that crashes
       const int in = stdio_fd >= 0 ? stdio_fd : open("/dev/null", O_RDONLY);
       dup2(in, 0);
       dup2(stdio_fd >= 0 ? stdio_fd : out, 1);
@@ -69,8 +77,12 @@ class Child {
   }
   ~Child() {
     if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
+      // SIGTERM first, so that a server (Apache) takes its own children down with it.
+      kill(pid_, SIGTERM);
+      if (wait(std::chrono::seconds(10)) < 0) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+      }
     }
   }
   // The exit code, or -1 if it did not exit within `timeout` (it is killed then).
@@ -128,7 +140,9 @@ class InterposerTest : public RealmTest {
                      "]\nusages = [\"initiate\"]\nclient_keytab = \"", client_keytab_, "\"\n\n",
                      "[[rule]]\nname = \"both\"\nuids = [", kBoth,
                      "]\nusages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab_,
-                     "\"\nclient_keytab = \"", client_keytab_, "\"\n"),
+                     "\"\nclient_keytab = \"", client_keytab_, "\"\n\n",
+                     "[[rule]]\nname = \"web\"\nuids = [", kWebUser,
+                     "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n"),
         options);
     ASSERT_TRUE(d.ok()) << d.status();
     daemon_ = std::move(*d);
@@ -328,6 +342,77 @@ TEST_F(InterposerTest, PythonGssapiRunsBothSidesThroughGssgated) {
   ASSERT_TRUE(alone.ok()) << alone.status();
   EXPECT_NE(alone->exit_code, 0);
   EXPECT_THAT(alone->output, HasSubstr("MissingCredentialsError"));
+}
+
+// The web case the project exists for: Apache with mod_auth_gssapi accepts HTTP Negotiate for a
+// site whose keytab it cannot read (its children run as www-data), and curl --negotiate, run as
+// kClient with no ccache, authenticates to it. Both are Debian's binaries, unmodified; both
+// interpose. Apache listens on 127.0.0.1 only and is stopped by the test.
+TEST_F(InterposerTest, CurlNegotiatesWithApacheModAuthGssapiBothThroughGssgated) {
+  auto apache = find_tool("apache2", "apache2");
+  auto curl = find_tool("curl", "curl");
+  ASSERT_TRUE(apache.ok()) << apache.status();
+  ASSERT_TRUE(curl.ok()) << curl.status();
+  const std::string modules = "/usr/lib/apache2/modules";
+  ASSERT_EQ(access((modules + "/mod_auth_gssapi.so").c_str(), R_OK), 0)
+      << "install the Debian package libapache2-mod-auth-gssapi";
+  // The port: the fixture's listener, closed so that Apache can bind it.
+  const int port = port_;
+  close(listener_);
+  listener_ = -1;
+  const std::string root = kdc_->path("apache");
+  mkdir(root.c_str(), 0755);
+  mkdir((root + "/htdocs").c_str(), 0755);
+  std::ofstream(root + "/htdocs/index.html") << "a page behind Kerberos\n";
+  const std::string conf = root + "/httpd.conf";
+  std::ofstream(conf) << absl::StrCat(
+      "ServerRoot ", root, "\nServerName localhost\nListen 127.0.0.1:", port,
+      "\nPidFile ", root, "/httpd.pid\nErrorLog ", root, "/error.log\nLogLevel info\n",
+      "LoadModule mpm_prefork_module ", modules, "/mod_mpm_prefork.so\n",
+      "LoadModule authn_core_module ", modules, "/mod_authn_core.so\n",
+      "LoadModule authz_core_module ", modules, "/mod_authz_core.so\n",
+      "LoadModule authz_user_module ", modules, "/mod_authz_user.so\n",
+      "LoadModule headers_module ", modules, "/mod_headers.so\n",
+      "LoadModule auth_gssapi_module ", modules, "/mod_auth_gssapi.so\n",
+      "User www-data\nGroup www-data\nStartServers 1\nMinSpareServers 1\n",
+      "DocumentRoot ", root, "/htdocs\n",
+      "<Location />\n  AuthType GSSAPI\n  AuthName \"gssgate\"\n  GssapiAllowedMech krb5\n",
+      "  GssapiBasicAuth Off\n  Require valid-user\n",
+      "  Header always set X-Remote-User \"expr=%{REMOTE_USER}\"\n</Location>\n");
+  Env apache_env = program_env();
+  Child server({*apache, "-f", conf, "-DFOREGROUND"}, apache_env, -1, root + "/stdout.log");
+  // Up once the port answers.
+  bool up = false;
+  for (int i = 0; i < 200 && !up; ++i) {
+    const int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    up = connect(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+    close(probe);
+    if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(up) << read_file(root + "/error.log") << read_file(root + "/stdout.log");
+
+  const std::string url = absl::StrCat("http://localhost:", port, "/index.html");
+  auto fetch = [&](const Env& env) {
+    absl::StatusOr<RunResult> result = run(
+        as_uid(kClient, {*curl, "-4", "-s", "-S", "-D", "-", "--negotiate", "-u", ":", url}), env);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? result->output : std::string();
+  };
+  const std::string page = fetch(program_env());
+  EXPECT_THAT(page, HasSubstr("HTTP/1.1 200 OK")) << page << read_file(root + "/error.log");
+  EXPECT_THAT(page, HasSubstr(absl::StrCat("X-Remote-User: ", alice())));
+  EXPECT_THAT(page, HasSubstr("a page behind Kerberos"));
+  EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=accept uid=", kWebUser)));
+  EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=init uid=", kClient)));
+
+  // curl without the opt-in has no ticket to offer: 401, and no page.
+  const std::string refused = fetch(program_env(/*interpose=*/false));
+  EXPECT_THAT(refused, HasSubstr("HTTP/1.1 401"));
+  EXPECT_THAT(refused, Not(HasSubstr("a page behind Kerberos")));
 }
 
 TEST_F(InterposerTest, InterposeCheckSaysWhetherAProgramWouldInterposeAndWhyNot) {
