@@ -4,6 +4,7 @@
 
 #include "interposer.h"
 
+#include <com_err.h>
 #include <errno.h>
 #include <gssapi/gssapi_krb5.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- enabling -------------------------------------------------------------------------------- */
 
@@ -178,15 +180,38 @@ OM_uint32 gg_reply_status(OM_uint32* minor, const Gssgate__V1__GssStatus* status
 
 static pthread_mutex_t connection_mu = PTHREAD_MUTEX_INITIALIZER;
 static gssgate_wire* connection;
+static pid_t connection_pid;
+/* Which connection of this process's life a handle was made on: bumped for every new
+ * gssgate_wire (a forked child makes its own), combined with its generation in gg_handle. */
+static uint64_t connection_epoch;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* fork() while another thread holds connection_mu must not leave the child a lock nobody
+ * releases. */
+static void atfork_prepare(void) { pthread_mutex_lock(&connection_mu); }
+static void atfork_release(void) { pthread_mutex_unlock(&connection_mu); }
+static void register_atfork(void) {
+  pthread_atfork(atfork_prepare, atfork_release, atfork_release);
+}
 
 gssgate_wire* gg_connection(OM_uint32* minor) {
+  pthread_once(&atfork_once, register_atfork);
   pthread_mutex_lock(&connection_mu);
+  if (connection != NULL && connection_pid != getpid()) {
+    /* A forked child: the parent's connection object may be mid-call in a thread the child does
+     * not have (its mutex held for good), and its handles are not the child's. Leave it be (a
+     * few hundred bytes) and make the child's own. */
+    connection = NULL;
+  }
   if (connection == NULL) {
     gssgate_wire_status status;
     connection = gssgate_wire_connect(NULL, &status);
     if (connection == NULL) {
       *minor = GG_MINOR_UNREACHABLE;
       gg_set_error(*minor, "gssgate: %s", status.message);
+    } else {
+      connection_pid = getpid();
+      connection_epoch++;
     }
   }
   gssgate_wire* conn = connection;
@@ -194,11 +219,15 @@ gssgate_wire* gg_connection(OM_uint32* minor) {
   return conn;
 }
 
-__attribute__((destructor)) static void close_connection(void) {
-  /* MIT loads the module RTLD_NODELETE, so this runs at process exit; closing is courtesy (the
-   * daemon releases the handles either way). */
-  gssgate_wire_close(connection);
-  connection = NULL;
+/* The connection identity a new handle gets: which connection object, and which of its
+ * connections to the daemon. (No destructor closes the connection at exit: another thread may
+ * still be inside a call, and the kernel closes the socket; the daemon then releases the
+ * handles.) */
+static uint64_t connection_identity(gssgate_wire* conn) {
+  pthread_mutex_lock(&connection_mu);
+  const uint64_t epoch = connection_epoch;
+  pthread_mutex_unlock(&connection_mu);
+  return (epoch << 32) ^ gssgate_wire_generation(conn);
 }
 
 OM_uint32 gg_call(OM_uint32* minor, const char* method, const ProtobufCMessage* request,
@@ -252,7 +281,7 @@ int gg_handle_set(gg_handle* handle, const ProtobufCBinaryData* from) {
   handle->len = from->len;
   OM_uint32 ignored;
   gssgate_wire* conn = gg_connection(&ignored);
-  handle->generation = conn != NULL ? gssgate_wire_generation(conn) : 0;
+  handle->generation = conn != NULL ? connection_identity(conn) : 0;
   return 1;
 }
 
@@ -265,7 +294,7 @@ void gg_handle_free(gg_handle* handle) {
 int gg_handle_current(OM_uint32* minor, const gg_handle* handle, const char* what) {
   OM_uint32 ignored;
   gssgate_wire* conn = gg_connection(&ignored);
-  if (conn != NULL && gssgate_wire_generation(conn) == handle->generation) return 1;
+  if (conn != NULL && connection_identity(conn) == handle->generation) return 1;
   *minor = GG_MINOR_LOST;
   gg_set_error(*minor,
                "gssgate: this %s was made on an earlier connection to gssgated (it restarted, "
@@ -518,15 +547,24 @@ GG_EXPORT OM_uint32 gssi_get_name_attribute(OM_uint32* minor, gss_name_t input, 
     } else {
       if (authenticated != NULL) *authenticated = got->authenticated;
       if (complete != NULL) *complete = got->complete;
-      if (value != NULL && !gg_buffer_set(value, got->values[index].data, got->values[index].len)) {
+      const ProtobufCBinaryData* shown =
+          (size_t)index < got->n_display_values ? &got->display_values[index] : NULL;
+      gss_buffer_desc v = GSS_C_EMPTY_BUFFER, d = GSS_C_EMPTY_BUFFER;
+      if (!gg_buffer_set(&v, got->values[index].data, got->values[index].len) ||
+          !gg_buffer_set(&d, shown != NULL ? shown->data : NULL, shown != NULL ? shown->len : 0)) {
+        free(v.value);
+        *minor = GG_MINOR_NOMEM;
         major = GSS_S_FAILURE;
-      }
-      if (display_value != NULL) {
-        const ProtobufCBinaryData* shown =
-            (size_t)index < got->n_display_values ? &got->display_values[index] : NULL;
-        if (!gg_buffer_set(display_value, shown != NULL ? shown->data : NULL,
-                           shown != NULL ? shown->len : 0)) {
-          major = GSS_S_FAILURE;
+      } else {
+        if (value != NULL) {
+          *value = v;
+        } else {
+          free(v.value);
+        }
+        if (display_value != NULL) {
+          *display_value = d;
+        } else {
+          free(d.value);
         }
       }
       *more = (size_t)index + 1 < got->n_values ? index + 1 : 0;
@@ -550,11 +588,12 @@ GG_EXPORT OM_uint32 gssi_display_status(OM_uint32* minor, OM_uint32 status_value
   } else {
     text = fixed_text(status_value);
   }
+  char fallback[160];
   if (text == NULL) {
-    /* A krb5 code we hold no text for (an older call, another thread): the local krb5
-     * mechanism knows its codes. */
-    return gss_display_status(minor, status_value, GSS_C_MECH_CODE, gg_local_mech(gss_mech_krb5),
-                              message_context, out);
+    /* A krb5 code we hold no text for (an older call, another thread): com_err's table. Never
+     * gss_display_status here: MIT maps the code back to this module and would call us again. */
+    snprintf(fallback, sizeof(fallback), "%s", error_message((long)status_value));
+    text = fallback;
   }
   *message_context = 0;
   if (!gg_buffer_set(out, text, strlen(text))) {

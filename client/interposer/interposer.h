@@ -58,8 +58,9 @@ typedef struct gg_ctx {
   int open;
   OM_uint32 flags;
   gss_OID mech; /* a library constant */
-  /* When the context's lifetime ends (CLOCK_MONOTONIC seconds); 0: indefinite or unknown. */
+  /* When the context's lifetime ends (CLOCK_MONOTONIC seconds), unless `indefinite`. */
   int64_t expires;
+  int indefinite;
   gg_name* source; /* filled by the step that completes the context */
   gg_name* target;
 } gg_ctx;

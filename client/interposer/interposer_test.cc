@@ -317,6 +317,44 @@ print("unwrapped:", server.unwrap(sealed.message).message.decode(), sealed.encry
 server.verify_signature(b"signed", client.get_signature(b"signed"))
 print("signature verified")
 print("same initiator:", server.initiator_name == gssapi.Name(str(creds.name), gssapi.NameType.kerberos_principal))
+
+# Two failures with different minor codes, then the text of the older one: the module has no
+# text of its own for it any more and must answer from com_err, not by asking MIT again (which
+# would route the code back to the module, without end).
+try:
+    server.unwrap(b"not a token")
+except gssapi.exceptions.GSSError as e:
+    first = e.min_code
+try:
+    gssapi.SecurityContext(name=gssapi.Name("nosuch@" + sys.argv[1], gssapi.NameType.kerberos_principal), usage="initiate").step()
+except gssapi.exceptions.GSSError as e:
+    second = e.min_code
+print("distinct minors:", first != second)
+# (GSSError's constructor asks gss_display_status for the texts of both codes.)
+print("older minor text:", gssapi.exceptions.GSSError(13 << 16, first))
+
+# A forked child cannot use its parent's contexts (the daemon holds them for the parent's
+# connection), is told why, and makes its own.
+import os
+me = str(creds.name)  # the child cannot ask the parent's credential (it is the parent's)
+pid = os.fork()
+if pid == 0:
+    try:
+        client.wrap(b"from the child", True)
+        os._exit(3)
+    except gssapi.exceptions.GSSError as e:
+        told = "earlier connection to gssgated" in str(e)
+    c2 = gssapi.SecurityContext(name=service, usage="initiate")
+    s2 = gssapi.SecurityContext(usage="accept")
+    t = c2.step()
+    while not (c2.complete and s2.complete):
+        t = s2.step(t)
+        if not c2.complete:
+            t = c2.step(t)
+    os._exit(0 if told and str(s2.initiator_name) == me else 4)
+_, status = os.waitpid(pid, 0)
+print("child:", os.waitstatus_to_exitcode(status))
+print("parent still:", server.unwrap(client.wrap(b"after the fork", True).message).message.decode())
 )";
 
 TEST_F(InterposerTest, PythonGssapiRunsBothSidesThroughGssgated) {
@@ -324,7 +362,7 @@ TEST_F(InterposerTest, PythonGssapiRunsBothSidesThroughGssgated) {
   std::ofstream(script) << kPythonProgram;
   chmod(script.c_str(), 0644);
   absl::StatusOr<RunResult> python =
-      run(as_uid(kBoth, {"/usr/bin/python3", script}), program_env());
+      run(as_uid(kBoth, {"/usr/bin/python3", script, kdc_->realm()}), program_env());
   ASSERT_TRUE(python.ok()) << python.status();
   EXPECT_EQ(python->exit_code, 0) << python->output;
   EXPECT_THAT(python->output, HasSubstr(absl::StrCat("initiator credentials: ", alice(), "\n")));
@@ -335,10 +373,15 @@ TEST_F(InterposerTest, PythonGssapiRunsBothSidesThroughGssgated) {
   EXPECT_THAT(python->output, HasSubstr("unwrapped: through gssgated True\n"));
   EXPECT_THAT(python->output, HasSubstr("signature verified\n"));
   EXPECT_THAT(python->output, HasSubstr("same initiator: True\n"));
+  EXPECT_THAT(python->output, HasSubstr("distinct minors: True\n"));
+  EXPECT_THAT(python->output, HasSubstr("older minor text: "));
+  EXPECT_THAT(python->output, HasSubstr("child: 0\n"));
+  EXPECT_THAT(python->output, HasSubstr("parent still: after the fork\n"));
   EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=accept uid=", kBoth)));
   // Without the opt-in the same program has nothing to act with.
   absl::StatusOr<RunResult> alone =
-      run(as_uid(kBoth, {"/usr/bin/python3", script}), program_env(/*interpose=*/false));
+      run(as_uid(kBoth, {"/usr/bin/python3", script, kdc_->realm()}),
+          program_env(/*interpose=*/false));
   ASSERT_TRUE(alone.ok()) << alone.status();
   EXPECT_NE(alone->exit_code, 0);
   EXPECT_THAT(alone->output, HasSubstr("MissingCredentialsError"));

@@ -186,6 +186,10 @@ GG_EXPORT OM_uint32 gssi_inquire_cred(OM_uint32* minor, gss_cred_id_t cred_handl
     set_lifetime(lifetime, inquired->lifetime);
     if (usage != NULL) *usage = usage_from_proto(inquired->usage);
     if (!GSS_ERROR(major)) major = mech_set(minor, inquired->mechs, inquired->n_mechs, mechs);
+    if (GSS_ERROR(major) && name != NULL) {
+      gg_name_free((gg_name*)*name); /* no output survives a failure */
+      *name = GSS_C_NO_NAME;
+    }
   }
   protobuf_c_message_free_unpacked(reply, NULL);
   return major;
@@ -233,7 +237,9 @@ static void ctx_free(gg_ctx* ctx) {
 }
 
 static void ctx_set_lifetime(gg_ctx* ctx, OM_uint32 lifetime) {
-  ctx->expires = lifetime == GSS_C_INDEFINITE || lifetime == 0 ? 0 : gg_now() + lifetime;
+  /* Only GSS_C_INDEFINITE is indefinite; 0 is a context that has expired. */
+  ctx->indefinite = lifetime == GSS_C_INDEFINITE;
+  ctx->expires = ctx->indefinite ? 0 : gg_now() + lifetime;
 }
 
 /* The context of a step: the application's (checked against the connection) or a new one. */
@@ -251,24 +257,42 @@ static OM_uint32 step_context(OM_uint32* minor, gss_ctx_id_t* context_handle, gg
   return GSS_S_COMPLETE;
 }
 
-/* After a step's reply: keep the handle, or drop a context the daemon no longer has. On a failed
- * first step MIT frees only its own wrapper and never calls gssi_delete_sec_context, so the
- * context is freed here. */
-static void finish_step(gg_ctx* ctx, int created, OM_uint32 major,
-                        const ProtobufCBinaryData* handle, gss_ctx_id_t* context_handle,
-                        OM_uint32* minor) {
+/* Lets go of a handle the daemon returned that this module will not keep (a step that failed
+ * here after it succeeded there, a delegated credential nobody asked for). */
+static void release_returned(const ProtobufCBinaryData* handle, int is_cred) {
+  OM_uint32 ignored;
+  gssgate_wire* conn = gg_connection(&ignored);
+  if (conn == NULL || handle->len == 0) return;
+  if (is_cred) {
+    gssgate_wire_release_cred(conn, handle->data, handle->len);
+  } else {
+    gssgate_wire_release_context(conn, handle->data, handle->len);
+  }
+}
+
+/* After a step's reply: keep the handle, or drop a context that failed. On a failed first step
+ * MIT frees only its own wrapper and never calls gssi_delete_sec_context, so the context is freed
+ * here, and released in the daemon if it still has it there (a failure of ours, such as memory,
+ * after the daemon's step succeeded). A failed later step keeps the context for the
+ * application's gss_delete_sec_context. Returns the step's major status. */
+static OM_uint32 finish_step(gg_ctx* ctx, int created, OM_uint32 major,
+                             const ProtobufCBinaryData* handle, gss_ctx_id_t* context_handle,
+                             OM_uint32* minor) {
+  if (!GSS_ERROR(major) && handle->len > 0 &&
+      (ctx->handle.len != handle->len ||
+       memcmp(ctx->handle.data, handle->data, handle->len) != 0)) {
+    if (!gg_handle_set(&ctx->handle, handle)) major = nomem(minor);
+  }
   if (GSS_ERROR(major)) {
     if (created) {
+      if (ctx->handle.len == 0) release_returned(handle, 0);
       ctx_free(ctx);
       *context_handle = GSS_C_NO_CONTEXT;
     }
-    return;
-  }
-  if (handle->len > 0 && (ctx->handle.len != handle->len ||
-                          memcmp(ctx->handle.data, handle->data, handle->len) != 0)) {
-    if (!gg_handle_set(&ctx->handle, handle)) (void)nomem(minor);
+    return major;
   }
   *context_handle = (gss_ctx_id_t)ctx;
+  return major;
 }
 
 GG_EXPORT OM_uint32 gssi_init_sec_context(OM_uint32* minor, gss_cred_id_t claimant,
@@ -339,7 +363,7 @@ GG_EXPORT OM_uint32 gssi_init_sec_context(OM_uint32* minor, gss_cred_id_t claima
     if (ret_flags != NULL) *ret_flags = step->flags;
     set_lifetime(time_rec, step->lifetime);
   }
-  finish_step(ctx, created, major, &step->context, context_handle, minor);
+  major = finish_step(ctx, created, major, &step->context, context_handle, minor);
   protobuf_c_message_free_unpacked(reply, NULL);
   return major;
 }
@@ -398,33 +422,41 @@ GG_EXPORT OM_uint32 gssi_accept_sec_context(OM_uint32* minor, gss_ctx_id_t* cont
     if (step->initiator_name != NULL) {
       gg_name_free(ctx->source);
       ctx->source = gg_name_from_proto(step->initiator_name);
-      if (src_name != NULL) {
-        *src_name = (gss_name_t)(ctx->source != NULL ? gg_name_copy(ctx->source) : NULL);
-        if (*src_name == GSS_C_NO_NAME) major = nomem(minor);
-      }
     }
     if (step->target_name != NULL) {
       gg_name_free(ctx->target);
       ctx->target = gg_name_from_proto(step->target_name);
     }
-    if (step->delegated_creds.len > 0) {
-      gg_cred* delegated = calloc(1, sizeof(*delegated));
-      if (delegated != NULL && gg_handle_set(&delegated->handle, &step->delegated_creds)) {
-        if (delegated_cred != NULL) {
-          *delegated_cred = (gss_cred_id_t)delegated;
-        } else {
-          release_handle(&delegated->handle, 1);
-          free(delegated);
-        }
-      } else {
-        free(delegated);
-      }
+    /* The initiator and a delegated credential are outputs of the completing step only: MIT
+     * drops them on CONTINUE_NEEDED, so they would leak if set earlier. */
+    if (ctx->open && src_name != NULL && ctx->source != NULL) {
+      *src_name = (gss_name_t)gg_name_copy(ctx->source);
+      if (*src_name == GSS_C_NO_NAME) major = nomem(minor);
     }
     if (mech_type != NULL) *mech_type = ctx->mech != GSS_C_NO_OID ? ctx->mech : gss_mech_krb5;
     if (ret_flags != NULL) *ret_flags = step->flags;
     set_lifetime(time_rec, step->lifetime);
   }
-  finish_step(ctx, created, major, &step->context, context_handle, minor);
+  if (step->delegated_creds.len > 0) {
+    gg_cred* delegated = NULL;
+    if (!GSS_ERROR(major) && ctx->open && delegated_cred != NULL) {
+      delegated = calloc(1, sizeof(*delegated));
+      if (delegated != NULL && !gg_handle_set(&delegated->handle, &step->delegated_creds)) {
+        free(delegated);
+        delegated = NULL;
+      }
+    }
+    if (delegated != NULL) {
+      *delegated_cred = (gss_cred_id_t)delegated;
+    } else {
+      release_returned(&step->delegated_creds, 1);
+    }
+  }
+  if (GSS_ERROR(major) && src_name != NULL && *src_name != GSS_C_NO_NAME) {
+    gg_name_free((gg_name*)*src_name);
+    *src_name = GSS_C_NO_NAME;
+  }
+  major = finish_step(ctx, created, major, &step->context, context_handle, minor);
   protobuf_c_message_free_unpacked(reply, NULL);
   return major;
 }
@@ -461,7 +493,7 @@ GG_EXPORT OM_uint32 gssi_context_time(OM_uint32* minor, gss_ctx_id_t context_han
   const gg_ctx* ctx = message_context(minor, context_handle, &major);
   if (ctx == NULL) return major;
   *minor = 0;
-  if (ctx->expires == 0) {
+  if (ctx->indefinite) {
     *time_rec = GSS_C_INDEFINITE;
     return GSS_S_COMPLETE;
   }

@@ -142,6 +142,14 @@ static int ensure_connected(gssgate_wire* conn, gssgate_wire_status* status) {
      * parent's connection is untouched) and make one of our own. */
     disconnect(conn);
   }
+  if (conn->fd >= 0) {
+    /* The daemon closes connections idle past idle_connection_timeout (or it restarted): a
+     * socket it has hung up is replaced before the call, rather than failing it. */
+    struct pollfd hung = {conn->fd, POLLRDHUP, 0};
+    if (poll(&hung, 1, 0) == 1 && (hung.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+      disconnect(conn);
+    }
+  }
   if (conn->fd >= 0) return 1;
   const int fd = open_socket(conn->path, status);
   if (fd < 0) return 0;
@@ -282,7 +290,8 @@ static int millis_left(const struct timespec* deadline) {
   return left > (1 << 30) ? (1 << 30) : (int)left;
 }
 
-static int send_datagram(gssgate_wire* conn, const ProtobufCMessage* frame) {
+static int send_datagram(gssgate_wire* conn, const ProtobufCMessage* frame,
+                         const struct timespec* deadline) {
   const size_t size = protobuf_c_message_get_packed_size(frame);
   if (size > conn->send_cap) {
     uint8_t* grown = realloc(conn->send_buffer, size);
@@ -294,17 +303,32 @@ static int send_datagram(gssgate_wire* conn, const ProtobufCMessage* frame) {
     conn->send_cap = size;
   }
   protobuf_c_message_pack(frame, conn->send_buffer);
-  ssize_t sent;
-  do {
-    sent = send(conn->fd, conn->send_buffer, size, MSG_NOSIGNAL);
-  } while (sent < 0 && errno == EINTR);
-  return sent == (ssize_t)size;
+  for (;;) {
+    /* Non-blocking, waiting for room until the call's deadline: a daemon that stopped reading
+     * must not hold the caller (and the connection's lock) for good. */
+    const ssize_t sent = send(conn->fd, conn->send_buffer, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent == (ssize_t)size) return 1;
+    if (sent >= 0) {
+      errno = EMSGSIZE; /* a datagram goes whole or not at all */
+      return 0;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) return 0;
+    struct pollfd writable = {conn->fd, POLLOUT, 0};
+    const int ready = poll(&writable, 1, millis_left(deadline));
+    if (ready == 0) {
+      errno = ETIMEDOUT;
+      return 0;
+    }
+    if (ready < 0 && errno != EINTR) return 0;
+  }
 }
 
 /* Sends the request's fragments; the first carries up to RELEASES_PER_CALL queued releases.
  * Returns how many releases it carried through *carried. */
 static int send_request(gssgate_wire* conn, uint32_t number, uint64_t call_id,
-                        const uint8_t* payload, size_t len, size_t* carried) {
+                        const uint8_t* payload, size_t len, size_t* carried,
+                        const struct timespec* deadline) {
   size_t n_contexts = 0, n_creds = 0;
   *carried = conn->queued < RELEASES_PER_CALL ? conn->queued : RELEASES_PER_CALL;
   ProtobufCBinaryData contexts[RELEASES_PER_CALL], creds[RELEASES_PER_CALL];
@@ -333,7 +357,7 @@ static int send_request(gssgate_wire* conn, uint32_t number, uint64_t call_id,
     frame.payload.data = (uint8_t*)(payload + offset);
     frame.continued = offset + part < len;
     if (offset == 0 && *carried > 0) frame.release = &releases;
-    if (!send_datagram(conn, &frame.base)) return 0;
+    if (!send_datagram(conn, &frame.base, deadline)) return 0;
     offset += part;
   } while (offset < len);
   return 1;
@@ -373,10 +397,13 @@ uint32_t gssgate_wire_call_raw(gssgate_wire* conn, uint32_t method_number, const
   }
   const uint64_t call_id = conn->next_call_id++;
   size_t carried = 0;
-  if (!send_request(conn, method_number, call_id, request, request_len, &carried)) {
+  if (!send_request(conn, method_number, call_id, request, request_len, &carried, &deadline)) {
     const int why = errno;
     disconnect(conn);
-    if (why == EMSGSIZE) {
+    if (why == ETIMEDOUT) {
+      set_status(status, code = GSSGATE_WIRE_DEADLINE_EXCEEDED,
+                 "gssgated did not take the request within the call's timeout");
+    } else if (why == EMSGSIZE) {
       set_status(status, code = GSSGATE_WIRE_RESOURCE_EXHAUSTED,
                  "a request fragment does not fit the socket's send buffer");
     } else {
@@ -389,6 +416,12 @@ uint32_t gssgate_wire_call_raw(gssgate_wire* conn, uint32_t method_number, const
     struct pollfd readable = {conn->fd, POLLIN, 0};
     const int ready = poll(&readable, 1, millis_left(&deadline));
     if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) {
+      set_status(status, code = GSSGATE_WIRE_UNAVAILABLE, "cannot wait for gssgated's reply: %s",
+                 strerror(errno));
+      disconnect(conn);
+      goto out;
+    }
     if (ready == 0) {
       /* The reply may still come; the next call skips it by its call id. */
       set_status(status, code = GSSGATE_WIRE_DEADLINE_EXCEEDED,

@@ -527,6 +527,27 @@ TEST_F(WireCTest, ADaemonRestartBreaksTheConnectionAndTheNextCallConnectsAgain) 
   EXPECT_EQ(gssgate_wire_pending_releases(conn.get()), 0u);
 }
 
+TEST_F(WireCTest, AConnectionTheDaemonClosedWhileIdleIsReplacedBeforeTheNextCall) {
+  // A long-lived server (Apache through the interposer) meets this once per idle period: the
+  // daemon hangs up on a connection idle past idle_connection_timeout, and the next call must
+  // not fail for it.
+  ASSERT_TRUE(daemon_->stop_cleanly().ok());
+  auto d = GssgatedProcess::start(*kdc_, rules(),
+                                  "max_message_bytes = 1000000\nidle_connection_timeout = 10\n");
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  Wire conn = connect();
+  ASSERT_NE(conn, nullptr);
+  EXPECT_EQ(live_handles(conn.get()), 0u);
+  ASSERT_TRUE(daemon_->wait_for_log("closed (idle_connection_timeout)", std::chrono::seconds(30)))
+      << daemon_->log();
+  gssgate_wire_status status;
+  Gssgate__V1__WhoAmIRequest who = GSSGATE__V1__WHO_AM_IREQUEST__INIT;
+  auto reply = call<Gssgate__V1__WhoAmIReply>(conn.get(), "WhoAmI", who, &status);
+  ASSERT_NE(reply, nullptr) << status.message;
+  EXPECT_EQ(gssgate_wire_generation(conn.get()), 2u);
+}
+
 TEST_F(WireCTest, TheCMethodTableIsTheDaemonsServiceInOrder) {
   const auto* service = v1::ImportNameRequest::descriptor()->file()->FindServiceByName("Gssgate");
   ASSERT_NE(service, nullptr);
