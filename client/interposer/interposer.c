@@ -198,9 +198,10 @@ gssgate_wire* gg_connection(OM_uint32* minor) {
   pthread_once(&atfork_once, register_atfork);
   pthread_mutex_lock(&connection_mu);
   if (connection != NULL && connection_pid != getpid()) {
-    /* A forked child: the parent's connection object may be mid-call in a thread the child does
-     * not have (its mutex held for good), and its handles are not the child's. Leave it be (a
-     * few hundred bytes) and make the child's own. */
+    /* A forked child: the parent's connection object may have been mid-call in a thread the
+     * child does not have (its lock held for good), and its handles are not the child's. Free
+     * it without its lock and make the child's own. */
+    gssgate_wire_abandon_after_fork(connection);
     connection = NULL;
   }
   if (connection == NULL) {

@@ -219,6 +219,18 @@ void gssgate_wire_close(gssgate_wire* conn) {
   free(conn);
 }
 
+void gssgate_wire_abandon_after_fork(gssgate_wire* conn) {
+  if (conn == NULL) return;
+  /* The lock is left alone: a thread of the parent may have held it at fork(), and the child
+   * has only its own thread, so nothing else can be using the object. */
+  disconnect(conn);
+  drop_queue(conn);
+  free(conn->queue);
+  free(conn->recv_buffer);
+  free(conn->send_buffer);
+  free(conn);
+}
+
 void gssgate_wire_set_timeout(gssgate_wire* conn, int milliseconds) {
   /* Atomic rather than under the mutex: a call reads it before it takes the mutex, to bound
    * its wait for it. */

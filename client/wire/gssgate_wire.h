@@ -68,6 +68,12 @@ gssgate_wire* gssgate_wire_connect(const char* path, gssgate_wire_status* status
 /* Closes the connection; the daemon releases every handle it made. NULL is allowed. */
 void gssgate_wire_close(gssgate_wire* conn);
 
+/* In a forked child: frees a connection inherited from the parent without touching its lock
+ * (which a thread of the parent may have held at fork()), closing only the child's copy of the
+ * socket. For a holder that makes the child a connection of its own instead, as the interposer
+ * does. */
+void gssgate_wire_abandon_after_fork(gssgate_wire* conn);
+
 /* How long a call may take, from when it is made until its whole reply is in (default 30 s).
  * A call that takes longer fails with DEADLINE_EXCEEDED; its late reply is skipped. */
 void gssgate_wire_set_timeout(gssgate_wire* conn, int milliseconds);
