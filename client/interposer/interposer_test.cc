@@ -237,7 +237,8 @@ class InterposerTest : public RealmTest {
 };
 
 TEST_F(InterposerTest, MitSamplesAuthenticateSealAndSignThroughGssgatedWithoutKeysOfTheirOwn) {
-  Run run = run_pair(kClient, program_env(), {});
+  // Three messages over the one context (-mcount 3), each sealed, unwrapped and signed back.
+  Run run = run_pair(kClient, program_env(), {"-mcount", "3"});
   EXPECT_EQ(run.client_exit, 0) << run.client_output << "\n--- server:\n" << run.server_log;
   EXPECT_EQ(run.server_exit, 0) << run.server_log;
   // The client's inquiry of its complete context (gss_inquire_context, gss_display_name) names
@@ -247,6 +248,11 @@ TEST_F(InterposerTest, MitSamplesAuthenticateSealAndSignThroughGssgatedWithoutKe
               HasSubstr(absl::StrCat("\"", alice(), "\" to \"", service_principal(), "\"")));
   EXPECT_THAT(run.client_output, HasSubstr("Signature verified"));
   EXPECT_THAT(run.server_log, HasSubstr("Received message: \"sealed and signed through gssgated\""));
+  size_t received = 0;
+  for (size_t at = 0; (at = run.server_log.find("Received message:", at)) != std::string::npos; ++at) {
+    ++received;
+  }
+  EXPECT_EQ(received, 3u) << run.server_log;
   // gss-server -inetd cannot print the initiator (its stdout is the socket); the daemon's audit
   // lines show each side ran there, as its own uid, and whom the acceptor authenticated.
   EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=init uid=", kClient)));
@@ -439,13 +445,22 @@ TEST_F(InterposerTest, CurlNegotiatesWithApacheModAuthGssapiBothThroughGssgated)
   ASSERT_TRUE(up) << read_file(root + "/error.log") << read_file(root + "/stdout.log");
 
   const std::string url = absl::StrCat("http://localhost:", port, "/index.html");
-  auto fetch = [&](const Env& env) {
-    absl::StatusOr<RunResult> result = run(
-        as_uid(kClient, {*curl, "-4", "-s", "-S", "-D", "-", "--negotiate", "-u", ":", url}), env);
+  auto fetch = [&](const Env& env, std::vector<std::string> how) {
+    std::vector<std::string> argv = {*curl, "-4", "-s", "-S", "-D", "-"};
+    argv.insert(argv.end(), how.begin(), how.end());
+    argv.push_back(url);
+    absl::StatusOr<RunResult> result = run(as_uid(kClient, argv), env);
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? result->output : std::string();
   };
-  const std::string page = fetch(program_env());
+  // The keytab Apache's site uses is not readable by Apache's user.
+  absl::StatusOr<RunResult> peek = run(as_uid(kWebUser, {"/bin/cat", service_keytab_}), {});
+  ASSERT_TRUE(peek.ok());
+  EXPECT_NE(peek->exit_code, 0);
+  EXPECT_THAT(peek->output, HasSubstr("Permission denied"));
+
+  // -v shows the Authorization header curl sent (kept for the replay below).
+  const std::string page = fetch(program_env(), {"-v", "--negotiate", "-u", ":"});
   EXPECT_THAT(page, HasSubstr("HTTP/1.1 200 OK")) << page << read_file(root + "/error.log");
   EXPECT_THAT(page, HasSubstr(absl::StrCat("X-Remote-User: ", alice())));
   EXPECT_THAT(page, HasSubstr("a page behind Kerberos"));
@@ -453,9 +468,20 @@ TEST_F(InterposerTest, CurlNegotiatesWithApacheModAuthGssapiBothThroughGssgated)
   EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=init uid=", kClient)));
 
   // curl without the opt-in has no ticket to offer: 401, and no page.
-  const std::string refused = fetch(program_env(/*interpose=*/false));
+  const std::string refused = fetch(program_env(/*interpose=*/false), {"--negotiate", "-u", ":"});
   EXPECT_THAT(refused, HasSubstr("HTTP/1.1 401"));
   EXPECT_THAT(refused, Not(HasSubstr("a page behind Kerberos")));
+
+  // The same Negotiate header sent again is a replay: the daemon's replay cache refuses it.
+  const std::string marker = "> Authorization: Negotiate ";
+  const size_t at = page.find(marker);
+  ASSERT_NE(at, std::string::npos) << page;
+  const size_t end = page.find_first_of("\r\n", at);
+  const std::string header = page.substr(at + 2, end - at - 2);
+  const std::string replayed = fetch(program_env(/*interpose=*/false), {"-H", header});
+  EXPECT_THAT(replayed, HasSubstr("HTTP/1.1 401")) << replayed;
+  EXPECT_THAT(replayed, Not(HasSubstr("a page behind Kerberos")));
+  EXPECT_THAT(read_file(root + "/error.log"), HasSubstr("replay")) << read_file(root + "/error.log");
 }
 
 TEST_F(InterposerTest, InterposeCheckSaysWhetherAProgramWouldInterposeAndWhyNot) {
