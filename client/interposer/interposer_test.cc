@@ -38,6 +38,7 @@ constexpr uid_t kServer = 60041;  // rule "server": accept, HTTP/localhost's key
 constexpr uid_t kClient = 60042;  // rule "client": initiate as alice
 constexpr uid_t kNoRule = 60043;
 constexpr uid_t kBoth = 60044;    // rule "both": initiate as alice and accept as the service
+constexpr uid_t kCcacheUser = 60045;  // rule "ccache": initiate from a ccache only gssgated reads
 // Apache's children: Debian's www-data (Apache needs a passwd entry for its User), rule "web".
 constexpr uid_t kWebUser = 33;
 constexpr gid_t kGroup = 60000;
@@ -130,6 +131,11 @@ class InterposerTest : public RealmTest {
     chmod(kdc_->krb5_conf().c_str(), 0644);
     // The daemon is started with the programs' own opt-in in its environment: it must never
     // interpose itself (it would send its GSSAPI calls back to itself).
+    // alice's tickets in a ccache that only root (the daemon) can read.
+    ccache_ = kdc_->path("alice.ccache");
+    absl::Status kinit = kdc_->kinit_with_password("alice", kAlicePassword, "FILE:" + ccache_);
+    ASSERT_TRUE(kinit.ok()) << kinit;
+    chmod(ccache_.c_str(), 0600);
     GssgatedOptions options;
     options.extra_env = {{"GSSGATE_INTERPOSE", "1"}, {"GSS_MECH_CONFIG", mech_config_}};
     auto d = GssgatedProcess::start(
@@ -141,6 +147,8 @@ class InterposerTest : public RealmTest {
                      "[[rule]]\nname = \"both\"\nuids = [", kBoth,
                      "]\nusages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab_,
                      "\"\nclient_keytab = \"", client_keytab_, "\"\n\n",
+                     "[[rule]]\nname = \"ccache\"\nuids = [", kCcacheUser,
+                     "]\nusages = [\"initiate\"]\nccache = \"FILE:", ccache_, "\"\n\n",
                      "[[rule]]\nname = \"web\"\nuids = [", kWebUser,
                      "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n"),
         options);
@@ -231,7 +239,7 @@ class InterposerTest : public RealmTest {
   }
 
   std::unique_ptr<GssgatedProcess> daemon_;
-  std::string gss_client_, gss_server_, setpriv_, mech_config_;
+  std::string gss_client_, gss_server_, setpriv_, mech_config_, ccache_;
   int listener_ = -1;
   int port_ = 0;
 };
@@ -445,11 +453,11 @@ TEST_F(InterposerTest, CurlNegotiatesWithApacheModAuthGssapiBothThroughGssgated)
   ASSERT_TRUE(up) << read_file(root + "/error.log") << read_file(root + "/stdout.log");
 
   const std::string url = absl::StrCat("http://localhost:", port, "/index.html");
-  auto fetch = [&](const Env& env, std::vector<std::string> how) {
+  auto fetch = [&](const Env& env, std::vector<std::string> how, uid_t uid = kClient) {
     std::vector<std::string> argv = {*curl, "-4", "-s", "-S", "-D", "-"};
     argv.insert(argv.end(), how.begin(), how.end());
     argv.push_back(url);
-    absl::StatusOr<RunResult> result = run(as_uid(kClient, argv), env);
+    absl::StatusOr<RunResult> result = run(as_uid(uid, argv), env);
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? result->output : std::string();
   };
@@ -466,6 +474,16 @@ TEST_F(InterposerTest, CurlNegotiatesWithApacheModAuthGssapiBothThroughGssgated)
   EXPECT_THAT(page, HasSubstr("a page behind Kerberos"));
   EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=accept uid=", kWebUser)));
   EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=init uid=", kClient)));
+
+  // A user whose Kerberos tickets live only in a ccache gssgated holds (the rule's ccache, which
+  // that user cannot read): curl authenticates as alice from it.
+  absl::StatusOr<RunResult> peek_ccache = run(as_uid(kCcacheUser, {"/bin/cat", ccache_}), {});
+  ASSERT_TRUE(peek_ccache.ok());
+  EXPECT_NE(peek_ccache->exit_code, 0);
+  const std::string from_ccache = fetch(program_env(), {"--negotiate", "-u", ":"}, kCcacheUser);
+  EXPECT_THAT(from_ccache, HasSubstr("HTTP/1.1 200 OK")) << from_ccache;
+  EXPECT_THAT(from_ccache, HasSubstr(absl::StrCat("X-Remote-User: ", alice())));
+  EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=init uid=", kCcacheUser)));
 
   // curl without the opt-in has no ticket to offer: 401, and no page.
   const std::string refused = fetch(program_env(/*interpose=*/false), {"--negotiate", "-u", ":"});
