@@ -146,7 +146,7 @@ class InterposerTest : public RealmTest {
                      "]\nusages = [\"initiate\"]\nclient_keytab = \"", client_keytab_, "\"\n\n",
                      "[[rule]]\nname = \"both\"\nuids = [", kBoth,
                      "]\nusages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab_,
-                     "\"\nclient_keytab = \"", client_keytab_, "\"\n\n",
+                     "\"\nclient_keytab = \"", client_keytab_, "\"\nexport_context = true\n\n",
                      "[[rule]]\nname = \"ccache\"\nuids = [", kCcacheUser,
                      "]\nusages = [\"initiate\"]\nccache = \"FILE:", ccache_, "\"\n\n",
                      "[[rule]]\nname = \"web\"\nuids = [", kWebUser,
@@ -369,6 +369,17 @@ if pid == 0:
 _, status = os.waitpid(pid, 0)
 print("child:", os.waitstatus_to_exitcode(status))
 print("parent still:", server.unwrap(client.wrap(b"after the fork", True).message).message.decode())
+
+# Where the rule grants export_context, the initiator's context (session key included) moves into
+# this process: MIT re-imports the token with its own krb5, and it still talks to the acceptor,
+# which stays in gssgated.
+local = gssapi.SecurityContext(token=client.export())
+print("moved here:", server.unwrap(local.wrap(b"from the local copy", True).message).message.decode())
+try:
+    client.wrap(b"x", True)
+    print("the exported context still works")
+except gssapi.exceptions.GSSError:
+    print("the exported context is gone from gssgated")
 )";
 
 TEST_F(InterposerTest, PythonGssapiRunsBothSidesThroughGssgated) {
@@ -391,6 +402,9 @@ TEST_F(InterposerTest, PythonGssapiRunsBothSidesThroughGssgated) {
   EXPECT_THAT(python->output, HasSubstr("older minor text: "));
   EXPECT_THAT(python->output, HasSubstr("child: 0\n"));
   EXPECT_THAT(python->output, HasSubstr("parent still: after the fork\n"));
+  EXPECT_THAT(python->output, HasSubstr("moved here: from the local copy\n"));
+  EXPECT_THAT(python->output, HasSubstr("the exported context is gone from gssgated\n"));
+  EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=export_context uid=", kBoth)));
   EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=accept uid=", kBoth)));
   // Without the opt-in the same program has nothing to act with.
   absl::StatusOr<RunResult> alone =

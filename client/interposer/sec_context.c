@@ -653,17 +653,54 @@ GG_EXPORT OM_uint32 gssi_process_context_token(OM_uint32* minor, gss_ctx_id_t co
   return major;
 }
 
-/* A context that lives in gssgated cannot become a local krb5 context through this module yet:
- * MIT would re-import the token as a plain krb5 context, so it would have to be one, and only
- * where the caller's rule grants export_context (issue 16). Until then, a clean refusal. */
+/* gss_export_sec_context: the daemon's ExportContext gives MIT's own krb5 export token (the
+ * session key with it), and only where the caller's rule grants export_context; the daemon's
+ * handle is then gone. MIT labels the token with this module's OID followed by krb5's and, on
+ * gss_import_sec_context, imports it with the local krb5 mechanism: the context then lives in the
+ * importing process. Denied by policy, the context stays in gssgated, untouched. */
 GG_EXPORT OM_uint32 gssi_export_sec_context(OM_uint32* minor, gss_ctx_id_t* context_handle,
                                             gss_buffer_t token) {
-  (void)context_handle;
   token->length = 0;
   token->value = NULL;
-  *minor = GG_MINOR_UNSUPPORTED;
-  gg_set_error(*minor,
-               "gssgate: a security context held by gssgated cannot be exported through the "
-               "interposer (not supported yet); keep it in this process");
-  return GSS_S_UNAVAILABLE;
+  OM_uint32 major;
+  gg_ctx* ctx = (gg_ctx*)message_context(minor, *context_handle, &major);
+  if (ctx == NULL) return major;
+  if (!ctx->open) {
+    *minor = GG_MINOR_UNSUPPORTED;
+    gg_set_error(*minor,
+                 "gssgate: only an established context can be exported; finish the "
+                 "handshake first");
+    return GSS_S_NO_CONTEXT;
+  }
+  Gssgate__V1__ExportContextRequest request = GSSGATE__V1__EXPORT_CONTEXT_REQUEST__INIT;
+  request.context = gg_bin(ctx->handle.data, ctx->handle.len);
+  ProtobufCMessage* reply;
+  major = gg_call(minor, "ExportContext", &request.base, &reply, GSS_S_NO_CONTEXT);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__ExportContextReply* exported = (Gssgate__V1__ExportContextReply*)reply;
+  major = gg_reply_status(minor, exported->status);
+  if (!GSS_ERROR(major)) {
+    /* The daemon's token is its mechglue's: a 4-byte big-endian OID length, the krb5 OID, then
+     * krb5's own token. MIT here frames what we return the same way (with our concatenated
+     * OID), so only krb5's part is ours to return. */
+    const uint8_t* bytes = exported->token.data;
+    const size_t len = exported->token.len;
+    const size_t oid_len = len >= 4 ? ((size_t)bytes[0] << 24) | ((size_t)bytes[1] << 16) |
+                                          ((size_t)bytes[2] << 8) | bytes[3]
+                                    : 0;
+    ProtobufCBinaryData oid = gg_bin(bytes + 4, oid_len);
+    if (len < 4 || oid_len == 0 || oid_len > len - 4 || gg_static_mech(&oid) == GSS_C_NO_OID) {
+      *minor = GG_MINOR_DAEMON;
+      gg_set_error(*minor, "gssgate: gssgated's exported context is not a krb5 context token");
+      major = GSS_S_FAILURE;
+    } else if (!gg_buffer_set(token, bytes + 4 + oid_len, len - 4 - oid_len)) {
+      major = nomem(minor); /* the daemon's handle is gone either way */
+    }
+    /* The daemon no longer has the handle: nothing to release. */
+    gg_handle_free(&ctx->handle);
+    ctx_free(ctx);
+    *context_handle = GSS_C_NO_CONTEXT;
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
 }
