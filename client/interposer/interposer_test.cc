@@ -5,11 +5,11 @@
 // mechanism, through a mech config file (GSS_MECH_CONFIG), and opt in with GSSGATE_INTERPOSE=1.
 
 #include <arpa/inet.h>
-#include <fcntl.h>
+#include <dlfcn.h>
+#include <gssapi/gssapi_ext.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -46,58 +46,26 @@ constexpr gid_t kGroup = 60000;
 // MIT's OID parser takes arcs of at most 64 bits (docs/transparent.md). It never leaves the host.
 constexpr char kModuleOid[] = "2.25.5955277318674287388";
 
-// A child process with its own stdin/stdout (a socket, for gss-server -inetd), killed if still
-// running when the test ends.
+// A program under test, terminated (SIGTERM, so that Apache takes its own children down, then
+// SIGKILL) if it still runs when the test ends, also when the test fails.
 class Child {
  public:
   Child(const std::vector<std::string>& argv, const Env& env, int stdio_fd,
         const std::string& output_path) {
-    const int out = open(output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    pid_ = fork();
-    if (pid_ == 0) {
-      // A process group of its own: Apache signals its whole group when it stops, which must
-      // not include the test.
-      setpgid(0, 0);
-      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a test that crashes
-      const int in = stdio_fd >= 0 ? stdio_fd : open("/dev/null", O_RDONLY);
-      dup2(in, 0);
-      dup2(stdio_fd >= 0 ? stdio_fd : out, 1);
-      dup2(out, 2);
-      std::vector<std::string> env_strings;
-      for (const auto& [key, value] : env) env_strings.push_back(key + "=" + value);
-      std::vector<char*> envp, args;
-      for (std::string& e : env_strings) envp.push_back(e.data());
-      envp.push_back(nullptr);
-      std::vector<std::string> copy = argv;
-      for (std::string& a : copy) args.push_back(a.data());
-      args.push_back(nullptr);
-      execve(args[0], args.data(), envp.data());
-      _exit(127);
-    }
-    close(out);
+    std::ofstream(output_path, std::ios::trunc).close();  // this run's output only
+    absl::StatusOr<pid_t> pid =
+        spawn(argv, env, output_path, {.stdio_fd = stdio_fd, .own_process_group = true});
+    EXPECT_TRUE(pid.ok()) << pid.status();
+    if (pid.ok()) pid_ = *pid;
   }
   ~Child() {
-    if (pid_ > 0 && !exited_) {
-      // SIGTERM first, so that a server (Apache) takes its own children down with it.
-      kill(pid_, SIGTERM);
-      if (wait(std::chrono::seconds(10)) < 0) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, nullptr, 0);
-      }
-    }
+    if (pid_ > 0 && !exited_) terminate(pid_, std::chrono::seconds(10));
   }
   // The exit code, or -1 if it did not exit within `timeout` (it is killed then).
   int wait(std::chrono::seconds timeout = std::chrono::seconds(30)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -1;
+    if (pid_ <= 0) return -1;
+    exited_ = true;
+    return wait_for_exit(pid_, timeout);
   }
 
  private:
@@ -291,6 +259,54 @@ TEST_F(InterposerTest, WithoutTheOptInTheSameProgramHasNoCredentials) {
   EXPECT_THAT(run.client_output, Not(HasSubstr("Signature verified")));
   EXPECT_THAT(run.client_output, HasSubstr("initializing context"));
   EXPECT_THAT(run.client_output, Not(HasSubstr("gssgate:")));
+}
+
+// Every element of a credential store a program passes reaches the daemon, however many: the
+// module once sent the first 16 and dropped the rest, so a keytab the rule does not grant, named
+// 17th, went unseen and the acquisition succeeded with the granted one. Called on the module's
+// own entry point (what MIT's mechglue calls) in a child running as the accept-only uid.
+TEST_F(InterposerTest, EveryCredentialStoreElementReachesTheDaemonNoneIsDropped) {
+  const std::string wire = daemon_->wire_socket();
+  const std::string granted = service_keytab_;
+  EXPECT_EQ(
+      run_in_child_as(kServer, kGroup,
+                      [&] {
+                        setenv("GSSGATE_SOCKET", wire.c_str(), 1);
+                        void* module = dlopen(GSSGATE_INTERPOSER_FOR_TESTS, RTLD_NOW | RTLD_LOCAL);
+                        if (module == nullptr) return 10;
+                        using AcquireFrom = OM_uint32 (*)(
+                            OM_uint32*, gss_name_t, OM_uint32, gss_OID_set, gss_cred_usage_t,
+                            gss_const_key_value_set_t, gss_cred_id_t*, gss_OID_set*, OM_uint32*);
+                        using Release = OM_uint32 (*)(OM_uint32*, gss_cred_id_t*);
+                        auto acquire =
+                            reinterpret_cast<AcquireFrom>(dlsym(module, "gssi_acquire_cred_from"));
+                        auto release = reinterpret_cast<Release>(dlsym(module, "gssi_release_cred"));
+                        if (acquire == nullptr || release == nullptr) return 11;
+                        std::vector<gss_key_value_element_desc> elements(
+                            17, {"keytab", granted.c_str()});
+                        gss_key_value_set_desc store{1, elements.data()};
+                        OM_uint32 minor = 0;
+                        gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+                        // One granted element: acquired.
+                        if (acquire(&minor, GSS_C_NO_NAME, 0, GSS_C_NO_OID_SET, GSS_C_ACCEPT,
+                                    &store, &cred, nullptr, nullptr) != GSS_S_COMPLETE) {
+                          return 1;
+                        }
+                        release(&minor, &cred);
+                        // Sixteen granted ones and a seventeenth naming another keytab: refused.
+                        elements[16].value = "/etc/krb5.keytab";
+                        store.count = 17;
+                        const OM_uint32 major =
+                            acquire(&minor, GSS_C_NO_NAME, 0, GSS_C_NO_OID_SET, GSS_C_ACCEPT,
+                                    &store, &cred, nullptr, nullptr);
+                        if (major == GSS_S_COMPLETE) return 2;
+                        return minor == 0x67670002u ? 0 : 3;  // GG_MINOR_DENIED
+                      }),
+      0)
+      << "1: a granted store was refused, 2: the 17th element was dropped, 3: not a policy "
+         "refusal";
+  EXPECT_TRUE(daemon_->wait_for_log("store element keytab=/etc/krb5.keytab is not granted"))
+      << daemon_->log();
 }
 
 TEST_F(InterposerTest, AnUnreachableDaemonOrAPolicyRefusalIsAClearMinorStatusNotAFallback) {

@@ -95,31 +95,40 @@ GG_EXPORT OM_uint32 gssi_acquire_cred_from(OM_uint32* minor, const gss_name_t de
   }
   request.lifetime = time_req == GSS_C_INDEFINITE ? 0 : time_req;
   request.usage = usage_to_proto(usage);
-  ProtobufCBinaryData mechs[8];
-  if (desired_mechs != GSS_C_NO_OID_SET) {
-    for (size_t i = 0; i < desired_mechs->count && i < 8; ++i) {
-      mechs[i] = gg_bin(desired_mechs->elements[i].elements, desired_mechs->elements[i].length);
-    }
-    request.n_mechs = desired_mechs->count < 8 ? desired_mechs->count : 8;
-    request.mechs = mechs;
+  /* Sized to what the program passed: nothing it names may be dropped on the way (a store
+   * element left out could change which credential the daemon picks). */
+  const size_t n_mechs = desired_mechs == GSS_C_NO_OID_SET ? 0 : desired_mechs->count;
+  const size_t n_store = cred_store == GSS_C_NO_CRED_STORE ? 0 : cred_store->count;
+  ProtobufCBinaryData* mechs = calloc(n_mechs + 1, sizeof(*mechs));
+  Gssgate__V1__AcquireCredsRequest__StoreEntry* entries = calloc(n_store + 1, sizeof(*entries));
+  Gssgate__V1__AcquireCredsRequest__StoreEntry** entry_ptrs =
+      calloc(n_store + 1, sizeof(*entry_ptrs));
+  if (mechs == NULL || entries == NULL || entry_ptrs == NULL) {
+    free(mechs);
+    free(entries);
+    free(entry_ptrs);
+    return nomem(minor);
   }
+  for (size_t i = 0; i < n_mechs; ++i) {
+    mechs[i] = gg_bin(desired_mechs->elements[i].elements, desired_mechs->elements[i].length);
+  }
+  request.n_mechs = n_mechs;
+  request.mechs = mechs;
   /* Store elements the program names (a keytab, a ccache) go to the daemon, which allows only
    * those the caller's rule names. */
-  Gssgate__V1__AcquireCredsRequest__StoreEntry entries[16];
-  Gssgate__V1__AcquireCredsRequest__StoreEntry* entry_ptrs[16];
-  if (cred_store != GSS_C_NO_CRED_STORE) {
-    size_t n = 0;
-    for (OM_uint32 i = 0; i < cred_store->count && n < 16; ++i, ++n) {
-      gssgate__v1__acquire_creds_request__store_entry__init(&entries[n]);
-      entries[n].key = (char*)cred_store->elements[i].key;
-      entries[n].value = (char*)cred_store->elements[i].value;
-      entry_ptrs[n] = &entries[n];
-    }
-    request.n_store = n;
-    request.store = entry_ptrs;
+  for (size_t i = 0; i < n_store; ++i) {
+    gssgate__v1__acquire_creds_request__store_entry__init(&entries[i]);
+    entries[i].key = (char*)cred_store->elements[i].key;
+    entries[i].value = (char*)cred_store->elements[i].value;
+    entry_ptrs[i] = &entries[i];
   }
+  request.n_store = n_store;
+  request.store = entry_ptrs;
   ProtobufCMessage* reply;
   OM_uint32 major = gg_call(minor, "AcquireCreds", &request.base, &reply, GSS_S_NO_CRED);
+  free(mechs);
+  free(entries);
+  free(entry_ptrs);
   if (major != GSS_S_COMPLETE) return major;
   Gssgate__V1__AcquireCredsReply* acquired = (Gssgate__V1__AcquireCredsReply*)reply;
   major = gg_reply_status(minor, acquired->status);
