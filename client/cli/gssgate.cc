@@ -29,6 +29,8 @@
 #include <vector>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "lib/util/json.h"
 
 namespace {
@@ -424,28 +426,16 @@ std::optional<MechLine> find_interposer_line(const ProcessView& view) {
     } catch (const std::runtime_error&) {
       continue;
     }
-    size_t start = 0;
-    while (start < text.size()) {
-      size_t end = text.find('\n', start);
-      if (end == std::string::npos) end = text.size();
-      const std::string line = text.substr(start, end - start);
-      start = end + 1;
-      std::vector<std::string> fields;
-      size_t pos = 0;
-      while (pos < line.size()) {
-        const size_t begin = line.find_first_not_of(" \t", pos);
-        if (begin == std::string::npos) break;
-        const size_t stop = std::min(line.find_first_of(" \t", begin), line.size());
-        fields.push_back(line.substr(begin, stop - begin));
-        pos = stop;
-      }
+    for (absl::string_view line : absl::StrSplit(text, '\n')) {
+      const std::vector<absl::string_view> fields =
+          absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
       if (fields.size() < 4 || fields[0][0] == '#') continue;
-      const std::string& module = fields[2];
-      const bool interposer = line.find("<interposer>") != std::string::npos;
+      const absl::string_view module = fields[2];
+      const bool interposer = absl::StrContains(line, "<interposer>");
       const size_t slash = module.rfind('/');
-      if (interposer && module.substr(slash == std::string::npos ? 0 : slash + 1) ==
+      if (interposer && module.substr(slash == absl::string_view::npos ? 0 : slash + 1) ==
                             "gssgate-interposer.so") {
-        return MechLine{file, module};
+        return MechLine{file, std::string(module)};
       }
     }
   }
