@@ -194,7 +194,9 @@ static void register_atfork(void) {
   pthread_atfork(atfork_prepare, atfork_release, atfork_release);
 }
 
-gssgate_wire* gg_connection(OM_uint32* minor) {
+/* The process's connection, made if need be; with `epoch` (if not NULL) the epoch it belongs
+ * to, read under the same lock. */
+static gssgate_wire* connection_of_process(OM_uint32* minor, uint64_t* epoch) {
   pthread_once(&atfork_once, register_atfork);
   pthread_mutex_lock(&connection_mu);
   if (connection != NULL && connection_pid != getpid()) {
@@ -216,19 +218,23 @@ gssgate_wire* gg_connection(OM_uint32* minor) {
     }
   }
   gssgate_wire* conn = connection;
+  if (epoch != NULL) *epoch = connection_epoch;
   pthread_mutex_unlock(&connection_mu);
   return conn;
 }
 
-/* The connection identity a new handle gets: which connection object, and which of its
- * connections to the daemon. (No destructor closes the connection at exit: another thread may
- * still be inside a call, and the kernel closes the socket; the daemon then releases the
- * handles.) */
-static uint64_t connection_identity(gssgate_wire* conn) {
-  pthread_mutex_lock(&connection_mu);
-  const uint64_t epoch = connection_epoch;
-  pthread_mutex_unlock(&connection_mu);
-  return (epoch << 32) ^ gssgate_wire_generation(conn);
+gssgate_wire* gg_connection(OM_uint32* minor) { return connection_of_process(minor, NULL); }
+
+/* The connection identity a new handle gets, and an old one must still have: which connection
+ * object, and which of its connections to the daemon; 0 when there is no connection. One lock
+ * and an atomic read, as every call on a handle asks. (No destructor closes the connection at
+ * exit: another thread may still be inside a call, and the kernel closes the socket; the
+ * daemon then releases the handles.) */
+static uint64_t connection_identity(void) {
+  OM_uint32 ignored;
+  uint64_t epoch = 0;
+  gssgate_wire* conn = connection_of_process(&ignored, &epoch);
+  return conn == NULL ? 0 : (epoch << 32) ^ gssgate_wire_generation(conn);
 }
 
 OM_uint32 gg_call(OM_uint32* minor, const char* method, const ProtobufCMessage* request,
@@ -237,14 +243,7 @@ OM_uint32 gg_call(OM_uint32* minor, const char* method, const ProtobufCMessage* 
   gssgate_wire* conn = gg_connection(minor);
   if (conn == NULL) return GSS_S_FAILURE;
   gssgate_wire_status status;
-  uint32_t code = gssgate_wire_call(conn, method, request, reply, &status);
-  if (code != GSSGATE_WIRE_OK && status.not_run) {
-    /* Refused before it ran (the uid's share of the daemon's threads was busy): once more. */
-    struct timespec pause = {0, 20 * 1000 * 1000};
-    nanosleep(&pause, NULL);
-    code = gssgate_wire_call(conn, method, request, reply, &status);
-  }
-  switch (code) {
+  switch (gssgate_wire_call(conn, method, request, reply, &status)) {
     case GSSGATE_WIRE_OK:
       return GSS_S_COMPLETE;
     case GSSGATE_WIRE_UNAVAILABLE:
@@ -280,9 +279,7 @@ int gg_handle_set(gg_handle* handle, const ProtobufCBinaryData* from) {
   free(handle->data);
   handle->data = copy;
   handle->len = from->len;
-  OM_uint32 ignored;
-  gssgate_wire* conn = gg_connection(&ignored);
-  handle->generation = conn != NULL ? connection_identity(conn) : 0;
+  handle->generation = connection_identity();
   return 1;
 }
 
@@ -293,9 +290,8 @@ void gg_handle_free(gg_handle* handle) {
 }
 
 int gg_handle_current(OM_uint32* minor, const gg_handle* handle, const char* what) {
-  OM_uint32 ignored;
-  gssgate_wire* conn = gg_connection(&ignored);
-  if (conn != NULL && connection_identity(conn) == handle->generation) return 1;
+  const uint64_t identity = connection_identity();
+  if (identity != 0 && identity == handle->generation) return 1;
   *minor = GG_MINOR_LOST;
   gg_set_error(*minor,
                "gssgate: this %s was made on an earlier connection to gssgated (it restarted, "

@@ -157,7 +157,7 @@ static int ensure_connected(gssgate_wire* conn, gssgate_wire_status* status) {
   drop_queue(conn);
   conn->fd = fd;
   conn->pid = self;
-  conn->generation++;
+  __atomic_store_n(&conn->generation, conn->generation + 1, __ATOMIC_RELEASE);  /* under mu */
   return 1;
 }
 
@@ -208,27 +208,27 @@ gssgate_wire* gssgate_wire_connect(const char* path, gssgate_wire_status* status
   return conn;
 }
 
-void gssgate_wire_close(gssgate_wire* conn) {
-  if (conn == NULL) return;
+/* Frees the object; its lock is the caller's business. */
+static void free_connection(gssgate_wire* conn) {
   disconnect(conn);
   drop_queue(conn);
   free(conn->queue);
   free(conn->recv_buffer);
   free(conn->send_buffer);
-  pthread_mutex_destroy(&conn->mu);
   free(conn);
+}
+
+void gssgate_wire_close(gssgate_wire* conn) {
+  if (conn == NULL) return;
+  pthread_mutex_destroy(&conn->mu);
+  free_connection(conn);
 }
 
 void gssgate_wire_abandon_after_fork(gssgate_wire* conn) {
   if (conn == NULL) return;
   /* The lock is left alone: a thread of the parent may have held it at fork(), and the child
    * has only its own thread, so nothing else can be using the object. */
-  disconnect(conn);
-  drop_queue(conn);
-  free(conn->queue);
-  free(conn->recv_buffer);
-  free(conn->send_buffer);
-  free(conn);
+  free_connection(conn);
 }
 
 void gssgate_wire_set_timeout(gssgate_wire* conn, int milliseconds) {
@@ -239,10 +239,9 @@ void gssgate_wire_set_timeout(gssgate_wire* conn, int milliseconds) {
 }
 
 uint64_t gssgate_wire_generation(gssgate_wire* conn) {
-  pthread_mutex_lock(&conn->mu);
-  const uint64_t generation = conn->generation;
-  pthread_mutex_unlock(&conn->mu);
-  return generation;
+  /* Not under the lock: a call in another thread may hold it for its whole timeout, and the
+   * interposer asks for the generation on every call with a handle. */
+  return __atomic_load_n(&conn->generation, __ATOMIC_ACQUIRE);
 }
 
 /* ---- releases -------------------------------------------------------------------------------- */
@@ -296,8 +295,10 @@ static void pop_releases(gssgate_wire* conn, size_t n) {
 static int millis_left(const struct timespec* deadline) {
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
-  const long long left = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
-                         (deadline->tv_nsec - now.tv_nsec) / 1000000;
+  /* Rounded up: a call never gives up before its deadline. */
+  const long long left_ns = (long long)(deadline->tv_sec - now.tv_sec) * 1000000000 +
+                            (deadline->tv_nsec - now.tv_nsec);
+  const long long left = (left_ns + 999999) / 1000000;
   if (left <= 0) return 0;
   return left > (1 << 30) ? (1 << 30) : (int)left;
 }
@@ -375,24 +376,11 @@ static int send_request(gssgate_wire* conn, uint32_t number, uint64_t call_id,
   return 1;
 }
 
-uint32_t gssgate_wire_call_raw(gssgate_wire* conn, uint32_t method_number, const uint8_t* request,
-                               size_t request_len, uint8_t** reply, size_t* reply_len,
-                               gssgate_wire_status* status) {
-  gssgate_wire_status ignored;
-  if (status == NULL) status = &ignored;
-  *reply = NULL;
-  *reply_len = 0;
-  struct timespec deadline;
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  {
-    const int timeout = __atomic_load_n(&conn->timeout_ms, __ATOMIC_RELAXED);
-    deadline.tv_sec += timeout / 1000;
-    deadline.tv_nsec += (long)(timeout % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-      deadline.tv_sec++;
-      deadline.tv_nsec -= 1000000000;
-    }
-  }
+/* One attempt of a call: the request sent, its reply read, all before `deadline`. */
+static uint32_t call_once(gssgate_wire* conn, uint32_t method_number, const uint8_t* request,
+                          size_t request_len, uint8_t** reply, size_t* reply_len,
+                          gssgate_wire_status* status, const struct timespec* deadline_in) {
+  const struct timespec deadline = *deadline_in;
   if (pthread_mutex_timedlock(&conn->mu, &deadline) != 0) {
     set_status(status, GSSGATE_WIRE_DEADLINE_EXCEEDED,
                "the connection's earlier calls did not finish before this call's deadline");
@@ -517,6 +505,59 @@ out:
   if (head != NULL) gssgate__v1__frame__free_unpacked(head, NULL);
   free(body);
   return code;
+}
+
+static struct timespec add_micros(struct timespec t, long long micros) {
+  t.tv_sec += micros / 1000000;
+  t.tv_nsec += (long)(micros % 1000000) * 1000;
+  if (t.tv_nsec >= 1000000000) {
+    t.tv_sec++;
+    t.tv_nsec -= 1000000000;
+  }
+  return t;
+}
+
+static int before(const struct timespec* a, const struct timespec* b) {
+  return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+uint32_t gssgate_wire_call_raw(gssgate_wire* conn, uint32_t method_number, const uint8_t* request,
+                               size_t request_len, uint8_t** reply, size_t* reply_len,
+                               gssgate_wire_status* status) {
+  gssgate_wire_status ignored;
+  if (status == NULL) status = &ignored;
+  *reply = NULL;
+  *reply_len = 0;
+  struct timespec started;
+  clock_gettime(CLOCK_REALTIME, &started);
+  const struct timespec deadline =
+      add_micros(started, 1000LL * __atomic_load_n(&conn->timeout_ms, __ATOMIC_RELAXED));
+  /* A call the daemon refused before running it (the uid's share of its threads was busy) is
+   * made again, as libgssgate does: 1 ms doubling to 64 ms, each with up to half again of
+   * jitter so that refused callers do not come back in step, until the call's deadline. */
+  static __thread unsigned jitter_seed;
+  if (jitter_seed == 0) jitter_seed = (unsigned)started.tv_nsec ^ (unsigned)getpid() ^ 1u;
+  for (int attempt = 0;; ++attempt) {
+    const uint32_t code = call_once(conn, method_number, request, request_len, reply, reply_len,
+                                    status, &deadline);
+    if (code == GSSGATE_WIRE_OK || !status->not_run) return code;
+    const long base_us = 1000L << (attempt < 6 ? attempt : 6);
+    const long wait_us = base_us + (long)(rand_r(&jitter_seed) % (unsigned)(base_us / 2 + 1));
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    const struct timespec woken = add_micros(now, wait_us);
+    if (!before(&woken, &deadline)) {
+      const long long spent_ms = (long long)(now.tv_sec - started.tv_sec) * 1000 +
+                                 (now.tv_nsec - started.tv_nsec) / 1000000;
+      const size_t used = strnlen(status->message, sizeof(status->message));
+      snprintf(status->message + used, sizeof(status->message) - used,
+               " (made the call %d times over %lld ms, until its deadline)", attempt + 1,
+               spent_ms);
+      return code;
+    }
+    const struct timespec pause = {wait_us / 1000000, (wait_us % 1000000) * 1000};
+    nanosleep(&pause, NULL);
+  }
 }
 
 uint32_t gssgate_wire_call(gssgate_wire* conn, const char* method, const ProtobufCMessage* request,

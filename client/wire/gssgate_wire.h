@@ -90,7 +90,9 @@ uint32_t gssgate_wire_method_number(const char* method);
  * Calls `method` with `request`, which must be the method's request message. On success returns
  * 0 and sets *reply to the method's reply message, which the caller frees with
  * protobuf_c_message_free_unpacked(*reply, NULL). Otherwise returns the status code, fills
- * `status` (if not NULL) and leaves *reply NULL.
+ * `status` (if not NULL) and leaves *reply NULL. A call the daemon refused before running it
+ * (status.not_run) is made again after a short, growing, jittered pause until the timeout; the
+ * status of the last attempt says how many were made.
  */
 uint32_t gssgate_wire_call(gssgate_wire* conn, const char* method, const ProtobufCMessage* request,
                            ProtobufCMessage** reply, gssgate_wire_status* status);

@@ -8,8 +8,11 @@
 
 #include <grp.h>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -68,6 +71,30 @@ Owned<Reply> call(gssgate_wire* conn, const char* method, const Request& request
   ProtobufCMessage* reply = nullptr;
   gssgate_wire_call(conn, method, &request.base, &reply, status);
   return Owned<Reply>(reinterpret_cast<Reply*>(reply));
+}
+
+Owned<Gssgate__V1__WrapReply> wrap(gssgate_wire* conn, const std::string& context,
+                                   const std::string& message, gssgate_wire_status* status) {
+  Gssgate__V1__WrapRequest request = GSSGATE__V1__WRAP_REQUEST__INIT;
+  request.context = bytes(context);
+  request.message = bytes(message);
+  request.encrypt = 1;
+  return call<Gssgate__V1__WrapReply>(conn, "Wrap", request, status);
+}
+
+Owned<Gssgate__V1__UnwrapReply> unwrap(gssgate_wire* conn, const std::string& context,
+                                       const std::string& token, gssgate_wire_status* status) {
+  Gssgate__V1__UnwrapRequest request = GSSGATE__V1__UNWRAP_REQUEST__INIT;
+  request.context = bytes(context);
+  request.token = bytes(token);
+  return call<Gssgate__V1__UnwrapReply>(conn, "Unwrap", request, status);
+}
+
+Owned<Gssgate__V1__ContextTimeReply> context_time(gssgate_wire* conn, const std::string& context,
+                                                  gssgate_wire_status* status) {
+  Gssgate__V1__ContextTimeRequest request = GSSGATE__V1__CONTEXT_TIME_REQUEST__INIT;
+  request.context = bytes(context);
+  return call<Gssgate__V1__ContextTimeReply>(conn, "ContextTime", request, status);
 }
 
 // A completed handshake made with the C client only: both contexts live in the daemon.
@@ -149,12 +176,19 @@ class WireCTest : public RealmTest {
       EXPECT_TRUE(s.ok()) << s;
     }
   }
-  std::string rules() const {
+  std::string rules(bool root_is_admin = false) const {
     return absl::StrCat("[[rule]]\nname = \"user\"\nuids = [", kUser,
                         "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n\n",
                         "[[rule]]\nname = \"root\"\nuids = [0]\nusages = [\"initiate\", "
                         "\"accept\"]\nkeytab = \"",
-                        service_keytab_, "\"\nclient_keytab = \"", client_keytab_, "\"\n");
+                        service_keytab_, "\"\nclient_keytab = \"", client_keytab_, "\"\n",
+                        root_is_admin ? "admin = true\n" : "");
+  }
+  void restart_daemon(const std::string& rules, const std::string& settings) {
+    ASSERT_TRUE(daemon_->stop_cleanly().ok());
+    auto d = GssgatedProcess::start(*kdc_, rules, settings);
+    ASSERT_TRUE(d.ok()) << d.status();
+    daemon_ = std::move(*d);
   }
   Wire connect() {
     gssgate_wire_status status;
@@ -179,31 +213,20 @@ TEST_F(WireCTest, AMutualHandshakeAndWrapRunThroughTheCClientAlone) {
 
   gssgate_wire_status status;
   const std::string message = "sealed by the initiator, opened by the acceptor";
-  Gssgate__V1__WrapRequest wrap = GSSGATE__V1__WRAP_REQUEST__INIT;
-  wrap.context = bytes(hs.initiator);
-  wrap.message = bytes(message);
-  wrap.encrypt = 1;
-  auto wrapped = call<Gssgate__V1__WrapReply>(conn.get(), "Wrap", wrap, &status);
+  auto wrapped = wrap(conn.get(), hs.initiator, message, &status);
   ASSERT_EQ(status.code, 0u) << status.message;
   ASSERT_EQ(wrapped->status->major, 0u);
   EXPECT_TRUE(wrapped->encrypted);
   EXPECT_EQ(str(wrapped->token).find(message), std::string::npos);
 
-  Gssgate__V1__UnwrapRequest unwrap = GSSGATE__V1__UNWRAP_REQUEST__INIT;
-  unwrap.context = bytes(hs.acceptor);
-  unwrap.token = wrapped->token;
-  auto unwrapped = call<Gssgate__V1__UnwrapReply>(conn.get(), "Unwrap", unwrap, &status);
+  auto unwrapped = unwrap(conn.get(), hs.acceptor, str(wrapped->token), &status);
   ASSERT_EQ(status.code, 0u) << status.message;
   ASSERT_EQ(unwrapped->status->major, 0u);
   EXPECT_EQ(str(unwrapped->message), message);
   EXPECT_TRUE(unwrapped->encrypted);
 
   // A token the acceptor never made is the GSSAPI failure it is, in the reply's status.
-  Gssgate__V1__UnwrapRequest forged = GSSGATE__V1__UNWRAP_REQUEST__INIT;
-  forged.context = bytes(hs.acceptor);
-  const std::string garbage(64, 'g');
-  forged.token = bytes(garbage);
-  auto refused = call<Gssgate__V1__UnwrapReply>(conn.get(), "Unwrap", forged, &status);
+  auto refused = unwrap(conn.get(), hs.acceptor, std::string(64, 'g'), &status);
   ASSERT_EQ(status.code, 0u) << status.message;
   EXPECT_NE(refused->status->major, 0u);
   EXPECT_EQ(refused->message.len, 0u);
@@ -219,26 +242,17 @@ TEST_F(WireCTest, MessagesLongerThanADatagramTravelInFragmentsBothWays) {
   std::string message(400'000, '\0');
   for (size_t i = 0; i < message.size(); ++i) message[i] = static_cast<char>(i * 7 + i / 251);
   gssgate_wire_status status;
-  Gssgate__V1__WrapRequest wrap = GSSGATE__V1__WRAP_REQUEST__INIT;
-  wrap.context = bytes(hs.initiator);
-  wrap.message = bytes(message);
-  wrap.encrypt = 1;
-  auto wrapped = call<Gssgate__V1__WrapReply>(conn.get(), "Wrap", wrap, &status);
+  auto wrapped = wrap(conn.get(), hs.initiator, message, &status);
   ASSERT_EQ(status.code, 0u) << status.message;
   ASSERT_EQ(wrapped->status->major, 0u);
   EXPECT_GT(wrapped->token.len, message.size());
-  Gssgate__V1__UnwrapRequest unwrap = GSSGATE__V1__UNWRAP_REQUEST__INIT;
-  unwrap.context = bytes(hs.acceptor);
-  unwrap.token = wrapped->token;
-  auto unwrapped = call<Gssgate__V1__UnwrapReply>(conn.get(), "Unwrap", unwrap, &status);
+  auto unwrapped = unwrap(conn.get(), hs.acceptor, str(wrapped->token), &status);
   ASSERT_EQ(status.code, 0u) << status.message;
   EXPECT_TRUE(str(unwrapped->message) == message);
 
   // Past the daemon's max_message_bytes (1,000,000): refused with its reason, and the
   // connection goes on serving.
-  const std::string too_long(1'100'000, 'x');
-  wrap.message = bytes(too_long);
-  auto refused = call<Gssgate__V1__WrapReply>(conn.get(), "Wrap", wrap, &status);
+  auto refused = wrap(conn.get(), hs.initiator, std::string(1'100'000, 'x'), &status);
   EXPECT_EQ(refused, nullptr);
   EXPECT_EQ(status.code, static_cast<uint32_t>(GSSGATE_WIRE_RESOURCE_EXHAUSTED));
   EXPECT_THAT(status.message, HasSubstr("max_message_bytes"));
@@ -285,9 +299,7 @@ TEST_F(WireCTest, ReleasesRideOnTheNextCallAndForeignOnesAreSkipped) {
   EXPECT_EQ(gone, nullptr);
   EXPECT_EQ(status.code, static_cast<uint32_t>(GSSGATE_WIRE_NOT_FOUND));
   EXPECT_THAT(status.message, HasSubstr("no such credential handle"));
-  Gssgate__V1__ContextTimeRequest time = GSSGATE__V1__CONTEXT_TIME_REQUEST__INIT;
-  time.context = bytes(hs.acceptor);
-  auto alive = call<Gssgate__V1__ContextTimeReply>(conn.get(), "ContextTime", time, &status);
+  auto alive = context_time(conn.get(), hs.acceptor, &status);
   ASSERT_EQ(status.code, 0u) << status.message;
   EXPECT_GT(alive->lifetime, 0u);
 
@@ -341,9 +353,7 @@ TEST_F(WireCTest, AForkedChildConnectsAfreshAndCannotUseItsParentsHandles) {
   const pid_t pid = fork();
   if (pid == 0) {
     gssgate_wire_status status;
-    Gssgate__V1__ContextTimeRequest time = GSSGATE__V1__CONTEXT_TIME_REQUEST__INIT;
-    time.context = bytes(hs.acceptor);
-    auto reply = call<Gssgate__V1__ContextTimeReply>(conn.get(), "ContextTime", time, &status);
+    auto reply = context_time(conn.get(), hs.acceptor, &status);
     int code = 0;
     if (reply != nullptr || status.code != GSSGATE_WIRE_NOT_FOUND) code |= 1;
     if (gssgate_wire_generation(conn.get()) != generation + 1) code |= 2;
@@ -366,9 +376,7 @@ TEST_F(WireCTest, AForkedChildConnectsAfreshAndCannotUseItsParentsHandles) {
   EXPECT_EQ(gssgate_wire_generation(conn.get()), generation);
   EXPECT_EQ(live_handles(conn.get()), 1u);
   gssgate_wire_status status;
-  Gssgate__V1__ContextTimeRequest time = GSSGATE__V1__CONTEXT_TIME_REQUEST__INIT;
-  time.context = bytes(hs.acceptor);
-  auto alive = call<Gssgate__V1__ContextTimeReply>(conn.get(), "ContextTime", time, &status);
+  auto alive = context_time(conn.get(), hs.acceptor, &status);
   EXPECT_EQ(status.code, 0u) << status.message;
 }
 
@@ -385,10 +393,7 @@ TEST_F(WireCTest, ManyThreadsShareOneCConnectionAndEachGetsItsOwnReply) {
       for (int i = 0; i < 50; ++i) {
         const std::string message = absl::StrCat("thread ", t, " message ", i);
         gssgate_wire_status status;
-        Gssgate__V1__WrapRequest wrap = GSSGATE__V1__WRAP_REQUEST__INIT;
-        wrap.context = bytes(hs.initiator);
-        wrap.message = bytes(message);
-        auto wrapped = call<Gssgate__V1__WrapReply>(conn.get(), "Wrap", wrap, &status);
+        auto wrapped = wrap(conn.get(), hs.initiator, message, &status);
         if (wrapped == nullptr || wrapped->status->major != 0) {
           ++failures;
           continue;
@@ -452,10 +457,7 @@ TEST_F(WireCTest, EveryErrorSaysWhatFailedAndTheConnectionKeepsServing) {
   EXPECT_THAT(status.message, HasSubstr("method 999 is unknown"));
   EXPECT_EQ(raw, nullptr);
   // A handle this connection never had.
-  Gssgate__V1__ContextTimeRequest time = GSSGATE__V1__CONTEXT_TIME_REQUEST__INIT;
-  const std::string unknown(16, '\x11');
-  time.context = bytes(unknown);
-  auto gone = call<Gssgate__V1__ContextTimeReply>(by_env.get(), "ContextTime", time, &status);
+  auto gone = context_time(by_env.get(), std::string(16, '\x11'), &status);
   EXPECT_EQ(gone, nullptr);
   EXPECT_EQ(status.code, static_cast<uint32_t>(GSSGATE_WIRE_NOT_FOUND));
   // And the connection still serves.
@@ -519,9 +521,7 @@ TEST_F(WireCTest, ADaemonRestartBreaksTheConnectionAndTheNextCallConnectsAgain) 
   EXPECT_EQ(gssgate_wire_generation(conn.get()), 2u);
   // The old connection's handles died with it; the holder can tell by the generation, and the
   // daemon says so if they are used anyway.
-  Gssgate__V1__ContextTimeRequest time = GSSGATE__V1__CONTEXT_TIME_REQUEST__INIT;
-  time.context = bytes(hs.initiator);
-  auto gone = call<Gssgate__V1__ContextTimeReply>(conn.get(), "ContextTime", time, &status);
+  auto gone = context_time(conn.get(), hs.initiator, &status);
   EXPECT_EQ(gone, nullptr);
   EXPECT_EQ(status.code, static_cast<uint32_t>(GSSGATE_WIRE_NOT_FOUND));
   EXPECT_EQ(gssgate_wire_pending_releases(conn.get()), 0u);
@@ -531,11 +531,8 @@ TEST_F(WireCTest, AConnectionTheDaemonClosedWhileIdleIsReplacedBeforeTheNextCall
   // A long-lived server (Apache through the interposer) meets this once per idle period: the
   // daemon hangs up on a connection idle past idle_connection_timeout, and the next call must
   // not fail for it.
-  ASSERT_TRUE(daemon_->stop_cleanly().ok());
-  auto d = GssgatedProcess::start(*kdc_, rules(),
-                                  "max_message_bytes = 1000000\nidle_connection_timeout = 10\n");
-  ASSERT_TRUE(d.ok()) << d.status();
-  daemon_ = std::move(*d);
+  restart_daemon(rules(), "max_message_bytes = 1000000\nidle_connection_timeout = 10\n");
+  if (HasFatalFailure()) return;
   Wire conn = connect();
   ASSERT_NE(conn, nullptr);
   EXPECT_EQ(live_handles(conn.get()), 0u);
@@ -546,6 +543,93 @@ TEST_F(WireCTest, AConnectionTheDaemonClosedWhileIdleIsReplacedBeforeTheNextCall
   auto reply = call<Gssgate__V1__WhoAmIReply>(conn.get(), "WhoAmI", who, &status);
   ASSERT_NE(reply, nullptr) << status.message;
   EXPECT_EQ(gssgate_wire_generation(conn.get()), 2u);
+}
+
+// gssgate_wire_set_timeout bounds a call: a daemon that stops answering (SIGSTOP) costs the
+// caller its timeout and a clear DEADLINE_EXCEEDED, not a hang; once the daemon answers again the
+// same connection serves, skipping the late reply of the call that timed out.
+TEST_F(WireCTest, ACallPastItsTimeoutFailsAndTheLateReplyIsSkipped) {
+  Wire conn = connect();
+  ASSERT_NE(conn, nullptr);
+  EXPECT_EQ(live_handles(conn.get()), 0u);  // connected
+  gssgate_wire_set_timeout(conn.get(), 500);
+  const pid_t daemon = daemon_->pid();
+  ASSERT_EQ(kill(daemon, SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { kill(pid, SIGCONT); }  // also when an assertion below fails
+  } resume{daemon};
+  gssgate_wire_status status;
+  Gssgate__V1__WhoAmIRequest who = GSSGATE__V1__WHO_AM_IREQUEST__INIT;
+  const auto started = std::chrono::steady_clock::now();
+  auto late = call<Gssgate__V1__WhoAmIReply>(conn.get(), "WhoAmI", who, &status);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(late, nullptr);
+  EXPECT_EQ(status.code, static_cast<uint32_t>(GSSGATE_WIRE_DEADLINE_EXCEEDED));
+  EXPECT_THAT(status.message, HasSubstr("did not answer within the call's timeout"));
+  EXPECT_GE(waited, std::chrono::milliseconds(500));
+  kill(daemon, SIGCONT);
+  // The daemon now answers the old call; give its reply time to reach the socket, so that the
+  // next call most likely reads past it (it skips it by call id in either order).
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  gssgate_wire_set_timeout(conn.get(), 0);  // back to the default
+  Gssgate__V1__IndicateMechsRequest mechs_request = GSSGATE__V1__INDICATE_MECHS_REQUEST__INIT;
+  auto mechs =
+      call<Gssgate__V1__IndicateMechsReply>(conn.get(), "IndicateMechs", mechs_request, &status);
+  ASSERT_NE(mechs, nullptr) << status.message;
+  EXPECT_GT(mechs->n_mechs, 0u);
+  EXPECT_EQ(gssgate_wire_generation(conn.get()), 1u) << "the connection was replaced, not kept";
+}
+
+// One uid may run a quarter of max_threads calls at once; the daemon refuses the rest before
+// running them (not_run), and the C client makes them again with backoff until its timeout, as
+// libgssgate does: a second connection's call waits behind a call that is stuck on a stopped KDC
+// and succeeds once the KDC answers. The daemon's metrics show it was refused meanwhile.
+TEST_F(WireCTest, ACallRefusedForTheUidsShareOfThreadsIsMadeAgainUntilItRuns) {
+  restart_daemon(rules(/*root_is_admin=*/true), "max_threads = 4\n");  // one call per uid
+  if (HasFatalFailure()) return;
+  Wire slow = connect(), waiting = connect();
+  ASSERT_NE(slow, nullptr);
+  ASSERT_NE(waiting, nullptr);
+  gssgate_wire_set_timeout(slow.get(), 60'000);
+  const pid_t kdc = kdc_->kdc_pid();
+  ASSERT_EQ(kill(kdc, SIGSTOP), 0);
+  struct Resume {
+    pid_t pid;
+    ~Resume() { kill(pid, SIGCONT); }
+  } resume{kdc};
+  // Initiating needs a TGT this new daemon does not have yet: the call waits on the KDC.
+  gssgate_wire_status slow_status;
+  std::thread stuck([&] {
+    Gssgate__V1__Name target = GSSGATE__V1__NAME__INIT;
+    const std::string service = "HTTP@localhost";
+    target.value = bytes(service);
+    target.name_type = bytes(kHostbased);
+    Gssgate__V1__InitSecContextRequest init = GSSGATE__V1__INIT_SEC_CONTEXT_REQUEST__INIT;
+    init.target = &target;
+    call<Gssgate__V1__InitSecContextReply>(slow.get(), "InitSecContext", init, &slow_status);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  gssgate_wire_status status;
+  std::thread queued([&] {
+    Gssgate__V1__WhoAmIRequest who = GSSGATE__V1__WHO_AM_IREQUEST__INIT;
+    EXPECT_NE(call<Gssgate__V1__WhoAmIReply>(waiting.get(), "WhoAmI", who, &status), nullptr);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  kill(kdc, SIGCONT);
+  stuck.join();
+  queued.join();
+  EXPECT_EQ(slow_status.code, 0u) << slow_status.message;
+  EXPECT_EQ(status.code, 0u) << status.message;
+  Gssgate__V1__GetMetricsRequest metrics_request = GSSGATE__V1__GET_METRICS_REQUEST__INIT;
+  auto metrics =
+      call<Gssgate__V1__GetMetricsReply>(waiting.get(), "GetMetrics", metrics_request, &status);
+  ASSERT_NE(metrics, nullptr) << status.message;
+  const std::string text = metrics->text;
+  const std::string key = "gssgate_calls_total{rpc=\"WhoAmI\",outcome=\"exhausted\"} ";
+  const size_t at = text.find(key);
+  ASSERT_NE(at, std::string::npos) << "the WhoAmI call was never refused: the test proves nothing";
+  EXPECT_GT(std::stoi(text.substr(at + key.size())), 0);
 }
 
 TEST_F(WireCTest, TheCMethodTableIsTheDaemonsServiceInOrder) {
