@@ -207,15 +207,7 @@ InquireCredByMechResult Credentials::inquire_by_mech(const OID& mech, bool name,
   return out;
 }
 
-Name Credentials::name() const {
-  InquireCredResult r = inquire(true, false, false, false);
-  if (!r.name) {
-    internal::raise_local(2u << 16, "An invalid name was supplied",
-                          "these credentials have no single name (an acceptor for any principal "
-                          "in its keytab)");
-  }
-  return *r.name;
-}
+std::optional<Name> Credentials::name() const { return inquire(true, false, false, false).name; }
 
 std::optional<uint32_t> Credentials::lifetime() const {
   return inquire(false, true, false, false).lifetime;

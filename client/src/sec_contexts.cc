@@ -111,6 +111,7 @@ SecurityContext SecurityContext::from_token(std::string_view token,
   internal::check(reply.status());
   ctx.handle_ = reply.context();
   ctx.started_ = true;
+  ctx.imported_ = true;
   Info info = ctx.inquire();
   ctx.complete_ = info.reply.complete();
   ctx.usage_ = info.reply.locally_initiated() ? "initiate" : "accept";
@@ -138,6 +139,7 @@ SecurityContext& SecurityContext::operator=(SecurityContext&& o) noexcept {
     settled_at_ = o.settled_at_;
     started_ = o.started_;
     complete_ = o.complete_;
+    imported_ = o.imported_;
     defer_step_errors_ = o.defer_step_errors_;
     deferred_ = std::move(o.deferred_);
     local_ = std::move(o.local_);
@@ -158,6 +160,12 @@ void SecurityContext::raise_deferred() const {
 }
 
 std::optional<std::string> SecurityContext::step(std::optional<std::string_view> token) {
+  if (imported_) {
+    throw std::logic_error(
+        "SecurityContext::step: this context was imported from a token (from_token) and has no "
+        "target, credentials or channel bindings to step with; an imported context is used as "
+        "it is (wrap, unwrap, signatures, export_context)");
+  }
   raise_deferred();
   std::string output;
   bool continue_needed = false;
@@ -318,8 +326,12 @@ std::string SecurityContext::encrypt(std::string_view message) {
 
 std::string SecurityContext::decrypt(std::string_view message) {
   UnwrapResult r = unwrap(message);
-  if (!r.encrypted) {
-    throw EncryptionNotUsed("The message was not encrypted", std::move(r.message));
+  // python-gssapi raises only where the context promised confidentiality: a context without it
+  // returns what the peer sent.
+  if (!r.encrypted && actual_flags().contains(RequirementFlag::confidentiality)) {
+    throw EncryptionNotUsed(
+        "The context was established with encryption, but unwrapped message was not encrypted",
+        std::move(r.message));
   }
   return r.message;
 }
@@ -341,12 +353,12 @@ std::string SecurityContext::get_signature(std::string_view message) {
   return reply.mic();
 }
 
-void SecurityContext::verify_signature(std::string_view message, std::string_view mic) {
+uint32_t SecurityContext::verify_signature(std::string_view message, std::string_view mic) {
   require_handle();
   if (local_) {
     gss_qop_t qop = GSS_C_QOP_DEFAULT;
     check_local(gss::verify_mic(local_->context, message, mic, &qop), /*strict=*/true);
-    return;
+    return qop;
   }
   v1::VerifyMicRequest request;
   request.set_context(handle_);
@@ -356,6 +368,7 @@ void SecurityContext::verify_signature(std::string_view message, std::string_vie
   internal::call(*connection_, &v1::Gssgate::Stub::VerifyMic, request, &reply,
                  internal::HandleKind::kContext);
   internal::check(reply.status(), /*strict=*/true);
+  return reply.qop();
 }
 
 uint32_t SecurityContext::get_wrap_size_limit(uint32_t desired_output_size, bool encrypted) {

@@ -566,6 +566,23 @@ absl::Status check_acquire(const Call& call, const CredRequest& request, const c
   const Rule& rule = *call.rule;
   const bool initiate = request.usage != gss::CredUsage::kAccept;
   const bool accept = request.usage != gss::CredUsage::kInitiate;
+  if (request.usage == gss::CredUsage::kBoth && rule.allow_initiate != rule.allow_accept) {
+    // "both" (python-gssapi's default usage) where the rule grants one side: what MIT in a
+    // process holding only those stores says (a keytab and no ccache, or the reverse), no
+    // credentials for the other side, rather than a policy refusal of the whole call.
+    const char* granted = rule.allow_initiate ? "initiate" : "accept";
+    const char* missing = rule.allow_initiate ? "accept" : "initiate";
+    audit(call, op,
+          absl::StrCat("reason=", log_value(absl::StrCat("usage both; rule grants ", granted,
+                                                         " only"))),
+          "denied");
+    *status = gss::check("gss_acquire_cred", GSS_S_NO_CRED, 0);
+    status->minor_text = {absl::StrCat(
+        "policy rule \"", rule.name, "\" grants ", granted, " only, so there are no ", missing,
+        " credentials for usage \"both\" (as MIT without a ",
+        rule.allow_initiate ? "keytab" : "ccache", "); ask for usage \"", granted, "\"")};
+    return absl::OkStatus();
+  }
   if (initiate && !rule.allow_initiate) {
     return deny(call, op,
                 absl::StrCat("policy rule \"", rule.name, "\" does not grant initiate to uid ",

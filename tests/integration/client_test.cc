@@ -133,7 +133,7 @@ TEST_F(ClientTest, CredentialsAcquireAndInquire) {
   EXPECT_THAT(r.mechs, Contains(MechType::kerberos()));
   ASSERT_TRUE(r.lifetime.has_value());
   EXPECT_GT(*r.lifetime, 9u * 3600);
-  EXPECT_EQ(r.creds.name().str(), alice());
+  EXPECT_EQ(r.creds.name().value().str(), alice());
   EXPECT_EQ(r.creds.usage(), "initiate");
   EXPECT_THAT(r.creds.mechs(), Contains(MechType::kerberos()));
   InquireCredResult partial = r.creds.inquire(/*name=*/false, /*lifetime=*/true, /*usage=*/false,
@@ -341,7 +341,7 @@ TEST_F(ClientTest, AcceptOnceAuthenticatesInOneCallAndKeepsNoContext) {
   EXPECT_FALSE(client.step(*accepted.token).has_value());
   EXPECT_TRUE(client.complete()) << "the initiator accepted the AP-REP";
   ASSERT_TRUE(accepted.delegated_creds.has_value());
-  EXPECT_EQ(accepted.delegated_creds->name().str(), alice());
+  EXPECT_EQ(accepted.delegated_creds->name().value().str(), alice());
   // The daemon holds the initiator's context and the delegated credential, no acceptor context.
   std::vector<HandleInfo> handles = list_handles(false, conn_);
   EXPECT_EQ(handles.size(), 2u);
@@ -523,7 +523,7 @@ TEST_F(ClientTest, DelegatedCredentialsReachTheAcceptor) {
   if (HasFatalFailure()) return;
   std::optional<Credentials> delegated = server.delegated_creds();
   ASSERT_TRUE(delegated.has_value());
-  EXPECT_EQ(delegated->name().str(), alice());
+  EXPECT_EQ(delegated->name().value().str(), alice());
   EXPECT_EQ(delegated->usage(), "initiate");
   // The service can initiate as alice with them.
   SecurityContext onward({.name = target(), .creds = *delegated, .connection = conn_});
@@ -779,6 +779,33 @@ TEST_F(ClientTest, StepErrorsAreDeferredSoTheErrorTokenCanBeSent) {
   }
 }
 
+// python-gssapi's default usage is "both". Over MIT, a process holding only a keytab gets
+// MissingCredentialsError (GSS_S_NO_CRED) for it, as does one holding only a ccache. A caller whose
+// rule grants one side gets the same here, with what to ask for instead, not PermissionDenied;
+// the side its rule grants works as before.
+TEST_F(ClientTest, DefaultUsageBothUnderAOneSidedRuleIsMissingCredentialsAsWithMit) {
+  conn_.reset();
+  ASSERT_TRUE(daemon_->stop_cleanly().ok());
+  auto d = GssgatedProcess::start(
+      *kdc_, absl::StrCat("[[rule]]\nname = \"root\"\nuids = [0]\nusages = [\"accept\"]\n",
+                          "keytab = \"", service_keytab_, "\"\n"));
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  conn_ = std::make_shared<Connection>(ConnectionOptions{.socket = daemon_->client_socket()});
+  try {
+    Credentials both({.connection = conn_});
+    FAIL() << "usage both under an accept-only rule must not succeed";
+  } catch (const MissingCredentialsError& e) {
+    EXPECT_EQ(e.maj_code(), 7u << 16);  // GSS_S_NO_CRED
+    EXPECT_THAT(e.what(), HasSubstr("grants accept only"));
+    EXPECT_THAT(e.what(), HasSubstr("ask for usage \"accept\""));
+  }
+  Credentials accept({.usage = "accept", .connection = conn_});
+  EXPECT_EQ(accept.usage(), "accept");
+  // Initiating is still a policy refusal: nothing of it is granted.
+  EXPECT_THROW(Credentials({.usage = "initiate", .connection = conn_}), PermissionDenied);
+}
+
 TEST_F(ClientTest, UsageDetectionAndArgumentErrorsFollowPython) {
   Credentials initiate({.usage = "initiate", .connection = conn_});
   Credentials accept({.usage = "accept", .connection = conn_});
@@ -817,7 +844,7 @@ TEST_F(ClientTest, ExportedCredentialsAreSealedAndImportOnlyIntoTheSameDaemon) {
   EXPECT_EQ(token.find(kdc_->realm()), std::string::npos);
 
   Credentials imported = Credentials::from_token(token, conn_);
-  EXPECT_EQ(imported.name().str(), alice());
+  EXPECT_EQ(imported.name().value().str(), alice());
   SecurityContext client({.name = target(), .creds = imported});
   SecurityContext server({.connection = conn_});
   establish(client, server);
@@ -880,7 +907,7 @@ TEST_F(ClientTest, ImpersonationWorksWherePolicyAndTheKdcAllowIt) {
   Credentials server_creds({.name = service, .usage = "both", .connection = conn_});
   Credentials as_alice =
       server_creds.impersonate(Name(alice(), NameType::kerberos_principal(), conn_));
-  EXPECT_EQ(as_alice.name().str(), alice());
+  EXPECT_EQ(as_alice.name().value().str(), alice());
   EXPECT_EQ(as_alice.usage(), "initiate");
 
   SecurityContext client({.name = service, .creds = as_alice});

@@ -192,6 +192,17 @@ INSTANTIATE_TEST_SUITE_P(Perms, CredsAcquireTest, ::testing::ValuesIn(acquire_pe
 
 class CredsTest : public HighLevelTest {};
 
+// python: Credentials(usage='accept') from a keytab, no name asked for: .name is the keytab's
+// first principal (MIT's inquire_cred of a default acceptor), not None; name() is an optional
+// for the credentials GSSAPI names no principal for, where python returns None.
+TEST_F(CredsTest, ADefaultAcceptorIsNamedByItsKeytabsPrincipalAsInPython) {
+  Credentials acceptor({.usage = "accept", .connection = conn_});
+  std::optional<Name> name = acceptor.name();
+  ASSERT_TRUE(name.has_value());
+  EXPECT_EQ(name->str(), service_principal());
+  EXPECT_EQ(acceptor.usage(), "accept");
+}
+
 TEST_F(CredsTest, test_store_acquire) {
   SecurityContext server = delegated_server_ctx();
   std::optional<Credentials> deleg_creds = server.delegated_creds();
@@ -203,7 +214,7 @@ TEST_F(CredsTest, test_store_acquire) {
   EXPECT_THAT(store_res.mechs, Contains(MechType::kerberos()));
 
   Credentials reacquired({.name = deleg_creds->name(), .usage = "initiate", .connection = conn_});
-  EXPECT_EQ(reacquired.name().str(), alice());
+  EXPECT_EQ(reacquired.name().value().str(), alice());
   // And they work: a handshake as alice from the stored tickets.
   SecurityContext client({.name = service_name(), .creds = reacquired, .connection = conn_});
   SecurityContext acceptor = server_ctx();
@@ -243,7 +254,7 @@ TEST_F(CredsTest, StoredDelegatedTicketsAreWhatLaterAcquisitionsUse) {
   server.step(out.output_token);
   std::optional<Credentials> delegated = server.delegated_creds();
   ASSERT_TRUE(delegated.has_value());
-  EXPECT_EQ(delegated->name().str(), carol);
+  EXPECT_EQ(delegated->name().value().str(), carol);
   delegated->store({.usage = "initiate", .overwrite = true, .set_default = true});
 
   Credentials as_carol(
@@ -269,7 +280,7 @@ TEST_F(CredsTest, test_store_into_acquire_from) {
                          .usage = "initiate",
                          .store = store,
                          .connection = conn_});
-  EXPECT_EQ(retrieved.name().str(), alice());
+  EXPECT_EQ(retrieved.name().value().str(), alice());
 
   // Beyond python: a store the caller's rule does not grant is refused, before any file is touched.
   const std::string elsewhere = absl::StrCat("FILE:", kdc_->path("other_ccache"));
@@ -381,7 +392,7 @@ TEST_F(CredsTest, test_store_into_add_from) {
   Credentials retrieved =
       Credentials::empty(conn_).add(Name(alice(), std::nullopt, conn_), MechType::kerberos(),
                                     {.usage = "initiate", .store = store});
-  EXPECT_EQ(retrieved.name().str(), alice());
+  EXPECT_EQ(retrieved.name().value().str(), alice());
   // Beyond python: add() with a store the rule does not grant is refused.
   EXPECT_THROW(
       Credentials::empty(conn_).add(
@@ -869,6 +880,55 @@ TEST_F(SecurityContextTest, test_verify_signature_raise) {
   std::string mic_token = client.get_signature("some message");
   server.verify_signature("some message", mic_token);
   EXPECT_THROW(server.verify_signature("other message", mic_token), GSSError);
+}
+
+// Issue 18: where the C++ mirror used to differ from python-gssapi (its behaviour measured on
+// Debian 12's python3-gssapi 1.8.2 over MIT 1.20.1, recorded in docs/client.md).
+
+// python: verify_signature returns rmessage.verify_mic(...), the QoP (an int).
+TEST_F(SecurityContextTest, VerifySignatureReturnsTheQopAsPythonDoes) {
+  auto [client, server] = completed_contexts();
+  const uint32_t qop = server.verify_signature("some message", client.get_signature("some message"));
+  EXPECT_EQ(qop, 0u);  // GSS_C_QOP_DEFAULT, what MIT's krb5 signs with
+}
+
+// python's decrypt raises only when `not res.encrypted and self.actual_flags &
+// RequirementFlag.confidentiality`; otherwise it returns the message, encrypted or not.
+TEST_F(SecurityContextTest, DecryptRaisesOnlyWhereTheContextPromisedConfidentiality) {
+  auto [client, server] = completed_contexts();
+  const std::string plain = client.wrap("integrity only", false).message;
+  if (server.actual_flags().contains(RequirementFlag::confidentiality)) {
+    try {
+      server.decrypt(plain);
+      FAIL() << "a confidential context must refuse an unencrypted token";
+    } catch (const EncryptionNotUsed& e) {
+      EXPECT_THAT(e.what(), HasSubstr("The context was established with encryption, but "
+                                      "unwrapped message was not encrypted"));
+      EXPECT_EQ(e.unwrapped_message(), "integrity only");
+    }
+  } else {
+    EXPECT_EQ(server.decrypt(plain), "integrity only");
+  }
+  // An encrypted token is returned either way.
+  EXPECT_EQ(server.decrypt(client.encrypt("sealed")), "sealed");
+}
+
+// python: a SecurityContext(token=…) has no _target_name/_creds, so step() raises AttributeError
+// before any GSSAPI call. Here: std::logic_error, nothing sent (the old code dereferenced an
+// empty target). The imported context still works for everything else.
+TEST_F(SecurityContextTest, AContextFromATokenIsCompleteAndCannotBeStepped) {
+  auto [client, server] = completed_contexts();
+  SecurityContext initiator = SecurityContext::from_token(client.export_context(), conn_);
+  SecurityContext acceptor = SecurityContext::from_token(server.export_context(), conn_);
+  EXPECT_TRUE(initiator.complete());
+  EXPECT_EQ(initiator.usage(), "initiate");
+  EXPECT_EQ(acceptor.usage(), "accept");
+  const uint64_t calls = conn_->calls();
+  EXPECT_THROW(initiator.step(), std::logic_error);
+  EXPECT_THROW(initiator.step("x"), std::logic_error);
+  EXPECT_THROW(acceptor.step("x"), std::logic_error);
+  EXPECT_EQ(conn_->calls(), calls) << "a refused step reached the daemon";
+  EXPECT_EQ(acceptor.decrypt(initiator.encrypt("still usable")), "still usable");
 }
 
 TEST_F(SecurityContextTest, test_defer_step_error_on_method) {

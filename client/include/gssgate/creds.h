@@ -83,7 +83,10 @@ class Credentials {
   /// MissingCredentialsError.
   static Credentials empty(std::shared_ptr<Connection> connection = nullptr);
 
-  Name name() const;
+  /// The credentials' name; nullopt where python-gssapi returns None: credentials GSSAPI names
+  /// no principal for (an acceptor whose keytab MIT finds no principal in). An acceptor from a
+  /// keytab is named, as with MIT in-process, by the keytab's first principal.
+  std::optional<Name> name() const;
   /// Seconds left; nullopt when indefinite.
   std::optional<uint32_t> lifetime() const;
   std::set<OID> mechs() const;

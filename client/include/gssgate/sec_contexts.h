@@ -74,7 +74,9 @@ class SecurityContext {
   SecurityContext(const SecurityContext&) = delete;
   SecurityContext& operator=(const SecurityContext&) = delete;
 
-  /// One negotiation step; nullopt when GSSAPI produced no token.
+  /// One negotiation step; nullopt when GSSAPI produced no token. A context made by from_token()
+  /// cannot be stepped: std::logic_error, before anything reaches the daemon (python-gssapi
+  /// raises AttributeError there, also before any GSSAPI call).
   std::optional<std::string> step(std::optional<std::string_view> token = std::nullopt);
   bool complete() const;
   const std::string& usage() const { return usage_; }
@@ -83,11 +85,14 @@ class SecurityContext {
   UnwrapResult unwrap(std::string_view message);
   /// wrap with confidentiality; throws EncryptionNotUsed if it was not applied.
   std::string encrypt(std::string_view message);
-  /// unwrap; throws EncryptionNotUsed (carrying the message) if the token was not encrypted.
+  /// unwrap. As python: throws EncryptionNotUsed (carrying the message) only when the context's
+  /// actual flags include confidentiality and the token was not encrypted; otherwise returns the
+  /// message, encrypted or not.
   std::string decrypt(std::string_view message);
   std::string get_signature(std::string_view message);
-  /// Throws BadMICError (and the supplementary classes for replays) on failure.
-  void verify_signature(std::string_view message, std::string_view mic);
+  /// Returns the QoP the signature was made with, as python does. Throws BadMICError (and the
+  /// supplementary classes for replays) on failure.
+  uint32_t verify_signature(std::string_view message, std::string_view mic);
   uint32_t get_wrap_size_limit(uint32_t desired_output_size, bool encrypted = true);
   void process_token(std::string_view token);
   /// Hands the context to the caller (only where policy allows); this object is then unusable.
@@ -150,6 +155,8 @@ class SecurityContext {
   std::optional<Credentials> delegated_;
   bool started_ = false;
   bool complete_ = false;
+  // Made by from_token(): it has no target, credentials or bindings to step with.
+  bool imported_ = false;
   bool defer_step_errors_ = true;
   // A step error held back until the next call (deferred step errors); cleared when thrown.
   mutable std::exception_ptr deferred_;
