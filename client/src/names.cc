@@ -140,7 +140,7 @@ bool Name::operator==(const Name& other) const {
 GetNameAttributeResult NameAttributes::operator[](std::string_view attribute) const {
   v1::GetNameAttributeRequest request;
   *request.mutable_name() = NameAccess::to_proto(*name_);
-  request.set_attribute(std::string(attribute));
+  request.set_attribute(internal::encode_text(attribute));
   v1::GetNameAttributeReply reply;
   internal::call(*name_->connection(), &v1::Gssgate::Stub::GetNameAttribute, request, &reply);
   internal::check(reply.status());
@@ -154,7 +154,12 @@ GetNameAttributeResult NameAttributes::operator[](std::string_view attribute) co
 
 std::vector<std::string> NameAttributes::keys() const {
   v1::InquireNameReply reply = inquire(*name_);
-  return std::vector<std::string>(reply.attributes().begin(), reply.attributes().end());
+  // Keys are text in the name encoding both ways, so that a listed key is one operator[] takes
+  // (python hands listed keys out as bytes, which its [] passes through unconverted).
+  std::vector<std::string> keys;
+  keys.reserve(reply.attributes_size());
+  for (const std::string& key : reply.attributes()) keys.push_back(internal::decode_text(key));
+  return keys;
 }
 
 bool NameAttributes::contains(std::string_view attribute) const {
@@ -177,7 +182,7 @@ void NameAttributes::set(std::string_view attribute, const std::set<std::string>
   Name& name = writable();
   v1::SetNameAttributeRequest request;
   *request.mutable_name() = NameAccess::to_proto(name);
-  request.set_attribute(std::string(attribute));
+  request.set_attribute(internal::encode_text(attribute));
   for (const std::string& v : values) request.add_values(v);
   request.set_complete(complete);
   v1::SetNameAttributeReply reply;
@@ -196,7 +201,7 @@ void NameAttributes::erase(std::string_view attribute) {
   Name& name = writable();
   v1::DeleteNameAttributeRequest request;
   *request.mutable_name() = NameAccess::to_proto(name);
-  request.set_attribute(std::string(attribute));
+  request.set_attribute(internal::encode_text(attribute));
   v1::DeleteNameAttributeReply reply;
   internal::call(*name.connection(), &v1::Gssgate::Stub::DeleteNameAttribute, request, &reply);
   internal::check(reply.status());

@@ -630,6 +630,28 @@ TEST_F(NamesTest, test_export_name_composite_with_attrs) {
   EXPECT_GT(composite.size(), plain.size());  // the PAC rides along
 }
 
+// Issue 18: attribute keys are text in the name encoding, as python encodes str keys with
+// it (key.encode(_utils._get_encoding())); listed keys come back as text operator[] takes.
+TEST_F(NamesTest, AttributeKeysAreConvertedToTheNameEncodingAsPythonDoes) {
+  auto [client, server] = completed_contexts();
+  Name initiator = server.initiator_name();
+  set_encoding("latin-1");
+  struct Reset {
+    ~Reset() { set_encoding("utf-8"); }  // also when an assertion fails
+  } reset;
+  std::vector<std::string> keys = initiator.attributes().keys();
+  ASSERT_THAT(keys, Contains("urn:mspac:client-info"));
+  EXPECT_TRUE(initiator.attributes()["urn:mspac:client-info"].authenticated);
+  EXPECT_TRUE(initiator.attributes().contains("urn:mspac:client-info"));
+  // "€" has no Latin-1 byte: the key cannot be encoded, as python's str.encode raises, and
+  // nothing is sent.
+  const std::string euro_key = "urn:\xe2\x82\xac";
+  EXPECT_THROW(initiator.attributes()[euro_key], std::invalid_argument);
+  set_encoding("utf-8");
+  // In UTF-8 the same key reaches the daemon, whose name has no such attribute.
+  EXPECT_THROW(initiator.attributes()[euro_key], GSSError);
+}
+
 TEST_F(NamesTest, test_basic_get_set_del_name_attribute_no_auth) {
   auto [client, server] = completed_contexts();
   Name canon_name = server.initiator_name();

@@ -30,7 +30,8 @@ struct GetNameAttributeResult {
 
 /// python's name.attributes: a map-like view of a name's RFC 6680 attributes, read from and
 /// changed through the daemon. It refers to its Name, which must outlive it; a view of a const
-/// Name can only read (set() and erase() throw std::logic_error).
+/// Name can only read (set() and erase() throw std::logic_error). Keys are text in the name
+/// encoding (set_encoding()), as python encodes str keys.
 ///
 /// MIT krb5 1.20 as Debian ships it: an accepted initiator's name carries its PAC
 /// ("urn:mspac:" and one attribute per PAC buffer, authenticated); setting or deleting an

@@ -142,8 +142,10 @@ struct ChannelBindings {
 
 /// python's gssapi.set_encoding: the encoding GSSAPI's name bytes are in. Text handed to
 /// Name(text) is taken as UTF-8 and converted to it; Name::str() and display_as() convert back to
-/// UTF-8. Name::bytes(), Name::from_bytes(), tokens, attribute names and values and store entries
-/// are bytes and never converted. Default "utf-8". Process-wide and thread-safe; throws
+/// UTF-8. Attribute names (keys) are text too: converted to it when passed to
+/// name.attributes()[key], set(), erase(), contains(), and back to UTF-8 when listed. Name::bytes(),
+/// Name::from_bytes(), tokens, attribute values and store entries are bytes and never converted.
+/// Default "utf-8". Process-wide and thread-safe; throws
 /// std::invalid_argument for an encoding iconv does not know (python fails later, at first use).
 void set_encoding(std::string_view encoding);
 /// The current encoding, as given to set_encoding().
