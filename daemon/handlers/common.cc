@@ -46,6 +46,10 @@ gss::GssStatus refused_name_token(std::string text) {
 
 std::string name_token_binding(uid_t uid) { return absl::StrCat("gssgate-name-v1 uid=", uid); }
 
+std::string exported_name_binding(const Call& call) {
+  return absl::StrCat("gssgate-exported-name-v1 ", export_binding(call));
+}
+
 absl::Status import_wire_name(const Call& call, const v1::Name& name, const char* field,
                               gss::NameHandle* out, gss::GssStatus* status) {
   auto type = oid_field(name.name_type(), absl::StrCat(field, ".name_type").c_str());
@@ -56,24 +60,28 @@ absl::Status import_wire_name(const Call& call, const v1::Name& name, const char
   const bool composite_type = *type == gss::oids::nt_composite_export();
   if (composite_type || *type == gss::oids::nt_export_name()) {
     std::string_view value = name.value();
-    if (composite_type && call.sealer != nullptr && value.substr(0, 4) == "GGS1") {
+    if (call.sealer != nullptr && value.substr(0, 4) == "GGS1") {
+      // A name's own value (name_to_proto), or a token ExportName(composite) handed out; under
+      // either exported-name type, as MIT imports a composite token under both.
       absl::StatusOr<std::string> token =
           call.sealer->open(value, name_token_binding(call.owner.uid));
+      if (!token.ok()) token = call.sealer->open(value, exported_name_binding(call));
       if (!token.ok()) {
         *status = refused_name_token(absl::StrCat(
             field, ": ", token.status().message(),
-            " (names with attributes are bound to the uid and daemon that issued them)"));
+            " (names with attributes are bound to the uid, rule and daemon that issued them)"));
         return absl::OkStatus();
       }
-      *status = gss::import_name(*token, *type, out);
+      *status = gss::import_name(*token, gss::oids::nt_composite_export(), out);
       return absl::OkStatus();
     }
     if (composite_type || value.substr(0, kCompositeTokenId.size()) == kCompositeTokenId) {
       *status = refused_name_token(absl::StrCat(
           field,
-          ": composite name tokens (names with attributes) are accepted only as gssgate issued "
-          "them; the daemon does not parse attribute data from callers. Pass the Name object "
-          "itself, or import the plain exported name (export_name(composite=false))"));
+          ": composite name tokens (names with attributes) are accepted only as gssgated issued "
+          "them (export_name(composite=true) through it); the daemon does not parse attribute "
+          "data from callers. Pass the Name object itself, a token gssgated exported, or the "
+          "plain exported name (export_name(composite=false))"));
       return absl::OkStatus();
     }
     if (std::string wrong = gss::check_exported_name_token(value); !wrong.empty()) {

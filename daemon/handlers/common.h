@@ -48,6 +48,9 @@ void name_to_proto(const Call& call, const gss::NameHandle& name, v1::Name* out)
 
 // What a sealed composite name token is bound to: the uid it was issued to.
 std::string name_token_binding(uid_t uid);
+// What a composite name token ExportName handed out is bound to: as an exported context (the
+// uid, rule and cgroup of the exporting call; export_binding).
+std::string exported_name_binding(const Call& call);
 std::string display_of(const gss::NameHandle& name);
 
 gss::ChannelBindings bindings_from_proto(const v1::ChannelBindings& cb);

@@ -14,6 +14,22 @@ absl::Status Service::ExportName(const Call& call, const v1::ExportNameRequest& 
     status = request.composite() ? gss::export_name_composite(name, &token)
                                  : gss::export_name(name, &token);
   }
+  if (status.ok() && request.composite()) {
+    // A composite token carries authorization data (the PAC) that the daemon will not take back
+    // from a caller as bytes: it goes out sealed, bound as exported contexts are (uid, rule,
+    // cgroup), and ImportName opens only such tokens (import_wire_name).
+    absl::StatusOr<std::string> sealed =
+        call.sealer != nullptr
+            ? call.sealer->seal(token, exported_name_binding(call))
+            : absl::UnavailableError("gssgated has no sealing key (see its log at start)");
+    if (sealed.ok()) {
+      token = *std::move(sealed);
+    } else {
+      status = gss::check("gss_export_name_composite", GSS_S_UNAVAILABLE, 0);
+      status.minor_text = {absl::StrCat("a composite name token cannot be issued: ",
+                                        sealed.status().message())};
+    }
+  }
   to_proto(status, reply->mutable_status());
   if (status.ok()) reply->set_token(std::move(token));
   return absl::OkStatus();

@@ -515,16 +515,20 @@ TEST_F(NamesTest, test_display_as) {
 TEST_F(NamesTest, test_create_from_composite_token_no_attrs) {
   Name canon_name = target_name().canonicalize(MechType::kerberos());
   std::string exported = canon_name.export_name(true);
-  // gssgate: refused (see the header); the Name object is what round-trips.
+  // As python: the composite token gssgated exported imports again.
+  Name name2 = Name::from_token(exported, /*composite=*/true, conn_);
+  EXPECT_EQ(name2.str(), service_principal());
+  EXPECT_TRUE(name2.is_mech_name());
+  // gssgate: a composite token gssgated did not issue is refused before MIT parses it (here MIT's
+  // own format, made from the plain token by its RFC 6680 token id).
+  std::string raw = canon_name.export_name();
+  raw[1] = '\x02';
   try {
-    Name::from_token(exported, /*composite=*/true, conn_);
+    Name::from_token(raw, /*composite=*/true, conn_);
     FAIL() << "a raw composite token must not import";
   } catch (const InvalidTokenError& e) {
     EXPECT_THAT(e.what(), HasSubstr("does not parse attribute data from callers"));
   }
-  Name name2 = Name::from_token(canon_name.export_name(), /*composite=*/false, conn_);
-  EXPECT_EQ(name2.str(), service_principal());
-  EXPECT_TRUE(name2.is_mech_name());
 }
 
 TEST_F(NamesTest, test_create_from_composite_token_with_attrs) {
@@ -532,10 +536,22 @@ TEST_F(NamesTest, test_create_from_composite_token_with_attrs) {
   auto [client, server] = completed_contexts();
   Name initiator = server.initiator_name();
   std::string exported = initiator.export_name(/*composite=*/true);
-  // gssgate: the composite token is refused whichever type it is imported as (see the header),
-  // so a caller can neither forge nor make the daemon parse authorization data.
-  EXPECT_THROW(Name::from_token(exported, /*composite=*/false, conn_), InvalidTokenError);
-  EXPECT_THROW(Name::from_token(exported, /*composite=*/true, conn_), InvalidTokenError);
+  // As python: the round trip keeps the attributes (and, as MIT 1.20 does, under either
+  // exported-name type).
+  Name name2 = Name::from_token(exported, /*composite=*/true, conn_);
+  EXPECT_EQ(name2.str(), initiator.str());
+  EXPECT_EQ(name2.attributes().keys(), initiator.attributes().keys());
+  GetNameAttributeResult imported_pac = name2.attributes()["urn:mspac:"];
+  EXPECT_TRUE(imported_pac.authenticated);
+  EXPECT_EQ(imported_pac.values, initiator.attributes()["urn:mspac:"].values);
+  EXPECT_EQ(Name::from_token(exported, /*composite=*/false, conn_).attributes().keys(),
+            initiator.attributes().keys());
+  // gssgate: the token is sealed by the daemon, so an altered one is refused, whichever byte.
+  for (size_t at : {size_t{8}, exported.size() / 2, exported.size() - 1}) {
+    std::string altered = exported;
+    altered[at] = static_cast<char>(altered[at] ^ 0x01);
+    EXPECT_THROW(Name::from_token(altered, /*composite=*/true, conn_), InvalidTokenError) << at;
+  }
   // What upstream checks the token for holds for the Name itself, across calls: the PAC, complete
   // and authenticated.
   GetNameAttributeResult pac = initiator.attributes()["urn:mspac:"];
@@ -616,7 +632,8 @@ TEST_F(NamesTest, test_is_mech_name) {
 TEST_F(NamesTest, test_export_name_composite_no_attrs) {
   Name canon_name = target_name().canonicalize(MechType::kerberos());
   std::string exported = canon_name.export_name(/*composite=*/true);
-  EXPECT_EQ(exported.substr(0, 2), std::string("\x04\x02", 2));  // RFC 6680 §7.8 token id
+  // gssgate: MIT's composite token (RFC 6680 §7.8), sealed by the daemon (docs/client.md).
+  EXPECT_EQ(exported.substr(0, 4), "GGS1");
   // A non-MN cannot be exported, composite or not.
   EXPECT_THROW(target_name().export_name(true), GSSError);
 }
@@ -626,8 +643,8 @@ TEST_F(NamesTest, test_export_name_composite_with_attrs) {
   Name initiator = server.initiator_name();
   std::string composite = initiator.export_name(/*composite=*/true);
   std::string plain = initiator.export_name();
-  EXPECT_EQ(composite.substr(0, 2), std::string("\x04\x02", 2));
-  EXPECT_GT(composite.size(), plain.size());  // the PAC rides along
+  EXPECT_EQ(composite.substr(0, 4), "GGS1");
+  EXPECT_GT(composite.size(), plain.size() + 100);  // the PAC rides along
 }
 
 // Issue 18: attribute keys are text in the name encoding, as python encodes str keys with
