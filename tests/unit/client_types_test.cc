@@ -121,6 +121,17 @@ TEST(ClientErrorsTest, MessagesHavePythonsShape) {
   EXPECT_STREQ(enc.what(), "Confidentiality was requested, but not used: not encrypted.");
 }
 
+// python: GSSError.get_all_statuses(code, is_maj) lists gss_display_status's lines; here for
+// the error's own codes, as the daemon displayed them.
+TEST(ClientErrorsTest, GetAllStatusesGivesEveryDisplayedLine) {
+  GSSError e(GSSError::Info{.major = 7u << 16,
+                            .minor = 5,
+                            .major_text = {"No credentials were supplied"},
+                            .minor_text = {"first line", "second line"}});
+  EXPECT_THAT(e.get_all_statuses(true), ElementsAre("No credentials were supplied"));
+  EXPECT_THAT(e.get_all_statuses(false), ElementsAre("first line", "second line"));
+}
+
 TEST(ClientTypesTest, OidsAndTheWellKnownConstants) {
   EXPECT_EQ(MechType::kerberos().dotted_form(), "1.2.840.113554.1.2.2");
   EXPECT_EQ(MechType::kerberos().bytes(), std::string("\x2a\x86\x48\x86\xf7\x12\x01\x02\x02", 9));

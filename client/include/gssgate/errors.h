@@ -43,6 +43,11 @@ class GSSError : public std::exception {
   const std::string& operation() const { return info_.operation; }
   /// "Major (N): …, Minor (M): …", as python-gssapi's gen_message().
   const std::string& gen_message() const { return message_; }
+  /// python's get_all_statuses(code, is_maj) for this error's own codes: every line
+  /// gss_display_status gave for the major (is_maj) or minor status, as the daemon reported them.
+  const std::vector<std::string>& get_all_statuses(bool is_maj) const {
+    return is_maj ? info_.major_text : info_.minor_text;
+  }
 
   /// Throws the subclass python-gssapi would raise for `info.major`.
   [[noreturn]] static void raise(Info info);
