@@ -12,10 +12,13 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -23,6 +26,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "gssgate/v1/wire.pb.h"
 #include "gtest/gtest.h"
 #include "tests/fixtures/gssgated_process.h"
 #include "tests/fixtures/subprocess.h"
@@ -104,22 +108,19 @@ class InterposerTest : public RealmTest {
     absl::Status kinit = kdc_->kinit_with_password("alice", kAlicePassword, "FILE:" + ccache_);
     ASSERT_TRUE(kinit.ok()) << kinit;
     chmod(ccache_.c_str(), 0600);
-    GssgatedOptions options;
-    options.extra_env = {{"GSSGATE_INTERPOSE", "1"}, {"GSS_MECH_CONFIG", mech_config_}};
-    auto d = GssgatedProcess::start(
-        *kdc_,
-        absl::StrCat("[[rule]]\nname = \"server\"\nuids = [", kServer,
-                     "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n\n",
-                     "[[rule]]\nname = \"client\"\nuids = [", kClient,
-                     "]\nusages = [\"initiate\"]\nclient_keytab = \"", client_keytab_, "\"\n\n",
-                     "[[rule]]\nname = \"both\"\nuids = [", kBoth,
-                     "]\nusages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab_,
-                     "\"\nclient_keytab = \"", client_keytab_, "\"\nexport_context = true\n\n",
-                     "[[rule]]\nname = \"ccache\"\nuids = [", kCcacheUser,
-                     "]\nusages = [\"initiate\"]\nccache = \"FILE:", ccache_, "\"\n\n",
-                     "[[rule]]\nname = \"web\"\nuids = [", kWebUser,
-                     "]\nusages = [\"accept\"]\nkeytab = \"", service_keytab_, "\"\n"),
-        options);
+    daemon_options_.extra_env = {{"GSSGATE_INTERPOSE", "1"}, {"GSS_MECH_CONFIG", mech_config_}};
+    rules_ = absl::StrCat(
+        "[[rule]]\nname = \"server\"\nuids = [", kServer, "]\nusages = [\"accept\"]\nkeytab = \"",
+        service_keytab_, "\"\n\n", "[[rule]]\nname = \"client\"\nuids = [", kClient,
+        "]\nusages = [\"initiate\"]\nclient_keytab = \"", client_keytab_, "\"\n\n",
+        "[[rule]]\nname = \"both\"\nuids = [", kBoth,
+        "]\nusages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab_,
+        "\"\nclient_keytab = \"", client_keytab_, "\"\nexport_context = true\n\n",
+        "[[rule]]\nname = \"ccache\"\nuids = [", kCcacheUser,
+        "]\nusages = [\"initiate\"]\nccache = \"FILE:", ccache_, "\"\n\n",
+        "[[rule]]\nname = \"web\"\nuids = [", kWebUser, "]\nusages = [\"accept\"]\nkeytab = \"",
+        service_keytab_, "\"\n");
+    auto d = GssgatedProcess::start(*kdc_, rules_, daemon_options_);
     ASSERT_TRUE(d.ok()) << d.status();
     daemon_ = std::move(*d);
 
@@ -207,6 +208,8 @@ class InterposerTest : public RealmTest {
   }
 
   std::unique_ptr<GssgatedProcess> daemon_;
+  std::string rules_;
+  GssgatedOptions daemon_options_;
   std::string gss_client_, gss_server_, setpriv_, mech_config_, ccache_;
   int listener_ = -1;
   int port_ = 0;
@@ -321,6 +324,192 @@ TEST_F(InterposerTest, AnUnreachableDaemonOrAPolicyRefusalIsAClearMinorStatusNot
   EXPECT_THAT(refused.client_output,
               HasSubstr(absl::StrCat("gssgate: no policy rule for uid ", kNoRule)))
       << refused.client_output;
+}
+
+// A python-gssapi program (unmodified library, the module under it) that answers one line per
+// command, so a test can break things between its calls: "init" (an initiator's first step),
+// "accept" (the acceptor's step on that token), "finish" (the initiator's last step), "handshake"
+// (a whole new one), "acquire" (acceptor credentials). Each answer is "ok ..." or "error
+// <class>: <text>"; anything else (a crash, a hang) fails the test.
+constexpr char kPythonLineProgram[] = R"(
+import gssapi, sys
+service = gssapi.Name("HTTP@localhost", gssapi.NameType.hostbased_service)
+state = {}
+for line in sys.stdin:
+    command = line.strip()
+    try:
+        if command == "init":
+            state["client"] = gssapi.SecurityContext(name=service, usage="initiate")
+            state["token"] = state["client"].step()
+            out = "ok"
+        elif command == "accept":
+            state["server"] = gssapi.SecurityContext(usage="accept")
+            state["reply"] = state["server"].step(state["token"])
+            out = "ok"
+        elif command == "finish":
+            state["client"].step(state["reply"])
+            out = "ok"
+        elif command == "handshake":
+            c = gssapi.SecurityContext(name=service, usage="initiate")
+            s = gssapi.SecurityContext(usage="accept")
+            t = c.step()
+            while not (c.complete and s.complete):
+                t = s.step(t)
+                if not c.complete:
+                    t = c.step(t)
+            out = "ok " + str(s.initiator_name)
+        elif command == "acquire":
+            out = "ok " + str(gssapi.Credentials(usage="accept").lifetime)
+        else:
+            out = "unknown command " + command
+    except gssapi.exceptions.GSSError as e:
+        out = "error " + type(e).__name__ + ": " + " ".join(str(e).split())
+    print(out, flush=True)
+)";
+
+// Proof 5 of issue 16, the daemon's death: gssgated is killed (SIGKILL) between an initiator's
+// first step and the acceptor's. The program's next calls are clean GSS errors that say what
+// happened; once gssgated is back, the context of the dead daemon is refused with "start again"
+// and a new handshake in the same process (same module, same wire socket path) succeeds.
+TEST_F(InterposerTest, AProgramOutlivesTheDaemonsDeathMidHandshakeWithCleanErrors) {
+  const std::string script = kdc_->path("python-lines.py");
+  std::ofstream(script) << kPythonLineProgram;
+  chmod(script.c_str(), 0644);
+  auto program = LineChild::start(as_uid(kBoth, {"/usr/bin/python3", script}), program_env(),
+                                  kdc_->path("python-lines.err"));
+  ASSERT_TRUE(program.ok()) << program.status();
+  auto ask = [&](const std::string& command) {
+    absl::StatusOr<std::string> answer = (*program)->request(command, std::chrono::seconds(40));
+    return answer.ok() ? *answer
+                       : absl::StrCat("no answer (", answer.status().ToString(), "); stderr: ",
+                                      read_file(kdc_->path("python-lines.err")));
+  };
+  EXPECT_EQ(ask("init"), "ok");
+
+  ASSERT_EQ(kill(daemon_->pid(), SIGKILL), 0);
+  EXPECT_EQ(wait_for_exit(daemon_->pid(), std::chrono::seconds(10)), 128 + SIGKILL);
+  daemon_.reset();  // nothing left to stop
+  const std::string dead = ask("accept");
+  EXPECT_THAT(dead, HasSubstr("error GSSError: "));
+  EXPECT_THAT(dead, HasSubstr("gssgate: "));
+  // Either the connection broke under the call, or the next connect found no one.
+  EXPECT_THAT(dead, ::testing::AnyOf(HasSubstr("the wire connection broke"),
+                                     HasSubstr("cannot connect to gssgated's wire socket")));
+  const std::string still_dead = ask("handshake");
+  EXPECT_THAT(still_dead, HasSubstr("cannot connect to gssgated's wire socket")) << still_dead;
+
+  auto d = GssgatedProcess::start(*kdc_, rules_, daemon_options_);
+  ASSERT_TRUE(d.ok()) << d.status();
+  daemon_ = std::move(*d);
+  ASSERT_EQ(ask("accept"), "ok");  // a new acceptor, on a new connection: it never knew the old one
+  const std::string old = ask("finish");
+  EXPECT_THAT(old, HasSubstr("error "));
+  EXPECT_THAT(old, HasSubstr("earlier connection to gssgated")) << old;
+  EXPECT_EQ(ask("handshake"), absl::StrCat("ok ", alice()));
+  EXPECT_TRUE(running((*program)->pid()));
+}
+
+// Proof 5 of issue 16, the wire itself: a fake gssgated on the wire socket answers the module's
+// call with garbage, a reply that is not the method's message, a reply cut off by a close, a close
+// without a reply, and a well-formed reply that carries no credential handle. Each is a clean GSS
+// error in the program naming what was wrong, and the program goes on to the next.
+TEST_F(InterposerTest, AGarbledOrTruncatedWireReplyIsACleanGssErrorInTheProgram) {
+  enum class Mode { kGarbage, kNotTheReply, kTruncated, kClosed, kNoHandle };
+  std::atomic<Mode> mode{Mode::kGarbage};
+  std::atomic<bool> stop{false};
+  const std::string socket_path = kdc_->path("fake.wire");
+  const int listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", socket_path.c_str());
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  chmod(socket_path.c_str(), 0666);
+  ASSERT_EQ(listen(listener, 4), 0);
+  std::thread fake([&] {
+    int connection = -1;
+    std::vector<char> buffer(256 * 1024);
+    while (!stop) {
+      pollfd ready{connection >= 0 ? connection : listener, POLLIN, 0};
+      if (poll(&ready, 1, 100) != 1) continue;
+      if (connection < 0) {
+        connection = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+        continue;
+      }
+      const ssize_t n = recv(connection, buffer.data(), buffer.size(), 0);
+      v1::Frame request;
+      if (n <= 0 || !request.ParseFromArray(buffer.data(), static_cast<int>(n))) {
+        close(connection);
+        connection = -1;
+        continue;
+      }
+      v1::Frame reply;
+      reply.set_call_id(request.call_id());
+      std::string bytes;
+      switch (mode.load()) {
+        case Mode::kGarbage:
+          bytes.assign(40, '\xff');
+          break;
+        case Mode::kNotTheReply:
+          reply.set_payload(std::string(12, '\xff'));
+          bytes = reply.SerializeAsString();
+          break;
+        case Mode::kTruncated:
+          reply.set_payload(std::string(100, '\x08'));
+          reply.set_continued(true);
+          bytes = reply.SerializeAsString();
+          break;
+        case Mode::kClosed:
+          break;
+        case Mode::kNoHandle:
+          bytes = reply.SerializeAsString();  // an empty AcquireCredsReply: OK, and no handle
+          break;
+      }
+      if (!bytes.empty()) send(connection, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (mode == Mode::kTruncated || mode == Mode::kClosed) {
+        close(connection);
+        connection = -1;
+      }
+    }
+    if (connection >= 0) close(connection);
+  });
+  const std::string script = kdc_->path("python-lines.py");
+  std::ofstream(script) << kPythonLineProgram;
+  chmod(script.c_str(), 0644);
+  {
+    auto program = LineChild::start(as_uid(kServer, {"/usr/bin/python3", script}),
+                                    program_env(true, socket_path), kdc_->path("python-lines.err"));
+    ASSERT_TRUE(program.ok()) << program.status();
+    auto acquire_with = [&](Mode m) {
+      mode = m;
+      absl::StatusOr<std::string> answer = (*program)->request("acquire", std::chrono::seconds(40));
+      return answer.ok() ? *answer
+                         : absl::StrCat("no answer (", answer.status().ToString(), "); stderr: ",
+                                        read_file(kdc_->path("python-lines.err")));
+    };
+    const std::string garbage = acquire_with(Mode::kGarbage);
+    EXPECT_THAT(garbage, HasSubstr("error GSSError: "));
+    EXPECT_THAT(garbage, HasSubstr("not a gssgate.v1.Frame")) << garbage;
+    const std::string not_the_reply = acquire_with(Mode::kNotTheReply);
+    EXPECT_THAT(not_the_reply, HasSubstr("error GSSError: "));
+    EXPECT_THAT(not_the_reply, HasSubstr("reply is not a gssgate.v1.AcquireCredsReply"))
+        << not_the_reply;
+    const std::string truncated = acquire_with(Mode::kTruncated);
+    EXPECT_THAT(truncated, HasSubstr("error GSSError: "));
+    EXPECT_THAT(truncated, HasSubstr("the wire connection broke: gssgated closed the connection"))
+        << truncated;
+    const std::string closed = acquire_with(Mode::kClosed);
+    EXPECT_THAT(closed, HasSubstr("error GSSError: "));
+    EXPECT_THAT(closed, HasSubstr("the wire connection broke: gssgated closed the connection"))
+        << closed;
+    const std::string no_handle = acquire_with(Mode::kNoHandle);
+    EXPECT_THAT(no_handle, HasSubstr("error GSSError: "));
+    EXPECT_THAT(no_handle, HasSubstr("reply carries no credential handle")) << no_handle;
+    EXPECT_TRUE(running((*program)->pid()));
+  }
+  stop = true;
+  fake.join();
+  close(listener);
 }
 
 // python-gssapi's high-level API, unmodified (Debian's python3-gssapi), both sides in one process

@@ -132,6 +132,12 @@ GG_EXPORT OM_uint32 gssi_acquire_cred_from(OM_uint32* minor, const gss_name_t de
   if (major != GSS_S_COMPLETE) return major;
   Gssgate__V1__AcquireCredsReply* acquired = (Gssgate__V1__AcquireCredsReply*)reply;
   major = gg_reply_status(minor, acquired->status);
+  if (!GSS_ERROR(major) && acquired->creds.len == 0) {
+    /* Not the daemon as it is written: something else on the socket, or a garbled reply. */
+    *minor = GG_MINOR_DAEMON;
+    gg_set_error(*minor, "gssgate: gssgated's reply carries no credential handle");
+    major = GSS_S_FAILURE;
+  }
   if (!GSS_ERROR(major)) {
     gg_cred* cred = calloc(1, sizeof(*cred));
     if (cred == NULL || !gg_handle_set(&cred->handle, &acquired->creds)) {
@@ -287,6 +293,11 @@ static void release_returned(const ProtobufCBinaryData* handle, int is_cred) {
 static OM_uint32 finish_step(gg_ctx* ctx, int created, OM_uint32 major,
                              const ProtobufCBinaryData* handle, gss_ctx_id_t* context_handle,
                              OM_uint32* minor) {
+  if (!GSS_ERROR(major) && handle->len == 0 && ctx->handle.len == 0) {
+    *minor = GG_MINOR_DAEMON;
+    gg_set_error(*minor, "gssgate: gssgated's reply carries no context handle");
+    major = GSS_S_FAILURE;
+  }
   if (!GSS_ERROR(major) && handle->len > 0 &&
       (ctx->handle.len != handle->len ||
        memcmp(ctx->handle.data, handle->data, handle->len) != 0)) {
