@@ -50,6 +50,53 @@ constexpr gid_t kGroup = 60000;
 // MIT's OID parser takes arcs of at most 64 bits (docs/transparent.md). It never leaves the host.
 constexpr char kModuleOid[] = "2.25.5955277318674287388";
 
+// A python-gssapi program (unmodified library, the module under it) that answers one line per
+// command, so a test can break things between its calls: "init" (an initiator's first step),
+// "accept" (the acceptor's step on that token), "finish" (the initiator's last step), "handshake"
+// (a whole new one), "acquire" (acceptor credentials). Each answer is "ok ..." or "error
+// <class>: <text>"; anything else (a crash, a hang) fails the test.
+// A mutual-auth handshake between two python-gssapi contexts; both programs below start with it.
+constexpr char kPythonHandshake[] = R"(
+import gssapi
+def handshake(client, server):
+    token = client.step()
+    while not (client.complete and server.complete):
+        token = server.step(token)
+        if not client.complete:
+            token = client.step(token)
+)";
+
+constexpr char kPythonLineProgram[] = R"(
+import gssapi, sys
+service = gssapi.Name("HTTP@localhost", gssapi.NameType.hostbased_service)
+state = {}
+for line in sys.stdin:
+    command = line.strip()
+    try:
+        if command == "init":
+            state["client"] = gssapi.SecurityContext(name=service, usage="initiate")
+            state["token"] = state["client"].step()
+            out = "ok"
+        elif command == "accept":
+            state["server"] = gssapi.SecurityContext(usage="accept")
+            state["reply"] = state["server"].step(state["token"])
+            out = "ok"
+        elif command == "finish":
+            state["client"].step(state["reply"])
+            out = "ok"
+        elif command == "handshake":
+            s = gssapi.SecurityContext(usage="accept")
+            handshake(gssapi.SecurityContext(name=service, usage="initiate"), s)
+            out = "ok " + str(s.initiator_name)
+        elif command == "acquire":
+            out = "ok " + str(gssapi.Credentials(usage="accept").lifetime)
+        else:
+            out = "unknown command " + command
+    except gssapi.exceptions.GSSError as e:
+        out = "error " + type(e).__name__ + ": " + " ".join(str(e).split())
+    print(out, flush=True)
+)";
+
 // A program under test, terminated (SIGTERM, so that Apache takes its own children down, then
 // SIGKILL) if it still runs when the test ends, also when the test fails.
 class Child {
@@ -164,6 +211,29 @@ class InterposerTest : public RealmTest {
                                         "--"};
     wrapped.insert(wrapped.end(), argv.begin(), argv.end());
     return wrapped;
+  }
+  // kPythonLineProgram as `uid` with program_env(true, socket); ask(command) is its answer, or
+  // "no answer (...)" with its stderr.
+  struct LineProgram {
+    std::unique_ptr<LineChild> child;
+    std::string err;
+    std::string ask(const std::string& command) {
+      absl::StatusOr<std::string> answer = child->request(command, std::chrono::seconds(40));
+      return answer.ok() ? *answer
+                         : absl::StrCat("no answer (", answer.status().ToString(),
+                                        "); stderr: ", read_file(err));
+    }
+  };
+  LineProgram start_line_program(uid_t uid, const std::string& socket = "") {
+    const std::string script = kdc_->path("python-lines.py");
+    std::ofstream(script) << kPythonHandshake << kPythonLineProgram;
+    chmod(script.c_str(), 0644);
+    LineProgram program{nullptr, kdc_->path("python-lines.err")};
+    auto child = LineChild::start(as_uid(uid, {"/usr/bin/python3", script}),
+                                  program_env(true, socket), program.err);
+    EXPECT_TRUE(child.ok()) << child.status();
+    if (child.ok()) program.child = std::move(*child);
+    return program;
   }
   // The next connection to the listener, or -1 after 30 s.
   int accept_connection() {
@@ -326,64 +396,14 @@ TEST_F(InterposerTest, AnUnreachableDaemonOrAPolicyRefusalIsAClearMinorStatusNot
       << refused.client_output;
 }
 
-// A python-gssapi program (unmodified library, the module under it) that answers one line per
-// command, so a test can break things between its calls: "init" (an initiator's first step),
-// "accept" (the acceptor's step on that token), "finish" (the initiator's last step), "handshake"
-// (a whole new one), "acquire" (acceptor credentials). Each answer is "ok ..." or "error
-// <class>: <text>"; anything else (a crash, a hang) fails the test.
-constexpr char kPythonLineProgram[] = R"(
-import gssapi, sys
-service = gssapi.Name("HTTP@localhost", gssapi.NameType.hostbased_service)
-state = {}
-for line in sys.stdin:
-    command = line.strip()
-    try:
-        if command == "init":
-            state["client"] = gssapi.SecurityContext(name=service, usage="initiate")
-            state["token"] = state["client"].step()
-            out = "ok"
-        elif command == "accept":
-            state["server"] = gssapi.SecurityContext(usage="accept")
-            state["reply"] = state["server"].step(state["token"])
-            out = "ok"
-        elif command == "finish":
-            state["client"].step(state["reply"])
-            out = "ok"
-        elif command == "handshake":
-            c = gssapi.SecurityContext(name=service, usage="initiate")
-            s = gssapi.SecurityContext(usage="accept")
-            t = c.step()
-            while not (c.complete and s.complete):
-                t = s.step(t)
-                if not c.complete:
-                    t = c.step(t)
-            out = "ok " + str(s.initiator_name)
-        elif command == "acquire":
-            out = "ok " + str(gssapi.Credentials(usage="accept").lifetime)
-        else:
-            out = "unknown command " + command
-    except gssapi.exceptions.GSSError as e:
-        out = "error " + type(e).__name__ + ": " + " ".join(str(e).split())
-    print(out, flush=True)
-)";
-
 // Proof 5 of issue 16, the daemon's death: gssgated is killed (SIGKILL) between an initiator's
 // first step and the acceptor's. The program's next calls are clean GSS errors that say what
 // happened; once gssgated is back, the context of the dead daemon is refused with "start again"
 // and a new handshake in the same process (same module, same wire socket path) succeeds.
 TEST_F(InterposerTest, AProgramOutlivesTheDaemonsDeathMidHandshakeWithCleanErrors) {
-  const std::string script = kdc_->path("python-lines.py");
-  std::ofstream(script) << kPythonLineProgram;
-  chmod(script.c_str(), 0644);
-  auto program = LineChild::start(as_uid(kBoth, {"/usr/bin/python3", script}), program_env(),
-                                  kdc_->path("python-lines.err"));
-  ASSERT_TRUE(program.ok()) << program.status();
-  auto ask = [&](const std::string& command) {
-    absl::StatusOr<std::string> answer = (*program)->request(command, std::chrono::seconds(40));
-    return answer.ok() ? *answer
-                       : absl::StrCat("no answer (", answer.status().ToString(), "); stderr: ",
-                                      read_file(kdc_->path("python-lines.err")));
-  };
+  LineProgram program = start_line_program(kBoth);
+  ASSERT_NE(program.child, nullptr);
+  auto ask = [&](const std::string& command) { return program.ask(command); };
   EXPECT_EQ(ask("init"), "ok");
 
   ASSERT_EQ(kill(daemon_->pid(), SIGKILL), 0);
@@ -406,7 +426,7 @@ TEST_F(InterposerTest, AProgramOutlivesTheDaemonsDeathMidHandshakeWithCleanError
   EXPECT_THAT(old, HasSubstr("error "));
   EXPECT_THAT(old, HasSubstr("earlier connection to gssgated")) << old;
   EXPECT_EQ(ask("handshake"), absl::StrCat("ok ", alice()));
-  EXPECT_TRUE(running((*program)->pid()));
+  EXPECT_TRUE(running(program.child->pid()));
 }
 
 // Proof 5 of issue 16, the wire itself: a fake gssgated on the wire socket answers the module's
@@ -473,43 +493,45 @@ TEST_F(InterposerTest, AGarbledOrTruncatedWireReplyIsACleanGssErrorInTheProgram)
     }
     if (connection >= 0) close(connection);
   });
-  const std::string script = kdc_->path("python-lines.py");
-  std::ofstream(script) << kPythonLineProgram;
-  chmod(script.c_str(), 0644);
-  {
-    auto program = LineChild::start(as_uid(kServer, {"/usr/bin/python3", script}),
-                                    program_env(true, socket_path), kdc_->path("python-lines.err"));
-    ASSERT_TRUE(program.ok()) << program.status();
-    auto acquire_with = [&](Mode m) {
-      mode = m;
-      absl::StatusOr<std::string> answer = (*program)->request("acquire", std::chrono::seconds(40));
-      return answer.ok() ? *answer
-                         : absl::StrCat("no answer (", answer.status().ToString(), "); stderr: ",
-                                        read_file(kdc_->path("python-lines.err")));
-    };
-    const std::string garbage = acquire_with(Mode::kGarbage);
-    EXPECT_THAT(garbage, HasSubstr("error GSSError: "));
-    EXPECT_THAT(garbage, HasSubstr("not a gssgate.v1.Frame")) << garbage;
-    const std::string not_the_reply = acquire_with(Mode::kNotTheReply);
-    EXPECT_THAT(not_the_reply, HasSubstr("error GSSError: "));
-    EXPECT_THAT(not_the_reply, HasSubstr("reply is not a gssgate.v1.AcquireCredsReply"))
-        << not_the_reply;
-    const std::string truncated = acquire_with(Mode::kTruncated);
-    EXPECT_THAT(truncated, HasSubstr("error GSSError: "));
-    EXPECT_THAT(truncated, HasSubstr("the wire connection broke: gssgated closed the connection"))
-        << truncated;
-    const std::string closed = acquire_with(Mode::kClosed);
-    EXPECT_THAT(closed, HasSubstr("error GSSError: "));
-    EXPECT_THAT(closed, HasSubstr("the wire connection broke: gssgated closed the connection"))
-        << closed;
-    const std::string no_handle = acquire_with(Mode::kNoHandle);
-    EXPECT_THAT(no_handle, HasSubstr("error GSSError: "));
-    EXPECT_THAT(no_handle, HasSubstr("reply carries no credential handle")) << no_handle;
-    EXPECT_TRUE(running((*program)->pid()));
-  }
-  stop = true;
-  fake.join();
-  close(listener);
+  // Stopped and joined however the test ends (an ASSERT below returns early).
+  struct Joiner {
+    std::atomic<bool>& stop;
+    std::thread& thread;
+    int listener;
+    ~Joiner() {
+      stop = true;
+      thread.join();
+      close(listener);
+    }
+  } joiner{stop, fake, listener};
+  LineProgram program = start_line_program(kServer, socket_path);
+  ASSERT_NE(program.child, nullptr);
+  auto with = [&](Mode m, const std::string& command) {
+    mode = m;
+    return program.ask(command);
+  };
+  const std::string garbage = with(Mode::kGarbage, "acquire");
+  EXPECT_THAT(garbage, HasSubstr("error GSSError: "));
+  EXPECT_THAT(garbage, HasSubstr("not a gssgate.v1.Frame")) << garbage;
+  const std::string not_the_reply = with(Mode::kNotTheReply, "acquire");
+  EXPECT_THAT(not_the_reply, HasSubstr("error GSSError: "));
+  EXPECT_THAT(not_the_reply, HasSubstr("reply is not a gssgate.v1.AcquireCredsReply"))
+      << not_the_reply;
+  const std::string truncated = with(Mode::kTruncated, "acquire");
+  EXPECT_THAT(truncated, HasSubstr("error GSSError: "));
+  EXPECT_THAT(truncated, HasSubstr("the wire connection broke: gssgated closed the connection"))
+      << truncated;
+  const std::string closed = with(Mode::kClosed, "acquire");
+  EXPECT_THAT(closed, HasSubstr("error GSSError: "));
+  EXPECT_THAT(closed, HasSubstr("the wire connection broke: gssgated closed the connection"))
+      << closed;
+  const std::string no_handle = with(Mode::kNoHandle, "acquire");
+  EXPECT_THAT(no_handle, HasSubstr("error GSSError: "));
+  EXPECT_THAT(no_handle, HasSubstr("reply carries no credential handle")) << no_handle;
+  const std::string no_context = with(Mode::kNoHandle, "init");
+  EXPECT_THAT(no_context, HasSubstr("error GSSError: "));
+  EXPECT_THAT(no_context, HasSubstr("reply carries no context handle")) << no_context;
+  EXPECT_TRUE(running(program.child->pid()));
 }
 
 // python-gssapi's high-level API, unmodified (Debian's python3-gssapi), both sides in one process
@@ -522,11 +544,7 @@ creds = gssapi.Credentials(usage="initiate")
 print("initiator credentials:", creds.name)
 client = gssapi.SecurityContext(name=service, usage="initiate", creds=creds)
 server = gssapi.SecurityContext(usage="accept")
-token = client.step()
-while not (client.complete and server.complete):
-    token = server.step(token)
-    if not client.complete:
-        token = client.step(token)
+handshake(client, server)
 print("complete:", client.complete, server.complete)
 print("initiator:", server.initiator_name)
 print("target:", client.target_name)
@@ -563,13 +581,8 @@ if pid == 0:
         os._exit(3)
     except gssapi.exceptions.GSSError as e:
         told = "earlier connection to gssgated" in str(e)
-    c2 = gssapi.SecurityContext(name=service, usage="initiate")
     s2 = gssapi.SecurityContext(usage="accept")
-    t = c2.step()
-    while not (c2.complete and s2.complete):
-        t = s2.step(t)
-        if not c2.complete:
-            t = c2.step(t)
+    handshake(gssapi.SecurityContext(name=service, usage="initiate"), s2)
     os._exit(0 if told and str(s2.initiator_name) == me else 4)
 _, status = os.waitpid(pid, 0)
 print("child:", os.waitstatus_to_exitcode(status))
@@ -589,7 +602,7 @@ except gssapi.exceptions.GSSError:
 
 TEST_F(InterposerTest, PythonGssapiRunsBothSidesThroughGssgated) {
   const std::string script = kdc_->path("python-through-gssgated.py");
-  std::ofstream(script) << kPythonProgram;
+  std::ofstream(script) << kPythonHandshake << kPythonProgram;
   chmod(script.c_str(), 0644);
   absl::StatusOr<RunResult> python =
       run(as_uid(kBoth, {"/usr/bin/python3", script, kdc_->realm()}), program_env());

@@ -540,10 +540,9 @@ int child_interposed_handshakes(const Options& o, const std::vector<std::string>
   signal(SIGPIPE, SIG_IGN);  // the module writes to its daemon's socket
   auto module = gss::Oid::from_dotted(a[1]);
   if (!module.ok()) die(std::string(module.status().message()));
-  const std::string concatenated = module->der() + gss::oids::krb5().der();
-  gss_OID_desc concatenated_desc{static_cast<OM_uint32>(concatenated.size()),
-                                 const_cast<char*>(concatenated.data())};
-  const gss::Oid local = gss::Oid::from_gss(&concatenated_desc);
+  auto concatenated = gss::Oid::from_der(module->der() + gss::oids::krb5().der());
+  if (!concatenated.ok()) die(std::string(concatenated.status().message()));
+  const gss::Oid local = *concatenated;
   const bool acceptor_interposed = a[2] == "acceptor";
   const std::string &client_keytab = a[3], &service_keytab = a[4];
   const bool ccache_element = a.size() > 6 && a[6] == "ccache";
