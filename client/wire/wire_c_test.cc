@@ -553,12 +553,8 @@ TEST_F(WireCTest, ACallPastItsTimeoutFailsAndTheLateReplyIsSkipped) {
   ASSERT_NE(conn, nullptr);
   EXPECT_EQ(live_handles(conn.get()), 0u);  // connected
   gssgate_wire_set_timeout(conn.get(), 500);
-  const pid_t daemon = daemon_->pid();
-  ASSERT_EQ(kill(daemon, SIGSTOP), 0);
-  struct Resume {
-    pid_t pid;
-    ~Resume() { kill(pid, SIGCONT); }  // also when an assertion below fails
-  } resume{daemon};
+  Paused daemon(daemon_->pid());
+  ASSERT_TRUE(daemon.ok()) << "gssgated did not stop";
   gssgate_wire_status status;
   Gssgate__V1__WhoAmIRequest who = GSSGATE__V1__WHO_AM_IREQUEST__INIT;
   const auto started = std::chrono::steady_clock::now();
@@ -568,7 +564,7 @@ TEST_F(WireCTest, ACallPastItsTimeoutFailsAndTheLateReplyIsSkipped) {
   EXPECT_EQ(status.code, static_cast<uint32_t>(GSSGATE_WIRE_DEADLINE_EXCEEDED));
   EXPECT_THAT(status.message, HasSubstr("did not answer within the call's timeout"));
   EXPECT_GE(waited, std::chrono::milliseconds(500));
-  kill(daemon, SIGCONT);
+  daemon.resume();
   // The daemon now answers the old call; give its reply time to reach the socket, so that the
   // next call most likely reads past it (it skips it by call id in either order).
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -592,12 +588,8 @@ TEST_F(WireCTest, ACallRefusedForTheUidsShareOfThreadsIsMadeAgainUntilItRuns) {
   ASSERT_NE(slow, nullptr);
   ASSERT_NE(waiting, nullptr);
   gssgate_wire_set_timeout(slow.get(), 60'000);
-  const pid_t kdc = kdc_->kdc_pid();
-  ASSERT_EQ(kill(kdc, SIGSTOP), 0);
-  struct Resume {
-    pid_t pid;
-    ~Resume() { kill(pid, SIGCONT); }
-  } resume{kdc};
+  Paused kdc(kdc_->kdc_pid());
+  ASSERT_TRUE(kdc.ok()) << "the KDC did not stop";
   // Initiating needs a TGT this new daemon does not have yet: the call waits on the KDC.
   gssgate_wire_status slow_status;
   std::thread stuck([&] {
@@ -616,7 +608,7 @@ TEST_F(WireCTest, ACallRefusedForTheUidsShareOfThreadsIsMadeAgainUntilItRuns) {
     EXPECT_NE(call<Gssgate__V1__WhoAmIReply>(waiting.get(), "WhoAmI", who, &status), nullptr);
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  kill(kdc, SIGCONT);
+  kdc.resume();
   stuck.join();
   queued.join();
   EXPECT_EQ(slow_status.code, 0u) << slow_status.message;

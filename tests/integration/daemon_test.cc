@@ -1265,12 +1265,8 @@ TEST_F(DaemonTest, AThousandSlowCallsDoNotGrowTheDaemonsThreadsPastItsCap) {
   const int before = threads_of_daemon();
   ASSERT_GT(before, 0);
 
-  const pid_t kdc = kdc_->kdc_pid();
-  ASSERT_EQ(kill(kdc, SIGSTOP), 0);
-  struct Resume {
-    pid_t pid;
-    ~Resume() { kill(pid, SIGCONT); }  // also when an assertion below fails
-  } resume{kdc};
+  Paused kdc(kdc_->kdc_pid());
+  ASSERT_TRUE(kdc.ok()) << "the KDC did not stop";
   auto b = caller(kAcceptorUid);
   ASSERT_TRUE(b);
   Answer burst;
@@ -1298,7 +1294,7 @@ TEST_F(DaemonTest, AThousandSlowCallsDoNotGrowTheDaemonsThreadsPastItsCap) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  kill(kdc, SIGCONT);
+  kdc.resume();
   burster.join();
   ASSERT_EQ(burst.kind, "OK") << burst.line;
   EXPECT_GT(std::stoi(burst["code8"].empty() ? "0" : burst["code8"]), 0) << burst.line;
