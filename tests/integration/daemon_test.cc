@@ -723,9 +723,10 @@ TEST_F(DaemonTest, SighupSwapsRulesUnderLoadAndABrokenFileKeepsTheOldOnes) {
   ASSERT_TRUE(daemon_->wait_for_log("reload failed, keeping the current rules")) << daemon_->log();
   EXPECT_THAT(daemon_->log(), HasSubstr("gssgated.toml:3:"));
   EXPECT_EQ(ask(*c, "indicate").kind, "OK") << "the old rules still serve";
-  // ... and keep serving the load after the broken reload, not just one call.
+  // ... and keep serving the load after the broken reload, not just one call. A liveness bound,
+  // not a speed one: under TSan on a busy 2-core machine 20 calls took more than 2 s.
   const int after_broken = busy_ok.load();
-  for (int i = 0; i < 200 && busy_ok.load() < after_broken + 20; ++i) {
+  for (int i = 0; i < 3000 && busy_ok.load() < after_broken + 20; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   EXPECT_GE(busy_ok.load(), after_broken + 20);
