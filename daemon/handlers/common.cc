@@ -75,6 +75,12 @@ absl::Status import_wire_name(const Call& call, const v1::Name& name, const char
       *status = gss::import_name(*token, gss::oids::nt_composite_export(), out);
       return absl::OkStatus();
     }
+    if (std::optional<std::string> plain = gss::composite_token_without_attributes(value)) {
+      // No attribute data to parse: the name alone, as the plain exported name it equals (what
+      // ExportName(composite) hands out for a name without attributes, and MIT's own token).
+      *status = gss::import_name(*plain, gss::oids::nt_export_name(), out);
+      return absl::OkStatus();
+    }
     if (composite_type || value.substr(0, kCompositeTokenId.size()) == kCompositeTokenId) {
       *status = refused_name_token(absl::StrCat(
           field,

@@ -1,4 +1,5 @@
 #include "daemon/handlers/common.h"
+#include "lib/gss/name.h"
 #include "lib/util/status_macros.h"
 
 namespace gssgate::daemon {
@@ -14,7 +15,11 @@ absl::Status Service::ExportName(const Call& call, const v1::ExportNameRequest& 
     status = request.composite() ? gss::export_name_composite(name, &token)
                                  : gss::export_name(name, &token);
   }
-  if (status.ok() && request.composite()) {
+  // A name without attributes goes out as MIT made it: it carries nothing but the name (as a
+  // plain exported name does), and programs that parse RFC 6680 tokens themselves (MIT's
+  // mechglue, in a program using gssgate's interposer) can read it.
+  if (status.ok() && request.composite() &&
+      !gss::composite_token_without_attributes(token).has_value()) {
     // A composite token carries authorization data (the PAC) that the daemon will not take back
     // from a caller as bytes: it goes out sealed, bound as exported contexts are (uid, rule,
     // cgroup), and ImportName opens only such tokens (import_wire_name).

@@ -42,6 +42,18 @@ std::string check_exported_name_token(std::string_view token) {
   return "";
 }
 
+std::optional<std::string> composite_token_without_attributes(std::string_view token) {
+  constexpr std::string_view kNoAttributes("\0\0\0\0", 4);
+  if (token.size() < 8 || token[0] != '\x04' || token[1] != '\x02' ||
+      token.substr(token.size() - 4) != kNoAttributes) {
+    return std::nullopt;
+  }
+  std::string plain(token.substr(0, token.size() - 4));
+  plain[1] = '\x01';
+  if (!check_exported_name_token(plain).empty()) return std::nullopt;
+  return plain;
+}
+
 GssStatus display_name(const NameHandle& name, DisplayedName* out) {
   OM_uint32 minor = 0;
   Buffer text;

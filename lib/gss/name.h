@@ -5,6 +5,7 @@
 // Every function returns the rendered GssStatus of its gss_* call; outputs are written only on
 // success.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,13 @@ GssStatus import_name(std::string_view value, const Oid& type, NameHandle* out);
 // NUL in the name. Empty string if it is; otherwise what is wrong. MIT 1.20 aborts (a failed
 // assert) on some malformed ones, so callers' tokens are checked before gss_import_name sees them.
 std::string check_exported_name_token(std::string_view token);
+
+// An RFC 6680 composite exported name whose attribute section is empty (MIT's form: the fields of
+// an RFC 2743 token under the token id 04 02, then a four-byte attribute length of 0 and nothing
+// after) carries nothing but the name. Returns the plain exported name (04 01) it is equivalent
+// to, or nullopt for any other bytes: those are never taken from a caller, as attribute data
+// would be parsed from them.
+std::optional<std::string> composite_token_without_attributes(std::string_view token);
 
 struct DisplayedName {
   std::string text;

@@ -529,6 +529,12 @@ TEST_F(NamesTest, test_create_from_composite_token_no_attrs) {
   } catch (const InvalidTokenError& e) {
     EXPECT_THAT(e.what(), HasSubstr("does not parse attribute data from callers"));
   }
+  // MIT's composite form with an empty attribute section is the name alone, and imports.
+  Name bare = Name::from_token(raw + std::string(4, '\0'), /*composite=*/true, conn_);
+  EXPECT_EQ(bare, canon_name);
+  // With attribute bytes after it, however few, it is refused as above.
+  EXPECT_THROW(Name::from_token(raw + std::string("\0\0\0\1x", 5), true, conn_),
+               InvalidTokenError);
 }
 
 TEST_F(NamesTest, test_create_from_composite_token_with_attrs) {
@@ -632,8 +638,12 @@ TEST_F(NamesTest, test_is_mech_name) {
 TEST_F(NamesTest, test_export_name_composite_no_attrs) {
   Name canon_name = target_name().canonicalize(MechType::kerberos());
   std::string exported = canon_name.export_name(/*composite=*/true);
-  // gssgate: MIT's composite token (RFC 6680 §7.8), sealed by the daemon (docs/client.md).
-  EXPECT_EQ(exported.substr(0, 4), "GGS1");
+  // gssgate: a name without attributes is exported as MIT makes it (RFC 6680 §7.8: 04 02, then
+  // an empty attribute section), not sealed: there is nothing to protect, and programs that
+  // parse the token themselves (MIT's mechglue through the interposer) must be able to.
+  EXPECT_EQ(exported.substr(0, 2), std::string("\x04\x02", 2));
+  EXPECT_EQ(exported.substr(exported.size() - 4), std::string(4, '\0'));
+  EXPECT_EQ(Name::from_token(exported, /*composite=*/true, conn_), canon_name);
   // A non-MN cannot be exported, composite or not.
   EXPECT_THROW(target_name().export_name(true), GSSError);
 }

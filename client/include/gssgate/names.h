@@ -101,9 +101,10 @@ class Name {
   static Name from_bytes(std::string_view base, std::optional<OID> name_type = std::nullopt,
                          std::shared_ptr<Connection> connection = nullptr);
   /// Imports an exported-name token (python: Name(token=…, composite=…)); `composite` for a token
-  /// from export_name(true). A composite token imports only as gssgated issued it (sealed, to the
-  /// same uid, rule and cgroup, by the same daemon run): the daemon never parses authorization
-  /// data a caller made (InvalidTokenError for any other composite token).
+  /// from export_name(true). A composite token with attributes imports only as gssgated issued
+  /// it (sealed, to the same uid, rule and cgroup, by the same daemon run): the daemon never
+  /// parses authorization data a caller made (InvalidTokenError for any other composite token
+  /// but MIT's with an empty attribute section, which is the name alone).
   static Name from_token(std::string_view token, bool composite = false,
                          std::shared_ptr<Connection> connection = nullptr);
 
@@ -122,8 +123,9 @@ class Name {
   std::string display_as(const OID& name_type) const;
   /// The exported-name token (python: export(composite)); `composite` includes the attributes.
   /// The name must be a mechanism name; throws MechanismNameRequiredError otherwise. The plain
-  /// token is RFC 2743's, for any peer; the composite one is MIT's (RFC 6680) sealed by gssgated
-  /// ("GGS1…"), so it imports into this daemon only (from_token), as python's round trip does.
+  /// token is RFC 2743's, for any peer; the composite one is MIT's (RFC 6680), sealed by gssgated
+  /// ("GGS1…") when the name has attributes, so that it imports into this daemon only
+  /// (from_token), as python's round trip does. Without attributes it is MIT's token as is.
   std::string export_name(bool composite = false) const;
   /// The mechanism name for `mech` (python: name.canonicalize(mech)).
   Name canonicalize(const OID& mech) const;
