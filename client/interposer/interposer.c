@@ -300,6 +300,39 @@ int gg_handle_current(OM_uint32* minor, const gg_handle* handle, const char* wha
   return 0;
 }
 
+OM_uint32 gg_nomem(OM_uint32* minor) {
+  *minor = GG_MINOR_NOMEM;
+  gg_set_error(*minor, "gssgate: out of memory");
+  return GSS_S_FAILURE;
+}
+
+void gg_release_handle(gg_handle* handle, int is_cred) {
+  OM_uint32 ignored;
+  if (handle->len > 0 && gg_handle_current(&ignored, handle, "handle")) {
+    gg_release_returned_bytes(handle->data, handle->len, is_cred);
+  }
+  gg_handle_free(handle);
+}
+
+void gg_release_returned(const ProtobufCBinaryData* handle, int is_cred) {
+  gg_release_returned_bytes(handle->data, handle->len, is_cred);
+}
+
+void gg_release_returned_bytes(const uint8_t* data, size_t len, int is_cred) {
+  OM_uint32 ignored;
+  gssgate_wire* conn = gg_connection(&ignored);
+  if (conn == NULL || len == 0) return;
+  if (is_cred) {
+    gssgate_wire_release_cred(conn, data, len);
+  } else {
+    gssgate_wire_release_context(conn, data, len);
+  }
+}
+
+void gg_set_lifetime(OM_uint32* out, OM_uint32 lifetime) {
+  if (out != NULL) *out = lifetime;
+}
+
 int gg_buffer_set(gss_buffer_t out, const void* bytes, size_t len) {
   out->length = 0;
   out->value = NULL;
@@ -333,6 +366,7 @@ void gg_name_free(gg_name* name) {
   free(name->value.value);
   free(name->type.elements);
   free(name->display.value);
+  gg_name_free(name->canonical);
   free(name);
 }
 
@@ -376,6 +410,11 @@ gg_name* gg_name_copy(const gg_name* from) {
     }
   }
   name->display_type = from->display_type;
+  const gg_name* canonical = __atomic_load_n(&((gg_name*)from)->canonical, __ATOMIC_ACQUIRE);
+  if (canonical != NULL && (name->canonical = gg_name_copy(canonical)) == NULL) {
+    gg_name_free(name);
+    return NULL;
+  }
   return name;
 }
 
@@ -412,24 +451,62 @@ GG_EXPORT OM_uint32 gssi_import_name_by_mech(OM_uint32* minor, gss_OID mech, gss
   return import_name(minor, buffer, type, out);
 }
 
+/* The name as MIT's krb5 would show and export it: a name the daemon returned as it is, a name
+ * the program imported through the daemon's CanonicalizeName (once; later calls reuse it). MIT
+ * hands the module a name only once it is a mechanism name (canonicalize, or a call that uses
+ * it), so this is what the program would get from a local krb5: "host@" shows as
+ * "host/<the daemon's host name>@". Sending a name with a call needs none of it (names travel by
+ * value), so the handshake path never pays for it. */
+static OM_uint32 canonical_name(OM_uint32* minor, const gg_name* name, const gg_name** out) {
+  *out = name;
+  if (name->display.length > 0) return GSS_S_COMPLETE;
+  gg_name* known = __atomic_load_n(&((gg_name*)name)->canonical, __ATOMIC_ACQUIRE);
+  if (known != NULL) {
+    *out = known;
+    return GSS_S_COMPLETE;
+  }
+  Gssgate__V1__CanonicalizeNameRequest request = GSSGATE__V1__CANONICALIZE_NAME_REQUEST__INIT;
+  Gssgate__V1__Name proto;
+  gg_name_to_proto(name, &proto);
+  request.name = &proto;
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "CanonicalizeName", &request.base, &reply, GSS_S_FAILURE);
+  if (major != GSS_S_COMPLETE) return major;
+  const Gssgate__V1__CanonicalizeNameReply* canonicalized =
+      (const Gssgate__V1__CanonicalizeNameReply*)reply;
+  major = gg_reply_status(minor, canonicalized->status);
+  if (!GSS_ERROR(major) &&
+      (canonicalized->name == NULL || canonicalized->name->display.len == 0)) {
+    *minor = GG_MINOR_DAEMON;
+    gg_set_error(*minor, "gssgate: gssgated's reply carries no mechanism name");
+    major = GSS_S_FAILURE;
+  }
+  if (!GSS_ERROR(major)) {
+    gg_name* made = gg_name_from_proto(canonicalized->name);
+    gg_name* expected = NULL;
+    if (made == NULL) {
+      major = gg_nomem(minor);
+    } else if (__atomic_compare_exchange_n(&((gg_name*)name)->canonical, &expected, made, 0,
+                                           __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+      *out = made;
+    } else { /* another thread was first: use its copy */
+      gg_name_free(made);
+      *out = expected;
+    }
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
 GG_EXPORT OM_uint32 gssi_display_name(OM_uint32* minor, gss_name_t input, gss_buffer_t out,
                                       gss_OID* out_type) {
   *minor = 0;
   const gg_name* name = (const gg_name*)input;
   if (name == NULL) return GSS_S_BAD_NAME;
-  const gss_buffer_desc* shown = name->display.length > 0 ? &name->display : &name->value;
-  if (!gg_buffer_set(out, shown->value, shown->length)) {
-    *minor = GG_MINOR_NOMEM;
-    return GSS_S_FAILURE;
-  }
-  if (out_type != NULL) {
-    if (name->display.length > 0) {
-      *out_type = name->display_type;
-    } else {
-      ProtobufCBinaryData type = gg_bin(name->type.elements, name->type.length);
-      *out_type = static_name_type(&type);
-    }
-  }
+  OM_uint32 major = canonical_name(minor, name, &name);
+  if (major != GSS_S_COMPLETE) return major;
+  if (!gg_buffer_set(out, name->display.value, name->display.length)) return gg_nomem(minor);
+  if (out_type != NULL) *out_type = name->display_type;
   return GSS_S_COMPLETE;
 }
 
@@ -469,22 +546,40 @@ GG_EXPORT OM_uint32 gssi_compare_name(OM_uint32* minor, gss_name_t first, gss_na
   return major;
 }
 
-GG_EXPORT OM_uint32 gssi_export_name(OM_uint32* minor, const gss_name_t input, gss_buffer_t out) {
+static OM_uint32 export_name(OM_uint32* minor, const gss_name_t input, int composite,
+                             gss_buffer_t out) {
+  out->length = 0;
+  out->value = NULL;
+  const gg_name* name = (const gg_name*)input;
+  if (name == NULL) return GSS_S_BAD_NAME;
+  /* The daemon exports mechanism names only. */
+  OM_uint32 major = canonical_name(minor, name, &name);
+  if (major != GSS_S_COMPLETE) return major;
   Gssgate__V1__ExportNameRequest request = GSSGATE__V1__EXPORT_NAME_REQUEST__INIT;
-  Gssgate__V1__Name name;
-  gg_name_to_proto((const gg_name*)input, &name);
-  request.name = &name;
+  Gssgate__V1__Name proto;
+  gg_name_to_proto(name, &proto);
+  request.name = &proto;
+  request.composite = composite;
   ProtobufCMessage* reply;
-  OM_uint32 major = gg_call(minor, "ExportName", &request.base, &reply, GSS_S_FAILURE);
+  major = gg_call(minor, "ExportName", &request.base, &reply, GSS_S_FAILURE);
   if (major != GSS_S_COMPLETE) return major;
   const Gssgate__V1__ExportNameReply* exported = (const Gssgate__V1__ExportNameReply*)reply;
   major = gg_reply_status(minor, exported->status);
   if (!GSS_ERROR(major) && !gg_buffer_set(out, exported->token.data, exported->token.len)) {
-    *minor = GG_MINOR_NOMEM;
-    major = GSS_S_FAILURE;
+    major = gg_nomem(minor);
   }
   protobuf_c_message_free_unpacked(reply, NULL);
   return major;
+}
+
+GG_EXPORT OM_uint32 gssi_export_name(OM_uint32* minor, const gss_name_t input, gss_buffer_t out) {
+  return export_name(minor, input, 0, out);
+}
+
+/* RFC 6680: the exported name with its attributes. */
+GG_EXPORT OM_uint32 gssi_export_name_composite(OM_uint32* minor, gss_name_t input,
+                                               gss_buffer_t out) {
+  return export_name(minor, input, 1, out);
 }
 
 /* RFC 6680: which attributes a name has (a PAC's, for an initiator the daemon authenticated). */

@@ -39,6 +39,10 @@ typedef struct gg_name {
   gss_OID_desc type;       /* elements malloc'ed; length 0: the mechanism's default syntax */
   gss_buffer_desc display; /* length 0: display `value` */
   gss_OID display_type;    /* a library constant or GSS_C_NO_OID */
+  /* The daemon's mechanism name for a name the program imported (no `display`), asked for the
+   * first time the program displays or exports it and kept from then on; set once, atomically
+   * (a name may be shared between threads). */
+  struct gg_name* canonical;
 } gg_name;
 
 /* A credential or context handle of the daemon, with the connection generation it belongs to. */
@@ -90,6 +94,17 @@ int gg_handle_set(gg_handle* handle, const ProtobufCBinaryData* from);
 void gg_handle_free(gg_handle* handle);
 ProtobufCBinaryData gg_bin(const void* data, size_t len);
 
+/* GG_MINOR_NOMEM with its text; returns GSS_S_FAILURE. */
+OM_uint32 gg_nomem(OM_uint32* minor);
+/* Lets go of a handle this module holds (its release rides on the connection's next call, if the
+ * handle is of the current connection) and frees its bytes. */
+void gg_release_handle(gg_handle* handle, int is_cred);
+/* Lets go of a handle the daemon returned that this module will not keep (a step that failed
+ * here after it succeeded there, a delegated credential nobody asked for). */
+void gg_release_returned(const ProtobufCBinaryData* handle, int is_cred);
+void gg_release_returned_bytes(const uint8_t* data, size_t len, int is_cred);
+void gg_set_lifetime(OM_uint32* out, OM_uint32 lifetime);
+
 /* Names. */
 gg_name* gg_name_from_proto(const Gssgate__V1__Name* name);
 /* A request's view of a name (points into it; no copies). */
@@ -119,6 +134,7 @@ OM_uint32 gssi_release_name(OM_uint32* minor, gss_name_t* name);
 OM_uint32 gssi_duplicate_name(OM_uint32* minor, const gss_name_t input, gss_name_t* out);
 OM_uint32 gssi_compare_name(OM_uint32* minor, gss_name_t first, gss_name_t second, int* equal);
 OM_uint32 gssi_export_name(OM_uint32* minor, const gss_name_t input, gss_buffer_t out);
+OM_uint32 gssi_export_name_composite(OM_uint32* minor, gss_name_t input, gss_buffer_t out);
 OM_uint32 gssi_display_status(OM_uint32* minor, OM_uint32 status_value, int status_type,
                               gss_OID mech, OM_uint32* message_context, gss_buffer_t out);
 OM_uint32 gssi_inquire_attrs_for_mech(OM_uint32* minor, gss_const_OID mech, gss_OID_set* mech_attrs,
@@ -143,6 +159,22 @@ OM_uint32 gssi_inquire_cred(OM_uint32* minor, gss_cred_id_t cred_handle, gss_nam
 OM_uint32 gssi_inquire_cred_by_mech(OM_uint32* minor, gss_cred_id_t cred_handle, gss_OID mech,
                                     gss_name_t* name, OM_uint32* init_lifetime,
                                     OM_uint32* accept_lifetime, gss_cred_usage_t* usage);
+OM_uint32 gssi_acquire_cred_impersonate_name(OM_uint32* minor, const gss_cred_id_t impersonator_cred,
+                                             const gss_name_t desired_name, OM_uint32 time_req,
+                                             const gss_OID_set desired_mechs,
+                                             gss_cred_usage_t usage, gss_cred_id_t* out,
+                                             gss_OID_set* actual_mechs, OM_uint32* time_rec);
+OM_uint32 gssi_store_cred_into(OM_uint32* minor, gss_cred_id_t input_cred, gss_cred_usage_t usage,
+                               const gss_OID desired_mech, OM_uint32 overwrite,
+                               OM_uint32 default_cred, gss_const_key_value_set_t cred_store,
+                               gss_OID_set* elements_stored, gss_cred_usage_t* usage_stored);
+OM_uint32 gssi_store_cred(OM_uint32* minor, gss_cred_id_t input_cred, gss_cred_usage_t usage,
+                          const gss_OID desired_mech, OM_uint32 overwrite, OM_uint32 default_cred,
+                          gss_OID_set* elements_stored, gss_cred_usage_t* usage_stored);
+OM_uint32 gssi_export_cred(OM_uint32* minor, gss_cred_id_t cred_handle, gss_buffer_t token);
+OM_uint32 gssi_import_cred(OM_uint32* minor, gss_buffer_t token, gss_cred_id_t* out);
+OM_uint32 gssi_import_cred_by_mech(OM_uint32* minor, gss_OID mech, gss_buffer_t token,
+                                   gss_cred_id_t* out);
 OM_uint32 gssi_init_sec_context(OM_uint32* minor, gss_cred_id_t claimant,
                                 gss_ctx_id_t* context_handle, gss_name_t target, gss_OID mech_type,
                                 OM_uint32 req_flags, OM_uint32 time_req,

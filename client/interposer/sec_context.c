@@ -1,6 +1,6 @@
-/* The gssgate interposer: credentials and security contexts, each a handle in gssgated. A
- * handle's release rides on the connection's next call (gssgate_wire_release_*), so deleting a
- * context or releasing a credential costs no round trip of its own. */
+/* The gssgate interposer: security contexts, each a handle in gssgated (credentials are in
+ * creds.c). Deleting a context costs no round trip of its own: its release rides on the
+ * connection's next call. */
 #define _GNU_SOURCE
 
 #include <gssapi/gssapi_krb5.h>
@@ -8,29 +8,6 @@
 #include <string.h>
 
 #include "interposer.h"
-
-static OM_uint32 nomem(OM_uint32* minor) {
-  *minor = GG_MINOR_NOMEM;
-  gg_set_error(*minor, "gssgate: out of memory");
-  return GSS_S_FAILURE;
-}
-
-static void release_handle(gg_handle* handle, int is_cred) {
-  OM_uint32 ignored;
-  if (handle->len > 0 && gg_handle_current(&ignored, handle, "handle")) {
-    gssgate_wire* conn = gg_connection(&ignored);
-    if (is_cred) {
-      gssgate_wire_release_cred(conn, handle->data, handle->len);
-    } else {
-      gssgate_wire_release_context(conn, handle->data, handle->len);
-    }
-  }
-  gg_handle_free(handle);
-}
-
-static void set_lifetime(OM_uint32* out, OM_uint32 lifetime) {
-  if (out != NULL) *out = lifetime;
-}
 
 static void set_bindings(gss_channel_bindings_t in, Gssgate__V1__ChannelBindings* out) {
   gssgate__v1__channel_bindings__init(out);
@@ -41,211 +18,11 @@ static void set_bindings(gss_channel_bindings_t in, Gssgate__V1__ChannelBindings
   out->application_data = gg_bin(in->application_data.value, in->application_data.length);
 }
 
-static Gssgate__V1__CredUsage usage_to_proto(gss_cred_usage_t usage) {
-  switch (usage) {
-    case GSS_C_INITIATE:
-      return GSSGATE__V1__CRED_USAGE__CRED_USAGE_INITIATE;
-    case GSS_C_ACCEPT:
-      return GSSGATE__V1__CRED_USAGE__CRED_USAGE_ACCEPT;
-    default:
-      return GSSGATE__V1__CRED_USAGE__CRED_USAGE_BOTH;
-  }
-}
-
-static gss_cred_usage_t usage_from_proto(Gssgate__V1__CredUsage usage) {
-  switch (usage) {
-    case GSSGATE__V1__CRED_USAGE__CRED_USAGE_INITIATE:
-      return GSS_C_INITIATE;
-    case GSSGATE__V1__CRED_USAGE__CRED_USAGE_ACCEPT:
-      return GSS_C_ACCEPT;
-    default:
-      return GSS_C_BOTH;
-  }
-}
-
-/* A set of the mechanisms a reply names, as library constants. */
-static OM_uint32 mech_set(OM_uint32* minor, ProtobufCBinaryData* mechs, size_t n,
-                          gss_OID_set* out) {
-  if (out == NULL) return GSS_S_COMPLETE;
-  *out = GSS_C_NO_OID_SET;
-  if (gss_create_empty_oid_set(minor, out) != GSS_S_COMPLETE) return nomem(minor);
-  for (size_t i = 0; i < n; ++i) {
-    gss_OID mech = gg_static_mech(&mechs[i]);
-    if (mech != GSS_C_NO_OID && gss_add_oid_set_member(minor, mech, out) != GSS_S_COMPLETE) {
-      gss_release_oid_set(minor, out);
-      return nomem(minor);
-    }
-  }
-  return GSS_S_COMPLETE;
-}
-
-/* ---- credentials ----------------------------------------------------------------------------- */
-
-GG_EXPORT OM_uint32 gssi_acquire_cred_from(OM_uint32* minor, const gss_name_t desired_name,
-                                           OM_uint32 time_req, const gss_OID_set desired_mechs,
-                                           gss_cred_usage_t usage,
-                                           gss_const_key_value_set_t cred_store, gss_cred_id_t* out,
-                                           gss_OID_set* actual_mechs, OM_uint32* time_rec) {
-  *out = GSS_C_NO_CREDENTIAL;
-  Gssgate__V1__AcquireCredsRequest request = GSSGATE__V1__ACQUIRE_CREDS_REQUEST__INIT;
-  Gssgate__V1__Name name;
-  if (desired_name != GSS_C_NO_NAME) {
-    gg_name_to_proto((const gg_name*)desired_name, &name);
-    request.name = &name;
-  }
-  request.lifetime = time_req == GSS_C_INDEFINITE ? 0 : time_req;
-  request.usage = usage_to_proto(usage);
-  /* Sized to what the program passed: nothing it names may be dropped on the way (a store
-   * element left out could change which credential the daemon picks). */
-  const size_t n_mechs = desired_mechs == GSS_C_NO_OID_SET ? 0 : desired_mechs->count;
-  const size_t n_store = cred_store == GSS_C_NO_CRED_STORE ? 0 : cred_store->count;
-  ProtobufCBinaryData* mechs = calloc(n_mechs + 1, sizeof(*mechs));
-  Gssgate__V1__AcquireCredsRequest__StoreEntry* entries = calloc(n_store + 1, sizeof(*entries));
-  Gssgate__V1__AcquireCredsRequest__StoreEntry** entry_ptrs =
-      calloc(n_store + 1, sizeof(*entry_ptrs));
-  if (mechs == NULL || entries == NULL || entry_ptrs == NULL) {
-    free(mechs);
-    free(entries);
-    free(entry_ptrs);
-    return nomem(minor);
-  }
-  for (size_t i = 0; i < n_mechs; ++i) {
-    mechs[i] = gg_bin(desired_mechs->elements[i].elements, desired_mechs->elements[i].length);
-  }
-  request.n_mechs = n_mechs;
-  request.mechs = mechs;
-  /* Store elements the program names (a keytab, a ccache) go to the daemon, which allows only
-   * those the caller's rule names. */
-  for (size_t i = 0; i < n_store; ++i) {
-    gssgate__v1__acquire_creds_request__store_entry__init(&entries[i]);
-    entries[i].key = (char*)cred_store->elements[i].key;
-    entries[i].value = (char*)cred_store->elements[i].value;
-    entry_ptrs[i] = &entries[i];
-  }
-  request.n_store = n_store;
-  request.store = entry_ptrs;
-  ProtobufCMessage* reply;
-  OM_uint32 major = gg_call(minor, "AcquireCreds", &request.base, &reply, GSS_S_NO_CRED);
-  free(mechs);
-  free(entries);
-  free(entry_ptrs);
-  if (major != GSS_S_COMPLETE) return major;
-  Gssgate__V1__AcquireCredsReply* acquired = (Gssgate__V1__AcquireCredsReply*)reply;
-  major = gg_reply_status(minor, acquired->status);
-  if (!GSS_ERROR(major) && acquired->creds.len == 0) {
-    /* Not the daemon as it is written: something else on the socket, or a garbled reply. */
-    *minor = GG_MINOR_DAEMON;
-    gg_set_error(*minor, "gssgate: gssgated's reply carries no credential handle");
-    major = GSS_S_FAILURE;
-  }
-  if (!GSS_ERROR(major)) {
-    gg_cred* cred = calloc(1, sizeof(*cred));
-    if (cred == NULL || !gg_handle_set(&cred->handle, &acquired->creds)) {
-      free(cred);
-      major = nomem(minor);
-    } else {
-      major = mech_set(minor, acquired->mechs, acquired->n_mechs, actual_mechs);
-      if (GSS_ERROR(major)) {
-        release_handle(&cred->handle, 1);
-        free(cred);
-      } else {
-        *out = (gss_cred_id_t)cred;
-        set_lifetime(time_rec, acquired->lifetime);
-      }
-    }
-  }
-  protobuf_c_message_free_unpacked(reply, NULL);
-  return major;
-}
-
-/* MIT needs this one present, even where it calls the _from form. */
-GG_EXPORT OM_uint32 gssi_acquire_cred(OM_uint32* minor, const gss_name_t desired_name,
-                                      OM_uint32 time_req, const gss_OID_set desired_mechs,
-                                      gss_cred_usage_t usage, gss_cred_id_t* out,
-                                      gss_OID_set* actual_mechs, OM_uint32* time_rec) {
-  return gssi_acquire_cred_from(minor, desired_name, time_req, desired_mechs, usage,
-                                GSS_C_NO_CRED_STORE, out, actual_mechs, time_rec);
-}
-
-GG_EXPORT OM_uint32 gssi_release_cred(OM_uint32* minor, gss_cred_id_t* cred_handle) {
-  *minor = 0;
-  gg_cred* cred = (gg_cred*)*cred_handle;
-  if (cred == NULL) return GSS_S_COMPLETE;
-  release_handle(&cred->handle, 1);
-  free(cred);
-  *cred_handle = GSS_C_NO_CREDENTIAL;
-  return GSS_S_COMPLETE;
-}
-
-GG_EXPORT OM_uint32 gssi_inquire_cred(OM_uint32* minor, gss_cred_id_t cred_handle, gss_name_t* name,
-                                      OM_uint32* lifetime, gss_cred_usage_t* usage,
-                                      gss_OID_set* mechs) {
-  const gg_cred* cred = (const gg_cred*)cred_handle;
-  if (cred == NULL) return GSS_S_NO_CRED;
-  if (!gg_handle_current(minor, &cred->handle, "credential")) return GSS_S_NO_CRED;
-  Gssgate__V1__InquireCredRequest request = GSSGATE__V1__INQUIRE_CRED_REQUEST__INIT;
-  request.creds = gg_bin(cred->handle.data, cred->handle.len);
-  ProtobufCMessage* reply;
-  OM_uint32 major = gg_call(minor, "InquireCred", &request.base, &reply, GSS_S_NO_CRED);
-  if (major != GSS_S_COMPLETE) return major;
-  Gssgate__V1__InquireCredReply* inquired = (Gssgate__V1__InquireCredReply*)reply;
-  major = gg_reply_status(minor, inquired->status);
-  if (!GSS_ERROR(major)) {
-    if (name != NULL) {
-      *name = GSS_C_NO_NAME;
-      if (inquired->name != NULL) {
-        *name = (gss_name_t)gg_name_from_proto(inquired->name);
-        if (*name == GSS_C_NO_NAME) major = nomem(minor);
-      }
-    }
-    set_lifetime(lifetime, inquired->lifetime);
-    if (usage != NULL) *usage = usage_from_proto(inquired->usage);
-    if (!GSS_ERROR(major)) major = mech_set(minor, inquired->mechs, inquired->n_mechs, mechs);
-    if (GSS_ERROR(major) && name != NULL) {
-      gg_name_free((gg_name*)*name); /* no output survives a failure */
-      *name = GSS_C_NO_NAME;
-    }
-  }
-  protobuf_c_message_free_unpacked(reply, NULL);
-  return major;
-}
-
-GG_EXPORT OM_uint32 gssi_inquire_cred_by_mech(OM_uint32* minor, gss_cred_id_t cred_handle,
-                                              gss_OID mech, gss_name_t* name,
-                                              OM_uint32* init_lifetime, OM_uint32* accept_lifetime,
-                                              gss_cred_usage_t* usage) {
-  const gg_cred* cred = (const gg_cred*)cred_handle;
-  if (cred == NULL) return GSS_S_NO_CRED;
-  if (!gg_handle_current(minor, &cred->handle, "credential")) return GSS_S_NO_CRED;
-  Gssgate__V1__InquireCredByMechRequest request = GSSGATE__V1__INQUIRE_CRED_BY_MECH_REQUEST__INIT;
-  request.creds = gg_bin(cred->handle.data, cred->handle.len);
-  if (mech != GSS_C_NO_OID) request.mech = gg_bin(mech->elements, mech->length);
-  ProtobufCMessage* reply;
-  OM_uint32 major = gg_call(minor, "InquireCredByMech", &request.base, &reply, GSS_S_NO_CRED);
-  if (major != GSS_S_COMPLETE) return major;
-  Gssgate__V1__InquireCredByMechReply* inquired = (Gssgate__V1__InquireCredByMechReply*)reply;
-  major = gg_reply_status(minor, inquired->status);
-  if (!GSS_ERROR(major)) {
-    if (name != NULL) {
-      *name = GSS_C_NO_NAME;
-      if (inquired->name != NULL) {
-        *name = (gss_name_t)gg_name_from_proto(inquired->name);
-        if (*name == GSS_C_NO_NAME) major = nomem(minor);
-      }
-    }
-    set_lifetime(init_lifetime, inquired->init_lifetime);
-    set_lifetime(accept_lifetime, inquired->accept_lifetime);
-    if (usage != NULL) *usage = usage_from_proto(inquired->usage);
-  }
-  protobuf_c_message_free_unpacked(reply, NULL);
-  return major;
-}
-
 /* ---- security contexts ----------------------------------------------------------------------- */
 
 static void ctx_free(gg_ctx* ctx) {
   if (ctx == NULL) return;
-  release_handle(&ctx->handle, 0);
+  gg_release_handle(&ctx->handle, 0);
   gg_name_free(ctx->source);
   gg_name_free(ctx->target);
   free(ctx);
@@ -267,22 +44,9 @@ static OM_uint32 step_context(OM_uint32* minor, gss_ctx_id_t* context_handle, gg
                                                                          : GSS_S_NO_CONTEXT;
   }
   *out = calloc(1, sizeof(**out));
-  if (*out == NULL) return nomem(minor);
+  if (*out == NULL) return gg_nomem(minor);
   *created = 1;
   return GSS_S_COMPLETE;
-}
-
-/* Lets go of a handle the daemon returned that this module will not keep (a step that failed
- * here after it succeeded there, a delegated credential nobody asked for). */
-static void release_returned(const ProtobufCBinaryData* handle, int is_cred) {
-  OM_uint32 ignored;
-  gssgate_wire* conn = gg_connection(&ignored);
-  if (conn == NULL || handle->len == 0) return;
-  if (is_cred) {
-    gssgate_wire_release_cred(conn, handle->data, handle->len);
-  } else {
-    gssgate_wire_release_context(conn, handle->data, handle->len);
-  }
 }
 
 /* After a step's reply: keep the handle, or drop a context that failed. On a failed first step
@@ -301,11 +65,11 @@ static OM_uint32 finish_step(gg_ctx* ctx, int created, OM_uint32 major,
   if (!GSS_ERROR(major) && handle->len > 0 &&
       (ctx->handle.len != handle->len ||
        memcmp(ctx->handle.data, handle->data, handle->len) != 0)) {
-    if (!gg_handle_set(&ctx->handle, handle)) major = nomem(minor);
+    if (!gg_handle_set(&ctx->handle, handle)) major = gg_nomem(minor);
   }
   if (GSS_ERROR(major)) {
     if (created) {
-      if (ctx->handle.len == 0) release_returned(handle, 0);
+      if (ctx->handle.len == 0) gg_release_returned(handle, 0);
       ctx_free(ctx);
       *context_handle = GSS_C_NO_CONTEXT;
     }
@@ -365,7 +129,7 @@ GG_EXPORT OM_uint32 gssi_init_sec_context(OM_uint32* minor, gss_cred_id_t claima
   major = gg_reply_status(minor, step->status);
   if (output_token != GSS_C_NO_BUFFER &&
       !gg_buffer_set(output_token, step->output_token.data, step->output_token.len)) {
-    major = nomem(minor);
+    major = gg_nomem(minor);
   }
   if (!GSS_ERROR(major)) {
     ctx->initiator = 1;
@@ -381,7 +145,7 @@ GG_EXPORT OM_uint32 gssi_init_sec_context(OM_uint32* minor, gss_cred_id_t claima
     }
     if (actual_mech != NULL) *actual_mech = ctx->mech != GSS_C_NO_OID ? ctx->mech : gss_mech_krb5;
     if (ret_flags != NULL) *ret_flags = step->flags;
-    set_lifetime(time_rec, step->lifetime);
+    gg_set_lifetime(time_rec, step->lifetime);
   }
   major = finish_step(ctx, created, major, &step->context, context_handle, minor);
   protobuf_c_message_free_unpacked(reply, NULL);
@@ -431,7 +195,7 @@ GG_EXPORT OM_uint32 gssi_accept_sec_context(OM_uint32* minor, gss_ctx_id_t* cont
   major = gg_reply_status(minor, step->status);
   if (output_token != GSS_C_NO_BUFFER &&
       !gg_buffer_set(output_token, step->output_token.data, step->output_token.len)) {
-    major = nomem(minor);
+    major = gg_nomem(minor);
   }
   if (!GSS_ERROR(major)) {
     ctx->initiator = 0;
@@ -451,11 +215,11 @@ GG_EXPORT OM_uint32 gssi_accept_sec_context(OM_uint32* minor, gss_ctx_id_t* cont
      * drops them on CONTINUE_NEEDED, so they would leak if set earlier. */
     if (ctx->open && src_name != NULL && ctx->source != NULL) {
       *src_name = (gss_name_t)gg_name_copy(ctx->source);
-      if (*src_name == GSS_C_NO_NAME) major = nomem(minor);
+      if (*src_name == GSS_C_NO_NAME) major = gg_nomem(minor);
     }
     if (mech_type != NULL) *mech_type = ctx->mech != GSS_C_NO_OID ? ctx->mech : gss_mech_krb5;
     if (ret_flags != NULL) *ret_flags = step->flags;
-    set_lifetime(time_rec, step->lifetime);
+    gg_set_lifetime(time_rec, step->lifetime);
   }
   if (step->delegated_creds.len > 0) {
     gg_cred* delegated = NULL;
@@ -469,7 +233,7 @@ GG_EXPORT OM_uint32 gssi_accept_sec_context(OM_uint32* minor, gss_ctx_id_t* cont
     if (delegated != NULL) {
       *delegated_cred = (gss_cred_id_t)delegated;
     } else {
-      release_returned(&step->delegated_creds, 1);
+      gg_release_returned(&step->delegated_creds, 1);
     }
   }
   if (GSS_ERROR(major) && src_name != NULL && *src_name != GSS_C_NO_NAME) {
@@ -563,7 +327,7 @@ GG_EXPORT OM_uint32 gssi_wrap(OM_uint32* minor, gss_ctx_id_t context_handle, int
   Gssgate__V1__WrapReply* wrapped = (Gssgate__V1__WrapReply*)reply;
   major = gg_reply_status(minor, wrapped->status);
   if (!GSS_ERROR(major)) {
-    if (!gg_buffer_set(output, wrapped->token.data, wrapped->token.len)) major = nomem(minor);
+    if (!gg_buffer_set(output, wrapped->token.data, wrapped->token.len)) major = gg_nomem(minor);
     if (conf_state != NULL) *conf_state = wrapped->encrypted;
   }
   protobuf_c_message_free_unpacked(reply, NULL);
@@ -585,7 +349,7 @@ GG_EXPORT OM_uint32 gssi_unwrap(OM_uint32* minor, gss_ctx_id_t context_handle, g
   major = gg_reply_status(minor, unwrapped->status);
   if (!GSS_ERROR(major)) {
     if (!gg_buffer_set(output, unwrapped->message.data, unwrapped->message.len)) {
-      major = nomem(minor);
+      major = gg_nomem(minor);
     }
     if (conf_state != NULL) *conf_state = unwrapped->encrypted;
     if (qop_state != NULL) *qop_state = unwrapped->qop;
@@ -609,7 +373,7 @@ GG_EXPORT OM_uint32 gssi_get_mic(OM_uint32* minor, gss_ctx_id_t context_handle, 
   Gssgate__V1__GetMicReply* mic = (Gssgate__V1__GetMicReply*)reply;
   major = gg_reply_status(minor, mic->status);
   if (!GSS_ERROR(major) && !gg_buffer_set(token, mic->mic.data, mic->mic.len)) {
-    major = nomem(minor);
+    major = gg_nomem(minor);
   }
   protobuf_c_message_free_unpacked(reply, NULL);
   return major;
@@ -714,7 +478,7 @@ GG_EXPORT OM_uint32 gssi_export_sec_context(OM_uint32* minor, gss_ctx_id_t* cont
       gg_set_error(*minor, "gssgate: gssgated's exported context is not a krb5 context token");
       major = GSS_S_FAILURE;
     } else if (!gg_buffer_set(token, bytes + 4 + oid_len, len - 4 - oid_len)) {
-      major = nomem(minor); /* the daemon's handle is gone either way */
+      major = gg_nomem(minor); /* the daemon's handle is gone either way */
     }
     /* The daemon no longer has the handle: nothing to release. */
     gg_handle_free(&ctx->handle);

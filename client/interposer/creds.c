@@ -1,0 +1,391 @@
+/* The gssgate interposer: credentials, each a handle in gssgated. Releasing one costs no round
+ * trip of its own (its release rides on the connection's next call). What a credential may be
+ * used for, stored into or exported as is the daemon's policy: the module only carries the
+ * program's request there and the daemon's answer back. */
+#define _GNU_SOURCE
+
+#include <gssapi/gssapi_krb5.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "interposer.h"
+
+static Gssgate__V1__CredUsage usage_to_proto(gss_cred_usage_t usage) {
+  switch (usage) {
+    case GSS_C_INITIATE:
+      return GSSGATE__V1__CRED_USAGE__CRED_USAGE_INITIATE;
+    case GSS_C_ACCEPT:
+      return GSSGATE__V1__CRED_USAGE__CRED_USAGE_ACCEPT;
+    default:
+      return GSSGATE__V1__CRED_USAGE__CRED_USAGE_BOTH;
+  }
+}
+
+static gss_cred_usage_t usage_from_proto(Gssgate__V1__CredUsage usage) {
+  switch (usage) {
+    case GSSGATE__V1__CRED_USAGE__CRED_USAGE_INITIATE:
+      return GSS_C_INITIATE;
+    case GSSGATE__V1__CRED_USAGE__CRED_USAGE_ACCEPT:
+      return GSS_C_ACCEPT;
+    default:
+      return GSS_C_BOTH;
+  }
+}
+
+/* A set of the mechanisms a reply names, as library constants. */
+static OM_uint32 mech_set(OM_uint32* minor, ProtobufCBinaryData* mechs, size_t n,
+                          gss_OID_set* out) {
+  if (out == NULL) return GSS_S_COMPLETE;
+  *out = GSS_C_NO_OID_SET;
+  if (gss_create_empty_oid_set(minor, out) != GSS_S_COMPLETE) return gg_nomem(minor);
+  for (size_t i = 0; i < n; ++i) {
+    gss_OID mech = gg_static_mech(&mechs[i]);
+    if (mech != GSS_C_NO_OID && gss_add_oid_set_member(minor, mech, out) != GSS_S_COMPLETE) {
+      gss_release_oid_set(minor, out);
+      return gg_nomem(minor);
+    }
+  }
+  return GSS_S_COMPLETE;
+}
+
+/* The program's credential for a handle the daemon returned, with the set of its mechanisms
+ * (when `actual_mechs` is not NULL). A reply without a handle is refused; on any failure the
+ * handle is let go of in the daemon and *out stays GSS_C_NO_CREDENTIAL. */
+static OM_uint32 new_cred(OM_uint32* minor, const ProtobufCBinaryData* handle,
+                          ProtobufCBinaryData* mechs, size_t n_mechs, gss_cred_id_t* out,
+                          gss_OID_set* actual_mechs) {
+  *out = GSS_C_NO_CREDENTIAL;
+  if (handle->len == 0) {
+    /* Not the daemon as it is written: something else on the socket, or a garbled reply. */
+    *minor = GG_MINOR_DAEMON;
+    gg_set_error(*minor, "gssgate: gssgated's reply carries no credential handle");
+    return GSS_S_FAILURE;
+  }
+  gg_cred* cred = calloc(1, sizeof(*cred));
+  if (cred == NULL || !gg_handle_set(&cred->handle, handle)) {
+    free(cred);
+    gg_release_returned(handle, 1);
+    return gg_nomem(minor);
+  }
+  OM_uint32 major = mech_set(minor, mechs, n_mechs, actual_mechs);
+  if (GSS_ERROR(major)) {
+    gg_release_handle(&cred->handle, 1);
+    free(cred);
+    return major;
+  }
+  *out = (gss_cred_id_t)cred;
+  return GSS_S_COMPLETE;
+}
+
+/* The mechanism a call names, as the daemon knows it: the public krb5 OIDs as they are, our
+ * concatenated OID (a call that came back through the mechglue) as the krb5 OID it stands for,
+ * and no mechanism as empty (every mechanism of the credential). */
+static ProtobufCBinaryData mech_bytes(gss_const_OID mech) {
+  if (mech == GSS_C_NO_OID) return gg_bin(NULL, 0);
+  ProtobufCBinaryData bytes = gg_bin(mech->elements, mech->length);
+  if (gg_static_mech(&bytes) != GSS_C_NO_OID) return bytes;
+  const gss_OID mechs[] = {gss_mech_krb5, gss_mech_krb5_old, gss_mech_krb5_wrong};
+  for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); ++i) {
+    const gss_OID local = gg_local_mech(mechs[i]);
+    if (mech->length == local->length &&
+        memcmp(mech->elements, local->elements, mech->length) == 0) {
+      return gg_bin(mechs[i]->elements, mechs[i]->length);
+    }
+  }
+  return bytes;
+}
+
+/* ---- credentials ----------------------------------------------------------------------------- */
+
+GG_EXPORT OM_uint32 gssi_acquire_cred_from(OM_uint32* minor, const gss_name_t desired_name,
+                                           OM_uint32 time_req, const gss_OID_set desired_mechs,
+                                           gss_cred_usage_t usage,
+                                           gss_const_key_value_set_t cred_store, gss_cred_id_t* out,
+                                           gss_OID_set* actual_mechs, OM_uint32* time_rec) {
+  *out = GSS_C_NO_CREDENTIAL;
+  Gssgate__V1__AcquireCredsRequest request = GSSGATE__V1__ACQUIRE_CREDS_REQUEST__INIT;
+  Gssgate__V1__Name name;
+  if (desired_name != GSS_C_NO_NAME) {
+    gg_name_to_proto((const gg_name*)desired_name, &name);
+    request.name = &name;
+  }
+  request.lifetime = time_req == GSS_C_INDEFINITE ? 0 : time_req;
+  request.usage = usage_to_proto(usage);
+  /* Sized to what the program passed: nothing it names may be dropped on the way (a store
+   * element left out could change which credential the daemon picks). */
+  const size_t n_mechs = desired_mechs == GSS_C_NO_OID_SET ? 0 : desired_mechs->count;
+  const size_t n_store = cred_store == GSS_C_NO_CRED_STORE ? 0 : cred_store->count;
+  ProtobufCBinaryData* mechs = calloc(n_mechs + 1, sizeof(*mechs));
+  Gssgate__V1__AcquireCredsRequest__StoreEntry* entries = calloc(n_store + 1, sizeof(*entries));
+  Gssgate__V1__AcquireCredsRequest__StoreEntry** entry_ptrs =
+      calloc(n_store + 1, sizeof(*entry_ptrs));
+  if (mechs == NULL || entries == NULL || entry_ptrs == NULL) {
+    free(mechs);
+    free(entries);
+    free(entry_ptrs);
+    return gg_nomem(minor);
+  }
+  for (size_t i = 0; i < n_mechs; ++i) {
+    mechs[i] = gg_bin(desired_mechs->elements[i].elements, desired_mechs->elements[i].length);
+  }
+  request.n_mechs = n_mechs;
+  request.mechs = mechs;
+  /* Store elements the program names (a keytab, a ccache) go to the daemon, which allows only
+   * those the caller's rule names. */
+  for (size_t i = 0; i < n_store; ++i) {
+    gssgate__v1__acquire_creds_request__store_entry__init(&entries[i]);
+    entries[i].key = (char*)cred_store->elements[i].key;
+    entries[i].value = (char*)cred_store->elements[i].value;
+    entry_ptrs[i] = &entries[i];
+  }
+  request.n_store = n_store;
+  request.store = entry_ptrs;
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "AcquireCreds", &request.base, &reply, GSS_S_NO_CRED);
+  free(mechs);
+  free(entries);
+  free(entry_ptrs);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__AcquireCredsReply* acquired = (Gssgate__V1__AcquireCredsReply*)reply;
+  major = gg_reply_status(minor, acquired->status);
+  if (!GSS_ERROR(major)) {
+    major = new_cred(minor, &acquired->creds, acquired->mechs, acquired->n_mechs, out,
+                     actual_mechs);
+  }
+  if (!GSS_ERROR(major)) gg_set_lifetime(time_rec, acquired->lifetime);
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+/* MIT needs this one present, even where it calls the _from form. */
+GG_EXPORT OM_uint32 gssi_acquire_cred(OM_uint32* minor, const gss_name_t desired_name,
+                                      OM_uint32 time_req, const gss_OID_set desired_mechs,
+                                      gss_cred_usage_t usage, gss_cred_id_t* out,
+                                      gss_OID_set* actual_mechs, OM_uint32* time_rec) {
+  return gssi_acquire_cred_from(minor, desired_name, time_req, desired_mechs, usage,
+                                GSS_C_NO_CRED_STORE, out, actual_mechs, time_rec);
+}
+
+GG_EXPORT OM_uint32 gssi_release_cred(OM_uint32* minor, gss_cred_id_t* cred_handle) {
+  *minor = 0;
+  gg_cred* cred = (gg_cred*)*cred_handle;
+  if (cred == NULL) return GSS_S_COMPLETE;
+  gg_release_handle(&cred->handle, 1);
+  free(cred);
+  *cred_handle = GSS_C_NO_CREDENTIAL;
+  return GSS_S_COMPLETE;
+}
+
+GG_EXPORT OM_uint32 gssi_inquire_cred(OM_uint32* minor, gss_cred_id_t cred_handle, gss_name_t* name,
+                                      OM_uint32* lifetime, gss_cred_usage_t* usage,
+                                      gss_OID_set* mechs) {
+  const gg_cred* cred = (const gg_cred*)cred_handle;
+  if (cred == NULL) return GSS_S_NO_CRED;
+  if (!gg_handle_current(minor, &cred->handle, "credential")) return GSS_S_NO_CRED;
+  Gssgate__V1__InquireCredRequest request = GSSGATE__V1__INQUIRE_CRED_REQUEST__INIT;
+  request.creds = gg_bin(cred->handle.data, cred->handle.len);
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "InquireCred", &request.base, &reply, GSS_S_NO_CRED);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__InquireCredReply* inquired = (Gssgate__V1__InquireCredReply*)reply;
+  major = gg_reply_status(minor, inquired->status);
+  if (!GSS_ERROR(major)) {
+    if (name != NULL) {
+      *name = GSS_C_NO_NAME;
+      if (inquired->name != NULL) {
+        *name = (gss_name_t)gg_name_from_proto(inquired->name);
+        if (*name == GSS_C_NO_NAME) major = gg_nomem(minor);
+      }
+    }
+    gg_set_lifetime(lifetime, inquired->lifetime);
+    if (usage != NULL) *usage = usage_from_proto(inquired->usage);
+    if (!GSS_ERROR(major)) major = mech_set(minor, inquired->mechs, inquired->n_mechs, mechs);
+    if (GSS_ERROR(major) && name != NULL) {
+      gg_name_free((gg_name*)*name); /* no output survives a failure */
+      *name = GSS_C_NO_NAME;
+    }
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+GG_EXPORT OM_uint32 gssi_inquire_cred_by_mech(OM_uint32* minor, gss_cred_id_t cred_handle,
+                                              gss_OID mech, gss_name_t* name,
+                                              OM_uint32* init_lifetime, OM_uint32* accept_lifetime,
+                                              gss_cred_usage_t* usage) {
+  const gg_cred* cred = (const gg_cred*)cred_handle;
+  if (cred == NULL) return GSS_S_NO_CRED;
+  if (!gg_handle_current(minor, &cred->handle, "credential")) return GSS_S_NO_CRED;
+  Gssgate__V1__InquireCredByMechRequest request = GSSGATE__V1__INQUIRE_CRED_BY_MECH_REQUEST__INIT;
+  request.creds = gg_bin(cred->handle.data, cred->handle.len);
+  if (mech != GSS_C_NO_OID) request.mech = gg_bin(mech->elements, mech->length);
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "InquireCredByMech", &request.base, &reply, GSS_S_NO_CRED);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__InquireCredByMechReply* inquired = (Gssgate__V1__InquireCredByMechReply*)reply;
+  major = gg_reply_status(minor, inquired->status);
+  if (!GSS_ERROR(major)) {
+    if (name != NULL) {
+      *name = GSS_C_NO_NAME;
+      if (inquired->name != NULL) {
+        *name = (gss_name_t)gg_name_from_proto(inquired->name);
+        if (*name == GSS_C_NO_NAME) major = gg_nomem(minor);
+      }
+    }
+    gg_set_lifetime(init_lifetime, inquired->init_lifetime);
+    gg_set_lifetime(accept_lifetime, inquired->accept_lifetime);
+    if (usage != NULL) *usage = usage_from_proto(inquired->usage);
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+
+/* ---- S4U2Self, storing, export and import ---------------------------------------------------- */
+
+/* gss_acquire_cred_impersonate_name, and gss_add_cred_impersonate_name (which MIT's mechglue
+ * carries out with this entry point): credentials for `desired_name` from the impersonator's,
+ * where the caller's rule grants impersonate for that principal. */
+GG_EXPORT OM_uint32 gssi_acquire_cred_impersonate_name(
+    OM_uint32* minor, const gss_cred_id_t impersonator_cred, const gss_name_t desired_name,
+    OM_uint32 time_req, const gss_OID_set desired_mechs, gss_cred_usage_t usage,
+    gss_cred_id_t* out, gss_OID_set* actual_mechs, OM_uint32* time_rec) {
+  *out = GSS_C_NO_CREDENTIAL;
+  const gg_cred* impersonator = (const gg_cred*)impersonator_cred;
+  if (impersonator == NULL) return GSS_S_NO_CRED;
+  if (!gg_handle_current(minor, &impersonator->handle, "credential")) return GSS_S_NO_CRED;
+  if (desired_name == GSS_C_NO_NAME) return GSS_S_BAD_NAME;
+  Gssgate__V1__AcquireCredImpersonateNameRequest request =
+      GSSGATE__V1__ACQUIRE_CRED_IMPERSONATE_NAME_REQUEST__INIT;
+  request.impersonator = gg_bin(impersonator->handle.data, impersonator->handle.len);
+  Gssgate__V1__Name name;
+  gg_name_to_proto((const gg_name*)desired_name, &name);
+  request.name = &name;
+  request.lifetime = time_req == GSS_C_INDEFINITE ? 0 : time_req;
+  request.usage = usage_to_proto(usage);
+  const size_t n_mechs = desired_mechs == GSS_C_NO_OID_SET ? 0 : desired_mechs->count;
+  ProtobufCBinaryData* mechs = calloc(n_mechs + 1, sizeof(*mechs));
+  if (mechs == NULL) return gg_nomem(minor);
+  for (size_t i = 0; i < n_mechs; ++i) mechs[i] = mech_bytes(&desired_mechs->elements[i]);
+  request.n_mechs = n_mechs;
+  request.mechs = mechs;
+  ProtobufCMessage* reply;
+  OM_uint32 major =
+      gg_call(minor, "AcquireCredImpersonateName", &request.base, &reply, GSS_S_NO_CRED);
+  free(mechs);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__AcquireCredImpersonateNameReply* acquired =
+      (Gssgate__V1__AcquireCredImpersonateNameReply*)reply;
+  major = gg_reply_status(minor, acquired->status);
+  if (!GSS_ERROR(major)) {
+    major = new_cred(minor, &acquired->creds, acquired->mechs, acquired->n_mechs, out,
+                     actual_mechs);
+  }
+  if (!GSS_ERROR(major)) gg_set_lifetime(time_rec, acquired->lifetime);
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+/* gss_store_cred_into: the daemon writes the credential into the caller's ccache (the rule's,
+ * or the caller's own in-daemon cache), where the rule grants store_creds; a `cred_store` may
+ * only name that ccache again. */
+GG_EXPORT OM_uint32 gssi_store_cred_into(OM_uint32* minor, gss_cred_id_t input_cred,
+                                         gss_cred_usage_t usage, const gss_OID desired_mech,
+                                         OM_uint32 overwrite, OM_uint32 default_cred,
+                                         gss_const_key_value_set_t cred_store,
+                                         gss_OID_set* elements_stored,
+                                         gss_cred_usage_t* usage_stored) {
+  if (elements_stored != NULL) *elements_stored = GSS_C_NO_OID_SET;
+  const gg_cred* cred = (const gg_cred*)input_cred;
+  if (cred == NULL) return GSS_S_NO_CRED;
+  if (!gg_handle_current(minor, &cred->handle, "credential")) return GSS_S_NO_CRED;
+  Gssgate__V1__StoreCredRequest request = GSSGATE__V1__STORE_CRED_REQUEST__INIT;
+  request.creds = gg_bin(cred->handle.data, cred->handle.len);
+  request.usage = usage_to_proto(usage);
+  request.mech = mech_bytes(desired_mech);
+  request.overwrite = overwrite != 0;
+  request.default_cred = default_cred != 0;
+  const size_t n_store = cred_store == GSS_C_NO_CRED_STORE ? 0 : cred_store->count;
+  Gssgate__V1__StoreCredRequest__StoreEntry* entries = calloc(n_store + 1, sizeof(*entries));
+  Gssgate__V1__StoreCredRequest__StoreEntry** entry_ptrs =
+      calloc(n_store + 1, sizeof(*entry_ptrs));
+  if (entries == NULL || entry_ptrs == NULL) {
+    free(entries);
+    free(entry_ptrs);
+    return gg_nomem(minor);
+  }
+  for (size_t i = 0; i < n_store; ++i) {
+    gssgate__v1__store_cred_request__store_entry__init(&entries[i]);
+    entries[i].key = (char*)cred_store->elements[i].key;
+    entries[i].value = (char*)cred_store->elements[i].value;
+    entry_ptrs[i] = &entries[i];
+  }
+  request.n_store = n_store;
+  request.store = entry_ptrs;
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "StoreCred", &request.base, &reply, GSS_S_NO_CRED);
+  free(entries);
+  free(entry_ptrs);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__StoreCredReply* stored = (Gssgate__V1__StoreCredReply*)reply;
+  major = gg_reply_status(minor, stored->status);
+  if (!GSS_ERROR(major)) {
+    if (usage_stored != NULL) *usage_stored = usage_from_proto(stored->usage);
+    major = mech_set(minor, stored->mechs, stored->n_mechs, elements_stored);
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+GG_EXPORT OM_uint32 gssi_store_cred(OM_uint32* minor, gss_cred_id_t input_cred,
+                                    gss_cred_usage_t usage, const gss_OID desired_mech,
+                                    OM_uint32 overwrite, OM_uint32 default_cred,
+                                    gss_OID_set* elements_stored, gss_cred_usage_t* usage_stored) {
+  return gssi_store_cred_into(minor, input_cred, usage, desired_mech, overwrite, default_cred,
+                              GSS_C_NO_CRED_STORE, elements_stored, usage_stored);
+}
+
+/* gss_export_cred: the daemon's sealed token, where the rule grants export_creds. It holds no
+ * key the program can use: only ImportCred of the same running daemon opens it. */
+GG_EXPORT OM_uint32 gssi_export_cred(OM_uint32* minor, gss_cred_id_t cred_handle,
+                                     gss_buffer_t token) {
+  token->length = 0;
+  token->value = NULL;
+  const gg_cred* cred = (const gg_cred*)cred_handle;
+  if (cred == NULL) return GSS_S_NO_CRED;
+  if (!gg_handle_current(minor, &cred->handle, "credential")) return GSS_S_NO_CRED;
+  Gssgate__V1__ExportCredRequest request = GSSGATE__V1__EXPORT_CRED_REQUEST__INIT;
+  request.creds = gg_bin(cred->handle.data, cred->handle.len);
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "ExportCred", &request.base, &reply, GSS_S_NO_CRED);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__ExportCredReply* exported = (Gssgate__V1__ExportCredReply*)reply;
+  major = gg_reply_status(minor, exported->status);
+  if (!GSS_ERROR(major) && !gg_buffer_set(token, exported->token.data, exported->token.len)) {
+    major = gg_nomem(minor);
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+GG_EXPORT OM_uint32 gssi_import_cred(OM_uint32* minor, gss_buffer_t token, gss_cred_id_t* out) {
+  *out = GSS_C_NO_CREDENTIAL;
+  if (token == GSS_C_NO_BUFFER || token->length == 0) return GSS_S_DEFECTIVE_TOKEN;
+  Gssgate__V1__ImportCredRequest request = GSSGATE__V1__IMPORT_CRED_REQUEST__INIT;
+  request.token = gg_bin(token->value, token->length);
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "ImportCred", &request.base, &reply, GSS_S_NO_CRED);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__ImportCredReply* imported = (Gssgate__V1__ImportCredReply*)reply;
+  major = gg_reply_status(minor, imported->status);
+  if (!GSS_ERROR(major)) major = new_cred(minor, &imported->creds, NULL, 0, out, NULL);
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+/* MIT prefers this form when a module has it; the token names no mechanism of its own. */
+GG_EXPORT OM_uint32 gssi_import_cred_by_mech(OM_uint32* minor, gss_OID mech, gss_buffer_t token,
+                                             gss_cred_id_t* out) {
+  (void)mech;
+  return gssi_import_cred(minor, token, out);
+}
