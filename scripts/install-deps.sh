@@ -18,7 +18,7 @@ packages=(
   krb5-kdc krb5-admin-server krb5-user
   # unmodified GSSAPI programs the interposer's tests run (gss-client, gss-server, python-gssapi,
   # curl --negotiate against Apache with mod_auth_gssapi)
-  krb5-gss-samples python3-gssapi curl apache2 libapache2-mod-auth-gssapi
+  krb5-gss-samples python3-gssapi python3-parameterized curl apache2 libapache2-mod-auth-gssapi
   # systemd-analyze, systemd-socket-activate, systemd-sysusers/-tmpfiles and man for the unit tests
   systemd man-db
 )

@@ -1,0 +1,160 @@
+// Issue 16, proof 4: python-gssapi's own high-level suite (gssapi/tests/test_high_level.py as
+// Debian's python3-gssapi ships it, unchanged) runs through gssgate's interposer module. Every
+// GSSAPI call of the suite goes to a gssgated; the realm helper it imports (k5test, which Debian
+// does not package) is tests/python/k5test, which starts that daemon beside each test class's
+// KDC with one rule for the calling uid over the realm's own keytab and ccache.
+//
+// The suite expects what MIT gives in-process, so each test that fails through the module is a
+// difference a program would see. Three remain, each for a reason of design (docs/transparent.md,
+// "python-gssapi's suite"); any other failure, or one of these passing, fails this test.
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fixtures/subprocess.h"
+
+namespace gssgate::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kModuleOid[] = "2.25.5955277318674287388";
+
+// A directory for one run (realms, sockets, logs), removed when the test ends however it ends.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/gssgate-pysuite-XXXXXX";
+    if (mkdtemp(tmpl) != nullptr) path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct SuiteRun {
+  std::map<std::string, std::string> outcome;  // "Class.test_name" -> ok, FAIL, ERROR, skipped
+  std::string output;
+  std::string daemon_logs;
+};
+
+// Runs test_high_level.py with the module loaded and opted in. The suite compares the host
+// principal MIT makes from "host@" (gethostname()) with socket.getfqdn(); they differ on hosts
+// whose name is not its own FQDN, so it runs in a UTS namespace whose host name is "localhost"
+// (root only, as CI is).
+SuiteRun run_suite(const std::string& dir) {
+  SuiteRun result;
+  const std::string mech_config = dir + "/gss-mech";
+  std::ofstream(mech_config) << "gssgate " << kModuleOid << " " << GSSGATE_INTERPOSER_FOR_TESTS
+                             << " <interposer>\n";
+  const std::string logs = dir + "/daemons.log";
+  Env env = {{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"},
+             {"HOME", dir},
+             {"TMPDIR", dir},
+             {"PYTHONPATH", GSSGATE_K5TEST_DIR_FOR_TESTS},
+             {"PYTHONDONTWRITEBYTECODE", "1"},
+             {"GSSGATE_K5TEST_GSSGATED", GSSGATED_PATH_FOR_TESTS},
+             {"GSSGATE_K5TEST_SOCKET", dir + "/gssgate.sock"},
+             {"GSSGATE_K5TEST_LOGS", logs},
+             {"GSSGATE_SOCKET", dir + "/gssgate.wire"},
+             {"GSS_MECH_CONFIG", mech_config},
+             {"GSSGATE_INTERPOSE", "1"}};
+  for (const char* name : {"ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "LD_PRELOAD"}) {
+    if (const char* value = std::getenv(name)) env[name] = value;
+  }
+  absl::StatusOr<RunResult> run_result = run(
+      {"/usr/bin/unshare", "--uts", "/bin/sh", "-c",
+       "hostname localhost && exec /usr/bin/python3 -m unittest -v gssapi.tests.test_high_level"},
+      env, "", std::chrono::minutes(5));
+  EXPECT_TRUE(run_result.ok()) << run_result.status();
+  if (!run_result.ok()) return result;
+  result.output = run_result->output;
+  static const std::regex line(
+      R"(^(test_\S+) \(gssapi\.tests\.test_high_level\.(\w+)\.\S+\) \.\.\. (ok|FAIL|ERROR|skipped))");
+  std::istringstream in(result.output);
+  for (std::string text; std::getline(in, text);) {
+    std::smatch m;
+    if (std::regex_search(text, m, line)) result.outcome[m[2].str() + "." + m[1].str()] = m[3];
+  }
+  std::ifstream log_file(logs);
+  result.daemon_logs.assign(std::istreambuf_iterator<char>(log_file), {});
+  return result;
+}
+
+int count(const std::string& haystack, const std::string& needle) {
+  int n = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST(InterposerSuiteTest, PythonGssapisOwnHighLevelSuitePassesThroughTheModule) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "a TSan-built module cannot load into python (its runtime must come first)";
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+  // The ASan build runs the same suite with libasan preloaded into python (CMake sets
+  // LD_PRELOAD for this test), so the module's every call is checked.
+  if (std::getenv("LD_PRELOAD") == nullptr) GTEST_SKIP() << "needs libasan in LD_PRELOAD";
+#endif
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (a UTS namespace for the host name)";
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  SuiteRun run = run_suite(dir.path());
+  ASSERT_FALSE(run.outcome.empty()) << run.output;
+
+  std::set<std::string> passed, failed, skipped;
+  for (const auto& [test, outcome] : run.outcome) {
+    (outcome == "ok" ? passed : outcome == "skipped" ? skipped : failed).insert(test);
+  }
+  // Debian's python3-gssapi 1.8.2: 119 tests; 3 need a krb5 authdata plugin (greet_client)
+  // Debian does not ship, and skip here as they do in-process.
+  EXPECT_GE(run.outcome.size(), 119u) << run.output;
+  EXPECT_EQ(skipped.size(), 3u) << absl::StrJoin(skipped, "\n");
+  const std::set<std::string> expected_failures = {
+      // MIT labels every name a module returns with the module's OID, not krb5's (as with
+      // gssproxy's module): inquire_name's mech is 2.25.5955277318674287388 + krb5's OID.
+      "NamesTestCase.test_is_mech_name",
+      // The tests name stores of their own in cred_store (other_ccache, other_keytab);
+      // gssgated takes stores only from the caller's rule, never from the caller.
+      "CredsTestCase.test_store_into_acquire_from",
+      "CredsTestCase.test_store_into_add_from",
+  };
+  EXPECT_EQ(failed, expected_failures) << run.output;
+  EXPECT_GE(passed.size(), 113u);
+  // And they fail for those reasons, not for others.
+  EXPECT_THAT(run.output, HasSubstr(absl::StrCat(kModuleOid, ".42.840.113554.1.2.2")));
+  EXPECT_THAT(run.output, HasSubstr("is not granted by policy rule \"k5test\""));
+
+  // The daemons did the work: every handshake, impersonation, store and credential export of the
+  // suite is in their audit lines, under the caller's rule.
+  EXPECT_GE(count(run.daemon_logs, "audit op=init "), 30) << run.daemon_logs.size();
+  EXPECT_GE(count(run.daemon_logs, "audit op=accept "), 20);
+  EXPECT_GE(count(run.daemon_logs, "audit op=impersonate "), 8);
+  EXPECT_GE(count(run.daemon_logs, "audit op=store_cred "), 1);
+  EXPECT_GE(count(run.daemon_logs, "audit op=export_cred "), 2);
+  EXPECT_GE(count(run.daemon_logs, "audit op=import_cred "), 2);
+  EXPECT_EQ(count(run.daemon_logs, "rule=k5test"), count(run.daemon_logs, "info audit op="));
+}
+
+}  // namespace
+}  // namespace gssgate::testing
