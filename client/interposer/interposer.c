@@ -275,7 +275,7 @@ ProtobufCBinaryData gg_bin(const void* data, size_t len) {
 int gg_handle_set(gg_handle* handle, const ProtobufCBinaryData* from) {
   uint8_t* copy = malloc(from->len > 0 ? from->len : 1);
   if (copy == NULL) return 0;
-  memcpy(copy, from->data, from->len);
+  if (from->len > 0) memcpy(copy, from->data, from->len);
   free(handle->data);
   handle->data = copy;
   handle->len = from->len;
@@ -353,10 +353,12 @@ int64_t gg_now(void) {
 
 /* ---- names ----------------------------------------------------------------------------------- */
 
+/* memcpy with a NULL source is undefined even for 0 bytes (an empty buffer, GSS_C_NO_OID's
+ * elements), so empty copies never call it. */
 static int copy_bytes(gss_buffer_t out, const void* bytes, size_t len) {
   out->value = malloc(len > 0 ? len : 1);
   if (out->value == NULL) return 0;
-  memcpy(out->value, bytes, len);
+  if (len > 0) memcpy(out->value, bytes, len);
   out->length = len;
   return 1;
 }
@@ -376,7 +378,7 @@ static gg_name* name_new(const void* value, size_t len, const void* type, size_t
   if (!copy_bytes(&name->value, value, len)) goto fail;
   name->type.elements = malloc(type_len > 0 ? type_len : 1);
   if (name->type.elements == NULL) goto fail;
-  memcpy(name->type.elements, type, type_len);
+  if (type_len > 0) memcpy(name->type.elements, type, type_len);
   name->type.length = (OM_uint32)type_len;
   return name;
 fail:

@@ -29,6 +29,7 @@ namespace gssgate::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kModuleOid[] = "2.25.5955277318674287388";
 
@@ -154,6 +155,9 @@ TEST(InterposerSuiteTest, PythonGssapisOwnHighLevelSuitePassesThroughTheModule) 
   EXPECT_GE(count(run.daemon_logs, "audit op=export_cred "), 2);
   EXPECT_GE(count(run.daemon_logs, "audit op=import_cred "), 2);
   EXPECT_EQ(count(run.daemon_logs, "rule=k5test"), count(run.daemon_logs, "info audit op="));
+  // No sanitizer report from the module (in python) or a daemon, where the build has one.
+  EXPECT_THAT(run.output, Not(HasSubstr("Sanitizer")));
+  EXPECT_THAT(run.daemon_logs, Not(HasSubstr("Sanitizer")));
 }
 
 }  // namespace

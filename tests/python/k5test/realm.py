@@ -13,7 +13,6 @@ socket; when the next realm starts a new daemon on it, the module connects to th
 
 import ctypes
 import os
-import pwd
 import shutil
 import signal
 import socket
@@ -231,7 +230,6 @@ class K5Realm:
 
     def _start_gssgated(self):
         socket_path = os.environ['GSSGATE_K5TEST_SOCKET']
-        user = pwd.getpwuid(os.getuid()).pw_name
         config = os.path.join(self.tmpdir, 'gssgated.toml')
         with open(config, 'w') as f:
             f.write('[daemon]\nsocket = "%s"\nsocket_mode = "0600"\n\n'
@@ -256,8 +254,8 @@ class K5Realm:
             if self._gssgated.poll() is not None:
                 break
             time.sleep(0.02)
-        raise Exception('k5test: gssgated (for user %s) did not start; its log:\n%s'
-                        % (user, open(self._gssgated_log, errors='replace').read()))
+        with open(self._gssgated_log, errors='replace') as f:
+            raise Exception('k5test: gssgated did not start; its log:\n' + f.read())
 
     def stop(self):
         if self._gssgated is not None:
