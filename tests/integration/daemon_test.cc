@@ -879,7 +879,9 @@ TEST_F(DaemonTest, NamesWithAttributesAreBoundToTheirUidAndRawCompositeTokensAre
   EXPECT_EQ(foreign["major"], std::to_string(GSS_S_DEFECTIVE_TOKEN)) << foreign.line;
   EXPECT_THAT(foreign.line, HasSubstr("bound to the uid"));
 
-  // A raw RFC 6680 composite token (token id 04 02), whichever type it claims.
+  // A raw RFC 6680 composite token (token id 04 02) with attribute data, whichever type it
+  // claims, is refused before MIT parses it. MIT's own token of a name without attributes (an
+  // empty attribute section) is the name alone, and imports.
   gss::NameHandle service;
   ASSERT_TRUE(gss::import_name("HTTP@localhost", gss::oids::nt_hostbased_service(), &service).ok());
   gss::NameHandle mn;
@@ -887,10 +889,16 @@ TEST_F(DaemonTest, NamesWithAttributesAreBoundToTheirUidAndRawCompositeTokensAre
   std::string raw;
   ASSERT_TRUE(gss::export_name_composite(mn, &raw).ok());
   ASSERT_EQ(raw.substr(0, 2), std::string("\x04\x02", 2));
+  ASSERT_EQ(raw.substr(raw.size() - 4), std::string(4, '\0'));
+  const std::string with_attributes =
+      raw.substr(0, raw.size() - 4) + std::string("\0\0\0\x05", 4) + "xxxxx";
   for (const char* type : {"composite", "export"}) {
-    Answer refused = ask(*e, absl::StrCat("displaytoken ", hex(raw), " ", type));
+    Answer refused = ask(*e, absl::StrCat("displaytoken ", hex(with_attributes), " ", type));
     EXPECT_EQ(refused.kind, "GSS") << refused.line;
     EXPECT_THAT(refused.line, HasSubstr("does not parse attribute data from callers")) << type;
+    Answer bare = ask(*e, absl::StrCat("displaytoken ", hex(raw), " ", type));
+    EXPECT_EQ(bare.kind, "OK") << bare.line;
+    EXPECT_EQ(bare["display"], absl::StrCat("HTTP/localhost@", kdc_->realm())) << type;
   }
 }
 
@@ -1306,9 +1314,14 @@ TEST_F(DaemonTest, AThousandSlowCallsDoNotGrowTheDaemonsThreadsPastItsCap) {
       << burst.line;
   for (const Answer& other : others) EXPECT_EQ(other.kind, "OK") << other.line;
   // The call threads never pass the cap (without it this burst made hundreds); gRPC's own few
-  // other threads (timer manager, executor) may come and go besides them.
+  // other threads (timer manager, executor) may come and go besides them. gRPC gives a call
+  // thread's quota back at the end of its work loop, before the thread returns
+  // (ThreadManager::MainWorkLoop, then MarkAsCompleted), so a sample may catch a thread or two
+  // that no longer counts against the cap while their replacements have started: seen once as 9
+  // of 8 under a loaded machine.
+  constexpr int kLeavingThreads = 2;
   EXPECT_GT(peak_call_threads, 0) << "the names of gRPC's threads changed: " << peak_names;
-  EXPECT_LE(peak_call_threads, kMaxThreads) << peak_names << "; " << burst.line;
+  EXPECT_LE(peak_call_threads, kMaxThreads + kLeavingThreads) << peak_names << "; " << burst.line;
   EXPECT_LE(peak, before + kMaxThreads + 8)
       << "threads before: " << before << "; at the peak: " << peak_names << "; " << burst.line;
   Answer after = ask(*a, "init - - HTTP@localhost -");
