@@ -238,7 +238,8 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
                                   "client_keytab", "ccache", "usages", "principals", "cgroups",
                                   "export_context", "export_creds", "store_creds", "delegate",
                                   "accept_delegated", "admin", "impersonate",
-                                  "impersonate_principals", "max_handles", "mechs"});
+                                  "impersonate_principals", "interpose", "max_handles",
+                                  "mechs"});
   // clang-format on
   if (!s.ok()) return s;
   std::optional<std::string> name;
@@ -364,6 +365,7 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   if (!(s = r.boolean("accept_delegated", &rule->allow_accept_delegated)).ok()) return s;
   if (!(s = r.boolean("admin", &rule->admin)).ok()) return s;
   if (!(s = r.boolean("impersonate", &rule->allow_impersonate)).ok()) return s;
+  if (!(s = r.boolean("interpose", &rule->interpose)).ok()) return s;
   s = r.array("impersonate_principals", [&](const toml::node& n) {
     if (!n.is_string()) return error_at(source, n.source(), "impersonate_principals takes strings");
     rule->impersonate_principals.emplace_back(**n.as_string());
@@ -468,6 +470,7 @@ std::string describe(const Config& config) {
     if (r.allow_delegate) grants.push_back("delegate");
     if (r.allow_accept_delegated) grants.push_back("accept_delegated");
     if (r.admin) grants.push_back("admin");
+    if (r.interpose) grants.push_back("interpose");
     if (r.allow_impersonate) {
       grants.push_back(
           r.impersonate_principals.empty()

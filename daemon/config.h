@@ -95,6 +95,11 @@ struct Rule {
   // (fnmatch patterns against "name@REALM"; empty = anyone the KDC lets it).
   bool allow_impersonate = false;
   std::vector<std::string> impersonate_principals;
+  // Transparent mode opted in by the administrator: programs of the callers this rule matches use
+  // gssgated through the interposer module without GSSGATE_INTERPOSE=1 in their environment (the
+  // module asks WhoAmI at the program's first GSSAPI call). For services started by systemd,
+  // match the service's cgroup. GSSGATE_INTERPOSE=0 in a program still opts it out.
+  bool interpose = false;
   uint32_t max_handles = 1000;
 };
 

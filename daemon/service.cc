@@ -35,9 +35,12 @@ absl::StatusOr<Call> Service::begin(const Peer& peer, const char* rpc) const {
   std::shared_ptr<const Config> config = this->config();
   const Rule* rule = match_rule(*config, peer.uid, peer.gid, peer.groups, peer.cgroup);
   if (rule == nullptr) {
-    spdlog::warn(
-        "audit op={} uid={} gid={} pid={} cgroup={} outcome=denied reason=\"no policy rule\"", rpc,
-        peer.uid, peer.gid, peer.pid, log_value(peer.cgroup));
+    // WhoAmI grants nothing and its refusal tells nothing; the interposer module asks it in every
+    // program that loads it without an opt-in of its own (is this program opted in by policy?),
+    // so its refusals are debug lines, not one warning per GSSAPI program on the host.
+    spdlog::log(std::string_view(rpc) == "WhoAmI" ? spdlog::level::debug : spdlog::level::warn,
+                "audit op={} uid={} gid={} pid={} cgroup={} outcome=denied reason=\"no policy rule\"",
+                rpc, peer.uid, peer.gid, peer.pid, log_value(peer.cgroup));
     return absl::PermissionDeniedError(
         absl::StrCat("no policy rule for uid ", peer.uid, " (gid ", peer.gid,
                      peer.cgroup.empty() ? "" : absl::StrCat(", cgroup ", peer.cgroup), ") in ",

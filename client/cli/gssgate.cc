@@ -30,6 +30,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "lib/util/json.h"
 
@@ -461,15 +462,18 @@ int cmd_interpose_check(const Args& a, const std::shared_ptr<Connection>&, Outpu
         "no mech config line loads gssgate-interposer.so (install /etc/gss/mech.d/gssgate.conf, "
         "or set GSS_MECH_CONFIG to a file that has it)");
   }
+  // As the module reads it: secure_getenv, so an AT_SECURE program has no setting of its own.
   auto opt_in = view.env.find("GSSGATE_INTERPOSE");
-  const std::string setting = opt_in == view.env.end() ? "" : opt_in->second;
-  out.str("GSSGATE_INTERPOSE", setting.empty() ? "(unset)" : setting);
-  if (view.secure) {
-    reasons.push_back(
-        "the program runs with AT_SECURE (setuid or file capabilities): its environment is "
-        "ignored, so it never opts in");
-  } else if (setting != "1" && setting != "yes") {
-    reasons.push_back("GSSGATE_INTERPOSE is not 1 in its environment (set GSSGATE_INTERPOSE=1)");
+  const std::string setting = opt_in == view.env.end() || view.secure ? "" : opt_in->second;
+  out.str("GSSGATE_INTERPOSE", view.secure ? "(ignored: AT_SECURE)"
+                               : setting.empty() ? "(unset)"
+                                                 : setting);
+  const bool env_opts_in = setting == "1" || setting == "yes";
+  const bool asks_policy = setting.empty();  // unset: the daemon's policy decides
+  if (!env_opts_in && !asks_policy) {
+    reasons.push_back("GSSGATE_INTERPOSE=" + setting +
+                      " opts it out (set GSSGATE_INTERPOSE=1, or unset it and let the policy "
+                      "decide)");
   }
   if (view.name == "gssgated") reasons.push_back("gssgated never interposes itself");
 
@@ -485,12 +489,29 @@ int cmd_interpose_check(const Args& a, const std::shared_ptr<Connection>&, Outpu
     // The daemon names the rule of the uid that asks; another uid's cannot be asked for.
     out.str("rule", "not checked: run `gssgate interpose-check` as uid " +
                         std::to_string(view.uid) + " with the program's environment");
+    if (asks_policy) {
+      reasons.push_back("without GSSGATE_INTERPOSE the policy rule of uid " +
+                        std::to_string(view.uid) + " decides, and it was not asked");
+    }
   } else {
     try {
       auto wire = std::make_shared<Connection>(
           ConnectionOptions{.socket = "wire:" + socket, .timeout = std::chrono::seconds(5)});
       WhoAmIResult who = whoami(wire);
       out.str("daemon", "answers").str("rule", who.rule);
+      const bool policy_opts_in =
+          std::find(who.grants.begin(), who.grants.end(), "interpose") != who.grants.end();
+      if (asks_policy) {
+        out.str("opted_in", policy_opts_in ? "by policy (the rule grants interpose)" : "no");
+        if (!policy_opts_in) {
+          reasons.push_back(absl::StrCat(
+              "neither GSSGATE_INTERPOSE=1 in its environment",
+              view.secure ? " (which an AT_SECURE program ignores)" : "",
+              " nor interpose = true in its policy rule \"", who.rule, "\""));
+        }
+      } else if (env_opts_in) {
+        out.str("opted_in", "by GSSGATE_INTERPOSE=1");
+      }
     } catch (const PermissionDenied& e) {
       out.str("daemon", "answers");
       reasons.push_back(std::string("gssgated has no rule for this uid: ") + e.what());

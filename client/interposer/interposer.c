@@ -19,20 +19,53 @@
 
 enum mode { MODE_UNKNOWN, MODE_OFF, MODE_ON };
 
+/* How long the policy question below may take: it runs at the first GSSAPI call of every program
+ * that loads the module without an opt-in or opt-out of its own, so a daemon that does not answer
+ * must not hold them up for the wire client's usual timeout. */
+enum { POLICY_QUESTION_TIMEOUT_MS = 1000 };
+
+/* A program without GSSGATE_INTERPOSE in its environment interposes when gssgated's policy says
+ * so: the rule that matches it (uid, gid, cgroup) grants "interpose" in WhoAmI. No daemon, no
+ * rule, no answer in time: MIT's own krb5 runs, as without the module. The question's own
+ * connection is closed; an opted-in program makes its working one at its first call. */
+static int policy_opts_in(void) {
+  gssgate_wire_status status;
+  gssgate_wire* conn = gssgate_wire_connect(NULL, &status);
+  if (conn == NULL) return 0;
+  gssgate_wire_set_timeout(conn, POLICY_QUESTION_TIMEOUT_MS);
+  Gssgate__V1__WhoAmIRequest request = GSSGATE__V1__WHO_AM_IREQUEST__INIT;
+  ProtobufCMessage* reply = NULL;
+  int granted = 0;
+  if (gssgate_wire_call(conn, "WhoAmI", &request.base, &reply, &status) == GSSGATE_WIRE_OK) {
+    const Gssgate__V1__WhoAmIReply* me = (const Gssgate__V1__WhoAmIReply*)reply;
+    for (size_t i = 0; i < me->n_grants; ++i) {
+      if (strcmp(me->grants[i], "interpose") == 0) granted = 1;
+    }
+    protobuf_c_message_free_unpacked(reply, NULL);
+  }
+  gssgate_wire_close(conn);
+  return granted;
+}
+
 static enum mode interpose_mode(void) {
   /* Decided once per process: MIT asks again at later updates of its mechanism list. */
   static enum mode decided = MODE_UNKNOWN;
   enum mode mode = __atomic_load_n(&decided, __ATOMIC_ACQUIRE);
   if (mode != MODE_UNKNOWN) return mode;
-  /* secure_getenv: a setuid or otherwise AT_SECURE program never opts in through its caller's
-   * environment. gssgated sets GSSGATE_INTERPOSE=0 for itself, and is named here as well, so
-   * the daemon never sends its own GSSAPI calls to itself. */
+  /* secure_getenv: a setuid or otherwise AT_SECURE program never opts in or out through its
+   * caller's environment (and its wire socket is the default one); for it, only the policy
+   * decides. gssgated sets GSSGATE_INTERPOSE=0 for itself, and is named here as well, so the
+   * daemon never sends its own GSSAPI calls to itself. */
   const char* setting = secure_getenv("GSSGATE_INTERPOSE");
-  mode = MODE_OFF;
-  if (setting != NULL && (strcmp(setting, "1") == 0 || strcmp(setting, "yes") == 0)) {
+  if (strcmp(program_invocation_short_name, "gssgated") == 0) {
+    mode = MODE_OFF;
+  } else if (setting != NULL && (strcmp(setting, "1") == 0 || strcmp(setting, "yes") == 0)) {
     mode = MODE_ON;
+  } else if (setting == NULL || setting[0] == '\0') {
+    mode = policy_opts_in() ? MODE_ON : MODE_OFF;
+  } else {
+    mode = MODE_OFF; /* "0", "no", or a value this module does not know */
   }
-  if (strcmp(program_invocation_short_name, "gssgated") == 0) mode = MODE_OFF;
   __atomic_store_n(&decided, mode, __ATOMIC_RELEASE);
   return mode;
 }

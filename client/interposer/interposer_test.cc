@@ -43,6 +43,9 @@ constexpr uid_t kClient = 60042;  // rule "client": initiate as alice
 constexpr uid_t kNoRule = 60043;
 constexpr uid_t kBoth = 60044;    // rule "both": initiate as alice and accept as the service
 constexpr uid_t kCcacheUser = 60045;  // rule "ccache": initiate from a ccache only gssgated reads
+// rule "by-policy": initiate as alice, and `interpose = true`: its programs interpose without
+// GSSGATE_INTERPOSE in their environment.
+constexpr uid_t kPolicyUser = 60046;
 // Apache's children: Debian's www-data (Apache needs a passwd entry for its User), rule "web".
 constexpr uid_t kWebUser = 33;
 constexpr gid_t kGroup = 60000;
@@ -166,7 +169,9 @@ class InterposerTest : public RealmTest {
         "[[rule]]\nname = \"ccache\"\nuids = [", kCcacheUser,
         "]\nusages = [\"initiate\"]\nccache = \"FILE:", ccache_, "\"\n\n",
         "[[rule]]\nname = \"web\"\nuids = [", kWebUser, "]\nusages = [\"accept\"]\nkeytab = \"",
-        service_keytab_, "\"\n");
+        service_keytab_, "\"\n\n", "[[rule]]\nname = \"by-policy\"\nuids = [", kPolicyUser,
+        "]\nusages = [\"initiate\"]\nclient_keytab = \"", client_keytab_,
+        "\"\ninterpose = true\n");
     auto d = GssgatedProcess::start(*kdc_, rules_, daemon_options_);
     ASSERT_TRUE(d.ok()) << d.status();
     daemon_ = std::move(*d);
@@ -332,6 +337,39 @@ TEST_F(InterposerTest, WithoutTheOptInTheSameProgramHasNoCredentials) {
   EXPECT_THAT(run.client_output, Not(HasSubstr("Signature verified")));
   EXPECT_THAT(run.client_output, HasSubstr("initializing context"));
   EXPECT_THAT(run.client_output, Not(HasSubstr("gssgate:")));
+}
+
+// Transparent mode by policy (the rule's `interpose = true`): the program has no
+// GSSGATE_INTERPOSE, and the module, asking the daemon at its first GSSAPI call, interposes. An
+// explicit GSSGATE_INTERPOSE=0 still opts it out; a rule without `interpose` does not opt in
+// (WithoutTheOptIn... above); a uid without a rule asks and is told no without a warning in the
+// daemon's log (every GSSAPI program on the host may ask).
+TEST_F(InterposerTest, APolicyRuleOptsAProgramInWithoutItsEnvironment) {
+  Run by_policy = run_pair(kPolicyUser, program_env(/*interpose=*/false), {"-mcount", "2"});
+  EXPECT_EQ(by_policy.client_exit, 0) << by_policy.client_output << by_policy.server_log;
+  EXPECT_THAT(by_policy.client_output, HasSubstr("Signature verified"));
+  EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("audit op=init uid=", kPolicyUser)))
+      << daemon_->log();
+
+  Env opted_out = program_env(/*interpose=*/false);
+  opted_out["GSSGATE_INTERPOSE"] = "0";
+  Run out = run_pair(kPolicyUser, opted_out, {});
+  EXPECT_NE(out.client_exit, 0) << out.client_output;
+  EXPECT_THAT(out.client_output, Not(HasSubstr("Signature verified")));
+  EXPECT_THAT(out.client_output, Not(HasSubstr("gssgate:")));
+
+  Run no_rule = run_pair(kNoRule, program_env(/*interpose=*/false), {});
+  EXPECT_NE(no_rule.client_exit, 0) << no_rule.client_output;
+  EXPECT_THAT(no_rule.client_output, Not(HasSubstr("gssgate:"))) << "MIT's own error, not ours";
+  EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("debug audit op=WhoAmI uid=", kNoRule)))
+      << daemon_->log();
+  EXPECT_THAT(daemon_->log(),
+              Not(HasSubstr(absl::StrCat("warning audit op=WhoAmI uid=", kNoRule))));
+
+  RunResult check = *run(as_uid(kPolicyUser, {GSSGATE_CLI_PATH_FOR_TESTS, "interpose-check"}),
+                         program_env(/*interpose=*/false));
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_THAT(check.output, HasSubstr("opted_in:          by policy (the rule grants interpose)"));
 }
 
 // Every element of a credential store a program passes reaches the daemon, however many: the
@@ -760,7 +798,15 @@ TEST_F(InterposerTest, InterposeCheckSaysWhetherAProgramWouldInterposeAndWhyNot)
   // No opt-in: exit 6 and the reason.
   RunResult no_opt_in = check(kClient, program_env(/*interpose=*/false));
   EXPECT_EQ(no_opt_in.exit_code, 6) << no_opt_in.output;
-  EXPECT_THAT(no_opt_in.output, HasSubstr("GSSGATE_INTERPOSE is not 1"));
+  EXPECT_THAT(no_opt_in.output,
+              HasSubstr("neither GSSGATE_INTERPOSE=1 in its environment nor interpose = true in "
+                        "its policy rule \"client\""));
+  // An explicit opt-out.
+  Env out_env = program_env(/*interpose=*/false);
+  out_env["GSSGATE_INTERPOSE"] = "0";
+  RunResult opted_out = check(kClient, out_env);
+  EXPECT_EQ(opted_out.exit_code, 6) << opted_out.output;
+  EXPECT_THAT(opted_out.output, HasSubstr("GSSGATE_INTERPOSE=0 opts it out"));
 
   // A mech config without the module, and a uid without a rule.
   const std::string other_config = kdc_->path("gss-mech-other");

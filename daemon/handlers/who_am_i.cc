@@ -13,6 +13,7 @@ std::vector<std::string> grants_of(const Rule& rule) {
   if (rule.allow_store_creds) out.push_back("store_creds");
   if (rule.allow_impersonate) out.push_back("impersonate");
   if (rule.admin) out.push_back("admin");
+  if (rule.interpose) out.push_back("interpose");
   return out;
 }
 }  // namespace
