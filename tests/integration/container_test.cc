@@ -155,5 +155,88 @@ TEST_F(RealmTest, ACallerInAContainerSeesOnlyTheSocketAndIsKnownByItsHostIdentit
   EXPECT_TRUE(daemon->stop_cleanly().ok());
 }
 
+// Issue 16, the container example of docs/transparent.md: an unmodified python-gssapi program in
+// a container (its own mount and PID namespaces, a root with /usr and nothing of the host's but
+// gssgated's wire socket at the default path, the module and its mech config line) authenticates
+// both ways with the host's keys. It has no GSSGATE_INTERPOSE in its environment: the rule that
+// matches the container's cgroup says `interpose = true`, and the module asks.
+TEST_F(RealmTest, AnUnmodifiedProgramInAContainerUsesTheHostsKeysThroughTheModuleByPolicy) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizer-built module cannot load into the uninstrumented python";
+#endif
+  const std::string cg_root = cgroup2_mount();
+  const std::string cg_name = absl::StrCat("gssgate-test-", getpid(), "-interposed");
+  const bool with_cgroup = !cg_root.empty() && mkdir((cg_root + "/" + cg_name).c_str(), 0755) == 0;
+  absl::Cleanup remove_cgroup = [&] {
+    if (with_cgroup) rmdir((cg_root + "/" + cg_name).c_str());
+  };
+  auto d = GssgatedProcess::start(
+      *kdc_, absl::StrCat("[[rule]]\nname = \"container\"\nuids = [", kContainerUid, "]\n",
+                          with_cgroup ? "cgroups = [\"/gssgate-test-*\"]\n" : "",
+                          "usages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab_,
+                          "\"\nclient_keytab = \"", client_keytab_, "\"\ninterpose = true\n"));
+  ASSERT_TRUE(d.ok()) << d.status();
+  std::unique_ptr<GssgatedProcess> daemon = std::move(*d);
+
+  namespace fs = std::filesystem;
+  const fs::path root = kdc_->path("container-root");
+  for (const fs::path& dir : {root / "usr", root / "proc", root / "run/gssgate",
+                              root / "etc/gss/mech.d", root / "tmp"}) {
+    fs::create_directories(dir);
+  }
+  fs::permissions(root / "tmp", fs::perms::all | fs::perms::sticky_bit);
+  for (const char* link : {"bin", "lib", "lib64", "sbin"}) {
+    fs::create_directory_symlink(fs::path("usr") / link, root / link);
+  }
+  std::ofstream(root / "run/gssgate/gssgate.wire").close();
+  std::ofstream(root / "gssgate-interposer.so").close();
+  // The line /etc/gss/mech.d/gssgate.conf has on an installed host, with the module's path here.
+  std::ofstream(root / "etc/gss/mech.d/gssgate.conf")
+      << "gssgate 2.25.5955277318674287388 /gssgate-interposer.so <interposer>\n";
+  std::ofstream(root / "program.py") << R"PY(
+import gssapi, os
+print("GSSGATE_INTERPOSE" in os.environ and "opted in by environment" or "no opt-in of its own")
+service = gssapi.Name("HTTP@localhost", gssapi.NameType.hostbased_service)
+client = gssapi.SecurityContext(name=service, usage="initiate")
+server = gssapi.SecurityContext(usage="accept")
+token = client.step()
+while not (client.complete and server.complete):
+    token = server.step(token)
+    if not client.complete:
+        token = client.step(token)
+print("initiator:", server.initiator_name)
+print("unwrapped:", server.unwrap(client.wrap(b"from the container", True).message).message.decode())
+)PY";
+
+  auto unshare = find_tool("unshare", "util-linux");
+  ASSERT_TRUE(unshare.ok()) << unshare.status();
+  const std::string script = absl::StrCat(
+      "set -eu\n",
+      with_cgroup ? absl::StrCat("echo 0 > '", cg_root, "/", cg_name, "/cgroup.procs'\n") : "",
+      "mount --rbind /usr '", root.string(), "/usr'\n", "mount --bind '", daemon->wire_socket(),
+      "' '", root.string(), "/run/gssgate/gssgate.wire'\n", "mount --bind '",
+      GSSGATE_INTERPOSER_FOR_TESTS, "' '", root.string(), "/gssgate-interposer.so'\n",
+      "mount -t proc proc '", root.string(), "/proc'\n", "exec chroot '", root.string(),
+      "' /usr/bin/setpriv --reuid=", kContainerUid, " --regid=", kGroup,
+      " --clear-groups /usr/bin/python3 /program.py\n");
+  // The program's whole environment: no GSSGATE_*, no KRB5_*.
+  auto r = run({*unshare, "--mount", "--pid", "--fork", "/bin/sh", "-c", script},
+               {{"PATH", "/usr/sbin:/usr/bin:/sbin:/bin"}, {"HOME", "/tmp"}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::string& out = r->output;
+  EXPECT_EQ(r->exit_code, 0) << out << daemon->log();
+  EXPECT_THAT(out, HasSubstr("no opt-in of its own"));
+  EXPECT_THAT(out, HasSubstr("initiator: " + alice()));
+  EXPECT_THAT(out, HasSubstr("unwrapped: from the container"));
+  // The daemon did both sides, for the container's host uid (and cgroup, where there is one).
+  EXPECT_TRUE(daemon->wait_for_log(absl::StrCat("audit op=init uid=", kContainerUid)))
+      << daemon->log();
+  EXPECT_TRUE(daemon->wait_for_log(absl::StrCat("audit op=accept uid=", kContainerUid)));
+  if (with_cgroup) {
+    EXPECT_THAT(daemon->log(), HasSubstr("/" + cg_name));
+  }
+  EXPECT_TRUE(daemon->stop_cleanly().ok());
+}
+
 }  // namespace
 }  // namespace gssgate::testing
