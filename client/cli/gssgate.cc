@@ -468,7 +468,7 @@ int cmd_interpose_check(const Args& a, const std::shared_ptr<Connection>&, Outpu
   out.str("GSSGATE_INTERPOSE", view.secure ? "(ignored: AT_SECURE)"
                                : setting.empty() ? "(unset)"
                                                  : setting);
-  const bool env_opts_in = setting == "1" || setting == "yes";
+  const bool env_opts_in = setting == "1" || setting == "yes" || setting == "fallback";
   const bool asks_policy = setting.empty();  // unset: the daemon's policy decides
   if (!env_opts_in && !asks_policy) {
     reasons.push_back("GSSGATE_INTERPOSE=" + setting +
@@ -510,7 +510,10 @@ int cmd_interpose_check(const Args& a, const std::shared_ptr<Connection>&, Outpu
               " nor interpose = true in its policy rule \"", who.rule, "\""));
         }
       } else if (env_opts_in) {
-        out.str("opted_in", "by GSSGATE_INTERPOSE=1");
+        out.str("opted_in", setting == "fallback"
+                                ? "by GSSGATE_INTERPOSE=fallback (what gssgated cannot serve "
+                                  "runs on the program's own keys)"
+                                : "by GSSGATE_INTERPOSE=" + setting);
       }
     } catch (const PermissionDenied& e) {
       out.str("daemon", "answers");

@@ -95,6 +95,15 @@ static ProtobufCBinaryData mech_bytes(gss_const_OID mech) {
   return bytes;
 }
 
+/* A name a reply carries, by value, into *out (NULL: not asked; GSS_C_NO_NAME: none sent). */
+static OM_uint32 reply_name(OM_uint32* minor, const Gssgate__V1__Name* proto, gss_name_t* out) {
+  if (out == NULL) return GSS_S_COMPLETE;
+  *out = GSS_C_NO_NAME;
+  if (proto == NULL) return GSS_S_COMPLETE;
+  *out = (gss_name_t)gg_name_from_proto(proto);
+  return *out == GSS_C_NO_NAME ? gg_nomem(minor) : GSS_S_COMPLETE;
+}
+
 /* ---- credentials ----------------------------------------------------------------------------- */
 
 GG_EXPORT OM_uint32 gssi_acquire_cred_from(OM_uint32* minor, const gss_name_t desired_name,
@@ -145,6 +154,11 @@ GG_EXPORT OM_uint32 gssi_acquire_cred_from(OM_uint32* minor, const gss_name_t de
   free(mechs);
   free(entries);
   free(entry_ptrs);
+  if (gg_falls_back(major, *minor)) {
+    return gg_local_acquire_cred(minor, GSS_C_NO_CREDENTIAL, (const gg_name*)desired_name,
+                                 time_req, desired_mechs, usage, cred_store, out, actual_mechs,
+                                 time_rec);
+  }
   if (major != GSS_S_COMPLETE) return major;
   Gssgate__V1__AcquireCredsReply* acquired = (Gssgate__V1__AcquireCredsReply*)reply;
   major = gg_reply_status(minor, acquired->status);
@@ -170,6 +184,7 @@ GG_EXPORT OM_uint32 gssi_release_cred(OM_uint32* minor, gss_cred_id_t* cred_hand
   *minor = 0;
   gg_cred* cred = (gg_cred*)*cred_handle;
   if (cred == NULL) return GSS_S_COMPLETE;
+  if (cred->local != GSS_C_NO_CREDENTIAL) gss_release_cred(minor, &cred->local);
   gg_release_handle(&cred->handle, 1);
   free(cred);
   *cred_handle = GSS_C_NO_CREDENTIAL;
@@ -181,6 +196,9 @@ GG_EXPORT OM_uint32 gssi_inquire_cred(OM_uint32* minor, gss_cred_id_t cred_handl
                                       gss_OID_set* mechs) {
   const gg_cred* cred = (const gg_cred*)cred_handle;
   if (cred == NULL) return GSS_S_NO_CRED;
+  if (cred->local != GSS_C_NO_CREDENTIAL) {
+    return gg_local_inquire_cred(minor, cred->local, name, lifetime, usage, mechs);
+  }
   if (!gg_handle_current(minor, &cred->handle, "credential")) return GSS_S_NO_CRED;
   Gssgate__V1__InquireCredRequest request = GSSGATE__V1__INQUIRE_CRED_REQUEST__INIT;
   request.creds = gg_bin(cred->handle.data, cred->handle.len);
@@ -190,13 +208,7 @@ GG_EXPORT OM_uint32 gssi_inquire_cred(OM_uint32* minor, gss_cred_id_t cred_handl
   Gssgate__V1__InquireCredReply* inquired = (Gssgate__V1__InquireCredReply*)reply;
   major = gg_reply_status(minor, inquired->status);
   if (!GSS_ERROR(major)) {
-    if (name != NULL) {
-      *name = GSS_C_NO_NAME;
-      if (inquired->name != NULL) {
-        *name = (gss_name_t)gg_name_from_proto(inquired->name);
-        if (*name == GSS_C_NO_NAME) major = gg_nomem(minor);
-      }
-    }
+    major = reply_name(minor, inquired->name, name);
     gg_set_lifetime(lifetime, inquired->lifetime);
     if (usage != NULL) *usage = usage_from_proto(inquired->usage);
     if (!GSS_ERROR(major)) major = mech_set(minor, inquired->mechs, inquired->n_mechs, mechs);
@@ -215,6 +227,10 @@ GG_EXPORT OM_uint32 gssi_inquire_cred_by_mech(OM_uint32* minor, gss_cred_id_t cr
                                               gss_cred_usage_t* usage) {
   const gg_cred* cred = (const gg_cred*)cred_handle;
   if (cred == NULL) return GSS_S_NO_CRED;
+  if (cred->local != GSS_C_NO_CREDENTIAL) {
+    return gg_local_inquire_cred_by_mech(minor, cred->local, mech, name, init_lifetime,
+                                         accept_lifetime, usage);
+  }
   if (!gg_handle_current(minor, &cred->handle, "credential")) return GSS_S_NO_CRED;
   Gssgate__V1__InquireCredByMechRequest request = GSSGATE__V1__INQUIRE_CRED_BY_MECH_REQUEST__INIT;
   request.creds = gg_bin(cred->handle.data, cred->handle.len);
@@ -225,13 +241,7 @@ GG_EXPORT OM_uint32 gssi_inquire_cred_by_mech(OM_uint32* minor, gss_cred_id_t cr
   Gssgate__V1__InquireCredByMechReply* inquired = (Gssgate__V1__InquireCredByMechReply*)reply;
   major = gg_reply_status(minor, inquired->status);
   if (!GSS_ERROR(major)) {
-    if (name != NULL) {
-      *name = GSS_C_NO_NAME;
-      if (inquired->name != NULL) {
-        *name = (gss_name_t)gg_name_from_proto(inquired->name);
-        if (*name == GSS_C_NO_NAME) major = gg_nomem(minor);
-      }
-    }
+    major = reply_name(minor, inquired->name, name);
     gg_set_lifetime(init_lifetime, inquired->init_lifetime);
     gg_set_lifetime(accept_lifetime, inquired->accept_lifetime);
     if (usage != NULL) *usage = usage_from_proto(inquired->usage);
@@ -253,6 +263,11 @@ GG_EXPORT OM_uint32 gssi_acquire_cred_impersonate_name(
   *out = GSS_C_NO_CREDENTIAL;
   const gg_cred* impersonator = (const gg_cred*)impersonator_cred;
   if (impersonator == NULL) return GSS_S_NO_CRED;
+  if (impersonator->local != GSS_C_NO_CREDENTIAL) {
+    return gg_local_acquire_cred(minor, impersonator->local, (const gg_name*)desired_name,
+                                 time_req, desired_mechs, usage, GSS_C_NO_CRED_STORE, out,
+                                 actual_mechs, time_rec);
+  }
   if (!gg_handle_current(minor, &impersonator->handle, "credential")) return GSS_S_NO_CRED;
   if (desired_name == GSS_C_NO_NAME) return GSS_S_BAD_NAME;
   Gssgate__V1__AcquireCredImpersonateNameRequest request =
@@ -298,6 +313,17 @@ GG_EXPORT OM_uint32 gssi_store_cred_into(OM_uint32* minor, gss_cred_id_t input_c
   if (elements_stored != NULL) *elements_stored = GSS_C_NO_OID_SET;
   const gg_cred* cred = (const gg_cred*)input_cred;
   if (cred == NULL) return GSS_S_NO_CRED;
+  if (cred->local != GSS_C_NO_CREDENTIAL) {
+    gss_OID_set stored = GSS_C_NO_OID_SET;
+    OM_uint32 major = gg_local_status(
+        minor, gss_store_cred_into(minor, cred->local, usage, gg_local_mech(desired_mech),
+                                   overwrite, default_cred, cred_store,
+                                   elements_stored != NULL ? &stored : NULL, usage_stored));
+    if (!GSS_ERROR(major)) major = gg_public_mechs(minor, stored, elements_stored);
+    OM_uint32 ignored;
+    gss_release_oid_set(&ignored, &stored);
+    return major;
+  }
   if (!gg_handle_current(minor, &cred->handle, "credential")) return GSS_S_NO_CRED;
   Gssgate__V1__StoreCredRequest request = GSSGATE__V1__STORE_CRED_REQUEST__INIT;
   request.creds = gg_bin(cred->handle.data, cred->handle.len);
@@ -353,6 +379,7 @@ GG_EXPORT OM_uint32 gssi_export_cred(OM_uint32* minor, gss_cred_id_t cred_handle
   token->value = NULL;
   const gg_cred* cred = (const gg_cred*)cred_handle;
   if (cred == NULL) return GSS_S_NO_CRED;
+  if (cred->local != GSS_C_NO_CREDENTIAL) return gg_local_export_cred(minor, cred->local, token);
   if (!gg_handle_current(minor, &cred->handle, "credential")) return GSS_S_NO_CRED;
   Gssgate__V1__ExportCredRequest request = GSSGATE__V1__EXPORT_CRED_REQUEST__INIT;
   request.creds = gg_bin(cred->handle.data, cred->handle.len);
@@ -371,6 +398,9 @@ GG_EXPORT OM_uint32 gssi_export_cred(OM_uint32* minor, gss_cred_id_t cred_handle
 GG_EXPORT OM_uint32 gssi_import_cred(OM_uint32* minor, gss_buffer_t token, gss_cred_id_t* out) {
   *out = GSS_C_NO_CREDENTIAL;
   if (token == GSS_C_NO_BUFFER || token->length == 0) return GSS_S_DEFECTIVE_TOKEN;
+  if (gg_is_local_cred_token(token->value, token->length)) {
+    return gg_local_import_cred(minor, token->value, token->length, out);
+  }
   Gssgate__V1__ImportCredRequest request = GSSGATE__V1__IMPORT_CRED_REQUEST__INIT;
   request.token = gg_bin(token->value, token->length);
   ProtobufCMessage* reply;

@@ -17,7 +17,8 @@
 
 /* ---- enabling -------------------------------------------------------------------------------- */
 
-enum mode { MODE_UNKNOWN, MODE_OFF, MODE_ON };
+/* MODE_FALLBACK: as MODE_ON, but what gssgated cannot serve runs on MIT's own krb5 (local.c). */
+enum mode { MODE_UNKNOWN, MODE_OFF, MODE_ON, MODE_FALLBACK };
 
 /* How long the policy question below may take: it runs at the first GSSAPI call of every program
  * that loads the module without an opt-in or opt-out of its own, so a daemon that does not answer
@@ -61,6 +62,8 @@ static enum mode interpose_mode(void) {
     mode = MODE_OFF;
   } else if (setting != NULL && (strcmp(setting, "1") == 0 || strcmp(setting, "yes") == 0)) {
     mode = MODE_ON;
+  } else if (setting != NULL && strcmp(setting, "fallback") == 0) {
+    mode = MODE_FALLBACK;
   } else if (setting == NULL || setting[0] == '\0') {
     mode = policy_opts_in() ? MODE_ON : MODE_OFF;
   } else {
@@ -70,6 +73,8 @@ static enum mode interpose_mode(void) {
   return mode;
 }
 
+int gg_fallback_mode(void) { return interpose_mode() == MODE_FALLBACK; }
+
 /* Our own OID as MIT's mech config names it (the argument of gss_mech_interposer), kept for
  * gg_local_mech. */
 static unsigned char own_oid_bytes[64];
@@ -78,7 +83,7 @@ static OM_uint32 own_oid_length;
 /* MIT calls this with its mechanism-list lock held: nothing here may call a GSSAPI function that
  * selects a mechanism (only the OID-set helpers, which do not). */
 GG_EXPORT gss_OID_set gss_mech_interposer(gss_OID mech_type) {
-  if (interpose_mode() != MODE_ON) return GSS_C_NO_OID_SET;
+  if (interpose_mode() == MODE_OFF) return GSS_C_NO_OID_SET;
   if (mech_type == GSS_C_NO_OID || mech_type->length > sizeof(own_oid_bytes)) {
     return GSS_C_NO_OID_SET;
   }
@@ -492,14 +497,8 @@ GG_EXPORT OM_uint32 gssi_import_name_by_mech(OM_uint32* minor, gss_OID mech, gss
  * it), so this is what the program would get from a local krb5: "host@" shows as
  * "host/<the daemon's host name>@". Sending a name with a call needs none of it (names travel by
  * value), so the handshake path never pays for it. */
-static OM_uint32 canonical_name(OM_uint32* minor, const gg_name* name, const gg_name** out) {
-  *out = name;
-  if (name->display.length > 0) return GSS_S_COMPLETE;
-  gg_name* known = __atomic_load_n(&((gg_name*)name)->canonical, __ATOMIC_ACQUIRE);
-  if (known != NULL) {
-    *out = known;
-    return GSS_S_COMPLETE;
-  }
+/* The daemon's mechanism name for `name`, into *made. */
+static OM_uint32 canonicalize_by_daemon(OM_uint32* minor, const gg_name* name, gg_name** made) {
   Gssgate__V1__CanonicalizeNameRequest request = GSSGATE__V1__CANONICALIZE_NAME_REQUEST__INIT;
   Gssgate__V1__Name proto;
   gg_name_to_proto(name, &proto);
@@ -516,20 +515,57 @@ static OM_uint32 canonical_name(OM_uint32* minor, const gg_name* name, const gg_
     gg_set_error(*minor, "gssgate: gssgated's reply carries no mechanism name");
     major = GSS_S_FAILURE;
   }
-  if (!GSS_ERROR(major)) {
-    gg_name* made = gg_name_from_proto(canonicalized->name);
-    gg_name* expected = NULL;
-    if (made == NULL) {
-      major = gg_nomem(minor);
-    } else if (__atomic_compare_exchange_n(&((gg_name*)name)->canonical, &expected, made, 0,
-                                           __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-      *out = made;
-    } else { /* another thread was first: use its copy */
-      gg_name_free(made);
-      *out = expected;
-    }
+  if (!GSS_ERROR(major) && (*made = gg_name_from_proto(canonicalized->name)) == NULL) {
+    major = gg_nomem(minor);
   }
   protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+/* The local krb5 mechanism's name for `name` (GSSGATE_INTERPOSE=fallback, no daemon). */
+static OM_uint32 canonicalize_locally(OM_uint32* minor, const gg_name* name, gg_name** made) {
+  OM_uint32 ignored;
+  gss_name_t imported = GSS_C_NO_NAME, mechanism_name = GSS_C_NO_NAME;
+  OM_uint32 major = gg_local_name(minor, name, &imported);
+  if (major == GSS_S_COMPLETE) {
+    major = gg_local_status(minor, gss_canonicalize_name(minor, imported,
+                                                         gg_local_mech(gss_mech_krb5),
+                                                         &mechanism_name));
+  }
+  if (major == GSS_S_COMPLETE && (*made = gg_name_from_local(minor, mechanism_name)) == NULL) {
+    major = GSS_S_FAILURE;
+  }
+  gss_release_name(&ignored, &imported);
+  gss_release_name(&ignored, &mechanism_name);
+  return major;
+}
+
+/* The name as MIT's krb5 would show and export it: a name the daemon returned as it is, a name
+ * the program imported through the daemon's CanonicalizeName (once; later calls reuse it). MIT
+ * hands the module a name only once it is a mechanism name (canonicalize, or a call that uses
+ * it), so this is what the program would get from a local krb5: "host@" shows as
+ * "host/<the daemon's host name>@". Sending a name with a call needs none of it (names travel by
+ * value), so the handshake path never pays for it. */
+static OM_uint32 canonical_name(OM_uint32* minor, const gg_name* name, const gg_name** out) {
+  *out = name;
+  if (name->display.length > 0) return GSS_S_COMPLETE;
+  gg_name* known = __atomic_load_n(&((gg_name*)name)->canonical, __ATOMIC_ACQUIRE);
+  if (known != NULL) {
+    *out = known;
+    return GSS_S_COMPLETE;
+  }
+  gg_name* made = NULL;
+  OM_uint32 major = canonicalize_by_daemon(minor, name, &made);
+  if (gg_falls_back(major, *minor)) major = canonicalize_locally(minor, name, &made);
+  if (GSS_ERROR(major)) return major;
+  gg_name* expected = NULL;
+  if (__atomic_compare_exchange_n(&((gg_name*)name)->canonical, &expected, made, 0,
+                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    *out = made;
+  } else { /* another thread was first: use its copy */
+    gg_name_free(made);
+    *out = expected;
+  }
   return major;
 }
 
@@ -573,6 +609,18 @@ GG_EXPORT OM_uint32 gssi_compare_name(OM_uint32* minor, gss_name_t first, gss_na
   request.second = &b;
   ProtobufCMessage* reply;
   OM_uint32 major = gg_call(minor, "CompareName", &request.base, &reply, GSS_S_FAILURE);
+  if (gg_falls_back(major, *minor)) {
+    OM_uint32 ignored;
+    gss_name_t a_local = GSS_C_NO_NAME, b_local = GSS_C_NO_NAME;
+    major = gg_local_name(minor, (const gg_name*)first, &a_local);
+    if (major == GSS_S_COMPLETE) major = gg_local_name(minor, (const gg_name*)second, &b_local);
+    if (major == GSS_S_COMPLETE) {
+      major = gg_local_status(minor, gss_compare_name(minor, a_local, b_local, equal));
+    }
+    gss_release_name(&ignored, &a_local);
+    gss_release_name(&ignored, &b_local);
+    return major;
+  }
   if (major != GSS_S_COMPLETE) return major;
   const Gssgate__V1__CompareNameReply* compared = (const Gssgate__V1__CompareNameReply*)reply;
   major = gg_reply_status(minor, compared->status);
@@ -597,6 +645,17 @@ static OM_uint32 export_name(OM_uint32* minor, const gss_name_t input, int compo
   request.composite = composite;
   ProtobufCMessage* reply;
   major = gg_call(minor, "ExportName", &request.base, &reply, GSS_S_FAILURE);
+  if (gg_falls_back(major, *minor)) {
+    OM_uint32 ignored;
+    gss_name_t local = GSS_C_NO_NAME;
+    major = gg_local_name(minor, name, &local);
+    if (major == GSS_S_COMPLETE) {
+      major = gg_local_status(minor, composite ? gss_export_name_composite(minor, local, out)
+                                               : gss_export_name(minor, local, out));
+    }
+    gss_release_name(&ignored, &local);
+    return major;
+  }
   if (major != GSS_S_COMPLETE) return major;
   const Gssgate__V1__ExportNameReply* exported = (const Gssgate__V1__ExportNameReply*)reply;
   major = gg_reply_status(minor, exported->status);
@@ -626,6 +685,22 @@ GG_EXPORT OM_uint32 gssi_inquire_name(OM_uint32* minor, gss_name_t input, int* n
   request.name = &name;
   ProtobufCMessage* reply;
   OM_uint32 major = gg_call(minor, "InquireName", &request.base, &reply, GSS_S_FAILURE);
+  if (gg_falls_back(major, *minor)) {
+    OM_uint32 ignored;
+    gss_name_t local = GSS_C_NO_NAME;
+    gss_OID mech = GSS_C_NO_OID;
+    major = gg_local_name(minor, (const gg_name*)input, &local);
+    if (major == GSS_S_COMPLETE) {
+      major = gg_local_status(minor, gss_inquire_name(minor, local, name_is_mn, &mech, attrs));
+    }
+    if (mn_mech != NULL) {
+      ProtobufCBinaryData bytes =
+          gg_bin(mech != GSS_C_NO_OID ? mech->elements : NULL, mech != GSS_C_NO_OID ? mech->length : 0);
+      *mn_mech = mech != GSS_C_NO_OID ? gg_static_mech(&bytes) : GSS_C_NO_OID;
+    }
+    gss_release_name(&ignored, &local);
+    return major;
+  }
   if (major != GSS_S_COMPLETE) return major;
   const Gssgate__V1__InquireNameReply* inquired = (const Gssgate__V1__InquireNameReply*)reply;
   major = gg_reply_status(minor, inquired->status);
@@ -665,6 +740,17 @@ GG_EXPORT OM_uint32 gssi_get_name_attribute(OM_uint32* minor, gss_name_t input, 
   request.attribute = gg_bin(attr->value, attr->length);
   ProtobufCMessage* reply;
   OM_uint32 major = gg_call(minor, "GetNameAttribute", &request.base, &reply, GSS_S_FAILURE);
+  if (gg_falls_back(major, *minor)) {
+    OM_uint32 ignored;
+    gss_name_t local = GSS_C_NO_NAME;
+    major = gg_local_name(minor, (const gg_name*)input, &local);
+    if (major == GSS_S_COMPLETE) {
+      major = gg_local_status(minor, gss_get_name_attribute(minor, local, attr, authenticated,
+                                                            complete, value, display_value, more));
+    }
+    gss_release_name(&ignored, &local);
+    return major;
+  }
   if (major != GSS_S_COMPLETE) return major;
   const Gssgate__V1__GetNameAttributeReply* got = (const Gssgate__V1__GetNameAttributeReply*)reply;
   major = gg_reply_status(minor, got->status);

@@ -54,6 +54,9 @@ typedef struct gg_handle {
 
 typedef struct gg_cred {
   gg_handle handle;
+  /* GSSGATE_INTERPOSE=fallback: MIT's own credential, when gssgated could not serve (local.c);
+   * then `handle` is empty. */
+  gss_cred_id_t local;
 } gg_cred;
 
 typedef struct gg_ctx {
@@ -67,6 +70,8 @@ typedef struct gg_ctx {
   int indefinite;
   gg_name* source; /* filled by the step that completes the context */
   gg_name* target;
+  /* GSSGATE_INTERPOSE=fallback: MIT's own context (local.c); then nothing above is used. */
+  gss_ctx_id_t local;
 } gg_ctx;
 
 /* ---- interposer.c ---------------------------------------------------------------------------- */
@@ -121,6 +126,56 @@ gss_OID gg_static_mech(const ProtobufCBinaryData* bytes);
 gss_OID gg_local_mech(gss_const_OID mech);
 
 int64_t gg_now(void);
+
+/* ---- local.c: GSSGATE_INTERPOSE=fallback ------------------------------------------------------ */
+
+/* Whether the program set GSSGATE_INTERPOSE=fallback. */
+int gg_fallback_mode(void);
+/* Whether a failed call to the daemon (major, minor as gg_call gave them) is one that falls back
+ * to MIT's own krb5: fallback mode, and gssgated unreachable or refusing by policy. */
+int gg_falls_back(OM_uint32 major, OM_uint32 minor);
+/* The status of a call to the local mechanism; keeps the minor code's text for
+ * gssi_display_status. Returns major. */
+OM_uint32 gg_local_status(OM_uint32* minor, OM_uint32 major);
+/* A name of ours as a mechglue name the local mechanism takes (GSS_C_NO_NAME for NULL). */
+OM_uint32 gg_local_name(OM_uint32* minor, const gg_name* name, gss_name_t* out);
+/* A name the local mechanism returned, by value (its exported token and display form). */
+gg_name* gg_name_from_local(OM_uint32* minor, gss_name_t local);
+/* Mechanism sets: the program's as the local mechanism's OIDs, and back. */
+OM_uint32 gg_local_mechs(OM_uint32* minor, const gss_OID_set desired, gss_OID_set* out);
+OM_uint32 gg_public_mechs(OM_uint32* minor, const gss_OID_set local, gss_OID_set* out);
+/* A credential of ours around a local one (released if memory runs out). */
+gg_cred* gg_cred_from_local(OM_uint32* minor, gss_cred_id_t local);
+/* The local forms of the entry points of the same names (gssi_*); gg_local_acquire_cred
+ * impersonates desired_name when `impersonator` is a credential. */
+OM_uint32 gg_local_acquire_cred(OM_uint32* minor, gss_cred_id_t impersonator,
+                                const gg_name* desired_name, OM_uint32 time_req,
+                                const gss_OID_set desired_mechs, gss_cred_usage_t usage,
+                                gss_const_key_value_set_t cred_store, gss_cred_id_t* out,
+                                gss_OID_set* actual_mechs, OM_uint32* time_rec);
+OM_uint32 gg_local_inquire_cred(OM_uint32* minor, gss_cred_id_t local, gss_name_t* name,
+                                OM_uint32* lifetime, gss_cred_usage_t* usage, gss_OID_set* mechs);
+OM_uint32 gg_local_inquire_cred_by_mech(OM_uint32* minor, gss_cred_id_t local, gss_OID mech,
+                                        gss_name_t* name, OM_uint32* init_lifetime,
+                                        OM_uint32* accept_lifetime, gss_cred_usage_t* usage);
+OM_uint32 gg_local_init(OM_uint32* minor, gg_ctx* ctx, gss_cred_id_t local_cred,
+                        const gg_name* target, gss_OID mech_type, OM_uint32 req_flags,
+                        OM_uint32 time_req, gss_channel_bindings_t bindings,
+                        gss_buffer_t input_token, gss_OID* actual_mech, gss_buffer_t output_token,
+                        OM_uint32* ret_flags, OM_uint32* time_rec);
+OM_uint32 gg_local_accept(OM_uint32* minor, gg_ctx* ctx, gss_cred_id_t local_cred,
+                          gss_buffer_t input_token, gss_channel_bindings_t bindings,
+                          gss_name_t* src_name, gss_OID* mech_type, gss_buffer_t output_token,
+                          OM_uint32* ret_flags, OM_uint32* time_rec,
+                          gss_cred_id_t* delegated_cred);
+/* Credentials of the program's own, exported and imported (MIT's token behind a marker). */
+OM_uint32 gg_local_export_cred(OM_uint32* minor, gss_cred_id_t local, gss_buffer_t token);
+int gg_is_local_cred_token(const void* bytes, size_t len);
+OM_uint32 gg_local_import_cred(OM_uint32* minor, const void* bytes, size_t len,
+                               gss_cred_id_t* out);
+OM_uint32 gg_local_inquire_context(OM_uint32* minor, const gg_ctx* ctx, gss_name_t* src_name,
+                                   gss_name_t* targ_name, OM_uint32* lifetime, gss_OID* mech_type,
+                                   OM_uint32* ctx_flags, int* locally_initiated, int* open);
 
 /* ---- the entry points MIT resolves (exports.map exports exactly these) ---------------------- */
 

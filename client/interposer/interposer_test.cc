@@ -372,6 +372,48 @@ TEST_F(InterposerTest, APolicyRuleOptsAProgramInWithoutItsEnvironment) {
   EXPECT_THAT(check.output, HasSubstr("opted_in:          by policy (the rule grants interpose)"));
 }
 
+// GSSGATE_INTERPOSE=fallback: the daemon serves the programs it has a rule for; a program it
+// cannot serve (no rule for its uid, or no daemon at all) runs on keys of its own with MIT's krb5
+// in the process, as without the module. Without fallback the same program fails with the
+// module's text instead (AnUnreachableDaemonOrAPolicyRefusal... above).
+TEST_F(InterposerTest, FallbackUsesTheDaemonWhereItServesAndTheProgramsOwnKeysWhereItCannot) {
+  Env fallback = program_env(/*interpose=*/false);
+  fallback["GSSGATE_INTERPOSE"] = "fallback";
+  Run served = run_pair(kClient, fallback, {"-mcount", "2"});
+  EXPECT_EQ(served.client_exit, 0) << served.client_output << served.server_log;
+  EXPECT_THAT(served.client_output, HasSubstr("Signature verified"));
+  EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("audit op=init uid=", kClient)))
+      << daemon_->log();
+
+  // A uid the daemon has no rule for, with tickets of its own in a ccache it owns.
+  const std::string own_ccache = kdc_->path("no-rule-ccache");
+  absl::Status kinit = kdc_->kinit_with_password("alice", kAlicePassword, "FILE:" + own_ccache);
+  ASSERT_TRUE(kinit.ok()) << kinit;
+  ASSERT_EQ(chown(own_ccache.c_str(), kNoRule, kGroup), 0);
+  Env own = fallback;
+  own["KRB5CCNAME"] = "FILE:" + own_ccache;
+  Run local = run_pair(kNoRule, own, {"-mcount", "2"});
+  EXPECT_EQ(local.client_exit, 0) << local.client_output << local.server_log;
+  EXPECT_THAT(local.client_output, HasSubstr("Signature verified"));
+  EXPECT_THAT(daemon_->log(), HasSubstr(absl::StrCat("uid=", kNoRule)));
+  EXPECT_THAT(daemon_->log(), Not(HasSubstr(absl::StrCat("audit op=init uid=", kNoRule))))
+      << "the daemon refused it; its own krb5 did the work";
+
+  // No daemon at all: the same.
+  own["GSSGATE_SOCKET"] = kdc_->path("no-such-socket.wire");
+  Run alone = run_pair(kNoRule, own, {});
+  EXPECT_EQ(alone.client_exit, 0) << alone.client_output;
+  EXPECT_THAT(alone.client_output, HasSubstr("Signature verified"));
+
+  // Without fallback, the policy's refusal is the program's error.
+  Env strict = own;
+  strict["GSSGATE_INTERPOSE"] = "1";
+  strict["GSSGATE_SOCKET"] = daemon_->wire_socket();
+  Run refused = run_pair(kNoRule, strict, {});
+  EXPECT_NE(refused.client_exit, 0) << refused.client_output;
+  EXPECT_THAT(refused.client_output, HasSubstr("no policy rule for uid"));
+}
+
 // Every element of a credential store a program passes reaches the daemon, however many: the
 // module once sent the first 16 and dropped the rest, so a keytab the rule does not grant, named
 // 17th, went unseen and the acquisition succeeded with the granted one. Called on the module's

@@ -60,7 +60,9 @@ struct SuiteRun {
 // principal MIT makes from "host@" (gethostname()) with socket.getfqdn(); they differ on hosts
 // whose name is not its own FQDN, so it runs in a UTS namespace whose host name is "localhost"
 // (root only, as CI is).
-SuiteRun run_suite(const std::string& dir) {
+// `mode` is GSSGATE_INTERPOSE's value; without `daemon`, no gssgated runs and the wire socket
+// does not exist.
+SuiteRun run_suite(const std::string& dir, const std::string& mode = "1", bool daemon = true) {
   SuiteRun result;
   const std::string mech_config = dir + "/gss-mech";
   std::ofstream(mech_config) << "gssgate " << kModuleOid << " " << GSSGATE_INTERPOSER_FOR_TESTS
@@ -71,12 +73,14 @@ SuiteRun run_suite(const std::string& dir) {
              {"TMPDIR", dir},
              {"PYTHONPATH", GSSGATE_K5TEST_DIR_FOR_TESTS},
              {"PYTHONDONTWRITEBYTECODE", "1"},
-             {"GSSGATE_K5TEST_GSSGATED", GSSGATED_PATH_FOR_TESTS},
-             {"GSSGATE_K5TEST_SOCKET", dir + "/gssgate.sock"},
-             {"GSSGATE_K5TEST_LOGS", logs},
              {"GSSGATE_SOCKET", dir + "/gssgate.wire"},
              {"GSS_MECH_CONFIG", mech_config},
-             {"GSSGATE_INTERPOSE", "1"}};
+             {"GSSGATE_INTERPOSE", mode}};
+  if (daemon) {
+    env["GSSGATE_K5TEST_GSSGATED"] = GSSGATED_PATH_FOR_TESTS;
+    env["GSSGATE_K5TEST_SOCKET"] = dir + "/gssgate.sock";
+    env["GSSGATE_K5TEST_LOGS"] = logs;
+  }
   for (const char* name : {"ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "LD_PRELOAD"}) {
     if (const char* value = std::getenv(name)) env[name] = value;
   }
@@ -108,16 +112,22 @@ int count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
-TEST(InterposerSuiteTest, PythonGssapisOwnHighLevelSuitePassesThroughTheModule) {
+// Skips where the suite cannot run: a TSan build, an ASan build without its runtime preloaded
+// into python (CMake's InterposerSuiteUnderAsan... test preloads it), a non-root user.
 #if defined(__SANITIZE_THREAD__)
-  GTEST_SKIP() << "a TSan-built module cannot load into python (its runtime must come first)";
+#define SKIP_UNLESS_THE_SUITE_CAN_RUN() \
+  GTEST_SKIP() << "a TSan-built module cannot load into python (its runtime must come first)"
+#elif defined(__SANITIZE_ADDRESS__)
+#define SKIP_UNLESS_THE_SUITE_CAN_RUN()                                                       \
+  if (std::getenv("LD_PRELOAD") == nullptr) GTEST_SKIP() << "needs libasan in LD_PRELOAD"; \
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (a UTS namespace for the host name)"
+#else
+#define SKIP_UNLESS_THE_SUITE_CAN_RUN() \
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (a UTS namespace for the host name)"
 #endif
-#if defined(__SANITIZE_ADDRESS__)
-  // The ASan build runs the same suite with libasan preloaded into python (CMake sets
-  // LD_PRELOAD for this test), so the module's every call is checked.
-  if (std::getenv("LD_PRELOAD") == nullptr) GTEST_SKIP() << "needs libasan in LD_PRELOAD";
-#endif
-  if (geteuid() != 0) GTEST_SKIP() << "needs root (a UTS namespace for the host name)";
+
+TEST(InterposerSuiteTest, PythonGssapisOwnHighLevelSuitePassesThroughTheModule) {
+  SKIP_UNLESS_THE_SUITE_CAN_RUN();
   TempDir dir;
   ASSERT_FALSE(dir.path().empty());
   SuiteRun run = run_suite(dir.path());
@@ -158,6 +168,28 @@ TEST(InterposerSuiteTest, PythonGssapisOwnHighLevelSuitePassesThroughTheModule) 
   // No sanitizer report from the module (in python) or a daemon, where the build has one.
   EXPECT_THAT(run.output, Not(HasSubstr("Sanitizer")));
   EXPECT_THAT(run.daemon_logs, Not(HasSubstr("Sanitizer")));
+}
+
+// GSSGATE_INTERPOSE=fallback with no gssgated: every call the suite makes is carried out by MIT's
+// own krb5 inside python, through the module's local path (its credentials, contexts and names
+// of the program's own), and the suite passes as it does without the module, but for the name
+// labelling every interposer has.
+TEST(InterposerSuiteTest, WithFallbackAndNoDaemonTheSuiteRunsOnMitsOwnKrb5ThroughTheModule) {
+  SKIP_UNLESS_THE_SUITE_CAN_RUN();
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  SuiteRun run = run_suite(dir.path(), "fallback", /*daemon=*/false);
+  ASSERT_FALSE(run.outcome.empty()) << run.output;
+  std::set<std::string> passed, failed;
+  for (const auto& [test, outcome] : run.outcome) {
+    if (outcome == "ok") passed.insert(test);
+    if (outcome == "FAIL" || outcome == "ERROR") failed.insert(test);
+  }
+  EXPECT_EQ(failed, std::set<std::string>{"NamesTestCase.test_is_mech_name"}) << run.output;
+  EXPECT_GE(passed.size(), 115u);
+  // The module was loaded and interposed: the one failure is its OID on names.
+  EXPECT_THAT(run.output, HasSubstr(absl::StrCat(kModuleOid, ".42.840.113554.1.2.2")));
+  EXPECT_THAT(run.output, Not(HasSubstr("Sanitizer")));
 }
 
 }  // namespace

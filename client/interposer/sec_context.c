@@ -22,6 +22,8 @@ static void set_bindings(gss_channel_bindings_t in, Gssgate__V1__ChannelBindings
 
 static void ctx_free(gg_ctx* ctx) {
   if (ctx == NULL) return;
+  OM_uint32 ignored;
+  if (ctx->local != GSS_C_NO_CONTEXT) gss_delete_sec_context(&ignored, &ctx->local, GSS_C_NO_BUFFER);
   gg_release_handle(&ctx->handle, 0);
   gg_name_free(ctx->source);
   gg_name_free(ctx->target);
@@ -39,6 +41,7 @@ static OM_uint32 step_context(OM_uint32* minor, gss_ctx_id_t* context_handle, gg
                               int* created) {
   *created = 0;
   *out = (gg_ctx*)*context_handle;
+  if (*out != NULL && (*out)->local != GSS_C_NO_CONTEXT) return GSS_S_COMPLETE;
   if (*out != NULL) {
     return gg_handle_current(minor, &(*out)->handle, "security context") ? GSS_S_COMPLETE
                                                                          : GSS_S_NO_CONTEXT;
@@ -79,6 +82,26 @@ static OM_uint32 finish_step(gg_ctx* ctx, int created, OM_uint32 major,
   return major;
 }
 
+/* After a step of a local context (GSSGATE_INTERPOSE=fallback): as finish_step, for MIT's own
+ * context. */
+static OM_uint32 finish_local_step(gg_ctx* ctx, int created, OM_uint32 major,
+                                   gss_ctx_id_t* context_handle) {
+  if (GSS_ERROR(major) && created) {
+    ctx_free(ctx);
+    *context_handle = GSS_C_NO_CONTEXT;
+    return major;
+  }
+  ctx->open = major == GSS_S_COMPLETE;
+  *context_handle = (gss_ctx_id_t)ctx;
+  return major;
+}
+
+/* Whether a step runs on MIT's own krb5: a local context, or a new one with a local credential. */
+static int local_step(const gg_ctx* ctx, int created, const gg_cred* cred) {
+  return ctx->local != GSS_C_NO_CONTEXT ||
+         (created && cred != NULL && cred->local != GSS_C_NO_CREDENTIAL);
+}
+
 GG_EXPORT OM_uint32 gssi_init_sec_context(OM_uint32* minor, gss_cred_id_t claimant,
                                           gss_ctx_id_t* context_handle, gss_name_t target,
                                           gss_OID mech_type, OM_uint32 req_flags,
@@ -95,6 +118,12 @@ GG_EXPORT OM_uint32 gssi_init_sec_context(OM_uint32* minor, gss_cred_id_t claima
   OM_uint32 major = step_context(minor, context_handle, &ctx, &created);
   if (major != GSS_S_COMPLETE) return major;
   const gg_cred* cred = (const gg_cred*)claimant;
+  if (local_step(ctx, created, cred)) {
+    major = gg_local_init(minor, ctx, cred != NULL ? cred->local : GSS_C_NO_CREDENTIAL,
+                          (const gg_name*)target, mech_type, req_flags, time_req, bindings,
+                          input_token, actual_mech, output_token, ret_flags, time_rec);
+    return finish_local_step(ctx, created, major, context_handle);
+  }
   if (cred != NULL && !gg_handle_current(minor, &cred->handle, "credential")) {
     if (created) free(ctx);
     return GSS_S_NO_CRED;
@@ -121,6 +150,12 @@ GG_EXPORT OM_uint32 gssi_init_sec_context(OM_uint32* minor, gss_cred_id_t claima
   }
   ProtobufCMessage* reply;
   major = gg_call(minor, "InitSecContext", &request.base, &reply, GSS_S_NO_CONTEXT);
+  if (created && cred == NULL && gg_falls_back(major, *minor)) {
+    major = gg_local_init(minor, ctx, GSS_C_NO_CREDENTIAL, (const gg_name*)target, mech_type,
+                          req_flags, time_req, bindings, input_token, actual_mech, output_token,
+                          ret_flags, time_rec);
+    return finish_local_step(ctx, created, major, context_handle);
+  }
   if (major != GSS_S_COMPLETE) {
     if (created) free(ctx);
     return major;
@@ -169,6 +204,12 @@ GG_EXPORT OM_uint32 gssi_accept_sec_context(OM_uint32* minor, gss_ctx_id_t* cont
   OM_uint32 major = step_context(minor, context_handle, &ctx, &created);
   if (major != GSS_S_COMPLETE) return major;
   const gg_cred* cred = (const gg_cred*)acceptor_cred;
+  if (local_step(ctx, created, cred)) {
+    major = gg_local_accept(minor, ctx, cred != NULL ? cred->local : GSS_C_NO_CREDENTIAL,
+                            input_token, bindings, src_name, mech_type, output_token, ret_flags,
+                            time_rec, delegated_cred);
+    return finish_local_step(ctx, created, major, context_handle);
+  }
   if (cred != NULL && !gg_handle_current(minor, &cred->handle, "credential")) {
     if (created) free(ctx);
     return GSS_S_NO_CRED;
@@ -187,6 +228,11 @@ GG_EXPORT OM_uint32 gssi_accept_sec_context(OM_uint32* minor, gss_ctx_id_t* cont
   }
   ProtobufCMessage* reply;
   major = gg_call(minor, "AcceptSecContext", &request.base, &reply, GSS_S_NO_CONTEXT);
+  if (created && cred == NULL && gg_falls_back(major, *minor)) {
+    major = gg_local_accept(minor, ctx, GSS_C_NO_CREDENTIAL, input_token, bindings, src_name,
+                            mech_type, output_token, ret_flags, time_rec, delegated_cred);
+    return finish_local_step(ctx, created, major, context_handle);
+  }
   if (major != GSS_S_COMPLETE) {
     if (created) free(ctx);
     return major;
@@ -265,7 +311,7 @@ static const gg_ctx* message_context(OM_uint32* minor, gss_ctx_id_t context_hand
   if (ctx == NULL) {
     *minor = 0;
     *major = GSS_S_NO_CONTEXT;
-  } else if (!gg_handle_current(minor, &ctx->handle, "security context")) {
+  } else if (ctx->local == GSS_C_NO_CONTEXT && !gg_handle_current(minor, &ctx->handle, "security context")) {
     *major = GSS_S_NO_CONTEXT;
   }
   return *major == GSS_S_COMPLETE ? ctx : NULL;
@@ -276,6 +322,9 @@ GG_EXPORT OM_uint32 gssi_context_time(OM_uint32* minor, gss_ctx_id_t context_han
   OM_uint32 major;
   const gg_ctx* ctx = message_context(minor, context_handle, &major);
   if (ctx == NULL) return major;
+  if (ctx->local != GSS_C_NO_CONTEXT) {
+    return gg_local_status(minor, gss_context_time(minor, ctx->local, time_rec));
+  }
   *minor = 0;
   if (ctx->indefinite) {
     *time_rec = GSS_C_INDEFINITE;
@@ -294,6 +343,10 @@ GG_EXPORT OM_uint32 gssi_inquire_context(OM_uint32* minor, gss_ctx_id_t context_
   OM_uint32 major;
   const gg_ctx* ctx = message_context(minor, context_handle, &major);
   if (ctx == NULL) return major;
+  if (ctx->local != GSS_C_NO_CONTEXT) {
+    return gg_local_inquire_context(minor, ctx, src_name, targ_name, lifetime, mech_type,
+                                    ctx_flags, locally_initiated, open);
+  }
   *minor = 0;
   if (src_name != NULL) {
     *src_name = ctx->source != NULL ? (gss_name_t)gg_name_copy(ctx->source) : GSS_C_NO_NAME;
@@ -316,6 +369,10 @@ GG_EXPORT OM_uint32 gssi_wrap(OM_uint32* minor, gss_ctx_id_t context_handle, int
   OM_uint32 major;
   const gg_ctx* ctx = message_context(minor, context_handle, &major);
   if (ctx == NULL) return major;
+  if (ctx->local != GSS_C_NO_CONTEXT) {
+    return gg_local_status(minor,
+                           gss_wrap(minor, ctx->local, conf_req, qop, input, conf_state, output));
+  }
   Gssgate__V1__WrapRequest request = GSSGATE__V1__WRAP_REQUEST__INIT;
   request.context = gg_bin(ctx->handle.data, ctx->handle.len);
   request.message = gg_bin(input->value, input->length);
@@ -339,6 +396,10 @@ GG_EXPORT OM_uint32 gssi_unwrap(OM_uint32* minor, gss_ctx_id_t context_handle, g
   OM_uint32 major;
   const gg_ctx* ctx = message_context(minor, context_handle, &major);
   if (ctx == NULL) return major;
+  if (ctx->local != GSS_C_NO_CONTEXT) {
+    return gg_local_status(minor,
+                           gss_unwrap(minor, ctx->local, input, output, conf_state, qop_state));
+  }
   Gssgate__V1__UnwrapRequest request = GSSGATE__V1__UNWRAP_REQUEST__INIT;
   request.context = gg_bin(ctx->handle.data, ctx->handle.len);
   request.token = gg_bin(input->value, input->length);
@@ -363,6 +424,9 @@ GG_EXPORT OM_uint32 gssi_get_mic(OM_uint32* minor, gss_ctx_id_t context_handle, 
   OM_uint32 major;
   const gg_ctx* ctx = message_context(minor, context_handle, &major);
   if (ctx == NULL) return major;
+  if (ctx->local != GSS_C_NO_CONTEXT) {
+    return gg_local_status(minor, gss_get_mic(minor, ctx->local, qop, message, token));
+  }
   Gssgate__V1__GetMicRequest request = GSSGATE__V1__GET_MIC_REQUEST__INIT;
   request.context = gg_bin(ctx->handle.data, ctx->handle.len);
   request.message = gg_bin(message->value, message->length);
@@ -385,6 +449,9 @@ GG_EXPORT OM_uint32 gssi_verify_mic(OM_uint32* minor, gss_ctx_id_t context_handl
   OM_uint32 major;
   const gg_ctx* ctx = message_context(minor, context_handle, &major);
   if (ctx == NULL) return major;
+  if (ctx->local != GSS_C_NO_CONTEXT) {
+    return gg_local_status(minor, gss_verify_mic(minor, ctx->local, message, token, qop_state));
+  }
   Gssgate__V1__VerifyMicRequest request = GSSGATE__V1__VERIFY_MIC_REQUEST__INIT;
   request.context = gg_bin(ctx->handle.data, ctx->handle.len);
   request.message = gg_bin(message->value, message->length);
@@ -405,6 +472,10 @@ GG_EXPORT OM_uint32 gssi_wrap_size_limit(OM_uint32* minor, gss_ctx_id_t context_
   OM_uint32 major;
   const gg_ctx* ctx = message_context(minor, context_handle, &major);
   if (ctx == NULL) return major;
+  if (ctx->local != GSS_C_NO_CONTEXT) {
+    return gg_local_status(minor, gss_wrap_size_limit(minor, ctx->local, conf_req, qop,
+                                                      req_output_size, max_input_size));
+  }
   Gssgate__V1__WrapSizeLimitRequest request = GSSGATE__V1__WRAP_SIZE_LIMIT_REQUEST__INIT;
   request.context = gg_bin(ctx->handle.data, ctx->handle.len);
   request.encrypt = conf_req != 0;
@@ -425,6 +496,9 @@ GG_EXPORT OM_uint32 gssi_process_context_token(OM_uint32* minor, gss_ctx_id_t co
   OM_uint32 major;
   const gg_ctx* ctx = message_context(minor, context_handle, &major);
   if (ctx == NULL) return major;
+  if (ctx->local != GSS_C_NO_CONTEXT) {
+    return gg_local_status(minor, gss_process_context_token(minor, ctx->local, token));
+  }
   Gssgate__V1__ProcessContextTokenRequest request =
       GSSGATE__V1__PROCESS_CONTEXT_TOKEN_REQUEST__INIT;
   request.context = gg_bin(ctx->handle.data, ctx->handle.len);
@@ -435,6 +509,25 @@ GG_EXPORT OM_uint32 gssi_process_context_token(OM_uint32* minor, gss_ctx_id_t co
   major = gg_reply_status(minor, ((Gssgate__V1__ProcessContextTokenReply*)reply)->status);
   protobuf_c_message_free_unpacked(reply, NULL);
   return major;
+}
+
+/* A mechglue's exported context token is a 4-byte big-endian OID length, the mechanism's OID,
+ * then the mechanism's own token. MIT frames what gssi_export_sec_context returns the same way
+ * (with our concatenated OID), so only krb5's part is ours to return. */
+static OM_uint32 krb5_part(OM_uint32* minor, const void* framed, size_t len, gss_buffer_t out,
+                           const char* what) {
+  const uint8_t* bytes = framed;
+  const size_t oid_len = len >= 4 ? ((size_t)bytes[0] << 24) | ((size_t)bytes[1] << 16) |
+                                        ((size_t)bytes[2] << 8) | bytes[3]
+                                  : 0;
+  ProtobufCBinaryData oid = gg_bin(len >= 4 ? (void*)(bytes + 4) : NULL, oid_len);
+  if (len < 4 || oid_len == 0 || oid_len > len - 4 || gg_static_mech(&oid) == GSS_C_NO_OID) {
+    *minor = GG_MINOR_DAEMON;
+    gg_set_error(*minor, "gssgate: %s is not a krb5 context token", what);
+    return GSS_S_FAILURE;
+  }
+  if (!gg_buffer_set(out, bytes + 4 + oid_len, len - 4 - oid_len)) return gg_nomem(minor);
+  return GSS_S_COMPLETE;
 }
 
 /* gss_export_sec_context: the daemon's ExportContext gives MIT's own krb5 export token (the
@@ -456,6 +549,18 @@ GG_EXPORT OM_uint32 gssi_export_sec_context(OM_uint32* minor, gss_ctx_id_t* cont
                  "handshake first");
     return GSS_S_NO_CONTEXT;
   }
+  if (ctx->local != GSS_C_NO_CONTEXT) {
+    gss_buffer_desc framed = GSS_C_EMPTY_BUFFER;
+    major = gg_local_status(minor, gss_export_sec_context(minor, &ctx->local, &framed));
+    if (!GSS_ERROR(major)) {
+      major = krb5_part(minor, framed.value, framed.length, token, "the local exported context");
+      OM_uint32 ignored;
+      gss_release_buffer(&ignored, &framed);
+      ctx_free(ctx); /* MIT's context is gone with the export */
+      *context_handle = GSS_C_NO_CONTEXT;
+    }
+    return major;
+  }
   Gssgate__V1__ExportContextRequest request = GSSGATE__V1__EXPORT_CONTEXT_REQUEST__INIT;
   request.context = gg_bin(ctx->handle.data, ctx->handle.len);
   ProtobufCMessage* reply;
@@ -464,22 +569,8 @@ GG_EXPORT OM_uint32 gssi_export_sec_context(OM_uint32* minor, gss_ctx_id_t* cont
   Gssgate__V1__ExportContextReply* exported = (Gssgate__V1__ExportContextReply*)reply;
   major = gg_reply_status(minor, exported->status);
   if (!GSS_ERROR(major)) {
-    /* The daemon's token is its mechglue's: a 4-byte big-endian OID length, the krb5 OID, then
-     * krb5's own token. MIT here frames what we return the same way (with our concatenated
-     * OID), so only krb5's part is ours to return. */
-    const uint8_t* bytes = exported->token.data;
-    const size_t len = exported->token.len;
-    const size_t oid_len = len >= 4 ? ((size_t)bytes[0] << 24) | ((size_t)bytes[1] << 16) |
-                                          ((size_t)bytes[2] << 8) | bytes[3]
-                                    : 0;
-    ProtobufCBinaryData oid = gg_bin(bytes + 4, oid_len);
-    if (len < 4 || oid_len == 0 || oid_len > len - 4 || gg_static_mech(&oid) == GSS_C_NO_OID) {
-      *minor = GG_MINOR_DAEMON;
-      gg_set_error(*minor, "gssgate: gssgated's exported context is not a krb5 context token");
-      major = GSS_S_FAILURE;
-    } else if (!gg_buffer_set(token, bytes + 4 + oid_len, len - 4 - oid_len)) {
-      major = gg_nomem(minor); /* the daemon's handle is gone either way */
-    }
+    major = krb5_part(minor, exported->token.data, exported->token.len, token,
+                      "gssgated's exported context");
     /* The daemon no longer has the handle: nothing to release. */
     gg_handle_free(&ctx->handle);
     ctx_free(ctx);
