@@ -11,7 +11,6 @@
 #include <iostream>
 #include <set>
 
-#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -38,23 +37,39 @@ std::string cgroup2_mount() {
   return "";
 }
 
-TEST_F(RealmTest, ACallerInAContainerSeesOnlyTheSocketAndIsKnownByItsHostIdentity) {
-  // The "container" gets a cgroup of its own, as runtimes do, and the rule requires it — where
-  // this machine lets us make one (cgroup v2 mounted and writable).
-  const std::string cg_root = cgroup2_mount();
-  const std::string cg_name = absl::StrCat("gssgate-test-", getpid());
-  const bool with_cgroup = !cg_root.empty() && mkdir((cg_root + "/" + cg_name).c_str(), 0755) == 0;
-  absl::Cleanup remove_cgroup = [&] {
-    if (with_cgroup) rmdir((cg_root + "/" + cg_name).c_str());
-  };
-  if (!with_cgroup) {
-    std::cerr << "note: no writable cgroup v2 hierarchy here; the rule matches by uid only\n";
+// A cgroup of its own for the "container", as runtimes make one, where this machine lets us (cgroup
+// v2 mounted and writable); removed when the test ends. Otherwise rules match by uid only.
+struct ContainerCgroup {
+  explicit ContainerCgroup(std::string cgroup_name)
+      : root(cgroup2_mount()), name(std::move(cgroup_name)) {
+    made = !root.empty() && mkdir(path().c_str(), 0755) == 0;
+    if (!made) {
+      std::cerr << "note: no writable cgroup v2 hierarchy here; the rule matches by uid only\n";
+    }
   }
-  auto d = GssgatedProcess::start(
-      *kdc_, absl::StrCat("[[rule]]\nname = \"container\"\nuids = [", kContainerUid, "]\n",
-                          with_cgroup ? "cgroups = [\"/gssgate-test-*\"]\n" : "",
-                          "usages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab_,
-                          "\"\nclient_keytab = \"", client_keytab_, "\"\n"));
+  ~ContainerCgroup() {
+    if (made) rmdir(path().c_str());
+  }
+  std::string path() const { return root + "/" + name; }
+  // The rule for the container's uid (and its cgroup, where it has one), with `extra` lines.
+  std::string rule(const std::string& service_keytab, const std::string& client_keytab,
+                   const std::string& extra) const {
+    return absl::StrCat("[[rule]]\nname = \"container\"\nuids = [", kContainerUid, "]\n",
+                        made ? "cgroups = [\"/gssgate-test-*\"]\n" : "",
+                        "usages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab,
+                        "\"\nclient_keytab = \"", client_keytab, "\"\n", extra);
+  }
+  std::string root, name;
+  bool made = false;
+};
+
+TEST_F(RealmTest, ACallerInAContainerSeesOnlyTheSocketAndIsKnownByItsHostIdentity) {
+  // The "container" gets a cgroup of its own, as runtimes do, and the rule requires it.
+  const ContainerCgroup cgroup(absl::StrCat("gssgate-test-", getpid()));
+  const bool with_cgroup = cgroup.made;
+  const std::string& cg_root = cgroup.root;
+  const std::string& cg_name = cgroup.name;
+  auto d = GssgatedProcess::start(*kdc_, cgroup.rule(service_keytab_, client_keytab_, ""));
   ASSERT_TRUE(d.ok()) << d.status();
   std::unique_ptr<GssgatedProcess> daemon = std::move(*d);
 
@@ -164,17 +179,12 @@ TEST_F(RealmTest, AnUnmodifiedProgramInAContainerUsesTheHostsKeysThroughTheModul
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "the sanitizer-built module cannot load into the uninstrumented python";
 #endif
-  const std::string cg_root = cgroup2_mount();
-  const std::string cg_name = absl::StrCat("gssgate-test-", getpid(), "-interposed");
-  const bool with_cgroup = !cg_root.empty() && mkdir((cg_root + "/" + cg_name).c_str(), 0755) == 0;
-  absl::Cleanup remove_cgroup = [&] {
-    if (with_cgroup) rmdir((cg_root + "/" + cg_name).c_str());
-  };
+  const ContainerCgroup cgroup(absl::StrCat("gssgate-test-", getpid(), "-interposed"));
+  const bool with_cgroup = cgroup.made;
+  const std::string& cg_root = cgroup.root;
+  const std::string& cg_name = cgroup.name;
   auto d = GssgatedProcess::start(
-      *kdc_, absl::StrCat("[[rule]]\nname = \"container\"\nuids = [", kContainerUid, "]\n",
-                          with_cgroup ? "cgroups = [\"/gssgate-test-*\"]\n" : "",
-                          "usages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab_,
-                          "\"\nclient_keytab = \"", client_keytab_, "\"\ninterpose = true\n"));
+      *kdc_, cgroup.rule(service_keytab_, client_keytab_, "interpose = true\n"));
   ASSERT_TRUE(d.ok()) << d.status();
   std::unique_ptr<GssgatedProcess> daemon = std::move(*d);
 
