@@ -676,6 +676,29 @@ GG_EXPORT OM_uint32 gssi_export_name_composite(OM_uint32* minor, gss_name_t inpu
   return export_name(minor, input, 1, out);
 }
 
+/* gss_localname: the program's local account for a name, as MIT's krb5 maps it in the program
+ * (its krb5.conf's auth_to_local rules: local accounts are the program's host's, not the
+ * daemon's). The principal is the daemon's mechanism name, shown; no key is involved. */
+GG_EXPORT OM_uint32 gssi_localname(OM_uint32* minor, const gss_name_t input, gss_const_OID mech,
+                                   gss_buffer_t localname) {
+  (void)mech;
+  const gg_name* name = (const gg_name*)input;
+  if (name == NULL) return GSS_S_BAD_NAME;
+  OM_uint32 major = canonical_name(minor, name, &name);
+  if (major != GSS_S_COMPLETE) return major;
+  OM_uint32 ignored;
+  gss_buffer_desc principal = {name->display.length, name->display.value};
+  gss_name_t local = GSS_C_NO_NAME;
+  major = gg_local_status(minor,
+                          gss_import_name(minor, &principal, GSS_KRB5_NT_PRINCIPAL_NAME, &local));
+  if (major == GSS_S_COMPLETE) {
+    major = gg_local_status(
+        minor, gss_localname(minor, local, gg_local_mech(gss_mech_krb5), localname));
+  }
+  gss_release_name(&ignored, &local);
+  return major;
+}
+
 /* RFC 6680: which attributes a name has (a PAC's, for an initiator the daemon authenticated). */
 GG_EXPORT OM_uint32 gssi_inquire_name(OM_uint32* minor, gss_name_t input, int* name_is_mn,
                                       gss_OID* mn_mech, gss_buffer_set_t* attrs) {

@@ -190,6 +190,8 @@ OM_uint32 gssi_duplicate_name(OM_uint32* minor, const gss_name_t input, gss_name
 OM_uint32 gssi_compare_name(OM_uint32* minor, gss_name_t first, gss_name_t second, int* equal);
 OM_uint32 gssi_export_name(OM_uint32* minor, const gss_name_t input, gss_buffer_t out);
 OM_uint32 gssi_export_name_composite(OM_uint32* minor, gss_name_t input, gss_buffer_t out);
+OM_uint32 gssi_localname(OM_uint32* minor, const gss_name_t input, gss_const_OID mech,
+                         gss_buffer_t localname);
 OM_uint32 gssi_display_status(OM_uint32* minor, OM_uint32 status_value, int status_type,
                               gss_OID mech, OM_uint32* message_context, gss_buffer_t out);
 OM_uint32 gssi_inquire_attrs_for_mech(OM_uint32* minor, gss_const_OID mech, gss_OID_set* mech_attrs,

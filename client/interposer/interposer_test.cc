@@ -733,6 +733,8 @@ TEST_F(InterposerTest, CurlNegotiatesWithApacheModAuthGssapiBothThroughGssgated)
   mkdir(root.c_str(), 0755);
   mkdir((root + "/htdocs").c_str(), 0755);
   std::ofstream(root + "/htdocs/index.html") << "a page behind Kerberos\n";
+  mkdir((root + "/htdocs/local").c_str(), 0755);
+  std::ofstream(root + "/htdocs/local/index.html") << "a page for local users\n";
   const std::string conf = root + "/httpd.conf";
   std::ofstream(conf) << absl::StrCat(
       "ServerRoot ", root, "\nServerName localhost\nListen 127.0.0.1:", port,
@@ -747,7 +749,9 @@ TEST_F(InterposerTest, CurlNegotiatesWithApacheModAuthGssapiBothThroughGssgated)
       "DocumentRoot ", root, "/htdocs\n",
       "<Location />\n  AuthType GSSAPI\n  AuthName \"gssgate\"\n  GssapiAllowedMech krb5\n",
       "  GssapiBasicAuth Off\n  Require valid-user\n",
-      "  Header always set X-Remote-User \"expr=%{REMOTE_USER}\"\n</Location>\n");
+      "  Header always set X-Remote-User \"expr=%{REMOTE_USER}\"\n</Location>\n",
+      // REMOTE_USER as the local account (gss_localname, through the module).
+      "<Location /local/>\n  GssapiLocalName On\n</Location>\n");
   Env apache_env = program_env();
   Child server({*apache, "-f", conf, "-DFOREGROUND"}, apache_env, -1, root + "/stdout.log");
   // Up once the port answers.
@@ -765,10 +769,11 @@ TEST_F(InterposerTest, CurlNegotiatesWithApacheModAuthGssapiBothThroughGssgated)
   ASSERT_TRUE(up) << read_file(root + "/error.log") << read_file(root + "/stdout.log");
 
   const std::string url = absl::StrCat("http://localhost:", port, "/index.html");
-  auto fetch = [&](const Env& env, std::vector<std::string> how, uid_t uid = kClient) {
+  auto fetch = [&](const Env& env, std::vector<std::string> how, uid_t uid = kClient,
+                   const std::string& at = "") {
     std::vector<std::string> argv = {*curl, "-4", "-s", "-S", "-D", "-"};
     argv.insert(argv.end(), how.begin(), how.end());
-    argv.push_back(url);
+    argv.push_back(at.empty() ? url : at);
     absl::StatusOr<RunResult> result = run(as_uid(uid, argv), env);
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? result->output : std::string();
@@ -786,6 +791,16 @@ TEST_F(InterposerTest, CurlNegotiatesWithApacheModAuthGssapiBothThroughGssgated)
   EXPECT_THAT(page, HasSubstr("a page behind Kerberos"));
   EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=accept uid=", kWebUser)));
   EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("op=init uid=", kClient)));
+
+  // GssapiLocalName: mod_auth_gssapi asks gss_localname for the account, which the module
+  // answers with MIT's auth_to_local in Apache's process.
+  const std::string local_page =
+      fetch(program_env(), {"--negotiate", "-u", ":"}, kClient,
+            absl::StrCat("http://localhost:", port, "/local/index.html"));
+  EXPECT_THAT(local_page, HasSubstr("HTTP/1.1 200 OK"))
+      << local_page << read_file(root + "/error.log");
+  EXPECT_THAT(local_page, HasSubstr("X-Remote-User: alice\r\n"));
+  EXPECT_THAT(local_page, HasSubstr("a page for local users"));
 
   // A user whose Kerberos tickets live only in a ccache gssgated holds (the rule's ccache, which
   // that user cannot read): curl authenticates as alice from it.
