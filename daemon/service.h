@@ -70,7 +70,8 @@ namespace v1 = ::gssgate::v1;
   X(ListHandles) \
   X(Reload) \
   X(GetMetrics) \
-  X(AcceptOnce)
+  X(AcceptOnce) \
+  X(Iov)
 // clang-format on
 
 // The caller and the policy snapshot one call runs under.

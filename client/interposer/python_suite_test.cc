@@ -62,7 +62,8 @@ struct SuiteRun {
 // (root only, as CI is).
 // `mode` is GSSGATE_INTERPOSE's value; without `daemon`, no gssgated runs and the wire socket
 // does not exist.
-SuiteRun run_suite(const std::string& dir, const std::string& mode = "1", bool daemon = true) {
+SuiteRun run_suite(const std::string& dir, const std::string& mode = "1", bool daemon = true,
+                   const std::string& suite = "test_high_level") {
   SuiteRun result;
   const std::string mech_config = dir + "/gss-mech";
   std::ofstream(mech_config) << "gssgate " << kModuleOid << " " << GSSGATE_INTERPOSER_FOR_TESTS
@@ -86,13 +87,13 @@ SuiteRun run_suite(const std::string& dir, const std::string& mode = "1", bool d
   }
   absl::StatusOr<RunResult> run_result = run(
       {"/usr/bin/unshare", "--uts", "/bin/sh", "-c",
-       "hostname localhost && exec /usr/bin/python3 -m unittest -v gssapi.tests.test_high_level"},
+       "hostname localhost && exec /usr/bin/python3 -m unittest -v gssapi.tests." + suite},
       env, "", std::chrono::minutes(5));
   EXPECT_TRUE(run_result.ok()) << run_result.status();
   if (!run_result.ok()) return result;
   result.output = run_result->output;
-  static const std::regex line(
-      R"(^(test_\S+) \(gssapi\.tests\.test_high_level\.(\w+)\.\S+\) \.\.\. (ok|FAIL|ERROR|skipped))");
+  const std::regex line(R"(^(test_\S+) \(gssapi\.tests\.)" + suite +
+                        R"(\.(\w+)\.\S+\) \.\.\. (ok|FAIL|ERROR|skipped))");
   std::istringstream in(result.output);
   for (std::string text; std::getline(in, text);) {
     std::smatch m;
@@ -190,6 +191,54 @@ TEST(InterposerSuiteTest, WithFallbackAndNoDaemonTheSuiteRunsOnMitsOwnKrb5Throug
   // The module was loaded and interposed: the one failure is its OID on names.
   EXPECT_THAT(run.output, HasSubstr(absl::StrCat(kModuleOid, ".42.840.113554.1.2.2")));
   EXPECT_THAT(run.output, Not(HasSubstr("Sanitizer")));
+}
+
+// python-gssapi's raw suite (gssapi/tests/test_raw.py, the C-level API) through the module: what
+// passes stays passing, and what does not is exactly this list, each for the reason given
+// (docs/transparent.md, "What is not done"). Implementing one of them moves it out of the list.
+TEST(InterposerSuiteTest, PythonGssapisRawSuiteThroughTheModuleFailsOnlyWhereKnown) {
+  SKIP_UNLESS_THE_SUITE_CAN_RUN();
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  SuiteRun run = run_suite(dir.path(), "1", /*daemon=*/true, "test_raw");
+  ASSERT_FALSE(run.outcome.empty()) << run.output;
+  std::set<std::string> passed, failed;
+  for (const auto& [test, outcome] : run.outcome) {
+    if (outcome == "ok") passed.insert(test);
+    if (outcome == "FAIL" || outcome == "ERROR") failed.insert(test);
+  }
+  const std::set<std::string> expected_failures = {
+      // MIT labels what a module returns with the module's OID (as test_is_mech_name above).
+      "TestBaseUtilities.test_acquire_creds_impersonate_name",
+      "TestBaseUtilities.test_inquire_name_mech_name",
+      // A store the rule does not grant (other_ccache).
+      "TestBaseUtilities.test_store_cred_into_acquire_cred",
+      // Fails without the module as well (it expects a ccache name this realm does not use).
+      "TestBaseUtilities.test_krb5_ccache_name",
+      // Not interposed yet: password acquisition, the *_by_oid inquiries and MIT's krb5
+      // extensions built on them, and the option setters.
+      "TestBaseUtilities.test_acquire_cred_with_password",
+      "TestBaseUtilities.test_add_cred_with_password",
+      "TestBaseUtilities.test_inquire_cred_by_oid_impersonator",
+      "TestBaseUtilities.test_inquire_sec_context_by_oid",
+      "TestBaseUtilities.test_krb5_export_lucid_sec_context",
+      "TestBaseUtilities.test_krb5_extract_authtime_from_sec_context",
+      "TestBaseUtilities.test_krb5_extract_authz_data_from_sec_context",
+      "TestBaseUtilities.test_krb5_get_tkt_flags",
+      "TestBaseUtilities.test_krb5_set_allowable_enctypes",
+      "TestBaseUtilities.test_set_cred_option",
+  };
+  EXPECT_EQ(failed, expected_failures) << run.output;
+  EXPECT_GE(passed.size(), 67u);
+  // Among what passes: the IOV and AEAD calls (through the daemon's Iov RPC).
+  for (const char* test : {"TestWrapUnwrap.test_basic_iov_wrap_unwrap_autoalloc",
+                           "TestWrapUnwrap.test_basic_iov_wrap_unwrap_prealloc",
+                           "TestWrapUnwrap.test_basic_aead_wrap_unwrap",
+                           "TestWrapUnwrap.test_basic_verify_mic_iov"}) {
+    EXPECT_EQ(run.outcome[test], "ok") << test;
+  }
+  EXPECT_THAT(run.output, Not(HasSubstr("Sanitizer")));
+  EXPECT_THAT(run.daemon_logs, Not(HasSubstr("Sanitizer")));
 }
 
 }  // namespace

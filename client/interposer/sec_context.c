@@ -579,3 +579,184 @@ GG_EXPORT OM_uint32 gssi_export_sec_context(OM_uint32* minor, gss_ctx_id_t* cont
   protobuf_c_message_free_unpacked(reply, NULL);
   return major;
 }
+
+/* ---- IOV: gss_wrap_iov and its family (and AEAD, which MIT's mechglue builds on them) ------- */
+
+/* A part the mechanism makes (and the caller receives) in a wrap or get_mic. */
+static int made_by_mechanism(Gssgate__V1__IovOp op, OM_uint32 type) {
+  if (op == GSSGATE__V1__IOV_OP__IOV_OP_WRAP) {
+    return type == GSS_IOV_BUFFER_TYPE_HEADER || type == GSS_IOV_BUFFER_TYPE_TRAILER ||
+           type == GSS_IOV_BUFFER_TYPE_PADDING;
+  }
+  return op == GSSGATE__V1__IOV_OP__IOV_OP_GET_MIC && type == GSS_IOV_BUFFER_TYPE_MIC_TOKEN;
+}
+
+static int lengths_only(Gssgate__V1__IovOp op) {
+  return op == GSSGATE__V1__IOV_OP__IOV_OP_WRAP_LENGTH ||
+         op == GSSGATE__V1__IOV_OP__IOV_OP_GET_MIC_LENGTH;
+}
+
+static OM_uint32 iov_local(OM_uint32* minor, gss_ctx_id_t local, Gssgate__V1__IovOp op,
+                           int conf_req, gss_qop_t qop_req, int* conf_state, gss_qop_t* qop_state,
+                           gss_iov_buffer_desc* iov, int count) {
+  switch (op) {
+    case GSSGATE__V1__IOV_OP__IOV_OP_WRAP:
+      return gss_wrap_iov(minor, local, conf_req, qop_req, conf_state, iov, count);
+    case GSSGATE__V1__IOV_OP__IOV_OP_UNWRAP:
+      return gss_unwrap_iov(minor, local, conf_state, qop_state, iov, count);
+    case GSSGATE__V1__IOV_OP__IOV_OP_WRAP_LENGTH:
+      return gss_wrap_iov_length(minor, local, conf_req, qop_req, conf_state, iov, count);
+    case GSSGATE__V1__IOV_OP__IOV_OP_GET_MIC:
+      return gss_get_mic_iov(minor, local, qop_req, iov, count);
+    case GSSGATE__V1__IOV_OP__IOV_OP_VERIFY_MIC:
+      return gss_verify_mic_iov(minor, local, qop_state, iov, count);
+    default:
+      return gss_get_mic_iov_length(minor, local, qop_req, iov, count);
+  }
+}
+
+/* Puts one part of the daemon's reply where the caller wants it: a buffer the module allocates
+ * (the caller asked with GSS_IOV_BUFFER_FLAG_ALLOCATE, and frees it with
+ * gss_release_iov_buffer), the caller's own buffer (big enough), or, for the message of a
+ * stream unwrapped, the caller's stream buffer, which the data then points into (as MIT's own
+ * krb5 leaves it). */
+static OM_uint32 place_part(OM_uint32* minor, gss_iov_buffer_desc* iov, int count, int i,
+                            const ProtobufCBinaryData* part) {
+  gss_iov_buffer_desc* to = &iov[i];
+  if (to->type & GSS_IOV_BUFFER_FLAG_ALLOCATE) {
+    if (!gg_buffer_set(&to->buffer, part->data, part->len)) return gg_nomem(minor);
+    to->type |= GSS_IOV_BUFFER_FLAG_ALLOCATED;
+    return GSS_S_COMPLETE;
+  }
+  if (to->buffer.length == 0 && part->len > 0) {
+    for (int s = 0; s < count; ++s) {
+      if (GSS_IOV_BUFFER_TYPE(iov[s].type) == GSS_IOV_BUFFER_TYPE_STREAM &&
+          iov[s].buffer.length >= part->len) {
+        memcpy(iov[s].buffer.value, part->data, part->len);
+        to->buffer.value = iov[s].buffer.value;
+        to->buffer.length = part->len;
+        return GSS_S_COMPLETE;
+      }
+    }
+  }
+  if (to->buffer.length < part->len) {
+    *minor = GG_MINOR_DAEMON;
+    gg_set_error(*minor,
+                 "gssgate: IOV buffer %d holds %zu bytes and its part needs %zu; pass a larger "
+                 "buffer or GSS_IOV_BUFFER_FLAG_ALLOCATE",
+                 i, (size_t)to->buffer.length, part->len);
+    return GSS_S_FAILURE;
+  }
+  if (part->len > 0) memcpy(to->buffer.value, part->data, part->len);
+  to->buffer.length = part->len;
+  return GSS_S_COMPLETE;
+}
+
+static OM_uint32 iov_call(OM_uint32* minor, gss_ctx_id_t context_handle, Gssgate__V1__IovOp op,
+                          int conf_req, gss_qop_t qop_req, int* conf_state, gss_qop_t* qop_state,
+                          gss_iov_buffer_desc* iov, int count) {
+  OM_uint32 major;
+  const gg_ctx* ctx = message_context(minor, context_handle, &major);
+  if (ctx == NULL) return major;
+  if (ctx->local != GSS_C_NO_CONTEXT) {
+    return gg_local_status(minor, iov_local(minor, ctx->local, op, conf_req, qop_req, conf_state,
+                                            qop_state, iov, count));
+  }
+  if (iov == NULL || count < 1 || count > 64) return GSS_S_CALL_INACCESSIBLE_READ;
+  Gssgate__V1__IovBuffer* parts = calloc((size_t)count, sizeof(*parts));
+  Gssgate__V1__IovBuffer** part_ptrs = calloc((size_t)count, sizeof(*part_ptrs));
+  if (parts == NULL || part_ptrs == NULL) {
+    free(parts);
+    free(part_ptrs);
+    return gg_nomem(minor);
+  }
+  for (int i = 0; i < count; ++i) {
+    gssgate__v1__iov_buffer__init(&parts[i]);
+    parts[i].type = GSS_IOV_BUFFER_TYPE(iov[i].type);
+    if (!lengths_only(op) && !made_by_mechanism(op, parts[i].type)) {
+      parts[i].data = gg_bin(iov[i].buffer.value, iov[i].buffer.length);
+    }
+    part_ptrs[i] = &parts[i];
+  }
+  Gssgate__V1__IovRequest request = GSSGATE__V1__IOV_REQUEST__INIT;
+  request.op = op;
+  request.context = gg_bin(ctx->handle.data, ctx->handle.len);
+  request.encrypt = conf_req != 0;
+  request.qop = qop_req;
+  request.n_buffers = (size_t)count;
+  request.buffers = part_ptrs;
+  ProtobufCMessage* reply;
+  major = gg_call(minor, "Iov", &request.base, &reply, GSS_S_NO_CONTEXT);
+  free(parts);
+  free(part_ptrs);
+  if (major != GSS_S_COMPLETE) return major;
+  const Gssgate__V1__IovReply* done = (const Gssgate__V1__IovReply*)reply;
+  major = gg_reply_status(minor, done->status);
+  if (!GSS_ERROR(major) && done->n_buffers != (size_t)count) {
+    *minor = GG_MINOR_DAEMON;
+    gg_set_error(*minor, "gssgate: gssgated's IOV reply has %zu parts for %d", done->n_buffers,
+                 count);
+    major = GSS_S_FAILURE;
+  }
+  for (int i = 0; i < count && !GSS_ERROR(major); ++i) {
+    const OM_uint32 type = GSS_IOV_BUFFER_TYPE(iov[i].type);
+    if (lengths_only(op)) {
+      if (type == GSS_IOV_BUFFER_TYPE_HEADER || type == GSS_IOV_BUFFER_TYPE_TRAILER ||
+          type == GSS_IOV_BUFFER_TYPE_PADDING || type == GSS_IOV_BUFFER_TYPE_MIC_TOKEN) {
+        iov[i].buffer.length = done->buffers[i]->length;
+      }
+    } else if (made_by_mechanism(op, type) ||
+               (type == GSS_IOV_BUFFER_TYPE_DATA && (op == GSSGATE__V1__IOV_OP__IOV_OP_WRAP ||
+                                                      op == GSSGATE__V1__IOV_OP__IOV_OP_UNWRAP))) {
+      major = place_part(minor, iov, count, i, &done->buffers[i]->data);
+    }
+  }
+  if (!GSS_ERROR(major)) {
+    if (conf_state != NULL) *conf_state = done->encrypted;
+    if (qop_state != NULL) *qop_state = done->qop;
+  } else {
+    OM_uint32 ignored;
+    gss_release_iov_buffer(&ignored, iov, count); /* what this call allocated */
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+GG_EXPORT OM_uint32 gssi_wrap_iov(OM_uint32* minor, gss_ctx_id_t context_handle, int conf_req,
+                                  gss_qop_t qop, int* conf_state, gss_iov_buffer_desc* iov,
+                                  int count) {
+  return iov_call(minor, context_handle, GSSGATE__V1__IOV_OP__IOV_OP_WRAP, conf_req, qop,
+                  conf_state, NULL, iov, count);
+}
+
+GG_EXPORT OM_uint32 gssi_unwrap_iov(OM_uint32* minor, gss_ctx_id_t context_handle, int* conf_state,
+                                    gss_qop_t* qop_state, gss_iov_buffer_desc* iov, int count) {
+  return iov_call(minor, context_handle, GSSGATE__V1__IOV_OP__IOV_OP_UNWRAP, 0, 0, conf_state,
+                  qop_state, iov, count);
+}
+
+GG_EXPORT OM_uint32 gssi_wrap_iov_length(OM_uint32* minor, gss_ctx_id_t context_handle,
+                                         int conf_req, gss_qop_t qop, int* conf_state,
+                                         gss_iov_buffer_desc* iov, int count) {
+  return iov_call(minor, context_handle, GSSGATE__V1__IOV_OP__IOV_OP_WRAP_LENGTH, conf_req, qop,
+                  conf_state, NULL, iov, count);
+}
+
+GG_EXPORT OM_uint32 gssi_get_mic_iov(OM_uint32* minor, gss_ctx_id_t context_handle, gss_qop_t qop,
+                                     gss_iov_buffer_desc* iov, int count) {
+  return iov_call(minor, context_handle, GSSGATE__V1__IOV_OP__IOV_OP_GET_MIC, 0, qop, NULL, NULL,
+                  iov, count);
+}
+
+GG_EXPORT OM_uint32 gssi_verify_mic_iov(OM_uint32* minor, gss_ctx_id_t context_handle,
+                                        gss_qop_t* qop_state, gss_iov_buffer_desc* iov,
+                                        int count) {
+  return iov_call(minor, context_handle, GSSGATE__V1__IOV_OP__IOV_OP_VERIFY_MIC, 0, 0, NULL,
+                  qop_state, iov, count);
+}
+
+GG_EXPORT OM_uint32 gssi_get_mic_iov_length(OM_uint32* minor, gss_ctx_id_t context_handle,
+                                            gss_qop_t qop, gss_iov_buffer_desc* iov, int count) {
+  return iov_call(minor, context_handle, GSSGATE__V1__IOV_OP__IOV_OP_GET_MIC_LENGTH, 0, qop, NULL,
+                  NULL, iov, count);
+}
