@@ -31,9 +31,8 @@ enum { POLICY_QUESTION_TIMEOUT_MS = 1000 };
  * connection is closed; an opted-in program makes its working one at its first call. */
 static int policy_opts_in(void) {
   gssgate_wire_status status;
-  gssgate_wire* conn = gssgate_wire_connect(NULL, &status);
+  gssgate_wire* conn = gssgate_wire_connect_within(NULL, POLICY_QUESTION_TIMEOUT_MS, &status);
   if (conn == NULL) return 0;
-  gssgate_wire_set_timeout(conn, POLICY_QUESTION_TIMEOUT_MS);
   Gssgate__V1__WhoAmIRequest request = GSSGATE__V1__WHO_AM_IREQUEST__INIT;
   ProtobufCMessage* reply = NULL;
   int granted = 0;
@@ -192,6 +191,8 @@ static const char* fixed_text(OM_uint32 minor) {
       return "gssgate: this operation is not available through gssgated";
     case GG_MINOR_NOMEM:
       return "gssgate: out of memory";
+    case GG_MINOR_BAD_TOKEN:
+      return "gssgate: a token handed to the module is cut short or malformed";
     default:
       return NULL;
   }

@@ -29,7 +29,8 @@ enum {
   GG_MINOR_DAEMON = GG_MINOR_BASE + 4,      /* any other refusal by the daemon */
   GG_MINOR_UNSUPPORTED = GG_MINOR_BASE + 5, /* not offered through gssgated (yet) */
   GG_MINOR_NOMEM = GG_MINOR_BASE + 6,
-  GG_MINOR_LAST = GG_MINOR_NOMEM
+  GG_MINOR_BAD_TOKEN = GG_MINOR_BASE + 7, /* a token the module itself cannot read */
+  GG_MINOR_LAST = GG_MINOR_BAD_TOKEN
 };
 
 /* A name, by value: what the application imported, or what the daemon returned (a mechanism

@@ -114,6 +114,8 @@ OM_uint32 gg_local_acquire_cred(OM_uint32* minor, gss_cred_id_t impersonator,
   gss_name_t name = GSS_C_NO_NAME;
   gss_OID_set mechs = GSS_C_NO_OID_SET, actual = GSS_C_NO_OID_SET;
   gss_cred_id_t local = GSS_C_NO_CREDENTIAL;
+  *out = GSS_C_NO_CREDENTIAL;
+  if (actual_mechs != NULL) *actual_mechs = GSS_C_NO_OID_SET;
   OM_uint32 major = gg_local_name(minor, desired_name, &name);
   if (major == GSS_S_COMPLETE) major = gg_local_mechs(minor, desired_mechs, &mechs);
   if (major == GSS_S_COMPLETE) {
@@ -163,6 +165,10 @@ OM_uint32 gg_local_inquire_cred(OM_uint32* minor, gss_cred_id_t local, gss_name_
                               mechs != NULL ? &local_mechs : NULL));
   major = name_out(minor, major, &local_name, name);
   if (!GSS_ERROR(major)) major = gg_public_mechs(minor, local_mechs, mechs);
+  if (GSS_ERROR(major) && name != NULL) { /* no output survives a failure */
+    gg_name_free((gg_name*)*name);
+    *name = GSS_C_NO_NAME;
+  }
   gss_release_oid_set(&ignored, &local_mechs);
   return major;
 }
@@ -230,6 +236,10 @@ OM_uint32 gg_local_accept(OM_uint32* minor, gg_ctx* ctx, gss_cred_id_t local_cre
       gss_release_cred(&ignored, &delegated);
     }
   }
+  if (GSS_ERROR(major) && src_name != NULL && *src_name != GSS_C_NO_NAME) {
+    gg_name_free((gg_name*)*src_name);
+    *src_name = GSS_C_NO_NAME;
+  }
   return major;
 }
 
@@ -293,44 +303,53 @@ static void store_be32(uint8_t* p, uint32_t v) {
 
 /* MIT's token names each element's mechanism by its public OID, which would bring the import
  * back to this module; the local mechanism's OID (ours followed by krb5's) replaces it. */
+/* Each element of MIT's token: a 4-byte OID length, the OID, a 4-byte token length, the token.
+ * The size of the element at `in` (with `left` bytes from there), or 0 if it does not fit. */
+static size_t element_size(const uint8_t* in, size_t left) {
+  if (left < 8) return 0;
+  const size_t oid_len = load_be32(in);
+  if (oid_len > left - 8) return 0;
+  const size_t token_len = load_be32(in + 4 + oid_len);
+  if (token_len > left - 8 - oid_len) return 0;
+  return 8 + oid_len + token_len;
+}
+
+/* MIT's token names each element's mechanism by its public OID, which would bring the import
+ * back to this module; the local mechanism's OID (ours followed by krb5's) replaces it. */
 OM_uint32 gg_local_import_cred(OM_uint32* minor, const void* bytes, size_t len,
                                gss_cred_id_t* out) {
-  const uint8_t* in = (const uint8_t*)bytes + sizeof(kLocalCredMarker);
-  size_t left = len - sizeof(kLocalCredMarker);
-  /* At most 64 more bytes per element (our OID), and elements are at least 8 bytes. */
-  uint8_t* rewritten = malloc(left + (left / 8 + 1) * 64);
+  const uint8_t* const start = (const uint8_t*)bytes + sizeof(kLocalCredMarker);
+  const size_t total = len - sizeof(kLocalCredMarker);
+  /* First pass: every element well formed, and the size of the rewritten token. */
+  size_t rewritten_size = 0;
+  for (size_t at = 0, size; at < total; at += size) {
+    if ((size = element_size(start + at, total - at)) == 0) {
+      *minor = GG_MINOR_BAD_TOKEN;
+      gg_set_error(*minor, "gssgate: the exported credential token is cut short or malformed");
+      return GSS_S_DEFECTIVE_TOKEN;
+    }
+    gss_OID_desc oid = {load_be32(start + at), (void*)(start + at + 4)};
+    rewritten_size += size - oid.length + gg_local_mech(&oid)->length;
+  }
+  uint8_t* rewritten = malloc(rewritten_size > 0 ? rewritten_size : 1);
   if (rewritten == NULL) return gg_nomem(minor);
   size_t written = 0;
-  OM_uint32 major = GSS_S_COMPLETE;
-  while (left > 0 && major == GSS_S_COMPLETE) {
-    uint32_t oid_len = left >= 4 ? load_be32(in) : 0;
-    uint32_t token_len = 0;
-    if (left < 8 || oid_len > left - 8 || (token_len = load_be32(in + 4 + oid_len)) >
-                                              left - 8 - oid_len) {
-      major = GSS_S_DEFECTIVE_TOKEN;
-      break;
-    }
-    gss_OID_desc oid = {oid_len, (void*)(in + 4)};
+  for (size_t at = 0, size; at < total; at += size) {
+    size = element_size(start + at, total - at);
+    gss_OID_desc oid = {load_be32(start + at), (void*)(start + at + 4)};
     const gss_OID local = gg_local_mech(&oid);
     store_be32(rewritten + written, local->length);
     memcpy(rewritten + written + 4, local->elements, local->length);
     written += 4 + local->length;
-    memcpy(rewritten + written, in + 4 + oid_len, 4 + token_len);
-    written += 4 + token_len;
-    in += 8 + oid_len + token_len;
-    left -= 8 + oid_len + token_len;
+    memcpy(rewritten + written, start + at + 4 + oid.length, size - 4 - oid.length);
+    written += size - 4 - oid.length;
   }
+  gss_buffer_desc token = {written, rewritten};
+  gss_cred_id_t local = GSS_C_NO_CREDENTIAL;
+  OM_uint32 major = gg_local_status(minor, gss_import_cred(minor, &token, &local));
   if (major == GSS_S_COMPLETE) {
-    gss_buffer_desc token = {written, rewritten};
-    gss_cred_id_t local = GSS_C_NO_CREDENTIAL;
-    major = gg_local_status(minor, gss_import_cred(minor, &token, &local));
-    if (major == GSS_S_COMPLETE) {
-      *out = (gss_cred_id_t)gg_cred_from_local(minor, local);
-      if (*out == GSS_C_NO_CREDENTIAL) major = GSS_S_FAILURE;
-    }
-  } else {
-    *minor = GG_MINOR_DAEMON;
-    gg_set_error(*minor, "gssgate: the exported credential token is cut short or malformed");
+    *out = (gss_cred_id_t)gg_cred_from_local(minor, local);
+    if (*out == GSS_C_NO_CREDENTIAL) major = GSS_S_FAILURE;
   }
   free(rewritten);
   return major;

@@ -615,41 +615,57 @@ static OM_uint32 iov_local(OM_uint32* minor, gss_ctx_id_t local, Gssgate__V1__Io
   }
 }
 
-/* Puts one part of the daemon's reply where the caller wants it: a buffer the module allocates
- * (the caller asked with GSS_IOV_BUFFER_FLAG_ALLOCATE, and frees it with
- * gss_release_iov_buffer), the caller's own buffer (big enough), or, for the message of a
- * stream unwrapped, the caller's stream buffer, which the data then points into (as MIT's own
- * krb5 leaves it). */
-static OM_uint32 place_part(OM_uint32* minor, gss_iov_buffer_desc* iov, int count, int i,
-                            const ProtobufCBinaryData* part) {
-  gss_iov_buffer_desc* to = &iov[i];
-  if (to->type & GSS_IOV_BUFFER_FLAG_ALLOCATE) {
-    if (!gg_buffer_set(&to->buffer, part->data, part->len)) return gg_nomem(minor);
-    to->type |= GSS_IOV_BUFFER_FLAG_ALLOCATED;
-    return GSS_S_COMPLETE;
-  }
-  if (to->buffer.length == 0 && part->len > 0) {
+/* Where one part of the daemon's reply goes: a buffer the module allocates (the caller asked with
+ * GSS_IOV_BUFFER_FLAG_ALLOCATE, and frees it with gss_release_iov_buffer), the caller's own
+ * buffer, or, for the message of a stream unwrapped into an empty DATA buffer, the caller's
+ * stream buffer, which the data then points into (as MIT's own krb5 leaves it); PLACE_NO_ROOM:
+ * the caller's buffer is too small. */
+enum placement { PLACE_ALLOCATE, PLACE_IN_BUFFER, PLACE_IN_STREAM, PLACE_NO_ROOM };
+
+static enum placement placement_of(const gss_iov_buffer_desc* iov, int count, int i,
+                                   size_t len, int* stream) {
+  const gss_iov_buffer_desc* to = &iov[i];
+  if (to->type & GSS_IOV_BUFFER_FLAG_ALLOCATE) return PLACE_ALLOCATE;
+  if (to->buffer.length == 0 && len > 0) {
     for (int s = 0; s < count; ++s) {
       if (GSS_IOV_BUFFER_TYPE(iov[s].type) == GSS_IOV_BUFFER_TYPE_STREAM &&
-          iov[s].buffer.length >= part->len) {
-        memcpy(iov[s].buffer.value, part->data, part->len);
-        to->buffer.value = iov[s].buffer.value;
-        to->buffer.length = part->len;
-        return GSS_S_COMPLETE;
+          iov[s].buffer.length >= len) {
+        *stream = s;
+        return PLACE_IN_STREAM;
       }
     }
   }
-  if (to->buffer.length < part->len) {
-    *minor = GG_MINOR_DAEMON;
-    gg_set_error(*minor,
-                 "gssgate: IOV buffer %d holds %zu bytes and its part needs %zu; pass a larger "
-                 "buffer or GSS_IOV_BUFFER_FLAG_ALLOCATE",
-                 i, (size_t)to->buffer.length, part->len);
-    return GSS_S_FAILURE;
+  return to->buffer.length >= len ? PLACE_IN_BUFFER : PLACE_NO_ROOM;
+}
+
+/* Only called once every part has a place (iov_call checks them all first, so a part that does
+ * not fit never leaves the caller with some buffers written and others not). */
+static OM_uint32 place_part(OM_uint32* minor, gss_iov_buffer_desc* iov, int count, int i,
+                            const ProtobufCBinaryData* part) {
+  gss_iov_buffer_desc* to = &iov[i];
+  int stream = -1;
+  switch (placement_of(iov, count, i, part->len, &stream)) {
+    case PLACE_ALLOCATE:
+      if (!gg_buffer_set(&to->buffer, part->data, part->len)) return gg_nomem(minor);
+      to->type |= GSS_IOV_BUFFER_FLAG_ALLOCATED;
+      return GSS_S_COMPLETE;
+    case PLACE_IN_STREAM:
+      memcpy(iov[stream].buffer.value, part->data, part->len);
+      to->buffer.value = iov[stream].buffer.value;
+      to->buffer.length = part->len;
+      return GSS_S_COMPLETE;
+    default:
+      if (part->len > 0) memcpy(to->buffer.value, part->data, part->len);
+      to->buffer.length = part->len;
+      return GSS_S_COMPLETE;
   }
-  if (part->len > 0) memcpy(to->buffer.value, part->data, part->len);
-  to->buffer.length = part->len;
-  return GSS_S_COMPLETE;
+}
+
+/* Whether the part at `i` is one the reply fills in for the caller. */
+static int returned_part(Gssgate__V1__IovOp op, OM_uint32 type) {
+  return made_by_mechanism(op, type) ||
+         (type == GSS_IOV_BUFFER_TYPE_DATA && (op == GSSGATE__V1__IOV_OP__IOV_OP_WRAP ||
+                                                op == GSSGATE__V1__IOV_OP__IOV_OP_UNWRAP));
 }
 
 static OM_uint32 iov_call(OM_uint32* minor, gss_ctx_id_t context_handle, Gssgate__V1__IovOp op,
@@ -662,7 +678,10 @@ static OM_uint32 iov_call(OM_uint32* minor, gss_ctx_id_t context_handle, Gssgate
     return gg_local_status(minor, iov_local(minor, ctx->local, op, conf_req, qop_req, conf_state,
                                             qop_state, iov, count));
   }
-  if (iov == NULL || count < 1 || count > 64) return GSS_S_CALL_INACCESSIBLE_READ;
+  if (iov == NULL || count < 1 || count > 64) {
+    *minor = 0;
+    return GSS_S_CALL_INACCESSIBLE_READ;
+  }
   Gssgate__V1__IovBuffer* parts = calloc((size_t)count, sizeof(*parts));
   Gssgate__V1__IovBuffer** part_ptrs = calloc((size_t)count, sizeof(*part_ptrs));
   if (parts == NULL || part_ptrs == NULL) {
@@ -673,7 +692,9 @@ static OM_uint32 iov_call(OM_uint32* minor, gss_ctx_id_t context_handle, Gssgate
   for (int i = 0; i < count; ++i) {
     gssgate__v1__iov_buffer__init(&parts[i]);
     parts[i].type = GSS_IOV_BUFFER_TYPE(iov[i].type);
-    if (!lengths_only(op) && !made_by_mechanism(op, parts[i].type)) {
+    if (lengths_only(op)) {
+      parts[i].length = (uint32_t)iov[i].buffer.length; /* the sizes the lengths depend on */
+    } else if (!made_by_mechanism(op, parts[i].type)) {
       parts[i].data = gg_bin(iov[i].buffer.value, iov[i].buffer.length);
     }
     part_ptrs[i] = &parts[i];
@@ -698,6 +719,19 @@ static OM_uint32 iov_call(OM_uint32* minor, gss_ctx_id_t context_handle, Gssgate
                  count);
     major = GSS_S_FAILURE;
   }
+  for (int i = 0; i < count && !GSS_ERROR(major) && !lengths_only(op); ++i) {
+    int stream = -1;
+    const size_t len = done->buffers[i]->data.len;
+    if (returned_part(op, GSS_IOV_BUFFER_TYPE(iov[i].type)) &&
+        placement_of(iov, count, i, len, &stream) == PLACE_NO_ROOM) {
+      *minor = GG_MINOR_DAEMON;
+      gg_set_error(*minor,
+                   "gssgate: IOV buffer %d holds %zu bytes and its part needs %zu; pass a larger "
+                   "buffer or GSS_IOV_BUFFER_FLAG_ALLOCATE",
+                   i, (size_t)iov[i].buffer.length, len);
+      major = GSS_S_FAILURE;
+    }
+  }
   for (int i = 0; i < count && !GSS_ERROR(major); ++i) {
     const OM_uint32 type = GSS_IOV_BUFFER_TYPE(iov[i].type);
     if (lengths_only(op)) {
@@ -705,9 +739,7 @@ static OM_uint32 iov_call(OM_uint32* minor, gss_ctx_id_t context_handle, Gssgate
           type == GSS_IOV_BUFFER_TYPE_PADDING || type == GSS_IOV_BUFFER_TYPE_MIC_TOKEN) {
         iov[i].buffer.length = done->buffers[i]->length;
       }
-    } else if (made_by_mechanism(op, type) ||
-               (type == GSS_IOV_BUFFER_TYPE_DATA && (op == GSSGATE__V1__IOV_OP__IOV_OP_WRAP ||
-                                                      op == GSSGATE__V1__IOV_OP__IOV_OP_UNWRAP))) {
+    } else if (returned_part(op, type)) {
       major = place_part(minor, iov, count, i, &done->buffers[i]->data);
     }
   }

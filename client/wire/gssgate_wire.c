@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,8 +84,10 @@ uint32_t gssgate_wire_method_number(const char* method) {
 
 /* ---- connecting ------------------------------------------------------------------------------ */
 
-/* A fresh socket connected to conn->path, or -1 with the status filled. */
-static int open_socket(const char* path, gssgate_wire_status* status) {
+/* A fresh socket connected to `path`, or -1 with the status filled. connect() on a Unix socket
+ * waits while the listener's backlog is full (a daemon stopped or overloaded): at most
+ * `timeout_ms`, through SO_SNDTIMEO, which is then reset for the calls. */
+static int open_socket(const char* path, int timeout_ms, gssgate_wire_status* status) {
   struct sockaddr_un addr;
   memset(&addr, 0, sizeof(addr));
   addr.sun_family = AF_UNIX;
@@ -101,10 +104,17 @@ static int open_socket(const char* path, gssgate_wire_status* status) {
     set_status(status, GSSGATE_WIRE_UNAVAILABLE, "cannot make a socket: %s", strerror(errno));
     return -1;
   }
+  struct timeval wait = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof(wait));
   if (connect(fd, (struct sockaddr*)&addr, sizeof(addr)) != 0) {
     const int why = errno;
     close(fd);
-    if (why == EPROTOTYPE) {
+    if (why == EAGAIN || why == EWOULDBLOCK || why == EINPROGRESS) {
+      set_status(status, GSSGATE_WIRE_UNAVAILABLE,
+                 "gssgated's wire socket %.200s did not take the connection within %d ms (its "
+                 "backlog is full: is gssgated stopped or overloaded?)",
+                 path, timeout_ms);
+    } else if (why == EPROTOTYPE) {
       set_status(status, GSSGATE_WIRE_INVALID_ARGUMENT,
                  "%.200s is not gssgated's wire socket (it is a stream socket: gssgated's gRPC "
                  "socket?); name the .wire socket (wire_socket in gssgate.conf)",
@@ -117,6 +127,8 @@ static int open_socket(const char* path, gssgate_wire_status* status) {
     }
     return -1;
   }
+  const struct timeval forever = {0, 0};
+  (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &forever, sizeof(forever));
   /* Room in the send buffer for the largest datagram, whatever net.core.wmem_default says. */
   const int sndbuf = (int)(2 * MAX_DATAGRAM);
   (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
@@ -151,7 +163,8 @@ static int ensure_connected(gssgate_wire* conn, gssgate_wire_status* status) {
     }
   }
   if (conn->fd >= 0) return 1;
-  const int fd = open_socket(conn->path, status);
+  const int fd = open_socket(conn->path, __atomic_load_n(&conn->timeout_ms, __ATOMIC_RELAXED),
+                            status);
   if (fd < 0) return 0;
   /* The daemon released every handle of the old connection, so their releases are moot. */
   drop_queue(conn);
@@ -162,6 +175,11 @@ static int ensure_connected(gssgate_wire* conn, gssgate_wire_status* status) {
 }
 
 gssgate_wire* gssgate_wire_connect(const char* path, gssgate_wire_status* status) {
+  return gssgate_wire_connect_within(path, DEFAULT_TIMEOUT_MS, status);
+}
+
+gssgate_wire* gssgate_wire_connect_within(const char* path, int milliseconds,
+                                          gssgate_wire_status* status) {
   gssgate_wire_status ignored;
   if (status == NULL) status = &ignored;
   if (path == NULL) {
@@ -184,7 +202,7 @@ gssgate_wire* gssgate_wire_connect(const char* path, gssgate_wire_status* status
   }
   conn->fd = -1;
   conn->next_call_id = 1;
-  conn->timeout_ms = DEFAULT_TIMEOUT_MS;
+  conn->timeout_ms = milliseconds > 0 ? milliseconds : DEFAULT_TIMEOUT_MS;
   if (strlen(path) >= sizeof(conn->path)) {
     set_status(status, GSSGATE_WIRE_INVALID_ARGUMENT,
                "the wire socket path \"%.200s\" is longer than %zu bytes", path,

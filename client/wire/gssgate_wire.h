@@ -65,6 +65,12 @@ typedef struct gssgate_wire gssgate_wire;
  */
 gssgate_wire* gssgate_wire_connect(const char* path, gssgate_wire_status* status);
 
+/* The same, with `milliseconds` as the connection's timeout (gssgate_wire_set_timeout) from the
+ * start: connecting waits at most that long for a daemon whose backlog is full, as every call
+ * does for its reply. gssgate_wire_connect uses the default (30 s). */
+gssgate_wire* gssgate_wire_connect_within(const char* path, int milliseconds,
+                                          gssgate_wire_status* status);
+
 /* Closes the connection; the daemon releases every handle it made. NULL is allowed. */
 void gssgate_wire_close(gssgate_wire* conn);
 

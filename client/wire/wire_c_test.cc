@@ -3,6 +3,8 @@
 // releases riding on the next call, a fork's fresh connection, the explicit-zero flags, threads
 // sharing a connection, every error a caller can meet, and the gssgate-wire-call command.
 
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -581,6 +584,46 @@ TEST_F(WireCTest, ACallPastItsTimeoutFailsAndTheLateReplyIsSkipped) {
 // running them (not_run), and the C client makes them again with backoff until its timeout, as
 // libgssgate does: a second connection's call waits behind a call that is stuck on a stopped KDC
 // and succeeds once the KDC answers. The daemon's metrics show it was refused meanwhile.
+// A daemon that takes no connections (stopped, or its backlog full) does not hold a connect
+// forever: it gives up within the connection's timeout, saying why. (The interposer asks its
+// policy question with 1 s, at the first GSSAPI call of programs that did not opt in.)
+TEST(WireCConnectTest, AConnectToASocketThatTakesNoConnectionsGivesUpWithinItsTimeout) {
+  char dir_template[] = "/tmp/gssgate-backlog-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  const std::string path = dir + "/full.wire";
+  struct Cleanup {
+    std::string dir, path;
+    ~Cleanup() {
+      unlink(path.c_str());
+      rmdir(dir.c_str());
+    }
+  } cleanup{dir, path};
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  const int listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(listener, 0), 0);  // one pending connection fills it; nobody accepts
+  const int first = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(connect(first, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+
+  gssgate_wire_status status;
+  const auto started = std::chrono::steady_clock::now();
+  gssgate_wire* conn = gssgate_wire_connect_within(path.c_str(), 300, &status);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(conn, nullptr);
+  if (conn != nullptr) gssgate_wire_close(conn);
+  EXPECT_EQ(status.code, GSSGATE_WIRE_UNAVAILABLE);
+  EXPECT_THAT(status.message, HasSubstr("did not take the connection within 300 ms"));
+  // It waited (the connect blocked) and gave up, rather than hanging.
+  EXPECT_GE(waited, std::chrono::milliseconds(200));
+  EXPECT_LT(waited, std::chrono::seconds(20));
+  close(first);
+  close(listener);
+}
+
 TEST_F(WireCTest, ACallRefusedForTheUidsShareOfThreadsIsMadeAgainUntilItRuns) {
   restart_daemon(rules(/*root_is_admin=*/true), "max_threads = 4\n");  // one call per uid
   if (HasFatalFailure()) return;

@@ -15,6 +15,7 @@ constexpr int kMaxIovBuffers = 64;
 
 bool known_type(uint32_t type) {
   switch (type) {
+    case GSS_IOV_BUFFER_TYPE_EMPTY:  // MIT skips it
     case GSS_IOV_BUFFER_TYPE_DATA:
     case GSS_IOV_BUFFER_TYPE_HEADER:
     case GSS_IOV_BUFFER_TYPE_MECH_PARAMS:
@@ -65,6 +66,11 @@ absl::Status Service::Iov(const Call& call, const v1::IovRequest& request, v1::I
     iov[i].type = part.type();
     iov[i].buffer.length = bytes[i].size();
     iov[i].buffer.value = bytes[i].empty() ? nullptr : bytes[i].data();
+    if (op == v1::IOV_OP_WRAP_LENGTH || op == v1::IOV_OP_GET_MIC_LENGTH) {
+      // The sizes the lengths depend on (the message's, for padding), without the bytes.
+      iov[i].buffer.length = part.length();
+      iov[i].buffer.value = nullptr;
+    }
     if (bytes[i].empty() && made_by_mechanism(op, part.type())) {
       iov[i].type |= GSS_IOV_BUFFER_FLAG_ALLOCATE;
     }
