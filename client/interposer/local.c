@@ -219,12 +219,26 @@ OM_uint32 gg_local_accept(OM_uint32* minor, gg_ctx* ctx, gss_cred_id_t local_cre
                           gss_cred_id_t* delegated_cred) {
   OM_uint32 ignored;
   gss_name_t source = GSS_C_NO_NAME;
-  gss_cred_id_t delegated = GSS_C_NO_CREDENTIAL;
+  gss_cred_id_t delegated = GSS_C_NO_CREDENTIAL, acceptor = GSS_C_NO_CREDENTIAL;
   gss_OID mech = GSS_C_NO_OID;
-  OM_uint32 major = gg_local_status(
+  OM_uint32 major = GSS_S_COMPLETE;
+  if (local_cred == GSS_C_NO_CREDENTIAL && ctx->local == GSS_C_NO_CONTEXT) {
+    /* gss_accept_sec_context takes the mechanism from the token (krb5), which leads back to this
+     * module; MIT picks the local mechanism only from a credential that has it. So the first
+     * step gets the default acceptor credential of the local mechanism. */
+    major = gg_local_acquire_cred(minor, GSS_C_NO_CREDENTIAL, NULL, 0, GSS_C_NO_OID_SET,
+                                  GSS_C_ACCEPT, GSS_C_NO_CRED_STORE, &acceptor, NULL, NULL);
+    if (GSS_ERROR(major)) return major;
+    local_cred = ((gg_cred*)acceptor)->local;
+  }
+  major = gg_local_status(
       minor, gss_accept_sec_context(minor, &ctx->local, local_cred, input_token, bindings,
                                     &source, &mech, output_token, ret_flags, time_rec,
                                     delegated_cred != NULL ? &delegated : NULL));
+  if (acceptor != GSS_C_NO_CREDENTIAL) {
+    gss_release_cred(&ignored, &((gg_cred*)acceptor)->local);
+    free(acceptor);
+  }
   ctx->initiator = 0;
   if (mech_type != NULL) *mech_type = public_mech(mech);
   major = name_out(minor, major, &source, src_name);
