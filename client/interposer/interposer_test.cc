@@ -376,24 +376,8 @@ TEST_F(InterposerTest, APolicyRuleOptsAProgramInWithoutItsEnvironment) {
 // without an opt-in of its own, so a daemon that takes no connections (stopped, its backlog full)
 // must not hold them up: the program waits at most about a second, then runs MIT's own krb5.
 TEST_F(InterposerTest, APolicyQuestionToADaemonThatTakesNoConnectionsHoldsAProgramUpAtMostASecond) {
-  const std::string path = kdc_->path("full.wire");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
-  const int listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  ASSERT_GE(listener, 0);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  chmod(path.c_str(), 0666);
-  ASSERT_EQ(listen(listener, 0), 0);  // one pending connection fills it; nobody accepts
-  const int first = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  ASSERT_EQ(connect(first, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  struct Close {
-    int a, b;
-    ~Close() {
-      close(a);
-      close(b);
-    }
-  } close_both{first, listener};
+  const FullBacklogSocket full(kdc_->path("full.wire"));
+  ASSERT_TRUE(full.ok());
 
   const char script[] =
       "import gssapi, time\n"
@@ -405,7 +389,7 @@ TEST_F(InterposerTest, APolicyQuestionToADaemonThatTakesNoConnectionsHoldsAProgr
       "    print('error', type(e).__name__)\n"
       "print('waited %.1f' % (time.monotonic() - started))\n";
   absl::StatusOr<RunResult> r = run(as_uid(kClient, {"/usr/bin/python3", "-c", script}),
-                                    program_env(/*interpose=*/false, path));
+                                    program_env(/*interpose=*/false, full.path()));
   ASSERT_TRUE(r.ok()) << r.status() << " (a program hung on the policy question)";
   EXPECT_EQ(r->exit_code, 0) << r->output;
   // MIT's own krb5 answered (this uid has no ccache of its own), not the module.

@@ -591,27 +591,16 @@ TEST(WireCConnectTest, AConnectToASocketThatTakesNoConnectionsGivesUpWithinItsTi
   char dir_template[] = "/tmp/gssgate-backlog-XXXXXX";
   ASSERT_NE(mkdtemp(dir_template), nullptr);
   const std::string dir = dir_template;
-  const std::string path = dir + "/full.wire";
-  struct Cleanup {
-    std::string dir, path;
-    ~Cleanup() {
-      unlink(path.c_str());
-      rmdir(dir.c_str());
-    }
-  } cleanup{dir, path};
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
-  const int listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  ASSERT_GE(listener, 0);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  ASSERT_EQ(listen(listener, 0), 0);  // one pending connection fills it; nobody accepts
-  const int first = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  ASSERT_EQ(connect(first, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  struct RemoveDir {
+    std::string dir;
+    ~RemoveDir() { rmdir(dir.c_str()); }
+  } remove_dir{dir};
+  const FullBacklogSocket full(dir + "/full.wire");  // gone before the directory
+  ASSERT_TRUE(full.ok());
 
   gssgate_wire_status status;
   const auto started = std::chrono::steady_clock::now();
-  gssgate_wire* conn = gssgate_wire_connect_within(path.c_str(), 300, &status);
+  gssgate_wire* conn = gssgate_wire_connect_within(full.path().c_str(), 300, &status);
   const auto waited = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(conn, nullptr);
   if (conn != nullptr) gssgate_wire_close(conn);
@@ -620,8 +609,6 @@ TEST(WireCConnectTest, AConnectToASocketThatTakesNoConnectionsGivesUpWithinItsTi
   // It waited (the connect blocked) and gave up, rather than hanging.
   EXPECT_GE(waited, std::chrono::milliseconds(200));
   EXPECT_LT(waited, std::chrono::seconds(20));
-  close(first);
-  close(listener);
 }
 
 TEST_F(WireCTest, ACallRefusedForTheUidsShareOfThreadsIsMadeAgainUntilItRuns) {
