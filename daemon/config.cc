@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -236,6 +237,7 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   // clang-format off
   absl::Status s = r.check_known({"name", "uids", "users", "gids", "groups", "keytab",
                                   "client_keytab", "ccache", "usages", "principals", "cgroups",
+                                  "systemd_units", "executables", "executable_sha256",
                                   "export_context", "export_creds", "store_creds", "delegate",
                                   "accept_delegated", "admin", "impersonate",
                                   "impersonate_principals", "interpose", "max_handles",
@@ -281,10 +283,45 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  if (rule->uids.empty() && rule->gids.empty() && rule->cgroups.empty()) {
+  auto strings = [&](const char* key, auto valid, const char* what,
+                     std::vector<std::string>* out) {
+    return r.array(key, [&](const toml::node& n) {
+      if (!n.is_string() || !valid(std::string(**n.as_string()))) {
+        return error_at(source, n.source(), absl::StrCat(key, " takes ", what));
+      }
+      out->emplace_back(**n.as_string());
+      return absl::OkStatus();
+    });
+  };
+  s = strings(
+      "systemd_units",
+      [](const std::string& v) { return !v.empty() && v[0] != '/' && v.find("//") == v.npos; },
+      "systemd unit names or patterns, as systemd names them (e.g. \"apache2.service\", "
+      "\"user@1000.service/app.slice/*\")",
+      &rule->systemd_units);
+  if (!s.ok()) return s;
+  s = strings(
+      "executables", [](const std::string& v) { return !v.empty() && v[0] == '/'; },
+      "absolute paths or path patterns of executables (e.g. \"/usr/sbin/apache2\")",
+      &rule->executables);
+  if (!s.ok()) return s;
+  s = strings(
+      "executable_sha256",
+      [](const std::string& v) {
+        return v.size() == 64 && std::all_of(v.begin(), v.end(), [](char c) {
+                 return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+               });
+      },
+      "SHA-256 digests as 64 hex digits (sha256sum prints them)", &rule->executable_sha256);
+  if (!s.ok()) return s;
+  for (std::string& digest : rule->executable_sha256) digest = absl::AsciiStrToLower(digest);
+  if (rule->uids.empty() && rule->gids.empty() && rule->cgroups.empty() &&
+      rule->systemd_units.empty() && rule->executables.empty() &&
+      rule->executable_sha256.empty()) {
     return error_at(source, table.source(),
                     absl::StrCat("rule \"", rule->name,
-                                 "\" matches nobody: give uids, users, gids, groups or cgroups"));
+                                 "\" matches nobody: give uids, users, gids, groups, cgroups, "
+                                 "systemd_units, executables or executable_sha256"));
   }
 
   for (const char* key : {"keytab", "client_keytab", "ccache"}) {
@@ -453,6 +490,16 @@ std::string describe(const Config& config) {
     if (!r.cgroups.empty()) {
       absl::StrAppend(&out, " cgroups {", absl::StrJoin(r.cgroups, ", "), "}");
     }
+    if (!r.systemd_units.empty()) {
+      absl::StrAppend(&out, " systemd_units {", absl::StrJoin(r.systemd_units, ", "), "}");
+    }
+    if (!r.executables.empty()) {
+      absl::StrAppend(&out, " executables {", absl::StrJoin(r.executables, ", "), "}");
+    }
+    if (!r.executable_sha256.empty()) {
+      absl::StrAppend(&out, " executable_sha256 {", absl::StrJoin(r.executable_sha256, ", "),
+                      "}");
+    }
     if (!r.groups.empty()) absl::StrAppend(&out, " groups {", absl::StrJoin(r.groups, ", "), "}");
     absl::StrAppend(&out, "\n    usages:", r.allow_initiate ? " initiate" : "",
                     r.allow_accept ? " accept" : "", "; mechs ", mech_list(r));
@@ -481,36 +528,6 @@ std::string describe(const Config& config) {
                     grants.empty() ? "none beyond the usages" : absl::StrJoin(grants, ", "), "\n");
   }
   return out;
-}
-
-bool cgroup_matches(const std::string& pattern, const std::string& cgroup) {
-  if (fnmatch(pattern.c_str(), cgroup.c_str(), FNM_PATHNAME) == 0) return true;
-  // "PREFIX/**": the cgroups PREFIX matches and everything below them.
-  if (!absl::EndsWith(pattern, "/**")) return false;
-  const std::string base = pattern.substr(0, pattern.size() - 3);
-  for (size_t slash = cgroup.find('/', 1); slash != std::string::npos;
-       slash = cgroup.find('/', slash + 1)) {
-    if (fnmatch(base.c_str(), cgroup.substr(0, slash).c_str(), FNM_PATHNAME) == 0) return true;
-  }
-  return false;
-}
-
-const Rule* match_rule(const Config& config, uid_t uid, gid_t gid, const std::vector<gid_t>& groups,
-                       const std::string& cgroup) {
-  for (const Rule& rule : config.rules) {
-    bool by_id = std::find(rule.uids.begin(), rule.uids.end(), uid) != rule.uids.end();
-    for (gid_t g : rule.gids) {
-      by_id = by_id || g == gid || std::find(groups.begin(), groups.end(), g) != groups.end();
-    }
-    bool in_cgroup = false;
-    for (const std::string& pattern : rule.cgroups) {
-      in_cgroup = in_cgroup || (!cgroup.empty() && cgroup_matches(pattern, cgroup));
-    }
-    const bool has_ids = !rule.uids.empty() || !rule.gids.empty();
-    // Ids and cgroups together must both match; either alone selects by itself.
-    if (has_ids ? by_id && (rule.cgroups.empty() || in_cgroup) : in_cgroup) return &rule;
-  }
-  return nullptr;
 }
 
 absl::StatusOr<std::string> expand_template(const std::string& tmpl, uid_t uid) {

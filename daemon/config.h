@@ -47,8 +47,10 @@ struct DaemonSettings {
   int idle_connection_timeout_seconds = 3600;
 };
 
-// One policy rule. A caller matches when its uid is in `uids` or its gid (primary or
-// supplementary) is in `gids`; user and group names in the file are resolved to ids at load.
+// One policy rule. It selects callers by ids and by their process (policy.h, match_rule): every
+// selector given must match. By ids, a caller matches when its uid is in `uids` or its gid
+// (primary or supplementary) is in `gids`; user and group names in the file are resolved to ids
+// at load.
 struct Rule {
   std::string name;
   int line = 0;  // where the rule starts in the file
@@ -57,9 +59,15 @@ struct Rule {
   std::vector<std::string> users;   // as written, for describe()
   std::vector<std::string> groups;  // as written, for describe()
   // Cgroup v2 path patterns (cgroup_matches: a * never crosses /; a trailing /** takes every
-  // cgroup below). With ids, the caller must match both; alone, they select by themselves. For
-  // containers: "/system.slice/docker-*.scope", "/kubepods/**".
+  // cgroup below). For containers: "/system.slice/docker-*.scope", "/kubepods/**".
   std::vector<std::string> cgroups;
+  // The systemd unit the caller runs in (systemd_unit_of its cgroup), as patterns like cgroups':
+  // "apache2.service", "user@1000.service/app.slice/*".
+  std::vector<std::string> systemd_units;
+  // The caller's executable as the host sees it: absolute paths or globs ("/usr/sbin/apache2").
+  std::vector<std::string> executables;
+  // SHA-256 digests (hex) of the executable file the caller runs.
+  std::vector<std::string> executable_sha256;
 
   // Credential-store templates; %U expands to the caller's uid, %u to its user name, %% to %.
   std::optional<std::string> keytab;         // acceptor keys
@@ -117,11 +125,6 @@ absl::StatusOr<Config> load_config(const std::string& path);
 // Human-readable summary of the settings and each rule (for --check-config and the start-up log).
 std::string describe(const Config& config);
 
-// The first rule matching the caller, or null. `groups` are its supplementary gids, `cgroup` its
-// cgroup v2 path ("" if unknown: then no cgroups pattern matches).
-const Rule* match_rule(const Config& config, uid_t uid, gid_t gid, const std::vector<gid_t>& groups,
-                       const std::string& cgroup = "");
-
 // Expands %U/%u/%% in a store template for `uid`. Errors: FAILED_PRECONDITION when %u is used and
 // the uid has no user name; INVALID_ARGUMENT for an unknown %-sequence.
 absl::StatusOr<std::string> expand_template(const std::string& tmpl, uid_t uid);
@@ -133,11 +136,6 @@ bool mech_allowed(const Rule& rule, const gss::Oid& mech);
 std::string mech_label(const gss::Oid& mech);
 // The rule's mechanisms as "krb5, spnego".
 std::string mech_list(const Rule& rule);
-
-// Whether `cgroup` (a cgroup v2 path) matches `pattern`: fnmatch with FNM_PATHNAME, so a * or ?
-// never crosses a /; a pattern ending in "/**" also matches every cgroup below one its prefix
-// matches ("/kubepods/**": every pod and container under /kubepods, not /kubepods itself).
-bool cgroup_matches(const std::string& pattern, const std::string& cgroup);
 
 // True when `principal` ("name@REALM") is allowed by the rule's principal patterns.
 bool principal_allowed(const Rule& rule, const std::string& principal);

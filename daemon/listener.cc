@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -24,6 +25,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "daemon/log_format.h"
+#include "daemon/policy.h"
 #include "spdlog/spdlog.h"
 
 namespace gssgate::daemon {
@@ -53,15 +55,17 @@ int64_t euid_of(pid_t pid) {
   return -1;
 }
 
-// The connecting process, as far as the kernel lets us pin it: a pidfd for its exit and its
-// cgroup. SO_PEERCRED's pid is the process that called connect(); by accept() it may have exited
-// and, in principle, its pid been reused by another process, whose cgroup a `cgroups` rule would
-// then match. So the pidfd is opened first, the cgroup read next, and both are kept only if the
-// pidfd's process is still alive afterwards (so the pid was not reused while reading) and runs as
-// the peer's uid. Otherwise the cgroup is "" (no `cgroups` pattern matches) and there is no pidfd
-// (the connection's handles go when it closes). The same holds without pidfd_open (Linux < 5.3)
-// and for a caller that changed its effective uid after connect() (connected as root, then
-// dropped privileges): `cgroups` rules do not match such connections; uid and gid rules do.
+// The connecting process, as far as the kernel lets us pin it: a pidfd for its exit, its cgroup
+// and its executable (with the executable's digest when a rule wants one). SO_PEERCRED's pid is
+// the process that called connect(); by accept() it may have exited and, in principle, its pid
+// been reused by another process, whose cgroup or executable a rule would then match. So the
+// pidfd is opened first, everything read next, and what was read is kept only if the pidfd's
+// process is still alive afterwards (so the pid was not reused while reading) and runs as the
+// peer's uid; peer->pinned says so. Otherwise peer->unpinned_why says why not, rules that select by
+// process do not match (policy.h), and there is no pidfd (the connection's handles go when it
+// closes). The same holds without pidfd_open (Linux < 5.3), for a caller in a pid namespace the
+// daemon cannot see (SO_PEERCRED gives pid 0) and for a caller that changed its effective uid
+// after connect() (connected as root, then dropped privileges); uid and gid rules still match.
 // Linux >= 6.5 has SO_PEERPIDFD, a pidfd of the very process that connected, which closes the
 // remaining window (reuse before pidfd_open by a process of the same uid): it is tried first.
 // Debian 12 runs 6.1, where it fails with ENOPROTOOPT and pidfd_open is used.
@@ -77,25 +81,74 @@ int peer_pidfd(int socket_fd, pid_t pid) {
   return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
 }
 
-void pin_process(int socket_fd, const ucred& cred, int* pidfd, std::string* cgroup) {
+// The executable of `pid`: its path as this mount namespace resolves it, and, with `digest`, the
+// SHA-256 of the file it runs (opened through /proc/PID/exe, so a replaced or deleted file on disk
+// and a path only the process's own mount namespace has do not matter).
+void read_executable(pid_t pid, bool digest, Peer* peer) {
+  const std::string link = absl::StrCat("/proc/", pid, "/exe");
+  char path[PATH_MAX];
+  const ssize_t n = readlink(link.c_str(), path, sizeof(path) - 1);
+  if (n < 0) {
+    peer->exe_why = absl::StrCat("gssgated cannot read ", link, " (", std::strerror(errno),
+                                 "; it needs to run as root or with CAP_SYS_PTRACE)");
+    return;
+  }
+  peer->exe.assign(path, static_cast<size_t>(n));
+  if (!digest) return;
+  const int fd = open(link.c_str(), O_RDONLY | O_CLOEXEC);
+  struct stat st {};
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    peer->exe_why = absl::StrCat("gssgated cannot open ", link, " to hash it (",
+                                 fd < 0 ? std::strerror(errno) : "not a regular file", ")");
+    if (fd >= 0) close(fd);
+    return;
+  }
+  absl::StatusOr<std::string> sha256 = executable_sha256(fd, st);
+  close(fd);
+  if (sha256.ok()) {
+    peer->exe_sha256 = *std::move(sha256);
+  } else {
+    peer->exe_why = absl::StrCat("gssgated cannot hash ", peer->exe, ": ", sha256.status().message());
+  }
+}
+
+void pin_process(int socket_fd, const ucred& cred, bool digest, int* pidfd, Peer* peer) {
+  *pidfd = -1;
+  if (cred.pid == 0) {
+    peer->unpinned_why =
+        "its pid is 0: it runs in a pid namespace gssgated cannot see (run gssgated in the host's "
+        "pid namespace, e.g. hostPID: true in Kubernetes)";
+    return;
+  }
   *pidfd = peer_pidfd(socket_fd, cred.pid);
-  cgroup->clear();
-  if (*pidfd < 0) return;  // gone already (ESRCH), or Linux < 5.3 (ENOSYS)
-  // Both reads first, the liveness check last: if the pidfd's process is still alive after
-  // them, the pid was not reused while reading, so both came from that process.
-  std::string read = cgroup_of(cred.pid);
+  if (*pidfd < 0) {  // gone already (ESRCH), or Linux < 5.3 (ENOSYS)
+    peer->unpinned_why = absl::StrCat("gssgated could not pin pid ", cred.pid, " (pidfd: ",
+                                      std::strerror(errno), ")");
+    return;
+  }
+  // Every read first, the liveness check last: if the pidfd's process is still alive after them,
+  // the pid was not reused while reading, so all came from that process.
+  Peer read;
+  read.cgroup = cgroup_of(cred.pid);
+  read_executable(cred.pid, digest, &read);
   const int64_t euid = euid_of(cred.pid);
   pollfd exited{*pidfd, POLLIN, 0};
   if (poll(&exited, 1, 0) != 0 || euid != static_cast<int64_t>(cred.uid)) {
     spdlog::debug(
         "pid {} of a uid={} connection has exited or is another uid's now; its "
-        "cgroup is not used",
+        "cgroup and executable are not used",
         cred.pid, cred.uid);
     close(*pidfd);
     *pidfd = -1;
+    peer->unpinned_why = absl::StrCat("pid ", cred.pid,
+                                      " exited, or changed its uid, before gssgated could read it");
     return;
   }
-  *cgroup = std::move(read);
+  peer->pinned = true;
+  peer->cgroup = std::move(read.cgroup);
+  peer->exe = std::move(read.exe);
+  peer->exe_sha256 = std::move(read.exe_sha256);
+  peer->exe_why = std::move(read.exe_why);
 }
 
 // Connection ids: unique in the process, never reused (see accept_one).
@@ -338,8 +391,8 @@ void Listener::accept_one() {
       close(fd);
       if (pidfd >= 0) close(pidfd);
     };
-    Admission admission = has_rule_ ? has_rule_(peer) : Admission::kRule;
-    if (admission == Admission::kNoRule) {
+    Admission admission = has_rule_ ? has_rule_(peer) : Admission{};
+    if (admission.verdict == Admission::kNoRule) {
       // The cheapest refusal for a flood of callers without a rule: nothing else is looked up.
       bool full = false;
       {
@@ -352,12 +405,12 @@ void Listener::accept_one() {
         continue;
       }
     }
-    // A rule may match by cgroup, read through the pidfd.
-    pin_process(fd, cred, &pidfd, &peer.cgroup);
-    if (admission == Admission::kNeedsCgroup && !peer.cgroup.empty()) {
+    // A rule may match by the process (cgroup, unit, executable), read through the pidfd.
+    pin_process(fd, cred, admission.digest, &pidfd, &peer);
+    if (admission.verdict == Admission::kNeedsProcess && peer.pinned) {
       admission = has_rule_(peer);
     }
-    const bool ruleless = admission != Admission::kRule;
+    const bool ruleless = admission.verdict != Admission::kRule;
     int ruled_open = 0, ruleless_open = 0, held = 0;
     {
       absl::MutexLock lock(&mu_);
@@ -430,9 +483,11 @@ void Listener::accept_one() {
       pev.data.u64 = peer.connection | kPidTag;
       epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &pev);
     }
-    spdlog::debug("connection {} from uid={} gid={} pid={} cgroup={} (fd {}){}", peer.connection,
-                  peer.uid, peer.gid, peer.pid, peer.cgroup.empty() ? "-" : log_value(peer.cgroup),
-                  fd, ruleless ? "; no rule matches: closed after its call" : "");
+    spdlog::debug("connection {} from uid={} gid={} pid={} cgroup={} exe={} (fd {}){}",
+                  peer.connection, peer.uid, peer.gid, peer.pid,
+                  peer.cgroup.empty() ? "-" : log_value(peer.cgroup),
+                  peer.exe.empty() ? "-" : log_value(peer.exe), fd,
+                  ruleless ? "; no rule matches: closed after its call" : "");
     hand_off_(fd);
   }
 }

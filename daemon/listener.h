@@ -30,19 +30,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "daemon/config.h"
+#include "daemon/peer.h"
 
 namespace gssgate::daemon {
-
-// Who is calling, as the kernel saw it when the connection was made.
-struct Peer {
-  uid_t uid = 0;
-  gid_t gid = 0;
-  pid_t pid = 0;
-  std::vector<gid_t> groups;  // supplementary groups
-  uint64_t connection = 0;    // unique per accepted connection, never reused
-  // The process's cgroup v2 path at connect ("0::" line of /proc/PID/cgroup); "" if unreadable.
-  std::string cgroup;
-};
 
 class Listener {
  public:
@@ -68,9 +58,14 @@ class Listener {
   // its one call (answered PERMISSION_DENIED by the service) and is closed kRulelessLifetime after
   // accept; at most kMaxRuleless such connections are open at once, more are closed at accept. So
   // callers without a rule cannot take the slots of callers with one.
-  // kNeedsCgroup: no rule matches by ids, but a rule with `cgroups` might once the cgroup is known
-  // (the peer is asked about first without it, so a refusal costs no pidfd or /proc read).
-  enum class Admission { kRule, kNoRule, kNeedsCgroup };
+  // kNeedsProcess: no rule matches by ids, but a rule that selects by process (cgroup, unit,
+  // executable) might once the process is read (the peer is asked about first without it, so a
+  // refusal costs no pidfd or /proc read). `digest`: some rule matches by executable_sha256, so
+  // the executable is hashed when the process is read.
+  struct Admission {
+    enum Verdict { kRule, kNoRule, kNeedsProcess } verdict = kRule;
+    bool digest = false;
+  };
   using HasRule = std::function<Admission(const Peer&)>;
   void start(std::function<void(int fd)> hand_off, GoneCallback on_gone,
              HasRule has_rule = nullptr);

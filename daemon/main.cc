@@ -36,6 +36,7 @@
 #include "daemon/handle_table.h"
 #include "daemon/health_service.h"
 #include "daemon/listener.h"
+#include "daemon/policy.h"
 #include "daemon/log_format.h"
 #include "daemon/metrics.h"
 #include "daemon/sd_notify.h"
@@ -269,13 +270,14 @@ int serve(const std::string& config_path) {
   auto has_rule = [&service](const Peer& peer) {
     // The policy of this moment; a later reload applies to later connections.
     std::shared_ptr<const Config> policy = service.config();
-    if (match_rule(*policy, peer.uid, peer.gid, peer.groups, peer.cgroup)) {
-      return Listener::Admission::kRule;
-    }
-    const bool by_cgroup = std::any_of(policy->rules.begin(), policy->rules.end(),
-                                       [](const Rule& r) { return !r.cgroups.empty(); });
-    return peer.cgroup.empty() && by_cgroup ? Listener::Admission::kNeedsCgroup
-                                            : Listener::Admission::kNoRule;
+    Listener::Admission admission;
+    admission.digest = wants_executable_digest(*policy);
+    if (match_rule(*policy, peer).rule != nullptr) return admission;
+    const bool by_process = std::any_of(policy->rules.begin(), policy->rules.end(),
+                                        [](const Rule& r) { return uses_process_matchers(r); });
+    admission.verdict = !peer.pinned && by_process ? Listener::Admission::kNeedsProcess
+                                                   : Listener::Admission::kNoRule;
+    return admission;
   };
   (*listener)->start([&server](int fd) { grpc::AddInsecureChannelFromFd(server.get(), fd); },
                      on_gone, has_rule);

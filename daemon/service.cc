@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "daemon/log_format.h"
+#include "daemon/policy.h"
 #include "spdlog/spdlog.h"
 
 namespace gssgate::daemon {
@@ -33,18 +34,26 @@ std::shared_ptr<const Config> Service::config() const {
 
 absl::StatusOr<Call> Service::begin(const Peer& peer, const char* rpc) const {
   std::shared_ptr<const Config> config = this->config();
-  const Rule* rule = match_rule(*config, peer.uid, peer.gid, peer.groups, peer.cgroup);
+  const RuleMatch match = match_rule(*config, peer);
+  const Rule* rule = match.rule;
   if (rule == nullptr) {
     // WhoAmI grants nothing and its refusal tells nothing; the interposer module asks it in every
     // program that loads it without an opt-in of its own (is this program opted in by policy?),
     // so its refusals are debug lines, not one warning per GSSAPI program on the host.
     spdlog::log(std::string_view(rpc) == "WhoAmI" ? spdlog::level::debug : spdlog::level::warn,
-                "audit op={} uid={} gid={} pid={} cgroup={} outcome=denied reason=\"no policy rule\"",
-                rpc, peer.uid, peer.gid, peer.pid, log_value(peer.cgroup));
-    return absl::PermissionDeniedError(
-        absl::StrCat("no policy rule for uid ", peer.uid, " (gid ", peer.gid,
-                     peer.cgroup.empty() ? "" : absl::StrCat(", cgroup ", peer.cgroup), ") in ",
-                     config->path, "; an administrator must add a [[rule]] for this caller"));
+                "audit op={} uid={} gid={} pid={} cgroup={} exe={} outcome=denied reason=\"no "
+                "policy rule\"{}",
+                rpc, peer.uid, peer.gid, peer.pid, log_value(peer.cgroup), log_value(peer.exe),
+                match.why_not.empty() ? "" : absl::StrCat(" why=", log_value(match.why_not)));
+    return absl::PermissionDeniedError(absl::StrCat(
+        "no policy rule for uid ", peer.uid, " (gid ", peer.gid,
+        peer.cgroup.empty() ? "" : absl::StrCat(", cgroup ", peer.cgroup),
+        peer.exe.empty() ? "" : absl::StrCat(", executable ", peer.exe), ") in ", config->path,
+        match.why_not.empty()
+            ? ""
+            : absl::StrCat("; rules that select by process cannot match this caller: ",
+                           match.why_not),
+        "; an administrator must add a [[rule]] for this caller"));
   }
   return Call{peer, std::move(config), rule, Owner{peer.uid, peer.connection}, sealer_.get()};
 }

@@ -8,6 +8,8 @@ packages=(
   build-essential cmake pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libkrb5-dev libspdlog-dev libtomlplusplus-dev
+  # SHA-256 of callers' executables (executable_sha256 rules)
+  libssl-dev
   # the C client of the wire protocol (client/wire/): no C++ runtime, no gRPC
   libprotobuf-c-dev protobuf-c-compiler
   # tests and benchmarks

@@ -234,6 +234,9 @@ int cmd_whoami(const Args&, const std::shared_ptr<Connection>& conn, Output& out
   for (uint32_t g : w.groups) groups.push_back(std::to_string(g));
   out.num("uid", w.uid).num("gid", w.gid).num("pid", static_cast<uint64_t>(w.pid));
   out.list("groups", groups).str("cgroup", w.cgroup.empty() ? "(unknown)" : w.cgroup);
+  out.str("systemd_unit", w.systemd_unit.empty() ? "(none)" : w.systemd_unit);
+  out.str("executable", w.executable.empty() ? "(unknown)" : w.executable);
+  if (!w.executable_sha256.empty()) out.str("executable_sha256", w.executable_sha256);
   out.str("rule", w.rule).list("grants", w.grants);
   out.list("principals",
            w.principals.empty() ? std::vector<std::string>{"any in the stores"} : w.principals);

@@ -20,6 +20,9 @@ WhoAmIResult whoami(const std::shared_ptr<Connection>& connection) {
   out.pid = reply.pid();
   out.groups.assign(reply.groups().begin(), reply.groups().end());
   out.cgroup = reply.cgroup();
+  out.executable = reply.executable();
+  out.systemd_unit = reply.systemd_unit();
+  out.executable_sha256 = reply.executable_sha256();
   out.rule = reply.rule();
   out.grants.assign(reply.grants().begin(), reply.grants().end());
   out.principals.assign(reply.principals().begin(), reply.principals().end());

@@ -1,4 +1,5 @@
 #include "daemon/handlers/common.h"
+#include "daemon/policy.h"
 
 namespace gssgate::daemon {
 
@@ -26,6 +27,9 @@ absl::Status Service::WhoAmI(const Call& call, const v1::WhoAmIRequest&, v1::Who
   reply->set_pid(call.peer.pid);
   for (gid_t g : call.peer.groups) reply->add_groups(g);
   reply->set_cgroup(call.peer.cgroup);
+  reply->set_executable(call.peer.exe);
+  reply->set_systemd_unit(systemd_unit_of(call.peer.cgroup));
+  reply->set_executable_sha256(call.peer.exe_sha256);
   reply->set_rule(rule.name);
   for (std::string& g : grants_of(rule)) reply->add_grants(std::move(g));
   for (const std::string& p : rule.principals) reply->add_principals(p);

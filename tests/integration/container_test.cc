@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/fixtures/cgroup.h"
 #include "tests/fixtures/gssgated_process.h"
 #include "tests/integration/gss_test_util.h"
 
@@ -26,31 +27,14 @@ using ::testing::Not;
 constexpr uid_t kContainerUid = 60031;
 constexpr gid_t kGroup = 60000;
 
-// Where the cgroup v2 hierarchy is mounted ("" if nowhere).
-std::string cgroup2_mount() {
-  std::ifstream mounts("/proc/mounts");
-  std::string device, path, type;
-  std::string rest;
-  while (mounts >> device >> path >> type && std::getline(mounts, rest)) {
-    if (type == "cgroup2") return path;
-  }
-  return "";
-}
-
-// A cgroup of its own for the "container", as runtimes make one, where this machine lets us (cgroup
-// v2 mounted and writable); removed when the test ends. Otherwise rules match by uid only.
-struct ContainerCgroup {
-  explicit ContainerCgroup(std::string cgroup_name)
-      : root(cgroup2_mount()), name(std::move(cgroup_name)) {
-    made = !root.empty() && mkdir(path().c_str(), 0755) == 0;
+// A cgroup of its own for the "container", as runtimes make one, where this machine lets us;
+// otherwise rules match by uid only.
+struct ContainerCgroup : TestCgroup {
+  explicit ContainerCgroup(std::string cgroup_name) : TestCgroup(std::move(cgroup_name)) {
     if (!made) {
       std::cerr << "note: no writable cgroup v2 hierarchy here; the rule matches by uid only\n";
     }
   }
-  ~ContainerCgroup() {
-    if (made) rmdir(path().c_str());
-  }
-  std::string path() const { return root + "/" + name; }
   // The rule for the container's uid (and its cgroup, where it has one), with `extra` lines.
   std::string rule(const std::string& service_keytab, const std::string& client_keytab,
                    const std::string& extra) const {
@@ -59,8 +43,6 @@ struct ContainerCgroup {
                         "usages = [\"initiate\", \"accept\"]\nkeytab = \"", service_keytab,
                         "\"\nclient_keytab = \"", client_keytab, "\"\n", extra);
   }
-  std::string root, name;
-  bool made = false;
 };
 
 TEST_F(RealmTest, ACallerInAContainerSeesOnlyTheSocketAndIsKnownByItsHostIdentity) {

@@ -1,0 +1,60 @@
+#pragma once
+
+// daemon/policy: which rule a caller gets, decided in one place. A rule selects callers by ids
+// (uids, users, gids, groups) and by what the daemon read of the connecting process at accept
+// (peer.h): its cgroup, the systemd unit that cgroup belongs to, its executable's path and the
+// SHA-256 of that file. Every selector a rule gives must match; a rule with process selectors
+// never matches a caller whose process could not be pinned (it fails closed, and the denial says
+// why). The model is the SPIFFE SPIRE agent's unix workload attestor; docs/policy.md has the
+// operator's view.
+//
+// Thread-safety: everything here may be called from any thread.
+
+#include <sys/stat.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "daemon/config.h"
+#include "daemon/peer.h"
+
+namespace gssgate::daemon {
+
+// Whether the rule selects by anything read from the caller's process.
+bool uses_process_matchers(const Rule& rule);
+// Whether any rule of the policy needs the executable's digest.
+bool wants_executable_digest(const Config& config);
+
+// The outcome of matching a caller against the rules.
+struct RuleMatch {
+  const Rule* rule = nullptr;  // the first rule whose selectors all match; null if none
+  // With no rule: why rules that select by process could not match this caller although its ids
+  // would have let them ("its pid is 0: ..."), "" if that was not the reason.
+  std::string why_not;
+};
+RuleMatch match_rule(const Config& config, const Peer& peer);
+
+// The systemd unit a cgroup v2 path belongs to, with the cgroups below the unit's own:
+// the path from its first component that names a service or scope ("/system.slice/apache2.service"
+// → "apache2.service"; "/user.slice/user-1000.slice/user@1000.service/app.slice/x.service" →
+// "user@1000.service/app.slice/x.service"). "" when no component does (a slice, or a container
+// runtime's own tree such as /kubepods/...).
+std::string systemd_unit_of(const std::string& cgroup);
+
+// Whether `cgroup` (a cgroup v2 path, or a unit path from systemd_unit_of) matches `pattern`:
+// fnmatch with FNM_PATHNAME, so a * or ? never crosses a /; a pattern ending in "/**" also
+// matches every path below one its prefix matches ("/kubepods/**": every pod and container under
+// /kubepods, not /kubepods itself).
+bool cgroup_matches(const std::string& pattern, const std::string& cgroup);
+// Whether `path` (an executable) matches `pattern`: exact, or an fnmatch glob where * never
+// crosses a / ("/usr/lib/jvm/*/bin/java").
+bool executable_matches(const std::string& pattern, const std::string& path);
+
+// The SHA-256 (lowercase hex) of the open regular file `fd` whose fstat is `st`, cached by
+// device, inode, size and modification time: a file is hashed again only when one of them
+// changes. The cache holds at most kMaxCachedDigests files (when full, it starts over). Errors:
+// INTERNAL when the file cannot be read.
+inline constexpr size_t kMaxCachedDigests = 1024;
+absl::StatusOr<std::string> executable_sha256(int fd, const struct stat& st);
+
+}  // namespace gssgate::daemon

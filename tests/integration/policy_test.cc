@@ -1,0 +1,153 @@
+// Issue 17, part 2: the rule matchers that read the caller's process (daemon/policy.h), against a
+// real gssgated and real caller processes: the executable by path and by digest (copies of one
+// binary, one of them altered), identity pinned at accept across an exec, the systemd unit of a
+// real cgroup, and a daemon that cannot see its callers' pids.
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fixtures/cgroup.h"
+#include "tests/fixtures/gssgated_process.h"
+#include "tests/integration/gss_test_util.h"
+
+namespace gssgate::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+class PolicyMatchersTest : public RealmTest {
+ protected:
+  // A copy of gssgate-test-caller at `dir`/gssgate-test-caller (+ `extra` bytes at its end: an
+  // ELF file runs the same with bytes appended, and has another digest).
+  std::string copy_caller(const std::string& dir, const std::string& extra = "") {
+    const fs::path to = fs::path(kdc_->path(dir)) / "gssgate-test-caller";
+    fs::create_directories(to.parent_path());
+    fs::copy_file(caller_path(), to, fs::copy_options::overwrite_existing);
+    if (!extra.empty()) std::ofstream(to, std::ios::app) << extra;
+    return to.string();
+  }
+  static std::string caller_path() { return GssgatedProcess::caller_path(); }
+  // The SHA-256 of `path` as coreutils computes it (an oracle independent of the daemon's).
+  static std::string sha256sum(const std::string& path) {
+    auto r = run({"/usr/bin/sha256sum", path}, {});
+    if (!r.ok() || r->exit_code != 0) return "";
+    return std::vector<std::string>(absl::StrSplit(r->output, ' '))[0];
+  }
+  // One WhoAmI over the wire socket by the program at `exe` (arguments after it).
+  static std::string whoami(const std::vector<std::string>& argv) {
+    auto r = run(argv, {{"PATH", "/usr/bin:/bin"}});
+    return r.ok() ? r->output : std::string(r.status().message());
+  }
+  std::string rule(const std::string& name, const std::string& selectors) const {
+    return absl::StrCat("[[rule]]\nname = \"", name, "\"\n", selectors,
+                        "usages = [\"initiate\"]\nclient_keytab = \"", client_keytab_, "\"\n\n");
+  }
+};
+
+TEST_F(PolicyMatchersTest, ExecutablesMatchByPathAndDigestsByContent) {
+  const std::string allowed = copy_caller("bins/allowed");
+  const std::string other = copy_caller("bins/other");
+  const std::string altered = copy_caller("bins/altered", "altered");
+  const std::string digest = sha256sum(caller_path());
+  ASSERT_EQ(digest.size(), 64u);
+  ASSERT_NE(sha256sum(altered), digest);
+  auto d = GssgatedProcess::start(
+      *kdc_, rule("by-path", absl::StrCat("executables = [\"", kdc_->path("bins/allowed"),
+                                         "/*\"]\n")) +
+                 rule("by-digest", absl::StrCat("executable_sha256 = [\"", digest, "\"]\n")));
+  ASSERT_TRUE(d.ok()) << d.status();
+  const std::string wire = (*d)->wire_socket();
+
+  // The path selects the first copy; the digest takes any copy with the same bytes.
+  EXPECT_EQ(whoami({allowed, "--wire-whoami", wire}),
+            absl::StrCat("OK rule=by-path executable=", allowed, " unit=\n"));
+  EXPECT_EQ(whoami({other, "--wire-whoami", wire}),
+            absl::StrCat("OK rule=by-digest executable=", other, " unit=\n"));
+  // The same program with one change matches neither, and the refusal names the executable.
+  const std::string refused = whoami({altered, "--wire-whoami", wire});
+  EXPECT_THAT(refused, StartsWith("RPC code=7 no policy rule for uid 0"));
+  EXPECT_THAT(refused, HasSubstr(absl::StrCat("executable ", altered, ")")));
+  EXPECT_THAT((*d)->log(), HasSubstr(absl::StrCat("exe=\"", altered, "\" outcome=denied")));
+
+  // gRPC callers are matched the same way: the CLI is neither copy.
+  auto cli = run({GSSGATE_CLI_PATH_FOR_TESTS, "--socket", (*d)->socket(), "whoami"},
+                 {{"PATH", "/usr/bin:/bin"}});
+  ASSERT_TRUE(cli.ok()) << cli.status();
+  EXPECT_NE(cli->exit_code, 0);
+  EXPECT_THAT(cli->output, HasSubstr(absl::StrCat("executable ", GSSGATE_CLI_PATH_FOR_TESTS)));
+  EXPECT_TRUE((*d)->stop_cleanly().ok());
+}
+
+// The identity a connection has is the one its process had at accept: after an exec the new
+// program keeps the connection and the rule, while its own new connections get its own.
+TEST_F(PolicyMatchersTest, IdentityIsPinnedAtAcceptAcrossAnExec) {
+  const std::string first = copy_caller("bins/first");
+  const std::string second = copy_caller("bins/second");
+  auto d = GssgatedProcess::start(
+      *kdc_, rule("first-only", absl::StrCat("executables = [\"", first, "\"]\n")));
+  ASSERT_TRUE(d.ok()) << d.status();
+  const std::string wire = (*d)->wire_socket();
+  const std::string both = whoami({first, "--wire-whoami", wire, "--then-exec", second});
+  const std::string line = absl::StrCat("OK rule=first-only executable=", first, " unit=\n");
+  EXPECT_EQ(both, line + line) << "the second line is the exec'd program's call";
+  const std::string own = whoami({second, "--wire-whoami", wire});
+  EXPECT_THAT(own, StartsWith("RPC code=7 no policy rule"));
+  EXPECT_THAT(own, HasSubstr(absl::StrCat("executable ", second, ")")));
+  EXPECT_TRUE((*d)->stop_cleanly().ok());
+}
+
+TEST_F(PolicyMatchersTest, SystemdUnitsMatchTheUnitOfTheCallersCgroup) {
+  const TestCgroup unit(absl::StrCat("gssgate-test-", getpid(), ".service"));
+  if (!unit.made) {
+    GTEST_SKIP() << "no writable cgroup v2 hierarchy here (cgroup2 mounted at \"" << unit.root
+                 << "\"), so no process can be put in a unit's cgroup";
+  }
+  const std::string caller = copy_caller("bins/unit");
+  auto d = GssgatedProcess::start(
+      *kdc_, rule("the-unit", absl::StrCat("systemd_units = [\"", unit.name, "\"]\n")));
+  ASSERT_TRUE(d.ok()) << d.status();
+  const std::string wire = (*d)->wire_socket();
+  const std::string inside =
+      whoami({"/bin/sh", "-c", unit.enter() + "exec \"$0\" --wire-whoami \"$1\"", caller, wire});
+  EXPECT_EQ(inside, absl::StrCat("OK rule=the-unit executable=", caller, " unit=", unit.name,
+                                 "\n"));
+  const std::string outside = whoami({caller, "--wire-whoami", wire});
+  EXPECT_THAT(outside, StartsWith("RPC code=7 no policy rule"));
+  EXPECT_TRUE((*d)->stop_cleanly().ok());
+}
+
+// A daemon in a pid namespace of its own gets pid 0 for callers outside it: it cannot pin their
+// process, so rules that select by process fail closed (and say why), while a rule by uid holds.
+TEST_F(PolicyMatchersTest, ACallerWhosePidTheDaemonCannotSeeMatchesNoProcessRule) {
+  const std::string caller = copy_caller("bins/outside");
+  GssgatedOptions options;
+  options.own_pid_namespace = true;
+  auto d = GssgatedProcess::start(
+      *kdc_, rule("by-exe", absl::StrCat("executables = [\"", caller, "\"]\n")), options);
+  ASSERT_TRUE(d.ok()) << d.status();
+  const std::string refused = whoami({caller, "--wire-whoami", (*d)->wire_socket()});
+  EXPECT_THAT(refused, StartsWith("RPC code=7 no policy rule for uid 0"));
+  EXPECT_THAT(refused,
+              HasSubstr("rules that select by process cannot match this caller: its pid is 0"));
+  EXPECT_THAT(refused, HasSubstr("hostPID"));
+
+  ASSERT_TRUE((*d)->reload(rule("by-exe", absl::StrCat("executables = [\"", caller, "\"]\n")) +
+                           rule("by-uid", "uids = [0]\n"))
+                  .ok());
+  ASSERT_TRUE((*d)->wait_for_log("2 rule(s)"));
+  EXPECT_EQ(whoami({caller, "--wire-whoami", (*d)->wire_socket()}),
+            "OK rule=by-uid executable= unit=\n");
+  EXPECT_TRUE((*d)->stop_cleanly().ok());
+}
+
+}  // namespace
+}  // namespace gssgate::testing
