@@ -119,6 +119,47 @@ absl::StatusOr<std::string> hash_file(int fd) {
 
 }  // namespace
 
+bool grants(const Rule& rule, Right right) {
+  switch (right) {
+    case Right::kInitiate: return rule.allow_initiate;
+    case Right::kAccept: return rule.allow_accept;
+    case Right::kExportContext: return rule.allow_export_context;
+    case Right::kExportCreds: return rule.allow_export_creds;
+    case Right::kStoreCreds: return rule.allow_store_creds;
+    case Right::kDelegate: return rule.allow_delegate;
+    case Right::kAcceptDelegated: return rule.allow_accept_delegated;
+    case Right::kImpersonate: return rule.allow_impersonate;
+    case Right::kAdmin: return rule.admin;
+    case Right::kInterpose: return rule.interpose;
+  }
+  return false;
+}
+
+const char* right_name(Right right) {
+  switch (right) {
+    case Right::kInitiate: return "initiate";
+    case Right::kAccept: return "accept";
+    case Right::kExportContext: return "export_context";
+    case Right::kExportCreds: return "export_creds";
+    case Right::kStoreCreds: return "store_creds";
+    case Right::kDelegate: return "delegate";
+    case Right::kAcceptDelegated: return "accept_delegated";
+    case Right::kImpersonate: return "impersonate";
+    case Right::kAdmin: return "admin";
+    case Right::kInterpose: return "interpose";
+  }
+  return "?";
+}
+
+std::string refusal(const Rule& rule, uid_t uid, Right right, absl::string_view what) {
+  const char* name = right_name(right);
+  const bool usage = right == Right::kInitiate || right == Right::kAccept;
+  return absl::StrCat("policy rule \"", rule.name, "\" does not grant ", name, " to uid ", uid,
+                      " (needed for ", what, "); an administrator can ",
+                      usage ? absl::StrCat("add \"", name, "\" to its usages")
+                            : absl::StrCat("set ", name, " = true in it"));
+}
+
 bool uses_process_matchers(const Rule& rule) {
   return !rule.cgroups.empty() || !rule.systemd_units.empty() || !rule.executables.empty() ||
          !rule.executable_sha256.empty();

@@ -15,10 +15,38 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "daemon/config.h"
 #include "daemon/peer.h"
 
 namespace gssgate::daemon {
+
+// What a rule grants, one right per key of the policy file.
+enum class Right {
+  kInitiate,         // usages = ["initiate"]
+  kAccept,           // usages = ["accept"]
+  kExportContext,    // export_context
+  kExportCreds,      // export_creds
+  kStoreCreds,       // store_creds
+  kDelegate,         // delegate
+  kAcceptDelegated,  // accept_delegated
+  kImpersonate,      // impersonate
+  kAdmin,            // admin
+  kInterpose,        // interpose
+};
+inline constexpr Right kAllRights[] = {
+    Right::kInitiate,    Right::kAccept,          Right::kExportContext, Right::kExportCreds,
+    Right::kStoreCreds,  Right::kDelegate,        Right::kAcceptDelegated, Right::kImpersonate,
+    Right::kAdmin,       Right::kInterpose};
+bool grants(const Rule& rule, Right right);
+// The right's word in the policy file and in WhoAmI's grants: "initiate", "export_context", ...
+const char* right_name(Right right);
+// The text of a refusal of `right` to `uid` under `rule`, needed for `what` ("exporting
+// security contexts"): which rule, what it lacks, and how an administrator grants it —
+// "policy rule \"web\" does not grant export_context to uid 33 (needed for exporting security
+// contexts); an administrator can set export_context = true in it". Handlers refuse through
+// require() (handlers/common.h), which also writes the audit line.
+std::string refusal(const Rule& rule, uid_t uid, Right right, absl::string_view what);
 
 // Whether the rule selects by anything read from the caller's process.
 bool uses_process_matchers(const Rule& rule);

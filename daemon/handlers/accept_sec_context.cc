@@ -15,7 +15,8 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
 
 absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRequest& request,
                                   v1::AcceptSecContextReply* reply, bool once) {
-  GSSGATE_RETURN_IF_ERROR(require_usage(call, gss::CredUsage::kAccept, "accept"));
+  GSSGATE_RETURN_IF_ERROR(
+      require(call, Right::kAccept, "accept", "accepting security contexts"));
   GSSGATE_ASSIGN_OR_RETURN(StepEntries entries,
                            step_entries(table(), call, request.context(), request.creds()));
   std::shared_ptr<Entry>& cred_entry = entries.cred;

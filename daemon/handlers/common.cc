@@ -342,8 +342,14 @@ std::shared_ptr<Entry> imported_context_entry(const Owner& owner, std::string_vi
 }
 
 std::string export_binding(const Call& call) {
-  return absl::StrCat("uid=", call.owner.uid, " rule=", call.rule->name,
-                      call.rule->cgroups.empty() ? "" : absl::StrCat(" cgroup=", call.peer.cgroup));
+  // What the rule selects by beyond ids is part of the binding: two callers one rule admits by a
+  // pattern (two containers' cgroups, two programs) cannot use each other's tokens.
+  const Rule& rule = *call.rule;
+  const bool by_cgroup = !rule.cgroups.empty() || !rule.systemd_units.empty();
+  const bool by_exe = !rule.executables.empty() || !rule.executable_sha256.empty();
+  return absl::StrCat("uid=", call.owner.uid, " rule=", rule.name,
+                      by_cgroup ? absl::StrCat(" cgroup=", call.peer.cgroup) : "",
+                      by_exe ? absl::StrCat(" exe=", call.peer.exe) : "");
 }
 
 std::string loggable_name(const gss::NameHandle& name, const v1::Name& wire) {
@@ -502,25 +508,17 @@ absl::Status check_impersonation(const Call& call, const gss::NameHandle& name,
   if (!status->ok()) return absl::OkStatus();
   *principal = display_of(mn);
   *checked = checked_name(std::move(mn), *principal);
+  GSSGATE_RETURN_IF_ERROR(
+      require(call, Right::kImpersonate, "impersonate", absl::StrCat("impersonating ", *principal)));
   if (impersonation_allowed(*call.rule, *principal)) return absl::OkStatus();
-  audit(call, "impersonate", absl::StrCat("name=", log_value(*principal)), "denied");
-  return absl::PermissionDeniedError(absl::StrCat(
-      "policy rule \"", call.rule->name, "\" does not allow impersonating ", *principal,
-      call.rule->allow_impersonate ? " (not in impersonate_principals)"
-                                   : " (an administrator can set impersonate = true)"));
+  return deny(call, "impersonate",
+              absl::StrCat("policy rule \"", call.rule->name, "\" does not allow impersonating ",
+                           *principal, " (not in impersonate_principals)"));
 }
 
-absl::Status require_usage(const Call& call, gss::CredUsage usage, const char* op) {
-  bool granted =
-      usage == gss::CredUsage::kInitiate ? call.rule->allow_initiate : call.rule->allow_accept;
-  if (granted) return absl::OkStatus();
-  audit(call, op,
-        absl::StrCat("reason=",
-                     log_value(absl::StrCat("rule does not grant ", gss::to_string(usage)))),
-        "denied");
-  return absl::PermissionDeniedError(absl::StrCat("policy rule \"", call.rule->name,
-                                                  "\" does not grant ", gss::to_string(usage),
-                                                  " to uid ", call.peer.uid));
+absl::Status require(const Call& call, Right right, const char* op, absl::string_view what) {
+  if (grants(*call.rule, right)) return absl::OkStatus();
+  return deny(call, op, refusal(*call.rule, call.peer.uid, right, what));
 }
 
 absl::Status default_creds(Service& service, const Call& call, gss::CredUsage usage,
@@ -597,15 +595,12 @@ absl::Status check_acquire(const Call& call, const CredRequest& request, const c
         rule.allow_initiate ? "keytab" : "ccache", "); ask for usage \"", granted, "\"")};
     return absl::OkStatus();
   }
-  if (initiate && !rule.allow_initiate) {
-    return deny(call, op,
-                absl::StrCat("policy rule \"", rule.name, "\" does not grant initiate to uid ",
-                             call.peer.uid));
+  if (initiate) {
+    GSSGATE_RETURN_IF_ERROR(
+        require(call, Right::kInitiate, op, "acquiring initiator credentials"));
   }
-  if (accept && !rule.allow_accept) {
-    return deny(call, op,
-                absl::StrCat("policy rule \"", rule.name, "\" does not grant accept to uid ",
-                             call.peer.uid));
+  if (accept) {
+    GSSGATE_RETURN_IF_ERROR(require(call, Right::kAccept, op, "acquiring acceptor credentials"));
   }
 
   // The principal named, where the ccache choice or the rule's principal patterns need it.

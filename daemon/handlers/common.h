@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "daemon/log_format.h"
 #include "daemon/owner_stores.h"
+#include "daemon/policy.h"
 #include "daemon/service.h"
 #include "lib/gss/context.h"
 #include "lib/gss/cred.h"
@@ -135,8 +136,10 @@ absl::StatusOr<std::string> settle_step(HandleTable& table, const Call& call,
 void complete_names_to_proto(const Call& call, Entry& context, v1::Name* initiator,
                              v1::Name* target);
 
-// PERMISSION_DENIED (and an audit line) unless the caller's rule grants `usage`.
-absl::Status require_usage(const Call& call, gss::CredUsage usage, const char* op);
+// The one way a handler refuses a right the caller's rule lacks: OK when the rule grants `right`;
+// else an audit line (`op`, the reason) and PERMISSION_DENIED with refusal()'s text, which names
+// the rule, the right, `what` needed it, and how an administrator grants it.
+absl::Status require(const Call& call, Right right, const char* op, absl::string_view what);
 
 // What a keytab holds (principals and kvnos; never keys), through a fresh krb5 context.
 absl::StatusOr<std::vector<gss::KeytabEntry>> keytab_entries(const std::string& keytab);
@@ -174,9 +177,10 @@ std::shared_ptr<Entry> imported_context_entry(const Owner& owner, std::string_vi
                                               gss::GssStatus* status);
 
 // What a sealed credential or exported-context token is bound to: the uid that exported it, the
-// rule it exported under and, when that rule selects by cgroup, the caller's cgroup. A token is
-// good only for the same caller under the same rule (a reload that moves the caller to another
-// rule, or a process in another container of the same uid, cannot use it).
+// rule it exported under and, when that rule selects by cgroup or unit, the caller's cgroup, and
+// by executable, the caller's executable. A token is good only for the same caller under the same
+// rule (a reload that moves the caller to another rule, a process in another container of the
+// same uid, or another program a rule admits by a pattern, cannot use it).
 std::string export_binding(const Call& call);
 // The longest an exported credential token stays good (less when the credential expires sooner).
 inline constexpr OM_uint32 kMaxExportedCredSeconds = 24 * 3600;

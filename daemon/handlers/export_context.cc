@@ -12,13 +12,10 @@ absl::Status Service::ExportContext(const Call& call, const v1::ExportContextReq
   // answers never differ between someone else's handle and random bytes.
   GSSGATE_ASSIGN_OR_RETURN(auto entry,
                            table().find(call.owner, request.context(), HandleKind::kContext));
-  if (!call.rule->allow_export_context) {
-    audit(call, "export_context", "reason=\"rule does not allow export_context\"", "denied");
-    return absl::PermissionDeniedError(
-        absl::StrCat("policy rule \"", call.rule->name,
-                     "\" does not allow exporting security contexts (their session keys would "
-                     "leave the daemon); an administrator can set export_context = true"));
-  }
+  GSSGATE_RETURN_IF_ERROR(require(call, Right::kExportContext, "export_context",
+                                  "exporting security contexts, whose session keys would leave "
+                                  "the daemon"));
+
   std::string token;
   gss::GssStatus status;
   {

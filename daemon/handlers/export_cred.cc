@@ -13,12 +13,9 @@ namespace gssgate::daemon {
 // to the exporting uid: for anyone else it is useless (ImportCred refuses it).
 absl::Status Service::ExportCred(const Call& call, const v1::ExportCredRequest& request,
                                  v1::ExportCredReply* reply) {
-  if (!call.rule->allow_export_creds) {
-    audit(call, "export_cred", "reason=\"rule does not allow export_creds\"", "denied");
-    return absl::PermissionDeniedError(absl::StrCat(
-        "policy rule \"", call.rule->name,
-        "\" does not allow exporting credentials; an administrator can set export_creds = true"));
-  }
+  GSSGATE_RETURN_IF_ERROR(
+      require(call, Right::kExportCreds, "export_cred", "exporting credentials"));
+
   if (sealer() == nullptr) return absl::UnavailableError("credential export is unavailable");
   GSSGATE_ASSIGN_OR_RETURN(auto entry,
                            table().find(call.owner, request.creds(), HandleKind::kCred));

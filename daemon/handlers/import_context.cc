@@ -9,13 +9,9 @@ namespace gssgate::daemon {
 // overflow, leaks and 4 GiB allocations in krb5 1.20). Only where the rule allows export_context.
 absl::Status Service::ImportContext(const Call& call, const v1::ImportContextRequest& request,
                                     v1::ImportContextReply* reply) {
-  if (!call.rule->allow_export_context) {
-    audit(call, "import_context", "reason=\"rule does not allow export_context\"", "denied");
-    return absl::PermissionDeniedError(absl::StrCat(
-        "policy rule \"", call.rule->name,
-        "\" does not allow importing security contexts (export_context = false); an administrator "
-        "can set export_context = true"));
-  }
+  GSSGATE_RETURN_IF_ERROR(
+      require(call, Right::kExportContext, "import_context", "importing security contexts"));
+
   absl::StatusOr<std::string> mac = sealer() != nullptr ? sealer()->mac(request.token())
                                                         : absl::UnavailableError("no sealing key");
   if (!mac.ok() || !take_exported_context(call.owner.uid, export_binding(call), *mac)) {

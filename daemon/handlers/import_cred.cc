@@ -11,12 +11,9 @@ namespace gssgate::daemon {
 // the caller. A token exported by another uid is refused like an altered one (DEFECTIVE_TOKEN).
 absl::Status Service::ImportCred(const Call& call, const v1::ImportCredRequest& request,
                                  v1::ImportCredReply* reply) {
-  if (!call.rule->allow_export_creds) {
-    return deny(call, "import_cred",
-                absl::StrCat("policy rule \"", call.rule->name,
-                             "\" does not allow exporting or importing credentials; an "
-                             "administrator can set export_creds = true"));
-  }
+  GSSGATE_RETURN_IF_ERROR(
+      require(call, Right::kExportCreds, "import_cred", "importing credentials"));
+
   if (sealer() == nullptr) return absl::UnavailableError("credential import is unavailable");
   absl::StatusOr<std::string> token =
       sealer()->open(request.token(), absl::StrCat("gssgate-cred-v2 ", export_binding(call)));
@@ -60,10 +57,12 @@ absl::Status Service::ImportCred(const Call& call, const v1::ImportCredRequest& 
     return absl::OkStatus();
   }
   if (info.usage != gss::CredUsage::kAccept) {
-    GSSGATE_RETURN_IF_ERROR(require_usage(call, gss::CredUsage::kInitiate, "import_cred"));
+    GSSGATE_RETURN_IF_ERROR(
+        require(call, Right::kInitiate, "import_cred", "importing initiator credentials"));
   }
   if (info.usage != gss::CredUsage::kInitiate) {
-    GSSGATE_RETURN_IF_ERROR(require_usage(call, gss::CredUsage::kAccept, "import_cred"));
+    GSSGATE_RETURN_IF_ERROR(
+        require(call, Right::kAccept, "import_cred", "importing acceptor credentials"));
   }
   auto entry = std::make_shared<Entry>(call.owner, HandleKind::kCred);
   entry->cred = std::move(cred);

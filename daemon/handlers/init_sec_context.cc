@@ -8,7 +8,8 @@ namespace gssgate::daemon {
 // later step removes it (GSSAPI has deleted the context).
 absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextRequest& request,
                                      v1::InitSecContextReply* reply) {
-  GSSGATE_RETURN_IF_ERROR(require_usage(call, gss::CredUsage::kInitiate, "init"));
+  GSSGATE_RETURN_IF_ERROR(
+      require(call, Right::kInitiate, "init", "initiating security contexts"));
   GSSGATE_ASSIGN_OR_RETURN(gss::Oid mech, oid_field(request.mech(), "mech"));
   if (!request.has_target()) return absl::InvalidArgumentError("target is required");
   const bool first = request.context().empty();

@@ -1,16 +1,16 @@
 #include "daemon/handlers/common.h"
+#include "lib/util/status_macros.h"
 
 namespace gssgate::daemon {
 
 // The caller's handles, or (admin) everyone's; never their ids.
 absl::Status Service::ListHandles(const Call& call, const v1::ListHandlesRequest& request,
                                   v1::ListHandlesReply* reply) {
-  if (request.all() && !call.rule->admin) {
-    audit(call, "list_handles", "reason=\"all handles need admin\"", "denied");
-    return absl::PermissionDeniedError(
-        absl::StrCat("listing every caller's handles needs admin = true; policy rule \"",
-                     call.rule->name, "\" does not grant it to uid ", call.peer.uid));
+  if (request.all()) {
+    GSSGATE_RETURN_IF_ERROR(
+        require(call, Right::kAdmin, "list_handles", "listing every caller's handles"));
   }
+
   const uid_t uid = call.peer.uid;
   for (const HandleTable::Listed& h : table().list(request.all() ? nullptr : &uid)) {
     v1::HandleInfo* info = reply->add_handles();

@@ -1,15 +1,12 @@
 #include "daemon/handlers/common.h"
+#include "lib/util/status_macros.h"
 
 namespace gssgate::daemon {
 
 // Re-reads the policy (as SIGHUP does), for an admin caller.
 absl::Status Service::Reload(const Call& call, const v1::ReloadRequest&, v1::ReloadReply* reply) {
-  if (!call.rule->admin) {
-    audit(call, "reload", "reason=\"rule does not grant admin\"", "denied");
-    return absl::PermissionDeniedError(
-        absl::StrCat("reloading the policy needs admin = true; policy rule \"", call.rule->name,
-                     "\" does not grant it to uid ", call.peer.uid));
-  }
+  GSSGATE_RETURN_IF_ERROR(require(call, Right::kAdmin, "reload", "reloading the policy"));
+
   if (!runtime().reload) return absl::UnavailableError("this daemon cannot reload");
   absl::StatusOr<size_t> rules = runtime().reload();
   if (!rules.ok()) {

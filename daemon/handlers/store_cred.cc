@@ -13,14 +13,11 @@ namespace gssgate::daemon {
 absl::Status Service::StoreCred(const Call& call, const v1::StoreCredRequest& request,
                                 v1::StoreCredReply* reply) {
   const Rule& rule = *call.rule;
-  if (!rule.allow_store_creds) {
-    audit(call, "store_cred", "reason=\"rule does not allow store_creds\"", "denied");
-    return absl::PermissionDeniedError(absl::StrCat(
-        "policy rule \"", rule.name,
-        "\" does not allow storing credentials; an administrator can set store_creds = true"));
-  }
+  GSSGATE_RETURN_IF_ERROR(require(call, Right::kStoreCreds, "store_cred", "storing credentials"));
+
   // A ccache holds initiator credentials: only a rule that grants initiate has one.
-  GSSGATE_RETURN_IF_ERROR(require_usage(call, gss::CredUsage::kInitiate, "store_cred"));
+  GSSGATE_RETURN_IF_ERROR(
+      require(call, Right::kInitiate, "store_cred", "storing credentials into a ccache"));
   GSSGATE_ASSIGN_OR_RETURN(gss::CredUsage usage, usage_from_proto(request.usage()));
   GSSGATE_ASSIGN_OR_RETURN(gss::Oid mech, oid_field(request.mech(), "mech"));
   GSSGATE_ASSIGN_OR_RETURN(auto entry,
@@ -35,12 +32,10 @@ absl::Status Service::StoreCred(const Call& call, const v1::StoreCredRequest& re
                            caller_ccache(call, info.name ? display_of(info.name) : std::string()));
   for (const auto& [key, value] : request.store()) {
     if (key != "ccache" || value != ccache) {
-      audit(call, "store_cred",
-            absl::StrCat("reason=", log_value(absl::StrCat("store element ", key, " not granted"))),
-            "denied");
-      return absl::PermissionDeniedError(
-          absl::StrCat("store element ", key, "=", value, " is not granted by policy rule \"",
-                       rule.name, "\" (credentials can be stored only into ", ccache, ")"));
+      return deny(call, "store_cred",
+                  absl::StrCat("store element ", key, "=", value,
+                               " is not granted by policy rule \"", rule.name,
+                               "\" (credentials can be stored only into ", ccache, ")"));
     }
   }
   // Recorded before the store, so an acquisition racing it finds the name; the record needs real

@@ -3,22 +3,6 @@
 
 namespace gssgate::daemon {
 
-namespace {
-// The rule's grants, in the words the policy file uses.
-std::vector<std::string> grants_of(const Rule& rule) {
-  std::vector<std::string> out;
-  if (rule.allow_initiate) out.push_back("initiate");
-  if (rule.allow_accept) out.push_back("accept");
-  if (rule.allow_export_context) out.push_back("export_context");
-  if (rule.allow_export_creds) out.push_back("export_creds");
-  if (rule.allow_store_creds) out.push_back("store_creds");
-  if (rule.allow_impersonate) out.push_back("impersonate");
-  if (rule.admin) out.push_back("admin");
-  if (rule.interpose) out.push_back("interpose");
-  return out;
-}
-}  // namespace
-
 // How the daemon sees the caller: kernel identity, matched rule, what it grants.
 absl::Status Service::WhoAmI(const Call& call, const v1::WhoAmIRequest&, v1::WhoAmIReply* reply) {
   const Rule& rule = *call.rule;
@@ -31,7 +15,9 @@ absl::Status Service::WhoAmI(const Call& call, const v1::WhoAmIRequest&, v1::Who
   reply->set_systemd_unit(systemd_unit_of(call.peer.cgroup));
   reply->set_executable_sha256(call.peer.exe_sha256);
   reply->set_rule(rule.name);
-  for (std::string& g : grants_of(rule)) reply->add_grants(std::move(g));
+  for (Right right : kAllRights) {
+    if (grants(rule, right)) reply->add_grants(right_name(right));
+  }
   for (const std::string& p : rule.principals) reply->add_principals(p);
   auto add_store = [&](const char* key, const std::optional<std::string>& tmpl) {
     if (!tmpl) return;

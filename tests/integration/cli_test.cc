@@ -102,8 +102,14 @@ TEST_F(CliTest, ErrorsSayWhatToDoWithDocumentedExitCodes) {
 
   RunResult all = gssgate(kWebUid, {"handles", "--all"});
   EXPECT_EQ(all.exit_code, 4) << all.output;
-  EXPECT_THAT(all.output, HasSubstr("needs admin = true"));
+  EXPECT_THAT(all.output, HasSubstr("(needed for listing every caller's handles); an "
+                                    "administrator can set admin = true"));
   EXPECT_EQ(gssgate(kWebUid, {"reload"}).exit_code, 4);
+  // Every refusal of a right goes one way: with an audit line (these two once had none).
+  EXPECT_THAT(daemon_->log(), HasSubstr(absl::StrCat("audit op=list_handles uid=", kWebUid)));
+  EXPECT_THAT(daemon_->log(),
+              HasSubstr("reason=\"policy rule \\\"web\\\" does not grant admin to uid"));
+  EXPECT_THAT(daemon_->log(), HasSubstr(absl::StrCat("audit op=reload uid=", kWebUid)));
 
   // A GSSAPI failure: a token that is no Kerberos token.
   RunResult bad = gssgate(kWebUid, {"accept", "AAAA"});
@@ -182,7 +188,7 @@ TEST_F(CliTest, MetricsCountCallsOutcomesDenialsAndKdcErrorsForAdminsOnly) {
 
   RunResult denied = gssgate(kWebUid, {"metrics"});
   EXPECT_EQ(denied.exit_code, 4) << denied.output;
-  EXPECT_THAT(denied.output, HasSubstr("metrics need admin = true"));
+  EXPECT_THAT(denied.output, HasSubstr("does not grant admin to uid"));
 
   RunResult m = gssgate(0, {"metrics"});
   ASSERT_EQ(m.exit_code, 0) << m.output;

@@ -685,7 +685,7 @@ TEST_F(ClientTest, MakeLocalIsDeniedWithoutExportContextAndTheContextStaysInTheD
     client.make_local();
     FAIL() << "make_local() must need export_context = true";
   } catch (const PermissionDenied& e) {
-    EXPECT_THAT(e.what(), HasSubstr("does not allow exporting security contexts"));
+    EXPECT_THAT(e.what(), HasSubstr("does not grant export_context"));
   }
   EXPECT_FALSE(client.is_local());
   EXPECT_EQ(server.decrypt(client.encrypt("still in gssgated")), "still in gssgated");

@@ -165,7 +165,8 @@ TEST_F(DaemonServerTest, JsonLogLinesCarryStructuredAuditFields) {
               HasSubstr(absl::StrCat("\"audit\": {\"op\": \"acquire\", \"uid\": \"", kUser, "\"")));
   EXPECT_THAT(daemon_->log(),
               HasSubstr("\"reason\": \"policy rule \\\"user\\\" does not grant initiate to uid "
-                        "60011\", \"outcome\": \"denied\"}}"));
+                        "60011 (needed for acquiring initiator credentials); an administrator can "
+                        "add \\\"initiate\\\" to its usages\", \"outcome\": \"denied\"}}"));
 }
 
 TEST_F(DaemonServerTest, ServesASocketPassedBySystemdSocketActivation) {

@@ -778,13 +778,13 @@ TEST_F(DaemonTest, ExportIsRefusedUnlessTheRuleAllowsItAndTheTokenWorksInProcess
   if (HasFatalFailure()) return;
   Answer refused = ask(*b, "export " + b_ctx);
   EXPECT_THAT(refused.line, StartsWith("RPC code=7 "));
-  EXPECT_THAT(refused.line, HasSubstr("does not allow exporting security contexts"));
+  EXPECT_THAT(refused.line, HasSubstr("does not grant export_context to uid"));
   EXPECT_EQ(ask(*b, absl::StrCat("wrap ", b_ctx, " ", hex("x"), " 1")).kind, "OK")
       << "a refused export leaves the context in place";
   // Importing is refused too: the daemon would parse a caller-made serialized context.
   Answer import_refused = ask(*b, "import " + hex("any bytes"));
   EXPECT_THAT(import_refused.line, StartsWith("RPC code=7 "));
-  EXPECT_THAT(import_refused.line, HasSubstr("does not allow importing security contexts"));
+  EXPECT_THAT(import_refused.line, HasSubstr("(needed for importing security contexts); an administrator can set export_context = true"));
 
   auto e = caller(kExporterUid);
   ASSERT_TRUE(e);
@@ -1409,7 +1409,7 @@ TEST_F(DaemonTest, AnExportedCredentialImportsOnlyForTheUidThatExportedIt) {
   // is also sealed to uid and rule: AnExportedCredentialIsBoundToItsRule...).
   Answer stolen = ask(*b, "importcred " + token);
   EXPECT_THAT(stolen.line, StartsWith("RPC code=7 ")) << stolen.line;
-  EXPECT_THAT(stolen.line, HasSubstr("does not allow exporting or importing credentials"));
+  EXPECT_THAT(stolen.line, HasSubstr("does not grant export_creds"));
 
   Answer mine = ask(*e2, "importcred " + token);
   ASSERT_EQ(mine.kind, "OK") << mine.line;
@@ -1457,7 +1457,7 @@ TEST_F(DaemonTest, AnExportedCredentialIsBoundToItsRuleAndImportNeedsTheRulesGra
   with_exporter_rule("exporter", "");
   Answer no_grant = ask(*e, "importcred " + token);
   EXPECT_THAT(no_grant.line, StartsWith("RPC code=7 "));
-  EXPECT_THAT(no_grant.line, HasSubstr("does not allow exporting or importing credentials"));
+  EXPECT_THAT(no_grant.line, HasSubstr("does not grant export_creds"));
   // Its own rule, export_creds, but accept only: the initiator credential is refused.
   {
     std::string text = rules();
