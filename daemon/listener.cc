@@ -69,6 +69,10 @@ int64_t euid_of(pid_t pid) {
 // Linux >= 6.5 has SO_PEERPIDFD, a pidfd of the very process that connected, which closes the
 // remaining window (reuse before pidfd_open by a process of the same uid): it is tried first.
 // Debian 12 runs 6.1, where it fails with ENOPROTOOPT and pidfd_open is used.
+// The executable read here is what the process runs at accept, not at connect: a program that
+// connects and execs a trusted binary before gssgated accepts is judged as that binary. Rules by
+// executable therefore narrow what a uid's programs get; they are no boundary against code that
+// can run as that uid (docs/policy.md).
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77  // include/uapi/asm-generic/socket.h, Linux 6.5
 #endif
@@ -78,38 +82,76 @@ int peer_pidfd(int socket_fd, pid_t pid) {
   if (getsockopt(socket_fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0) {
     return pidfd;
   }
+  // Only a kernel without SO_PEERPIDFD falls back to the pid: on one with it, a failure means the
+  // peer is gone, and its pid may already be another process's.
+  if (errno != ENOPROTOOPT) return -1;
   return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
 }
 
-// The executable of `pid`: its path as this mount namespace resolves it, and, with `digest`, the
-// SHA-256 of the file it runs (opened through /proc/PID/exe, so a replaced or deleted file on disk
-// and a path only the process's own mount namespace has do not matter).
+// Why gssgated could not read `path` of another process (errno `error`).
+std::string cannot_read(const std::string& path, int error) {
+  return absl::StrCat(
+      "gssgated cannot read ", path, " (", std::strerror(error),
+      error == EACCES || error == EPERM ? "; it needs to run as root or with CAP_SYS_PTRACE)" : ")");
+}
+
+// The executable of `pid` (see peer.h): its path, kept only when the file at that path in
+// gssgated's mount namespace is the very file the process runs (readlink gives the path in the
+// process's own mount namespace, where it may have mounted anything over a trusted path), and,
+// with `digest`, the SHA-256 of that file, read through /proc/PID/exe (so a path only the
+// process's mount namespace has, as in a container, does not matter).
 void read_executable(pid_t pid, bool digest, Peer* peer) {
+  // In a user namespace of its own a process holds CAP_SYS_ADMIN over itself and may set what
+  // /proc/PID/exe shows (prctl PR_SET_MM_MAP's exe_fd, Linux >= 5.9) to any file it can open, a
+  // trusted program's included.
+  const std::string ns = absl::StrCat("/proc/", pid, "/ns/user");
+  struct stat theirs {}, ours {};
+  if (stat(ns.c_str(), &theirs) != 0) {
+    peer->exe_why = cannot_read(ns, errno);
+    return;
+  }
+  if (stat("/proc/self/ns/user", &ours) != 0 || theirs.st_dev != ours.st_dev ||
+      theirs.st_ino != ours.st_ino) {
+    peer->exe_why =
+        "it runs in a user namespace of its own, where a process can choose what its executable "
+        "appears to be (prctl PR_SET_MM_MAP), so rules by executable cannot match it";
+    return;
+  }
   const std::string link = absl::StrCat("/proc/", pid, "/exe");
+  const int fd = open(link.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    peer->exe_why = cannot_read(link, errno);
+    return;
+  }
+  struct stat st {};
   char path[PATH_MAX];
   const ssize_t n = readlink(link.c_str(), path, sizeof(path) - 1);
-  if (n < 0) {
-    peer->exe_why = absl::StrCat("gssgated cannot read ", link, " (", std::strerror(errno),
-                                 "; it needs to run as root or with CAP_SYS_PTRACE)");
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || n <= 0) {
+    peer->exe_why = absl::StrCat("gssgated cannot read ", link);
+    close(fd);
     return;
   }
-  peer->exe.assign(path, static_cast<size_t>(n));
-  if (!digest) return;
-  const int fd = open(link.c_str(), O_RDONLY | O_CLOEXEC);
-  struct stat st {};
-  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    peer->exe_why = absl::StrCat("gssgated cannot open ", link, " to hash it (",
-                                 fd < 0 ? std::strerror(errno) : "not a regular file", ")");
-    if (fd >= 0) close(fd);
-    return;
-  }
-  absl::StatusOr<std::string> sha256 = executable_sha256(fd, st);
-  close(fd);
-  if (sha256.ok()) {
-    peer->exe_sha256 = *std::move(sha256);
+  const std::string shown(path, static_cast<size_t>(n));
+  struct stat at_path {};
+  if (stat(shown.c_str(), &at_path) == 0 && at_path.st_dev == st.st_dev &&
+      at_path.st_ino == st.st_ino) {
+    peer->exe = shown;
   } else {
-    peer->exe_why = absl::StrCat("gssgated cannot hash ", peer->exe, ": ", sha256.status().message());
+    peer->exe_why = absl::StrCat(
+        "its executable, ", log_value(shown),
+        " in its own view, is not the file at that path for gssgated (another mount namespace, "
+        "as in a container, or the file was replaced or deleted since the program started)");
   }
+  if (digest) {
+    absl::StatusOr<std::string> sha256 = executable_sha256(fd, st);
+    if (sha256.ok()) {
+      peer->exe_sha256 = *std::move(sha256);
+    } else {
+      peer->exe_why = absl::StrCat("gssgated cannot hash ", log_value(shown), ": ",
+                                   sha256.status().message());
+    }
+  }
+  close(fd);
 }
 
 void pin_process(int socket_fd, const ucred& cred, bool digest, int* pidfd, Peer* peer) {

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "daemon/config.h"
 #include "daemon/peer.h"
+#include "daemon/policy.h"
 
 namespace gssgate::daemon {
 
@@ -53,19 +54,13 @@ class Listener {
   // `closed`: the connection ended (else its process exited and the connection may live on in a
   // child that inherited it).
   using GoneCallback = std::function<void(const Peer&, bool closed, const std::string& why)>;
-  // `has_rule` (optional) says whether the policy has a rule for a caller. A connection of a
+  // `has_rule` (optional; policy.h, admit) says whether the policy has a rule for a caller, asked
+  // again once the process has been read when it answers kNeedsProcess. A connection of a
   // caller without one is not counted in max_connections or max_connections_per_uid: it may make
   // its one call (answered PERMISSION_DENIED by the service) and is closed kRulelessLifetime after
   // accept; at most kMaxRuleless such connections are open at once, more are closed at accept. So
   // callers without a rule cannot take the slots of callers with one.
-  // kNeedsProcess: no rule matches by ids, but a rule that selects by process (cgroup, unit,
-  // executable) might once the process is read (the peer is asked about first without it, so a
-  // refusal costs no pidfd or /proc read). `digest`: some rule matches by executable_sha256, so
-  // the executable is hashed when the process is read.
-  struct Admission {
-    enum Verdict { kRule, kNoRule, kNeedsProcess } verdict = kRule;
-    bool digest = false;
-  };
+  using Admission = ::gssgate::daemon::Admission;
   using HasRule = std::function<Admission(const Peer&)>;
   void start(std::function<void(int fd)> hand_off, GoneCallback on_gone,
              HasRule has_rule = nullptr);

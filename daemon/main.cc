@@ -269,15 +269,7 @@ int serve(const std::string& config_path) {
   };
   auto has_rule = [&service](const Peer& peer) {
     // The policy of this moment; a later reload applies to later connections.
-    std::shared_ptr<const Config> policy = service.config();
-    Listener::Admission admission;
-    admission.digest = wants_executable_digest(*policy);
-    if (match_rule(*policy, peer).rule != nullptr) return admission;
-    const bool by_process = std::any_of(policy->rules.begin(), policy->rules.end(),
-                                        [](const Rule& r) { return uses_process_matchers(r); });
-    admission.verdict = !peer.pinned && by_process ? Listener::Admission::kNeedsProcess
-                                                   : Listener::Admission::kNoRule;
-    return admission;
+    return admit(*service.config(), peer);
   };
   (*listener)->start([&server](int fd) { grpc::AddInsecureChannelFromFd(server.get(), fd); },
                      on_gone, has_rule);

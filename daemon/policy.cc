@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 #include <openssl/evp.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 
@@ -48,39 +50,54 @@ bool process_matches(const Rule& rule, const Peer& peer, std::string* why) {
       return false;
     }
   }
-  if (rule.executables.empty() && rule.executable_sha256.empty()) return true;
-  if (peer.exe.empty()) {
-    *why = peer.exe_why.empty() ? "its executable is unknown" : peer.exe_why;
-    return false;
-  }
-  if (!rule.executables.empty() &&
-      !any_of(rule.executables,
-              [&](const std::string& p) { return executable_matches(p, peer.exe); })) {
-    return false;
+  if (!rule.executables.empty()) {
+    if (peer.exe.empty()) {
+      *why = peer.exe_why.empty() ? "its executable is unknown" : peer.exe_why;
+      return false;
+    }
+    if (!any_of(rule.executables,
+                [&](const std::string& p) { return executable_matches(p, peer.exe); })) {
+      return false;
+    }
   }
   if (rule.executable_sha256.empty()) return true;
   if (peer.exe_sha256.empty()) {
-    *why = peer.exe_why.empty() ? "the digest of its executable is unknown" : peer.exe_why;
+    // Pinned, with no reason for a missing digest: none was wanted when it connected (the rules
+    // that match by digest came with a later reload).
+    *why = peer.exe_why.empty()
+               ? "its connection was made before rules matched by executable_sha256 (reconnect)"
+               : peer.exe_why;
     return false;
   }
   return std::find(rule.executable_sha256.begin(), rule.executable_sha256.end(),
                    peer.exe_sha256) != rule.executable_sha256.end();
 }
 
+// What identifies a file's content without reading it. The change time is the one that counts:
+// a file's owner can set its modification time back (utimensat), but every write sets the change
+// time to the present, and nobody can set it back.
 struct FileKey {
   dev_t dev;
   ino_t ino;
   off_t size;
-  int64_t mtime_sec;
-  int64_t mtime_nsec;
+  int64_t mtime_sec, mtime_nsec;
+  int64_t ctime_sec, ctime_nsec;
+  explicit FileKey(const struct stat& st)
+      : dev(st.st_dev),
+        ino(st.st_ino),
+        size(st.st_size),
+        mtime_sec(st.st_mtim.tv_sec),
+        mtime_nsec(st.st_mtim.tv_nsec),
+        ctime_sec(st.st_ctim.tv_sec),
+        ctime_nsec(st.st_ctim.tv_nsec) {}
+  auto tied() const {
+    return std::tie(dev, ino, size, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec);
+  }
   template <typename H>
   friend H AbslHashValue(H h, const FileKey& k) {
-    return H::combine(std::move(h), k.dev, k.ino, k.size, k.mtime_sec, k.mtime_nsec);
+    return H::combine(std::move(h), k.tied());
   }
-  friend bool operator==(const FileKey& a, const FileKey& b) {
-    return std::tie(a.dev, a.ino, a.size, a.mtime_sec, a.mtime_nsec) ==
-           std::tie(b.dev, b.ino, b.size, b.mtime_sec, b.mtime_nsec);
-  }
+  friend bool operator==(const FileKey& a, const FileKey& b) { return a.tied() == b.tied(); }
 };
 
 absl::Mutex digests_mu;
@@ -90,6 +107,7 @@ absl::flat_hash_map<FileKey, std::string>& digests() ABSL_EXCLUSIVE_LOCKS_REQUIR
 }
 
 absl::StatusOr<std::string> hash_file(int fd) {
+  // No partial result survives an error: OpenSSL's failures and read errors alike end here.
   EVP_MD_CTX* md = EVP_MD_CTX_new();
   if (md == nullptr || EVP_DigestInit_ex(md, EVP_sha256(), nullptr) != 1) {
     EVP_MD_CTX_free(md);
@@ -106,13 +124,17 @@ absl::StatusOr<std::string> hash_file(int fd) {
       return absl::InternalError(absl::StrCat("cannot read the executable: ", std::strerror(error)));
     }
     if (n == 0) break;
-    EVP_DigestUpdate(md, buf, static_cast<size_t>(n));
+    if (EVP_DigestUpdate(md, buf, static_cast<size_t>(n)) != 1) {
+      EVP_MD_CTX_free(md);
+      return absl::InternalError("SHA-256 failed (OpenSSL)");
+    }
     offset += n;
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_DigestFinal_ex(md, digest, &len);
+  const bool done = EVP_DigestFinal_ex(md, digest, &len) == 1;
   EVP_MD_CTX_free(md);
+  if (!done || len != 32) return absl::InternalError("SHA-256 failed (OpenSSL)");
   return absl::BytesToHexString(
       absl::string_view(reinterpret_cast<const char*>(digest), len));
 }
@@ -192,24 +214,37 @@ RuleMatch match_rule(const Config& config, const Peer& peer) {
   return out;
 }
 
-std::string systemd_unit_of(const std::string& cgroup) {
-  // systemd names a unit's cgroup after the unit; slices nest, services and scopes hold
-  // processes (and may have cgroups of their own below, with Delegate=).
-  size_t start = 0;
-  while (start < cgroup.size()) {
-    if (cgroup[start] == '/') {
-      ++start;
-      continue;
-    }
-    size_t end = cgroup.find('/', start);
-    if (end == std::string::npos) end = cgroup.size();
-    const absl::string_view component(cgroup.data() + start, end - start);
-    if (absl::EndsWith(component, ".service") || absl::EndsWith(component, ".scope")) {
-      return cgroup.substr(start);
-    }
-    start = end;
+Admission admit(const Config& config, const Peer& peer) {
+  Admission out;
+  bool process_rule = false;
+  for (const Rule& rule : config.rules) {
+    const bool ids_admit = (rule.uids.empty() && rule.gids.empty()) || by_ids(rule, peer);
+    if (!ids_admit) continue;
+    process_rule = process_rule || uses_process_matchers(rule);
+    out.digest = out.digest || !rule.executable_sha256.empty();
   }
-  return std::string();
+  if (match_rule(config, peer).rule != nullptr) return out;
+  out.verdict = !peer.pinned && process_rule ? Admission::kNeedsProcess : Admission::kNoRule;
+  return out;
+}
+
+std::string systemd_unit_of(const std::string& cgroup) {
+  // As systemd's cg_path_get_unit: from the root, slices nest; the first component that is no
+  // slice must be the unit (a service or a scope), else the cgroup is none of systemd's units
+  // (a container manager's own tree, /lxc.payload.x/system.slice/a.service, is not "a.service").
+  // What lies below the unit is the unit's (with Delegate=, chosen by whoever it delegates to).
+  std::vector<absl::string_view> parts = absl::StrSplit(cgroup, '/', absl::SkipEmpty());
+  size_t i = 0;
+  while (i < parts.size() && absl::EndsWith(parts[i], ".slice") && parts[i] != ".slice") ++i;
+  if (i == parts.size()) return std::string();
+  const absl::string_view unit = parts[i];
+  const bool named = (absl::EndsWith(unit, ".service") && unit.size() > 8) ||
+                     (absl::EndsWith(unit, ".scope") && unit.size() > 6);
+  if (!named || cgroup.empty() || cgroup[0] != '/') return std::string();
+  for (absl::string_view part : parts) {
+    if (part == "." || part == "..") return std::string();  // a path outside our cgroup namespace
+  }
+  return absl::StrJoin(parts.begin() + static_cast<ptrdiff_t>(i), parts.end(), "/");
 }
 
 bool cgroup_matches(const std::string& pattern, const std::string& cgroup) {
@@ -226,11 +261,15 @@ bool cgroup_matches(const std::string& pattern, const std::string& cgroup) {
 }
 
 bool executable_matches(const std::string& pattern, const std::string& path) {
-  return !path.empty() && fnmatch(pattern.c_str(), path.c_str(), FNM_PATHNAME) == 0;
+  return cgroup_matches(pattern, path);
 }
 
 absl::StatusOr<std::string> executable_sha256(int fd, const struct stat& st) {
-  const FileKey key{st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+  if (st.st_size > kMaxHashedBytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "it has ", st.st_size, " bytes; gssgated hashes executables of at most ", kMaxHashedBytes));
+  }
+  const FileKey key(st);
   {
     absl::MutexLock lock(&digests_mu);
     auto it = digests().find(key);
@@ -239,8 +278,17 @@ absl::StatusOr<std::string> executable_sha256(int fd, const struct stat& st) {
   // Hashed outside the lock: two callers of one new binary may both hash it, once.
   absl::StatusOr<std::string> digest = hash_file(fd);
   if (!digest.ok()) return digest;
+  struct stat after {};
+  if (fstat(fd, &after) != 0 || !(FileKey(after) == key)) {
+    return absl::UnavailableError("it changed while gssgated read it");
+  }
+  // A file changed within the change time's granularity of its last change would keep its key
+  // (as git's "racy" index entries): such a file is hashed again on each use until it is older.
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  if (now.tv_sec - st.st_ctim.tv_sec < kRacySeconds) return digest;
   absl::MutexLock lock(&digests_mu);
-  if (digests().size() >= kMaxCachedDigests) digests().clear();
+  if (digests().size() >= kMaxCachedDigests) digests().erase(digests().begin());
   digests().insert_or_assign(key, *digest);
   return digest;
 }

@@ -45,7 +45,7 @@ const char* right_name(Right right);
 // security contexts"): which rule, what it lacks, and how an administrator grants it —
 // "policy rule \"web\" does not grant export_context to uid 33 (needed for exporting security
 // contexts); an administrator can set export_context = true in it". Handlers refuse through
-// require() (handlers/common.h), which also writes the audit line.
+// require() (handlers/audit.h), which also writes the audit line.
 std::string refusal(const Rule& rule, uid_t uid, Right right, absl::string_view what);
 
 // Whether the rule selects by anything read from the caller's process.
@@ -62,11 +62,22 @@ struct RuleMatch {
 };
 RuleMatch match_rule(const Config& config, const Peer& peer);
 
-// The systemd unit a cgroup v2 path belongs to, with the cgroups below the unit's own:
-// the path from its first component that names a service or scope ("/system.slice/apache2.service"
-// → "apache2.service"; "/user.slice/user-1000.slice/user@1000.service/app.slice/x.service" →
-// "user@1000.service/app.slice/x.service"). "" when no component does (a slice, or a container
-// runtime's own tree such as /kubepods/...).
+// The policy's word on a new connection (listener.h), asked first before the caller's process is
+// read, so a caller no rule can take costs no pidfd or /proc read, and again after, when a rule
+// that selects by process might take it. `digest`: a rule that matches by executable_sha256 might
+// apply to this caller (its ids admit it), so the executable is hashed when read.
+struct Admission {
+  enum Verdict { kRule, kNoRule, kNeedsProcess } verdict = kRule;
+  bool digest = false;
+};
+Admission admit(const Config& config, const Peer& peer);
+
+// The systemd unit a cgroup v2 path belongs to, with the cgroups below the unit's own: after
+// the slices it nests in, the path from the unit ("/system.slice/apache2.service" →
+// "apache2.service"; "/user.slice/user-1000.slice/user@1000.service/app.slice/x.service" →
+// "user@1000.service/app.slice/x.service"). "" when the first component after the slices is no
+// service or scope (a slice itself, or a container manager's own tree such as /kubepods/... or
+// /lxc.payload.c1/system.slice/a.service), or the path has "." or ".." components.
 std::string systemd_unit_of(const std::string& cgroup);
 
 // Whether `cgroup` (a cgroup v2 path, or a unit path from systemd_unit_of) matches `pattern`:
@@ -74,15 +85,20 @@ std::string systemd_unit_of(const std::string& cgroup);
 // matches every path below one its prefix matches ("/kubepods/**": every pod and container under
 // /kubepods, not /kubepods itself).
 bool cgroup_matches(const std::string& pattern, const std::string& cgroup);
-// Whether `path` (an executable) matches `pattern`: exact, or an fnmatch glob where * never
-// crosses a / ("/usr/lib/jvm/*/bin/java").
+// Whether `path` (an executable, symbolic links resolved) matches `pattern`: as cgroup_matches
+// ("/usr/lib/jvm/*/bin/java", "/opt/app/**").
 bool executable_matches(const std::string& pattern, const std::string& path);
 
 // The SHA-256 (lowercase hex) of the open regular file `fd` whose fstat is `st`, cached by
-// device, inode, size and modification time: a file is hashed again only when one of them
-// changes. The cache holds at most kMaxCachedDigests files (when full, it starts over). Errors:
-// INTERNAL when the file cannot be read.
+// device, inode, size, modification and change time: a file is hashed again when any of them
+// changes (its owner can set the modification time back, nobody the change time), and on every
+// use while its last change is less than kRacySeconds old. The cache holds at most
+// kMaxCachedDigests files (when full, one goes for each new one). Errors: RESOURCE_EXHAUSTED for a
+// file over kMaxHashedBytes, UNAVAILABLE when it changed while read, INTERNAL when it cannot be
+// read.
 inline constexpr size_t kMaxCachedDigests = 1024;
+inline constexpr off_t kMaxHashedBytes = off_t{512} << 20;
+inline constexpr int kRacySeconds = 2;
 absl::StatusOr<std::string> executable_sha256(int fd, const struct stat& st);
 
 }  // namespace gssgate::daemon

@@ -87,6 +87,67 @@ TEST_F(PolicyMatchersTest, ExecutablesMatchByPathAndDigestsByContent) {
   EXPECT_TRUE((*d)->stop_cleanly().ok());
 }
 
+// What a process shows as its executable is its own mount namespace's path, and in a user
+// namespace of its own it may set /proc/PID/exe itself: neither passes for the trusted program
+// (review of issue 17: both once matched a rule by path).
+TEST_F(PolicyMatchersTest, AnotherProgramMountedOverATrustedPathOrInItsOwnUserNamespaceIsRefused) {
+  const std::string trusted = copy_caller("bins/trusted");
+  const std::string other = copy_caller("bins/other", "other");
+  auto d = GssgatedProcess::start(
+      *kdc_, rule("trusted", absl::StrCat("executables = [\"", trusted, "\"]\n")));
+  ASSERT_TRUE(d.ok()) << d.status();
+  const std::string wire = (*d)->wire_socket();
+  auto unshare = find_tool("unshare", "util-linux");
+  ASSERT_TRUE(unshare.ok()) << unshare.status();
+  ASSERT_EQ(whoami({trusted, "--wire-whoami", wire}),
+            absl::StrCat("OK rule=trusted executable=", trusted, " unit=\n"));
+
+  // Another program bind-mounted over the trusted path in a mount namespace of the caller's.
+  const std::string mounted =
+      whoami({*unshare, "--mount", "/bin/sh", "-c",
+              "mount --bind \"$1\" \"$0\" && exec \"$0\" --wire-whoami \"$2\"", trusted,
+              other, wire});
+  EXPECT_THAT(mounted, StartsWith("RPC code=7 no policy rule for uid 0"));
+  EXPECT_THAT(mounted, HasSubstr("is not the file at that path for gssgated"));
+
+  // The trusted program itself, but in a user namespace of its own.
+  const std::string userns =
+      whoami({*unshare, "--user", "--map-root-user", trusted, "--wire-whoami", wire});
+  EXPECT_THAT(userns, StartsWith("RPC code=7 no policy rule for uid 0"));
+  EXPECT_THAT(userns, HasSubstr("user namespace of its own"));
+  EXPECT_TRUE((*d)->stop_cleanly().ok());
+}
+
+// A daemon without the right to read other users' /proc/PID/exe (a service user, no
+// capabilities) cannot know their executables: rules by executable refuse them and say why, while
+// its own uid's programs and rules by cgroup still work.
+TEST_F(PolicyMatchersTest, ADaemonThatCannotReadOtherUsersExecutablesRefusesThemByExecutable) {
+  constexpr uid_t kServiceUid = 60071;
+  constexpr gid_t kServiceGid = 60071;
+  const std::string caller = copy_caller("bins/any");
+  ASSERT_EQ(chmod(kdc_->path("bins").c_str(), 0755), 0);
+  ASSERT_EQ(chmod(kdc_->path("bins/any").c_str(), 0755), 0);
+  GssgatedOptions options;
+  options.run_as_uid = kServiceUid;
+  options.run_as_gid = kServiceGid;
+  auto d = GssgatedProcess::start(
+      *kdc_,
+      rule("by-exe", absl::StrCat("executables = [\"", caller, "\"]\n")) +
+          rule("by-cgroup", "uids = [0]\ncgroups = [\"/**\", \"/\"]\n"),
+      options);
+  ASSERT_TRUE(d.ok()) << d.status();
+  const std::string out = whoami({caller, "--wire-whoami", (*d)->wire_socket()});
+  // Root's program: its executable is unknown to the daemon, so only the cgroup rule takes it.
+  EXPECT_THAT(out, StartsWith("OK rule=by-cgroup executable= unit="));
+  ASSERT_TRUE((*d)->reload(rule("by-exe", absl::StrCat("executables = [\"", caller, "\"]\n")))
+                  .ok());
+  ASSERT_TRUE((*d)->wait_for_log("reloaded"));
+  const std::string refused = whoami({caller, "--wire-whoami", (*d)->wire_socket()});
+  EXPECT_THAT(refused, StartsWith("RPC code=7 no policy rule for uid 0"));
+  EXPECT_THAT(refused, HasSubstr("it needs to run as root or with CAP_SYS_PTRACE"));
+  EXPECT_TRUE((*d)->stop_cleanly().ok());
+}
+
 // The identity a connection has is the one its process had at accept: after an exec the new
 // program keeps the connection and the rule, while its own new connections get its own.
 TEST_F(PolicyMatchersTest, IdentityIsPinnedAtAcceptAcrossAnExec) {
