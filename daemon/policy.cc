@@ -182,6 +182,27 @@ std::string refusal(const Rule& rule, uid_t uid, Right right, absl::string_view 
                             : absl::StrCat("set ", name, " = true in it"));
 }
 
+const char* store_key(Store store) {
+  switch (store) {
+    case Store::kKeytab: return "keytab";
+    case Store::kClientKeytab: return "client_keytab";
+    case Store::kCcache: return "ccache";
+  }
+  return "?";
+}
+
+const std::optional<absl::StatusOr<std::string>>& Grant::store(Store store) const {
+  const size_t i = static_cast<size_t>(store);
+  if (!expanded_[i]) {
+    const std::optional<std::string>& tmpl = store == Store::kKeytab         ? rule_->keytab
+                                             : store == Store::kClientKeytab ? rule_->client_keytab
+                                                                             : rule_->ccache;
+    if (tmpl) stores_[i] = expand_template(*tmpl, uid_);
+    expanded_[i] = true;
+  }
+  return stores_[i];
+}
+
 bool uses_process_matchers(const Rule& rule) {
   return !rule.cgroups.empty() || !rule.systemd_units.empty() || !rule.executables.empty() ||
          !rule.executable_sha256.empty();

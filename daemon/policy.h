@@ -12,6 +12,7 @@
 
 #include <sys/stat.h>
 
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -47,6 +48,30 @@ const char* right_name(Right right);
 // contexts); an administrator can set export_context = true in it". Handlers refuse through
 // require() (handlers/audit.h), which also writes the audit line.
 std::string refusal(const Rule& rule, uid_t uid, Right right, absl::string_view what);
+
+// The credential stores a rule names, by their key in the policy file.
+enum class Store { kKeytab, kClientKeytab, kCcache };
+const char* store_key(Store store);  // "keytab", "client_keytab", "ccache"
+
+// A rule as it applies to one caller in one call (Call::grant): its rights, and its store
+// templates expanded for the caller's uid. Handlers take stores from here, never from the rule's
+// templates. A store is expanded once per call, at its first use, so a call that uses none (a
+// message call) pays nothing for a %u user lookup. Not thread-safe: one call's handler uses it.
+class Grant {
+ public:
+  Grant(const Rule& rule, uid_t uid) : rule_(&rule), uid_(uid) {}
+  const Rule& rule() const { return *rule_; }
+  bool has(Right right) const { return grants(*rule_, right); }
+  // The rule's `store` expanded for the caller: nullopt when the rule names none; else the value,
+  // or expand_template's error (a %u for a uid without a user name).
+  const std::optional<absl::StatusOr<std::string>>& store(Store store) const;
+
+ private:
+  const Rule* rule_;
+  uid_t uid_;
+  mutable bool expanded_[3] = {false, false, false};
+  mutable std::optional<absl::StatusOr<std::string>> stores_[3];
+};
 
 // Whether the rule selects by anything read from the caller's process.
 bool uses_process_matchers(const Rule& rule);

@@ -1,5 +1,6 @@
 #include "daemon/service.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/log_format.h"
 #include "daemon/policy.h"
@@ -55,7 +56,19 @@ absl::StatusOr<Call> Service::begin(const Peer& peer, const char* rpc) const {
                            match.why_not),
         "; an administrator must add a [[rule]] for this caller"));
   }
-  return Call{peer, std::move(config), rule, Owner{peer.uid, peer.connection}, sealer_.get()};
+  return Call{peer,          std::move(config), rule, Grant(*rule, peer.uid),
+              Owner{peer.uid, peer.connection}, sealer_.get(), &stored_ccaches_};
+}
+
+void StoredCcaches::note(const std::string& ccache) {
+  if (!absl::StartsWith(ccache, "MEMORY:")) return;
+  absl::MutexLock lock(&mu_);
+  ccaches_.insert(ccache);
+}
+
+bool StoredCcaches::contains(const std::string& ccache) const {
+  absl::MutexLock lock(&mu_);
+  return ccaches_.contains(ccache);
 }
 
 absl::StatusOr<int> Service::release_deferred(const Peer& peer, const v1::Releases& releases) {

@@ -17,12 +17,14 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "daemon/config.h"
 #include "daemon/cred_cache.h"
 #include "daemon/handle_table.h"
 #include "daemon/listener.h"
+#include "daemon/policy.h"
 #include "gssgate/v1/gssgate.pb.h"
 #include "lib/gss/krb5.h"
 
@@ -74,15 +76,35 @@ namespace v1 = ::gssgate::v1;
   X(Iov)
 // clang-format on
 
+// The per-principal MEMORY ccaches that hold, or have held, credentials stored by StoreCred. MIT's
+// MEMORY ccaches are process-global and live until destroyed, and MIT creates one the first time
+// its name is resolved, even for an acquisition that then fails; so the daemon resolves a
+// per-principal name only for a principal the rule's client keytab holds, or one recorded here
+// (acquire.cc). Otherwise any caller could grow the daemon by one cache per name it makes up.
+// Thread-safe.
+class StoredCcaches {
+ public:
+  // Records `ccache` if it is a MEMORY: one (the only kind the check above concerns).
+  void note(const std::string& ccache);
+  bool contains(const std::string& ccache) const;
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<std::string> ccaches_ ABSL_GUARDED_BY(mu_);
+};
+
 // The caller and the policy snapshot one call runs under.
 struct Call {
   const Peer& peer;
   std::shared_ptr<const Config> config;
   const Rule* rule;  // never null: calls without a matching rule are refused before handlers run
+  Grant grant;       // the rule as it applies to this caller: rights and expanded stores
   Owner owner;
   // Seals the tokens that leave the daemon bound to this caller (credentials, names with
   // attributes); null if no key could be made.
   const gss::Sealer* sealer = nullptr;
+  // The service's record of stored-into ccaches (never null once begin() made the Call).
+  StoredCcaches* stored_ccaches = nullptr;
 };
 
 // What only main() knows, for GetStatus and Reload.
@@ -149,6 +171,8 @@ class Service {
     absl::flat_hash_map<std::string, std::string> binding_by_mac;
     std::deque<std::string> order;  // oldest first; may hold MACs already taken
   };
+  // Internally synchronized; mutable because begin() (const) hands it to each Call.
+  mutable StoredCcaches stored_ccaches_;
   absl::Mutex exported_mu_;
   absl::flat_hash_map<uid_t, ExportedSlots> exported_ ABSL_GUARDED_BY(exported_mu_);
 };

@@ -128,7 +128,7 @@ absl::Status check_acquired_principals(const Call& call, gss::CredHandle* cred, 
   if (nameless_acceptor || (status.ok() && !info.name && info.usage == gss::CredUsage::kAccept)) {
     // An acceptor credential without a name accepts for every key of the rule's keytab.
     absl::StatusOr<std::vector<gss::KeytabEntry>> entries =
-        rule_keytab_entries(call, "keytab", rule.keytab);
+        rule_keytab_entries(call, Store::kKeytab);
     if (entries.ok()) {
       for (const gss::KeytabEntry& e : *entries) principals.push_back(e.principal);
     }

@@ -39,8 +39,8 @@ absl::Status Service::StoreCred(const Call& call, const v1::StoreCredRequest& re
     }
   }
   // Recorded before the store, so an acquisition racing it finds the name; the record needs real
-  // credentials to be made, so the set stays bounded (see note_stored_ccache).
-  note_stored_ccache(ccache);
+  // credentials to be made, so the set stays bounded (StoredCcaches, service.h).
+  stored_ccaches_.note(ccache);
   const std::string details = absl::StrCat("usage=", gss::to_string(usage),
                                            " overwrite=", request.overwrite() ? "yes" : "no");
   // A ccache its callers could redirect is never written by MIT (owner_stores.h): MIT writes a

@@ -19,15 +19,16 @@ absl::Status Service::WhoAmI(const Call& call, const v1::WhoAmIRequest&, v1::Who
     if (grants(rule, right)) reply->add_grants(right_name(right));
   }
   for (const std::string& p : rule.principals) reply->add_principals(p);
-  auto add_store = [&](const char* key, const std::optional<std::string>& tmpl) {
-    if (!tmpl) return;
-    absl::StatusOr<std::string> value = expand_template(*tmpl, call.peer.uid);
-    reply->add_stores(absl::StrCat(key, "=", value.ok() ? *value : value.status().message()));
+  auto add_store = [&](Store store) {
+    const auto& value = call.grant.store(store);
+    if (!value) return;
+    reply->add_stores(absl::StrCat(store_key(store), "=",
+                                   value->ok() ? **value : value->status().message()));
   };
-  add_store("keytab", rule.keytab);
-  add_store("client_keytab", rule.client_keytab);
+  add_store(Store::kKeytab);
+  add_store(Store::kClientKeytab);
   if (rule.ccache) {
-    add_store("ccache", rule.ccache);
+    add_store(Store::kCcache);
   } else if (rule.allow_initiate) {
     reply->add_stores(absl::StrCat("ccache=MEMORY:gssgate-", call.peer.uid, "-", rule.name,
                                    "[-PRINCIPAL] (in the daemon)"));

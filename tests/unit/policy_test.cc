@@ -318,5 +318,42 @@ TEST(PolicyTest, ExecutableDigestIsTheFilesSha256AndFollowsChanges) {
   unlink(path);
 }
 
+// A rule as granted to one caller: its rights, and its stores expanded for that caller's uid.
+TEST(PolicyTest, AGrantExpandsTheRulesStoresForItsCallerAndRefusesWhatTheRuleLacks) {
+  auto config = parse_config(R"(
+[[rule]]
+name = "batch"
+uids = [0, 4242]
+usages = ["initiate"]
+client_keytab = "/etc/gssgate/clients/%U.keytab"
+ccache = "FILE:/var/lib/gssgate/%u/krb5cc"
+export_context = true
+)",
+                             "grant.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Rule& rule = config->rules[0];
+  const Grant root(rule, 0);
+  EXPECT_TRUE(root.has(Right::kInitiate));
+  EXPECT_TRUE(root.has(Right::kExportContext));
+  EXPECT_FALSE(root.has(Right::kAccept));
+  EXPECT_FALSE(root.has(Right::kAdmin));
+  EXPECT_FALSE(root.store(Store::kKeytab).has_value()) << "the rule names no keytab";
+  ASSERT_TRUE(root.store(Store::kClientKeytab).has_value());
+  EXPECT_EQ(*root.store(Store::kClientKeytab).value(), "/etc/gssgate/clients/0.keytab");
+  EXPECT_EQ(*root.store(Store::kCcache).value(), "FILE:/var/lib/gssgate/root/krb5cc");
+  // A uid without a user name: %U works, %u is an error that says so.
+  const Grant nameless(rule, 4242);
+  EXPECT_EQ(*nameless.store(Store::kClientKeytab).value(), "/etc/gssgate/clients/4242.keytab");
+  const absl::StatusOr<std::string>& ccache = nameless.store(Store::kCcache).value();
+  ASSERT_FALSE(ccache.ok());
+  EXPECT_THAT(ccache.status().message(), HasSubstr("uid 4242 has no user name for %u"));
+  EXPECT_EQ(refusal(rule, 4242, Right::kAccept, "accepting security contexts"),
+            "policy rule \"batch\" does not grant accept to uid 4242 (needed for accepting "
+            "security contexts); an administrator can add \"accept\" to its usages");
+  EXPECT_EQ(refusal(rule, 0, Right::kAdmin, "reloading the policy"),
+            "policy rule \"batch\" does not grant admin to uid 0 (needed for reloading the "
+            "policy); an administrator can set admin = true in it");
+}
+
 }  // namespace
 }  // namespace gssgate::daemon
