@@ -90,9 +90,11 @@ int peer_pidfd(int socket_fd, pid_t pid) {
 
 // Why gssgated could not read `path` of another process (errno `error`).
 std::string cannot_read(const std::string& path, int error) {
-  return absl::StrCat(
-      "gssgated cannot read ", path, " (", std::strerror(error),
-      error == EACCES || error == EPERM ? "; it needs to run as root or with CAP_SYS_PTRACE)" : ")");
+  return absl::StrCat("gssgated cannot read ", path, " (", std::strerror(error),
+                      error == EACCES || error == EPERM
+                          ? "; rules by executable need gssgated to hold CAP_SYS_PTRACE, which "
+                            "the shipped unit does not grant: docs/policy.md)"
+                          : ")");
 }
 
 // The executable of `pid` (see peer.h): its path, kept only when the file at that path in
@@ -100,23 +102,28 @@ std::string cannot_read(const std::string& path, int error) {
 // process's own mount namespace, where it may have mounted anything over a trusted path), and,
 // with `digest`, the SHA-256 of that file, read through /proc/PID/exe (so a path only the
 // process's mount namespace has, as in a container, does not matter).
-void read_executable(pid_t pid, bool digest, Peer* peer) {
-  // In a user namespace of its own a process holds CAP_SYS_ADMIN over itself and may set what
-  // /proc/PID/exe shows (prctl PR_SET_MM_MAP's exe_fd, Linux >= 5.9) to any file it can open, a
-  // trusted program's included.
+// Whether `pid` runs in gssgated's own user namespace; false with *why otherwise. In a user
+// namespace of its own a process holds CAP_SYS_ADMIN over itself and may set what /proc/PID/exe
+// shows (prctl PR_SET_MM_MAP's exe_fd) to any file it can open, a trusted program's included.
+bool in_our_user_namespace(pid_t pid, std::string* why) {
   const std::string ns = absl::StrCat("/proc/", pid, "/ns/user");
   struct stat theirs {}, ours {};
   if (stat(ns.c_str(), &theirs) != 0) {
-    peer->exe_why = cannot_read(ns, errno);
-    return;
+    *why = cannot_read(ns, errno);
+    return false;
   }
   if (stat("/proc/self/ns/user", &ours) != 0 || theirs.st_dev != ours.st_dev ||
       theirs.st_ino != ours.st_ino) {
-    peer->exe_why =
+    *why =
         "it runs in a user namespace of its own, where a process can choose what its executable "
         "appears to be (prctl PR_SET_MM_MAP), so rules by executable cannot match it";
-    return;
+    return false;
   }
+  return true;
+}
+
+void read_executable(pid_t pid, bool digest, Peer* peer) {
+  if (!in_our_user_namespace(pid, &peer->exe_why)) return;
   const std::string link = absl::StrCat("/proc/", pid, "/exe");
   const int fd = open(link.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -143,7 +150,7 @@ void read_executable(pid_t pid, bool digest, Peer* peer) {
         "as in a container, or the file was replaced or deleted since the program started)");
   }
   if (digest) {
-    absl::StatusOr<std::string> sha256 = executable_sha256(fd, st);
+    absl::StatusOr<std::string> sha256 = executable_sha256(fd, st, peer->uid);
     if (sha256.ok()) {
       peer->exe_sha256 = *std::move(sha256);
     } else {
@@ -152,9 +159,20 @@ void read_executable(pid_t pid, bool digest, Peer* peer) {
     }
   }
   close(fd);
+  // Checked again after the reads: a process that entered a user namespace of its own meanwhile
+  // (and set its exe there) cannot go back to ours, so this catches it.
+  std::string why;
+  if (!in_our_user_namespace(pid, &why)) {
+    peer->exe.clear();
+    peer->exe_sha256.clear();
+    peer->exe_why = std::move(why);
+  }
 }
 
-void pin_process(int socket_fd, const ucred& cred, bool digest, int* pidfd, Peer* peer) {
+// What the policy needs read of the process (policy.h, Admission): its cgroup always, its
+// executable and the executable's digest only when a rule that admits the caller uses them.
+void pin_process(int socket_fd, const ucred& cred, const Admission& needs, int* pidfd,
+                 Peer* peer) {
   *pidfd = -1;
   if (cred.pid == 0) {
     peer->unpinned_why =
@@ -171,8 +189,9 @@ void pin_process(int socket_fd, const ucred& cred, bool digest, int* pidfd, Peer
   // Every read first, the liveness check last: if the pidfd's process is still alive after them,
   // the pid was not reused while reading, so all came from that process.
   Peer read;
+  read.uid = cred.uid;
   read.cgroup = cgroup_of(cred.pid);
-  read_executable(cred.pid, digest, &read);
+  if (needs.exe || needs.digest) read_executable(cred.pid, needs.digest, &read);
   const int64_t euid = euid_of(cred.pid);
   pollfd exited{*pidfd, POLLIN, 0};
   if (poll(&exited, 1, 0) != 0 || euid != static_cast<int64_t>(cred.uid)) {
@@ -447,8 +466,9 @@ void Listener::accept_one() {
         continue;
       }
     }
-    // A rule may match by the process (cgroup, unit, executable), read through the pidfd.
-    pin_process(fd, cred, admission.digest, &pidfd, &peer);
+    // A rule may match by the process (cgroup, unit, executable), read through the pidfd. A caller
+    // no rule admits is not read at all: it can hold no handles, so needs no pidfd either.
+    if (admission.verdict != Admission::kNoRule) pin_process(fd, cred, admission, &pidfd, &peer);
     if (admission.verdict == Admission::kNeedsProcess && peer.pinned) {
       admission = has_rule_(peer);
     }

@@ -2,6 +2,7 @@
 
 #include <fnmatch.h>
 #include <openssl/evp.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,7 +107,8 @@ absl::flat_hash_map<FileKey, std::string>& digests() ABSL_EXCLUSIVE_LOCKS_REQUIR
   return *map;
 }
 
-absl::StatusOr<std::string> hash_file(int fd) {
+// SHA-256 of the first `size` bytes of `fd`; a file longer than that fails (it grew while read).
+absl::StatusOr<std::string> hash_file(int fd, off_t size) {
   // No partial result survives an error: OpenSSL's failures and read errors alike end here.
   EVP_MD_CTX* md = EVP_MD_CTX_new();
   if (md == nullptr || EVP_DigestInit_ex(md, EVP_sha256(), nullptr) != 1) {
@@ -116,7 +118,9 @@ absl::StatusOr<std::string> hash_file(int fd) {
   char buf[64 * 1024];
   off_t offset = 0;
   for (;;) {
-    const ssize_t n = pread(fd, buf, sizeof(buf), offset);
+    const size_t want = static_cast<size_t>(
+        std::min<off_t>(static_cast<off_t>(sizeof(buf)), size + 1 - offset));
+    const ssize_t n = pread(fd, buf, want, offset);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int error = errno;
@@ -124,20 +128,64 @@ absl::StatusOr<std::string> hash_file(int fd) {
       return absl::InternalError(absl::StrCat("cannot read the executable: ", std::strerror(error)));
     }
     if (n == 0) break;
+    offset += n;
+    if (offset > size) {
+      EVP_MD_CTX_free(md);
+      return absl::UnavailableError("it grew while gssgated read it");
+    }
     if (EVP_DigestUpdate(md, buf, static_cast<size_t>(n)) != 1) {
       EVP_MD_CTX_free(md);
       return absl::InternalError("SHA-256 failed (OpenSSL)");
     }
-    offset += n;
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   const bool done = EVP_DigestFinal_ex(md, digest, &len) == 1;
   EVP_MD_CTX_free(md);
   if (!done || len != 32) return absl::InternalError("SHA-256 failed (OpenSSL)");
-  return absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(digest), len));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
 }
+
+// The bytes each uid had hashed in the current window (executable_sha256's budget).
+struct HashBudget {
+  int64_t window = 0;  // the window's number (seconds / kHashBudgetWindowSeconds)
+  int64_t bytes = 0;
+};
+absl::Mutex budget_mu;
+absl::flat_hash_map<uid_t, HashBudget>& budgets() ABSL_EXCLUSIVE_LOCKS_REQUIRED(budget_mu) {
+  static auto* map = new absl::flat_hash_map<uid_t, HashBudget>();
+  return *map;
+}
+
+// Charges `bytes` to `uid`; false (nothing charged) when that would exceed its budget.
+bool charge(uid_t uid, int64_t bytes, int64_t now_seconds) {
+  const int64_t window = now_seconds / kHashBudgetWindowSeconds;
+  absl::MutexLock lock(&budget_mu);
+  // A new window starts every uid afresh, so the map holds only the current window's uids.
+  if (!budgets().empty() && budgets().begin()->second.window != window) budgets().clear();
+  HashBudget& budget = budgets()[uid];
+  budget.window = window;
+  if (budget.bytes + bytes > kHashBudgetBytes) return false;
+  budget.bytes += bytes;
+  return true;
+}
+
+// File systems whose change time the local kernel keeps, so a cached digest may rely on it.
+bool local_file_system(int64_t type) {
+  switch (type) {
+    case 0xEF53:      // ext2/3/4
+    case 0x58465342:  // xfs
+    case 0x9123683E:  // btrfs
+    case 0x01021994:  // tmpfs
+    case 0x794C7630:  // overlayfs
+    case 0x73717368:  // squashfs
+    case 0xF2F52010:  // f2fs
+      return true;
+    default:
+      return false;
+  }
+}
+constexpr int64_t kFuseMagic = 0x65735546;
 
 }  // namespace
 
@@ -241,7 +289,10 @@ Admission admit(const Config& config, const Peer& peer) {
   for (const Rule& rule : config.rules) {
     const bool ids_admit = (rule.uids.empty() && rule.gids.empty()) || by_ids(rule, peer);
     if (!ids_admit) continue;
-    process_rule = process_rule || uses_process_matchers(rule);
+    // The first rule that takes the caller by ids alone ends the search: none after it can apply.
+    if (!uses_process_matchers(rule)) break;
+    process_rule = true;
+    out.exe = out.exe || !rule.executables.empty() || !rule.executable_sha256.empty();
     out.digest = out.digest || !rule.executable_sha256.empty();
   }
   if (match_rule(config, peer).rule != nullptr) return out;
@@ -258,9 +309,13 @@ std::string systemd_unit_of(const std::string& cgroup) {
   size_t i = 0;
   while (i < parts.size() && absl::EndsWith(parts[i], ".slice") && parts[i] != ".slice") ++i;
   if (i == parts.size()) return std::string();
+  // systemd escapes a unit's cgroup name that could be mistaken for a kernel file with a "_".
+  if (absl::StartsWith(parts[i], "_")) parts[i].remove_prefix(1);
   const absl::string_view unit = parts[i];
-  const bool named = (absl::EndsWith(unit, ".service") && unit.size() > 8) ||
-                     (absl::EndsWith(unit, ".scope") && unit.size() > 6);
+  bool named = false;
+  for (absl::string_view type : {".service", ".scope", ".socket", ".mount", ".swap"}) {
+    named = named || (absl::EndsWith(unit, type) && unit.size() > type.size());
+  }
   if (!named || cgroup.empty() || cgroup[0] != '/') return std::string();
   for (absl::string_view part : parts) {
     if (part == "." || part == "..") return std::string();  // a path outside our cgroup namespace
@@ -285,10 +340,18 @@ bool executable_matches(const std::string& pattern, const std::string& path) {
   return cgroup_matches(pattern, path);
 }
 
-absl::StatusOr<std::string> executable_sha256(int fd, const struct stat& st) {
+absl::StatusOr<std::string> executable_sha256(int fd, const struct stat& st, uid_t uid) {
   if (st.st_size > kMaxHashedBytes) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "it has ", st.st_size, " bytes; gssgated hashes executables of at most ", kMaxHashedBytes));
+  }
+  struct statfs fs {};
+  if (fstatfs(fd, &fs) != 0) {
+    return absl::InternalError(absl::StrCat("fstatfs: ", std::strerror(errno)));
+  }
+  if (static_cast<int64_t>(fs.f_type) == kFuseMagic) {
+    // A FUSE server says what the change time is, and may serve other bytes to the next reader.
+    return absl::FailedPreconditionError("it is on a FUSE file system, whose server can lie");
   }
   const FileKey key(st);
   {
@@ -296,18 +359,27 @@ absl::StatusOr<std::string> executable_sha256(int fd, const struct stat& st) {
     auto it = digests().find(key);
     if (it != digests().end()) return it->second;
   }
+  // A file changed within the change time's granularity of its last change would keep its key (as
+  // git's "racy" index entries), and one that keeps changing would be hashed at every connection.
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  if (now.tv_sec - st.st_ctim.tv_sec < kRacySeconds) {
+    return absl::UnavailableError(absl::StrCat("it changed less than ", kRacySeconds,
+                                               " s ago; connect again in a moment"));
+  }
+  if (!charge(uid, st.st_size, now.tv_sec)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "uid ", uid, " had more than ", kHashBudgetBytes >> 20, " MiB of executables hashed in ",
+        kHashBudgetWindowSeconds, " s"));
+  }
   // Hashed outside the lock: two callers of one new binary may both hash it, once.
-  absl::StatusOr<std::string> digest = hash_file(fd);
+  absl::StatusOr<std::string> digest = hash_file(fd, st.st_size);
   if (!digest.ok()) return digest;
   struct stat after {};
   if (fstat(fd, &after) != 0 || !(FileKey(after) == key)) {
     return absl::UnavailableError("it changed while gssgated read it");
   }
-  // A file changed within the change time's granularity of its last change would keep its key
-  // (as git's "racy" index entries): such a file is hashed again on each use until it is older.
-  timespec now{};
-  clock_gettime(CLOCK_REALTIME, &now);
-  if (now.tv_sec - st.st_ctim.tv_sec < kRacySeconds) return digest;
+  if (!local_file_system(static_cast<int64_t>(fs.f_type))) return digest;
   absl::MutexLock lock(&digests_mu);
   if (digests().size() >= kMaxCachedDigests) digests().erase(digests().begin());
   digests().insert_or_assign(key, *digest);

@@ -91,8 +91,12 @@ RuleMatch match_rule(const Config& config, const Peer& peer);
 // read, so a caller no rule can take costs no pidfd or /proc read, and again after, when a rule
 // that selects by process might take it. `digest`: a rule that matches by executable_sha256 might
 // apply to this caller (its ids admit it), so the executable is hashed when read.
+// `exe`: a rule that admits it uses executables or digests, so the executable is read. Both flags
+// come from the policy snapshot of the first question (a reload between the two questions that
+// adds such rules leaves the connection without: its refusal says to reconnect).
 struct Admission {
   enum Verdict { kRule, kNoRule, kNeedsProcess } verdict = kRule;
+  bool exe = false;
   bool digest = false;
 };
 Admission admit(const Config& config, const Peer& peer);
@@ -116,14 +120,22 @@ bool executable_matches(const std::string& pattern, const std::string& path);
 
 // The SHA-256 (lowercase hex) of the open regular file `fd` whose fstat is `st`, cached by
 // device, inode, size, modification and change time: a file is hashed again when any of them
-// changes (its owner can set the modification time back, nobody the change time), and on every
-// use while its last change is less than kRacySeconds old. The cache holds at most
-// kMaxCachedDigests files (when full, one goes for each new one). Errors: RESOURCE_EXHAUSTED for a
-// file over kMaxHashedBytes, UNAVAILABLE when it changed while read, INTERNAL when it cannot be
-// read.
+// changes (its owner can set the modification time back, nobody the change time on a local file
+// system). The cache holds at most
+// kMaxCachedDigests files (when full, one goes for each new one). `uid` is charged for what is
+// hashed. Errors: RESOURCE_EXHAUSTED for a file over kMaxHashedBytes or a uid over its budget,
+// UNAVAILABLE when it changed recently or while read, FAILED_PRECONDITION on FUSE, INTERNAL when
+// it cannot be read.
+// Hashing runs on the listener's thread: each uid may have at most kHashBudgetBytes hashed per
+// kHashBudgetWindow (RESOURCE_EXHAUSTED past it), so one caller that keeps changing a large file
+// cannot stall the accept loop for everyone. A file changed less than kRacySeconds ago is not
+// hashed at all (UNAVAILABLE: "retry"), nor one on FUSE, whose server says what ctime and bytes
+// are; files on network file systems are hashed but not cached (their ctime is the server's).
 inline constexpr size_t kMaxCachedDigests = 1024;
-inline constexpr off_t kMaxHashedBytes = off_t{512} << 20;
+inline constexpr off_t kMaxHashedBytes = off_t{256} << 20;
 inline constexpr int kRacySeconds = 2;
-absl::StatusOr<std::string> executable_sha256(int fd, const struct stat& st);
+inline constexpr int64_t kHashBudgetBytes = int64_t{1} << 30;
+inline constexpr int kHashBudgetWindowSeconds = 60;
+absl::StatusOr<std::string> executable_sha256(int fd, const struct stat& st, uid_t uid);
 
 }  // namespace gssgate::daemon

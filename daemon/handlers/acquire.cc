@@ -81,13 +81,13 @@ absl::StatusOr<std::string> caller_ccache(const Call& call, const std::string& p
 absl::Status check_impersonation(const Call& call, const gss::NameHandle& name,
                                  gss::GssStatus* status, std::string* principal,
                                  gss::NameHandle* checked) {
+  // The right first: a rule without it never has the daemon canonicalize a name the caller chose.
+  GSSGATE_RETURN_IF_ERROR(require(call, Right::kImpersonate, "impersonate", "impersonating users"));
   gss::NameHandle mn;
   *status = gss::canonicalize_name(name, gss::oids::krb5(), &mn);
   if (!status->ok()) return absl::OkStatus();
   *principal = display_of(mn);
   *checked = checked_name(std::move(mn), *principal);
-  GSSGATE_RETURN_IF_ERROR(
-      require(call, Right::kImpersonate, "impersonate", absl::StrCat("impersonating ", *principal)));
   if (impersonation_allowed(*call.rule, *principal)) return absl::OkStatus();
   return deny(call, "impersonate",
               absl::StrCat("policy rule \"", call.rule->name, "\" does not allow impersonating ",

@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/handlers/audit.h"
+#include "daemon/log_format.h"
 #include "daemon/policy.h"
 #include "lib/gss/krb5.h"
 
@@ -176,12 +177,14 @@ v1::CredUsage usage_to_proto(gss::CredUsage usage) {
 std::string export_binding(const Call& call) {
   // What the rule selects by beyond ids is part of the binding: two callers one rule admits by a
   // pattern (two containers' cgroups, two programs) cannot use each other's tokens.
+  // Each free-form field is quoted and escaped (log_value), so no two bindings read alike.
   const Rule& rule = *call.rule;
   const bool by_cgroup = !rule.cgroups.empty() || !rule.systemd_units.empty();
-  const bool by_exe = !rule.executables.empty() || !rule.executable_sha256.empty();
-  return absl::StrCat("uid=", call.owner.uid, " rule=", rule.name,
-                      by_cgroup ? absl::StrCat(" cgroup=", call.peer.cgroup) : "",
-                      by_exe ? absl::StrCat(" exe=", call.peer.exe) : "");
+  return absl::StrCat(
+      "uid=", call.owner.uid, " rule=", log_value(rule.name),
+      by_cgroup ? absl::StrCat(" cgroup=", log_value(call.peer.cgroup)) : "",
+      rule.executables.empty() ? "" : absl::StrCat(" exe=", log_value(call.peer.exe)),
+      rule.executable_sha256.empty() ? "" : absl::StrCat(" sha256=", call.peer.exe_sha256));
 }
 
 }  // namespace gssgate::daemon
