@@ -97,11 +97,6 @@ std::string cannot_read(const std::string& path, int error) {
                           : ")");
 }
 
-// The executable of `pid` (see peer.h): its path, kept only when the file at that path in
-// gssgated's mount namespace is the very file the process runs (readlink gives the path in the
-// process's own mount namespace, where it may have mounted anything over a trusted path), and,
-// with `digest`, the SHA-256 of that file, read through /proc/PID/exe (so a path only the
-// process's mount namespace has, as in a container, does not matter).
 // Whether `pid` runs in gssgated's own user namespace; false with *why otherwise. In a user
 // namespace of its own a process holds CAP_SYS_ADMIN over itself and may set what /proc/PID/exe
 // shows (prctl PR_SET_MM_MAP's exe_fd) to any file it can open, a trusted program's included.
@@ -122,6 +117,11 @@ bool in_our_user_namespace(pid_t pid, std::string* why) {
   return true;
 }
 
+// The executable of `pid` (see peer.h): its path, kept only when the file at that path in
+// gssgated's mount namespace is the very file the process runs (readlink gives the path in the
+// process's own mount namespace, where it may have mounted anything over a trusted path), and,
+// with `digest`, the SHA-256 of that file, read through /proc/PID/exe (so a path only the
+// process's mount namespace has, as in a container, does not matter).
 void read_executable(pid_t pid, bool digest, Peer* peer) {
   if (!in_our_user_namespace(pid, &peer->exe_why)) return;
   const std::string link = absl::StrCat("/proc/", pid, "/exe");
