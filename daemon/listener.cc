@@ -101,14 +101,19 @@ std::string cannot_read(const std::string& path, int error) {
 // namespace of its own a process holds CAP_SYS_ADMIN over itself and may set what /proc/PID/exe
 // shows (prctl PR_SET_MM_MAP's exe_fd) to any file it can open, a trusted program's included.
 bool in_our_user_namespace(pid_t pid, std::string* why) {
+  // Ours never changes (gssgated makes no setns call): read once.
+  static const struct stat ours = [] {
+    struct stat st {};
+    if (stat("/proc/self/ns/user", &st) != 0) st.st_ino = 0;  // then no caller is in ours
+    return st;
+  }();
   const std::string ns = absl::StrCat("/proc/", pid, "/ns/user");
-  struct stat theirs {}, ours {};
+  struct stat theirs {};
   if (stat(ns.c_str(), &theirs) != 0) {
     *why = cannot_read(ns, errno);
     return false;
   }
-  if (stat("/proc/self/ns/user", &ours) != 0 || theirs.st_dev != ours.st_dev ||
-      theirs.st_ino != ours.st_ino) {
+  if (ours.st_ino == 0 || theirs.st_dev != ours.st_dev || theirs.st_ino != ours.st_ino) {
     *why =
         "it runs in a user namespace of its own, where a process can choose what its executable "
         "appears to be (prctl PR_SET_MM_MAP), so rules by executable cannot match it";

@@ -60,7 +60,6 @@ const char* store_key(Store store);  // "keytab", "client_keytab", "ccache"
 class Grant {
  public:
   Grant(const Rule& rule, uid_t uid) : rule_(&rule), uid_(uid) {}
-  const Rule& rule() const { return *rule_; }
   bool has(Right right) const { return grants(*rule_, right); }
   // The rule's `store` expanded for the caller: nullopt when the rule names none; else the value,
   // or expand_template's error (a %u for a uid without a user name).
