@@ -1,5 +1,3 @@
-#include "daemon/config.h"
-
 #include <fnmatch.h>
 #include <grp.h>
 #include <pwd.h>
@@ -14,8 +12,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "daemon/config.h"
 
 namespace gssgate::daemon {
 namespace {
@@ -122,10 +121,11 @@ absl::StatusOr<gid_t> resolve_group(const std::string& name) {
 absl::Status parse_daemon(const toml::table& table, const std::string& source,
                           DaemonSettings* out) {
   TableReader r(table, source, "[daemon]");
-  absl::Status s = r.check_known(
-      {"socket", "wire_socket", "socket_mode", "socket_group", "max_connections", "max_connections_per_uid",
-       "first_call_timeout", "max_message_bytes", "idle_timeout", "workers", "max_handles_total",
-       "max_threads", "max_streams_per_connection", "idle_connection_timeout"});
+  absl::Status s =
+      r.check_known({"socket", "wire_socket", "socket_mode", "socket_group", "max_connections",
+                     "max_connections_per_uid", "first_call_timeout", "max_message_bytes",
+                     "idle_timeout", "workers", "max_handles_total", "max_threads",
+                     "max_streams_per_connection", "idle_connection_timeout"});
   if (!s.ok()) return s;
   std::optional<std::string> socket, mode, group;
   if (!(s = r.string("socket", &socket)).ok()) return s;
@@ -150,9 +150,9 @@ absl::Status parse_daemon(const toml::table& table, const std::string& source,
     out->wire_socket_path = absl::StrCat(base, ".wire");
   }
   if (!out->wire_socket_path.empty() && out->wire_socket_path == out->socket_path) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        source, ": [daemon] socket and wire_socket are both ", out->socket_path,
-        "; give the wire socket a path of its own (or \"\" for none)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": [daemon] socket and wire_socket are both ", out->socket_path,
+                     "; give the wire socket a path of its own (or \"\" for none)"));
   }
   if (!(s = r.string("socket_mode", &mode)).ok()) return s;
   if (mode) {
@@ -283,8 +283,7 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  auto strings = [&](const char* key, auto valid, const char* what,
-                     std::vector<std::string>* out) {
+  auto strings = [&](const char* key, auto valid, const char* what, std::vector<std::string>* out) {
     return r.array(key, [&](const toml::node& n) {
       if (!n.is_string() || !valid(std::string(**n.as_string()))) {
         return error_at(source, n.source(), absl::StrCat(key, " takes ", what));
@@ -316,8 +315,7 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   if (!s.ok()) return s;
   for (std::string& digest : rule->executable_sha256) digest = absl::AsciiStrToLower(digest);
   if (rule->uids.empty() && rule->gids.empty() && rule->cgroups.empty() &&
-      rule->systemd_units.empty() && rule->executables.empty() &&
-      rule->executable_sha256.empty()) {
+      rule->systemd_units.empty() && rule->executables.empty() && rule->executable_sha256.empty()) {
     return error_at(source, table.source(),
                     absl::StrCat("rule \"", rule->name,
                                  "\" matches nobody: give uids, users, gids, groups, cgroups, "
@@ -479,10 +477,10 @@ std::string describe(const Config& config) {
       "socket ", d.socket_path,
       d.wire_socket_path.empty() ? "" : absl::StrCat(" and wire socket ", d.wire_socket_path),
       " (mode ", mode, d.socket_group ? absl::StrCat(", gid ", *d.socket_group) : "",
-      "), max_connections ",
-      d.max_connections, " (", d.max_connections_per_uid, " per uid), first_call_timeout ",
-      d.first_call_timeout_seconds, "s, max_message_bytes ", d.max_message_bytes, ", idle_timeout ",
-      d.idle_timeout_seconds, " s\n", config.rules.size(), " rule(s):\n");
+      "), max_connections ", d.max_connections, " (", d.max_connections_per_uid,
+      " per uid), first_call_timeout ", d.first_call_timeout_seconds, "s, max_message_bytes ",
+      d.max_message_bytes, ", idle_timeout ", d.idle_timeout_seconds, " s\n", config.rules.size(),
+      " rule(s):\n");
   for (const Rule& r : config.rules) {
     absl::StrAppend(&out, "  [", r.name, "] line ", r.line, ": uids {", join_ids(r.uids),
                     "} gids {", join_ids(r.gids), "}");
@@ -497,8 +495,7 @@ std::string describe(const Config& config) {
       absl::StrAppend(&out, " executables {", absl::StrJoin(r.executables, ", "), "}");
     }
     if (!r.executable_sha256.empty()) {
-      absl::StrAppend(&out, " executable_sha256 {", absl::StrJoin(r.executable_sha256, ", "),
-                      "}");
+      absl::StrAppend(&out, " executable_sha256 {", absl::StrJoin(r.executable_sha256, ", "), "}");
     }
     if (!r.groups.empty()) absl::StrAppend(&out, " groups {", absl::StrJoin(r.groups, ", "), "}");
     absl::StrAppend(&out, "\n    usages:", r.allow_initiate ? " initiate" : "",

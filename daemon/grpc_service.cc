@@ -1,6 +1,5 @@
-#include "daemon/grpc_service.h"
-
 #include "absl/strings/str_cat.h"
+#include "daemon/grpc_service.h"
 #include "lib/util/protocol.h"
 #include "spdlog/spdlog.h"
 
@@ -25,7 +24,8 @@ grpc::Status GrpcService::dispatch(
   // Handles the caller let go of since its last call, released first (before the per-uid cap
   // and a cancellation, so a call refused for either still frees them, and before the handler, so
   // they never count against max_handles). Every entry of the metadata counts.
-  const auto [first_release, end_release] = context->client_metadata().equal_range(kReleaseMetadata);
+  const auto [first_release, end_release] =
+      context->client_metadata().equal_range(kReleaseMetadata);
   if (first_release != end_release) {
     v1::Releases releases;
     for (auto it = first_release; it != end_release; ++it) {

@@ -1,5 +1,3 @@
-#include "daemon/listener.h"
-
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -11,9 +9,9 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <climits>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "daemon/listener.h"
 #include "daemon/log_format.h"
 #include "daemon/policy.h"
 #include "spdlog/spdlog.h"
@@ -159,8 +158,8 @@ void read_executable(pid_t pid, bool digest, Peer* peer) {
     if (sha256.ok()) {
       peer->exe_sha256 = *std::move(sha256);
     } else {
-      peer->exe_why = absl::StrCat("gssgated cannot hash ", log_value(shown), ": ",
-                                   sha256.status().message());
+      peer->exe_why =
+          absl::StrCat("gssgated cannot hash ", log_value(shown), ": ", sha256.status().message());
     }
   }
   close(fd);
@@ -176,8 +175,7 @@ void read_executable(pid_t pid, bool digest, Peer* peer) {
 
 // What the policy needs read of the process (policy.h, Admission): its cgroup always, its
 // executable and the executable's digest only when a rule that admits the caller uses them.
-void pin_process(int socket_fd, const ucred& cred, const Admission& needs, int* pidfd,
-                 Peer* peer) {
+void pin_process(int socket_fd, const ucred& cred, const Admission& needs, int* pidfd, Peer* peer) {
   *pidfd = -1;
   if (cred.pid == 0) {
     peer->unpinned_why =
@@ -187,8 +185,8 @@ void pin_process(int socket_fd, const ucred& cred, const Admission& needs, int* 
   }
   *pidfd = peer_pidfd(socket_fd, cred.pid);
   if (*pidfd < 0) {  // gone already (ESRCH), or Linux < 5.3 (ENOSYS)
-    peer->unpinned_why = absl::StrCat("gssgated could not pin pid ", cred.pid, " (pidfd: ",
-                                      std::strerror(errno), ")");
+    peer->unpinned_why = absl::StrCat("gssgated could not pin pid ", cred.pid,
+                                      " (pidfd: ", std::strerror(errno), ")");
     return;
   }
   // Every read first, the liveness check last: if the pidfd's process is still alive after them,
@@ -249,7 +247,8 @@ bool socket_is_live(const std::string& path, int type) {
 
 absl::StatusOr<std::unique_ptr<Listener>> Listener::create(const DaemonSettings& settings,
                                                            int inherited_fd, int type) {
-  const std::string& path = type == SOCK_SEQPACKET ? settings.wire_socket_path : settings.socket_path;
+  const std::string& path =
+      type == SOCK_SEQPACKET ? settings.wire_socket_path : settings.socket_path;
   if (inherited_fd >= 0) {
     return std::unique_ptr<Listener>(
         new Listener(inherited_fd, path, settings, /*unlink_on_exit=*/false));
@@ -331,8 +330,7 @@ Listener::~Listener() {
   by_fd_.clear();
 }
 
-void Listener::start(std::function<void(int fd)> hand_off, GoneCallback on_gone,
-                     HasRule has_rule) {
+void Listener::start(std::function<void(int fd)> hand_off, GoneCallback on_gone, HasRule has_rule) {
   hand_off_ = std::move(hand_off);
   on_gone_ = std::move(on_gone);
   has_rule_ = std::move(has_rule);
@@ -636,8 +634,8 @@ int Listener::sweep_interval_ms() const {
   // Once a second while a connection owes its first call or lives on without a rule.
   if (not_called_ > 0 || ruleless_ > 0) return 1000;
   if (idle_connection_timeout_ == absl::ZeroDuration() || by_id_.empty()) return -1;
-  return static_cast<int>(absl::ToInt64Milliseconds(
-      std::min(idle_connection_timeout_ / 4, absl::Seconds(30))));
+  return static_cast<int>(
+      absl::ToInt64Milliseconds(std::min(idle_connection_timeout_ / 4, absl::Seconds(30))));
 }
 
 void Listener::sweep() {
@@ -656,8 +654,8 @@ void Listener::sweep() {
     } else if (conn.called && idle_connection_timeout_ > absl::ZeroDuration() &&
                now - conn.last_call >= idle_connection_timeout_) {
       spdlog::info(
-          "connection {} (uid={} pid={}) made no call for {}; closed (idle_connection_timeout)",
-          id, conn.peer.uid, conn.peer.pid, absl::FormatDuration(idle_connection_timeout_));
+          "connection {} (uid={} pid={}) made no call for {}; closed (idle_connection_timeout)", id,
+          conn.peer.uid, conn.peer.pid, absl::FormatDuration(idle_connection_timeout_));
     } else {
       continue;
     }

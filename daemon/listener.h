@@ -121,12 +121,12 @@ class Listener {
     int pidfd;   // the connecting process, -1 once it exited or if pidfd_open failed
     Peer peer;
     absl::Time accepted;
-    bool called = false;  // a call has been dispatched (peer_for); then no first-call timeout
-    absl::Time last_call;  // when the last call was dispatched (the idle timeout's start)
+    bool called = false;    // a call has been dispatched (peer_for); then no first-call timeout
+    absl::Time last_call;   // when the last call was dispatched (the idle timeout's start)
     bool ruleless = false;  // no rule matched at accept: closed after kRulelessLifetime
     bool closing = false;   // shut down by sweep(); closed() follows
-    dev_t dev = 0;        // the accepted socket's device and inode: peer_for() checks that fd
-    ino_t ino = 0;        // still names this socket
+    dev_t dev = 0;          // the accepted socket's device and inode: peer_for() checks that fd
+    ino_t ino = 0;          // still names this socket
   };
   mutable absl::Mutex mu_;
   absl::flat_hash_map<int, Peer> by_fd_ ABSL_GUARDED_BY(mu_);

@@ -36,9 +36,9 @@
 #include "daemon/handle_table.h"
 #include "daemon/health_service.h"
 #include "daemon/listener.h"
-#include "daemon/policy.h"
 #include "daemon/log_format.h"
 #include "daemon/metrics.h"
+#include "daemon/policy.h"
 #include "daemon/sd_notify.h"
 #include "daemon/service.h"
 #include "daemon/wire_server.h"
@@ -263,8 +263,7 @@ int serve(const std::string& config_path) {
     size_t released = closed ? table.connection_closed(peer.connection)
                              : table.release_connection(peer.connection);
     if (released > 0) {
-      spdlog::info("released {} handle(s) of uid={} pid={}: {}", released, peer.uid, peer.pid,
-                   why);
+      spdlog::info("released {} handle(s) of uid={} pid={}: {}", released, peer.uid, peer.pid, why);
     }
   };
   auto has_rule = [&service](const Peer& peer) {
@@ -294,8 +293,8 @@ int serve(const std::string& config_path) {
                      : "";
   spdlog::info("gssgated {} serving on {}{}{}; {} rule(s) from {}; krb5 config {}", kVersion,
                (*listener)->path(), inherited.stream >= 0 ? " (socket from systemd)" : "",
-               wire_note,
-               config->rules.size(), config_path, krb5_config ? krb5_config : "/etc/krb5.conf");
+               wire_note, config->rules.size(), config_path,
+               krb5_config ? krb5_config : "/etc/krb5.conf");
 
   Notifier systemd = Notifier::from_environment();
   systemd.notify(

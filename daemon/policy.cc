@@ -1,5 +1,3 @@
-#include "daemon/policy.h"
-
 #include <fnmatch.h>
 #include <openssl/evp.h>
 #include <sys/vfs.h>
@@ -18,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "daemon/policy.h"
 
 namespace gssgate::daemon {
 namespace {
@@ -25,7 +24,8 @@ namespace {
 bool by_ids(const Rule& rule, const Peer& peer) {
   if (std::find(rule.uids.begin(), rule.uids.end(), peer.uid) != rule.uids.end()) return true;
   for (gid_t g : rule.gids) {
-    if (g == peer.gid || std::find(peer.groups.begin(), peer.groups.end(), g) != peer.groups.end()) {
+    if (g == peer.gid ||
+        std::find(peer.groups.begin(), peer.groups.end(), g) != peer.groups.end()) {
       return true;
     }
   }
@@ -46,8 +46,8 @@ bool process_matches(const Rule& rule, const Peer& peer, std::string* why) {
   }
   if (!rule.systemd_units.empty()) {
     const std::string unit = systemd_unit_of(peer.cgroup);
-    if (unit.empty() ||
-        !any_of(rule.systemd_units, [&](const std::string& p) { return cgroup_matches(p, unit); })) {
+    if (unit.empty() || !any_of(rule.systemd_units,
+                                [&](const std::string& p) { return cgroup_matches(p, unit); })) {
       return false;
     }
   }
@@ -70,8 +70,8 @@ bool process_matches(const Rule& rule, const Peer& peer, std::string* why) {
                : peer.exe_why;
     return false;
   }
-  return std::find(rule.executable_sha256.begin(), rule.executable_sha256.end(),
-                   peer.exe_sha256) != rule.executable_sha256.end();
+  return std::find(rule.executable_sha256.begin(), rule.executable_sha256.end(), peer.exe_sha256) !=
+         rule.executable_sha256.end();
 }
 
 // What identifies a file's content without reading it. The change time is the one that counts:
@@ -118,14 +118,15 @@ absl::StatusOr<std::string> hash_file(int fd, off_t size) {
   char buf[64 * 1024];
   off_t offset = 0;
   for (;;) {
-    const size_t want = static_cast<size_t>(
-        std::min<off_t>(static_cast<off_t>(sizeof(buf)), size + 1 - offset));
+    const size_t want =
+        static_cast<size_t>(std::min<off_t>(static_cast<off_t>(sizeof(buf)), size + 1 - offset));
     const ssize_t n = pread(fd, buf, want, offset);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int error = errno;
       EVP_MD_CTX_free(md);
-      return absl::InternalError(absl::StrCat("cannot read the executable: ", std::strerror(error)));
+      return absl::InternalError(
+          absl::StrCat("cannot read the executable: ", std::strerror(error)));
     }
     if (n == 0) break;
     offset += n;
@@ -191,32 +192,52 @@ constexpr int64_t kFuseMagic = 0x65735546;
 
 bool grants(const Rule& rule, Right right) {
   switch (right) {
-    case Right::kInitiate: return rule.allow_initiate;
-    case Right::kAccept: return rule.allow_accept;
-    case Right::kExportContext: return rule.allow_export_context;
-    case Right::kExportCreds: return rule.allow_export_creds;
-    case Right::kStoreCreds: return rule.allow_store_creds;
-    case Right::kDelegate: return rule.allow_delegate;
-    case Right::kAcceptDelegated: return rule.allow_accept_delegated;
-    case Right::kImpersonate: return rule.allow_impersonate;
-    case Right::kAdmin: return rule.admin;
-    case Right::kInterpose: return rule.interpose;
+    case Right::kInitiate:
+      return rule.allow_initiate;
+    case Right::kAccept:
+      return rule.allow_accept;
+    case Right::kExportContext:
+      return rule.allow_export_context;
+    case Right::kExportCreds:
+      return rule.allow_export_creds;
+    case Right::kStoreCreds:
+      return rule.allow_store_creds;
+    case Right::kDelegate:
+      return rule.allow_delegate;
+    case Right::kAcceptDelegated:
+      return rule.allow_accept_delegated;
+    case Right::kImpersonate:
+      return rule.allow_impersonate;
+    case Right::kAdmin:
+      return rule.admin;
+    case Right::kInterpose:
+      return rule.interpose;
   }
   return false;
 }
 
 const char* right_name(Right right) {
   switch (right) {
-    case Right::kInitiate: return "initiate";
-    case Right::kAccept: return "accept";
-    case Right::kExportContext: return "export_context";
-    case Right::kExportCreds: return "export_creds";
-    case Right::kStoreCreds: return "store_creds";
-    case Right::kDelegate: return "delegate";
-    case Right::kAcceptDelegated: return "accept_delegated";
-    case Right::kImpersonate: return "impersonate";
-    case Right::kAdmin: return "admin";
-    case Right::kInterpose: return "interpose";
+    case Right::kInitiate:
+      return "initiate";
+    case Right::kAccept:
+      return "accept";
+    case Right::kExportContext:
+      return "export_context";
+    case Right::kExportCreds:
+      return "export_creds";
+    case Right::kStoreCreds:
+      return "store_creds";
+    case Right::kDelegate:
+      return "delegate";
+    case Right::kAcceptDelegated:
+      return "accept_delegated";
+    case Right::kImpersonate:
+      return "impersonate";
+    case Right::kAdmin:
+      return "admin";
+    case Right::kInterpose:
+      return "interpose";
   }
   return "?";
 }
@@ -232,9 +253,12 @@ std::string refusal(const Rule& rule, uid_t uid, Right right, absl::string_view 
 
 const char* store_key(Store store) {
   switch (store) {
-    case Store::kKeytab: return "keytab";
-    case Store::kClientKeytab: return "client_keytab";
-    case Store::kCcache: return "ccache";
+    case Store::kKeytab:
+      return "keytab";
+    case Store::kClientKeytab:
+      return "client_keytab";
+    case Store::kCcache:
+      return "ccache";
   }
   return "?";
 }
@@ -364,13 +388,13 @@ absl::StatusOr<std::string> executable_sha256(int fd, const struct stat& st, uid
   timespec now{};
   clock_gettime(CLOCK_REALTIME, &now);
   if (now.tv_sec - st.st_ctim.tv_sec < kRacySeconds) {
-    return absl::UnavailableError(absl::StrCat("it changed less than ", kRacySeconds,
-                                               " s ago; connect again in a moment"));
+    return absl::UnavailableError(
+        absl::StrCat("it changed less than ", kRacySeconds, " s ago; connect again in a moment"));
   }
   if (!charge(uid, st.st_size, now.tv_sec)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "uid ", uid, " had more than ", kHashBudgetBytes >> 20, " MiB of executables hashed in ",
-        kHashBudgetWindowSeconds, " s"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("uid ", uid, " had more than ", kHashBudgetBytes >> 20,
+                     " MiB of executables hashed in ", kHashBudgetWindowSeconds, " s"));
   }
   // Hashed outside the lock: two callers of one new binary may both hash it, once.
   absl::StatusOr<std::string> digest = hash_file(fd, st.st_size);

@@ -1,9 +1,8 @@
-#include "daemon/service.h"
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/log_format.h"
 #include "daemon/policy.h"
+#include "daemon/service.h"
 #include "spdlog/spdlog.h"
 
 namespace gssgate::daemon {
@@ -56,8 +55,13 @@ absl::StatusOr<Call> Service::begin(const Peer& peer, const char* rpc) const {
                            match.why_not),
         "; an administrator must add a [[rule]] for this caller"));
   }
-  return Call{peer,          std::move(config), rule, Grant(*rule, peer.uid),
-              Owner{peer.uid, peer.connection}, sealer_.get(), &stored_ccaches_};
+  return Call{peer,
+              std::move(config),
+              rule,
+              Grant(*rule, peer.uid),
+              Owner{peer.uid, peer.connection},
+              sealer_.get(),
+              &stored_ccaches_};
 }
 
 void StoredCcaches::note(const std::string& ccache) {

@@ -10,8 +10,6 @@
 //   0 success; 1 a GSSAPI failure; 2 usage error; 3 the daemon cannot be reached;
 //   4 refused by policy; 5 any other error; 6 interpose-check: the program would not interpose.
 
-#include "gssgate/gssgate.h"
-
 #include <dirent.h>
 #include <unistd.h>
 
@@ -32,6 +30,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gssgate/gssgate.h"
 #include "lib/util/json.h"
 
 namespace {
@@ -389,7 +388,8 @@ ProcessView view_of(const std::string& pid) {
   }
   const std::string status = read_whole(proc + "/status");
   const size_t uid_at = status.find("\nUid:");
-  if (uid_at != std::string::npos) view.uid = std::strtoul(status.c_str() + uid_at + 5, nullptr, 10);
+  if (uid_at != std::string::npos)
+    view.uid = std::strtoul(status.c_str() + uid_at + 5, nullptr, 10);
   view.name = read_whole(proc + "/comm");
   while (!view.name.empty() && view.name.back() == '\n') view.name.pop_back();
   return view;
@@ -468,7 +468,7 @@ int cmd_interpose_check(const Args& a, const std::shared_ptr<Connection>&, Outpu
   // As the module reads it: secure_getenv, so an AT_SECURE program has no setting of its own.
   auto opt_in = view.env.find("GSSGATE_INTERPOSE");
   const std::string setting = opt_in == view.env.end() || view.secure ? "" : opt_in->second;
-  out.str("GSSGATE_INTERPOSE", view.secure ? "(ignored: AT_SECURE)"
+  out.str("GSSGATE_INTERPOSE", view.secure       ? "(ignored: AT_SECURE)"
                                : setting.empty() ? "(unset)"
                                                  : setting);
   const bool env_opts_in = setting == "1" || setting == "yes" || setting == "fallback";
@@ -507,10 +507,10 @@ int cmd_interpose_check(const Args& a, const std::shared_ptr<Connection>&, Outpu
       if (asks_policy) {
         out.str("opted_in", policy_opts_in ? "by policy (the rule grants interpose)" : "no");
         if (!policy_opts_in) {
-          reasons.push_back(absl::StrCat(
-              "neither GSSGATE_INTERPOSE=1 in its environment",
-              view.secure ? " (which an AT_SECURE program ignores)" : "",
-              " nor interpose = true in its policy rule \"", who.rule, "\""));
+          reasons.push_back(absl::StrCat("neither GSSGATE_INTERPOSE=1 in its environment",
+                                         view.secure ? " (which an AT_SECURE program ignores)" : "",
+                                         " nor interpose = true in its policy rule \"", who.rule,
+                                         "\""));
         }
       } else if (env_opts_in) {
         out.str("opted_in", setting == "fallback"

@@ -51,7 +51,7 @@ class TempDir {
 };
 
 struct SuiteRun {
-  std::map<std::string, std::string> outcome;  // "Class.test_name" -> ok, FAIL, ERROR, skipped
+  std::map<std::string, std::string> outcome;     // "Class.test_name" -> ok, FAIL, ERROR, skipped
   std::set<std::string> passed, failed, skipped;  // the same, by outcome
   std::string output;
   std::string daemon_logs;
@@ -86,10 +86,10 @@ SuiteRun run_suite(const std::string& dir, const std::string& mode = "1", bool d
   for (const char* name : {"ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS", "LD_PRELOAD"}) {
     if (const char* value = std::getenv(name)) env[name] = value;
   }
-  absl::StatusOr<RunResult> run_result = run(
-      {"/usr/bin/unshare", "--uts", "/bin/sh", "-c",
-       "hostname localhost && exec /usr/bin/python3 -m unittest -v gssapi.tests." + suite},
-      env, "", std::chrono::minutes(5));
+  absl::StatusOr<RunResult> run_result =
+      run({"/usr/bin/unshare", "--uts", "/bin/sh", "-c",
+           "hostname localhost && exec /usr/bin/python3 -m unittest -v gssapi.tests." + suite},
+          env, "", std::chrono::minutes(5));
   EXPECT_TRUE(run_result.ok()) << run_result.status();
   if (!run_result.ok()) return result;
   result.output = run_result->output;
@@ -101,7 +101,9 @@ SuiteRun run_suite(const std::string& dir, const std::string& mode = "1", bool d
     if (std::regex_search(text, m, line)) result.outcome[m[2].str() + "." + m[1].str()] = m[3];
   }
   for (const auto& [test, outcome] : result.outcome) {
-    (outcome == "ok" ? result.passed : outcome == "skipped" ? result.skipped : result.failed)
+    (outcome == "ok"        ? result.passed
+     : outcome == "skipped" ? result.skipped
+                            : result.failed)
         .insert(test);
   }
   std::ifstream log_file(logs);
@@ -153,7 +155,7 @@ std::set<std::string> raw_suite_failures(bool fallback) {
 #define SKIP_UNLESS_THE_SUITE_CAN_RUN() \
   GTEST_SKIP() << "a TSan-built module cannot load into python (its runtime must come first)"
 #elif defined(__SANITIZE_ADDRESS__)
-#define SKIP_UNLESS_THE_SUITE_CAN_RUN()                                                       \
+#define SKIP_UNLESS_THE_SUITE_CAN_RUN()                                                    \
   if (std::getenv("LD_PRELOAD") == nullptr) GTEST_SKIP() << "needs libasan in LD_PRELOAD"; \
   if (geteuid() != 0) GTEST_SKIP() << "needs root (a UTS namespace for the host name)"
 #else
@@ -248,10 +250,10 @@ TEST(InterposerSuiteTest, PythonGssapisRawSuiteThroughTheModuleFailsOnlyWhereKno
   EXPECT_EQ(failed, expected_failures) << run.output;
   EXPECT_GE(passed.size(), 67u);
   // Among what passes: the IOV and AEAD calls (through the daemon's Iov RPC).
-  for (const char* test : {"TestWrapUnwrap.test_basic_iov_wrap_unwrap_autoalloc",
-                           "TestWrapUnwrap.test_basic_iov_wrap_unwrap_prealloc",
-                           "TestWrapUnwrap.test_basic_aead_wrap_unwrap",
-                           "TestWrapUnwrap.test_basic_verify_mic_iov"}) {
+  for (const char* test :
+       {"TestWrapUnwrap.test_basic_iov_wrap_unwrap_autoalloc",
+        "TestWrapUnwrap.test_basic_iov_wrap_unwrap_prealloc",
+        "TestWrapUnwrap.test_basic_aead_wrap_unwrap", "TestWrapUnwrap.test_basic_verify_mic_iov"}) {
     EXPECT_EQ(run.outcome[test], "ok") << test;
   }
   EXPECT_THAT(run.output, Not(HasSubstr("Sanitizer")));

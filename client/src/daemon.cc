@@ -1,6 +1,5 @@
-#include "gssgate/daemon.h"
-
 #include "client/src/internal.h"
+#include "gssgate/daemon.h"
 
 namespace gssgate {
 namespace {

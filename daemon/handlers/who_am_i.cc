@@ -22,8 +22,8 @@ absl::Status Service::WhoAmI(const Call& call, const v1::WhoAmIRequest&, v1::Who
   auto add_store = [&](Store store) {
     const auto& value = call.grant.store(store);
     if (!value) return;
-    reply->add_stores(absl::StrCat(store_key(store), "=",
-                                   value->ok() ? **value : value->status().message()));
+    reply->add_stores(
+        absl::StrCat(store_key(store), "=", value->ok() ? **value : value->status().message()));
   };
   add_store(Store::kKeytab);
   add_store(Store::kClientKeytab);

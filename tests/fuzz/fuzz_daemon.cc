@@ -1,5 +1,3 @@
-#include "tests/fuzz/fuzz_daemon.h"
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +13,7 @@
 #include "daemon/config.h"
 #include "daemon/handlers/common.h"
 #include "spdlog/spdlog.h"
+#include "tests/fuzz/fuzz_daemon.h"
 
 namespace gssgate::fuzz {
 namespace {

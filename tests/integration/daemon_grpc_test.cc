@@ -18,8 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.pb.h"
-#include "grpc_reflection_subset.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc_reflection_subset.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/fixtures/gssgated_process.h"
 #include "tests/integration/gss_test_util.h"
@@ -191,8 +191,8 @@ TEST_F(DaemonServerTest, ServesASocketPassedBySystemdSocketActivation) {
   EXPECT_THAT(*r, StartsWith("OK"));
   // The wire socket came as the other descriptor (gssgated.socket's ListenSequentialPacket=);
   // gssgated told them apart by type and serves it with the wire protocol.
-  EXPECT_THAT(daemon_->log(), HasSubstr(absl::StrCat(daemon_->wire_socket(),
-                                                     " (wire) (socket from systemd)")));
+  EXPECT_THAT(daemon_->log(),
+              HasSubstr(absl::StrCat(daemon_->wire_socket(), " (wire) (socket from systemd)")));
   ASSERT_EQ(chmod(daemon_->wire_socket().c_str(), 0666), 0);
   auto setpriv = find_tool("setpriv", "util-linux");
   ASSERT_TRUE(setpriv.ok()) << setpriv.status();
@@ -485,7 +485,8 @@ TEST_F(DaemonServerTest, HelpVersionAndUsageErrorsFollowGnuConventions) {
   ASSERT_TRUE(bad.ok());
   EXPECT_EQ(bad->exit_code, 2) << bad->output;
   // One error line naming the option, then the usage; the error is not repeated.
-  EXPECT_THAT(bad->output, StartsWith("gssgated: unknown or incomplete option --frobnicate\nusage:"));
+  EXPECT_THAT(bad->output,
+              StartsWith("gssgated: unknown or incomplete option --frobnicate\nusage:"));
   EXPECT_EQ(bad->output.find("--frobnicate", bad->output.find('\n')), std::string::npos);
 }
 

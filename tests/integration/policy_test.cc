@@ -65,9 +65,9 @@ TEST_F(PolicyMatchersTest, ExecutablesMatchByPathAndDigestsByContent) {
   // gssgated hashes no file changed in the last 2 s (policy.h, kRacySeconds): let the copies age.
   std::this_thread::sleep_for(std::chrono::milliseconds(2100));
   auto d = GssgatedProcess::start(
-      *kdc_, rule("by-path", absl::StrCat("executables = [\"", kdc_->path("bins/allowed"),
-                                         "/*\"]\n")) +
-                 rule("by-digest", absl::StrCat("executable_sha256 = [\"", digest, "\"]\n")));
+      *kdc_,
+      rule("by-path", absl::StrCat("executables = [\"", kdc_->path("bins/allowed"), "/*\"]\n")) +
+          rule("by-digest", absl::StrCat("executable_sha256 = [\"", digest, "\"]\n")));
   ASSERT_TRUE(d.ok()) << d.status();
   const std::string wire = (*d)->wire_socket();
 
@@ -107,10 +107,9 @@ TEST_F(PolicyMatchersTest, AnotherProgramMountedOverATrustedPathOrInItsOwnUserNa
             absl::StrCat("OK rule=trusted executable=", trusted, " unit=\n"));
 
   // Another program bind-mounted over the trusted path in a mount namespace of the caller's.
-  const std::string mounted =
-      whoami({*unshare, "--mount", "/bin/sh", "-c",
-              "mount --bind \"$1\" \"$0\" && exec \"$0\" --wire-whoami \"$2\"", trusted,
-              other, wire});
+  const std::string mounted = whoami(
+      {*unshare, "--mount", "/bin/sh", "-c",
+       "mount --bind \"$1\" \"$0\" && exec \"$0\" --wire-whoami \"$2\"", trusted, other, wire});
   EXPECT_THAT(mounted, StartsWith("RPC code=7 no policy rule for uid 0"));
   EXPECT_THAT(mounted, HasSubstr("is not the file at that path for gssgated"));
 
@@ -134,17 +133,17 @@ TEST_F(PolicyMatchersTest, ADaemonThatCannotReadOtherUsersExecutablesRefusesThem
   GssgatedOptions options;
   options.run_as_uid = kServiceUid;
   options.run_as_gid = kServiceGid;
-  auto d = GssgatedProcess::start(
-      *kdc_,
-      rule("by-exe", absl::StrCat("executables = [\"", caller, "\"]\n")) +
-          rule("by-cgroup", "uids = [0]\ncgroups = [\"/**\", \"/\"]\n"),
-      options);
+  auto d =
+      GssgatedProcess::start(*kdc_,
+                             rule("by-exe", absl::StrCat("executables = [\"", caller, "\"]\n")) +
+                                 rule("by-cgroup", "uids = [0]\ncgroups = [\"/**\", \"/\"]\n"),
+                             options);
   ASSERT_TRUE(d.ok()) << d.status();
   const std::string out = whoami({caller, "--wire-whoami", (*d)->wire_socket()});
   // Root's program: its executable is unknown to the daemon, so only the cgroup rule takes it.
   EXPECT_THAT(out, StartsWith("OK rule=by-cgroup executable= unit="));
-  ASSERT_TRUE((*d)->reload(rule("by-exe", absl::StrCat("executables = [\"", caller, "\"]\n")))
-                  .ok());
+  ASSERT_TRUE(
+      (*d)->reload(rule("by-exe", absl::StrCat("executables = [\"", caller, "\"]\n"))).ok());
   ASSERT_TRUE((*d)->wait_for_log("reloaded"));
   const std::string refused = whoami({caller, "--wire-whoami", (*d)->wire_socket()});
   EXPECT_THAT(refused, StartsWith("RPC code=7 no policy rule for uid 0"));

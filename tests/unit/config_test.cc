@@ -1,5 +1,4 @@
 #include "daemon/config.h"
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -1,7 +1,5 @@
 // The listener's mapping from gRPC's "fd:N" peer string back to the accepted connection.
 
-#include "daemon/listener.h"
-
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -14,6 +12,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/listener.h"
 #include "gtest/gtest.h"
 
 namespace gssgate::daemon {

@@ -1,5 +1,3 @@
-#include "daemon/policy.h"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +7,7 @@
 #include <string>
 #include <thread>
 
+#include "daemon/policy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -121,8 +120,7 @@ TEST(PolicyTest, SystemdUnitIsThePathFromTheFirstServiceOrScope) {
   EXPECT_EQ(systemd_unit_of("/user.slice/user-1000.slice/session-3.scope"), "session-3.scope");
   EXPECT_EQ(systemd_unit_of("/system.slice/docker-0a1b.scope"), "docker-0a1b.scope");
   // A service with cgroups of its own below (Delegate=): the unit and the path below it.
-  EXPECT_EQ(systemd_unit_of("/system.slice/gssgated.service/payload"),
-            "gssgated.service/payload");
+  EXPECT_EQ(systemd_unit_of("/system.slice/gssgated.service/payload"), "gssgated.service/payload");
   EXPECT_EQ(systemd_unit_of("/system.slice"), "");
   EXPECT_EQ(systemd_unit_of("/kubepods/burstable/pod1/c1"), "");
   EXPECT_EQ(systemd_unit_of(""), "");
@@ -175,17 +173,16 @@ TEST(PolicyTest, ProcessMatchersMustAllMatchAndFailClosedWhenUnpinned) {
   EXPECT_EQ(rule_name(*config, pinned(33, 33, {}, apache_cg, "/usr/sbin/apache2")), "apache");
   // Another binary in apache's unit, or apache's binary in another unit, is not "apache".
   EXPECT_EQ(rule_name(*config, pinned(33, 33, {}, apache_cg, "/usr/bin/python3")), "(none)");
-  EXPECT_EQ(rule_name(*config, pinned(33, 33, {}, "/system.slice/cron.service",
-                                      "/usr/sbin/apache2")),
-            "(none)");
+  EXPECT_EQ(
+      rule_name(*config, pinned(33, 33, {}, "/system.slice/cron.service", "/usr/sbin/apache2")),
+      "(none)");
   // Units below user@1000.service/app.slice, for uid 1000 only.
   const std::string app = "/user.slice/user-1000.slice/user@1000.service/app.slice/sync.service";
   EXPECT_EQ(rule_name(*config, pinned(1000, 1000, {}, app, "/usr/bin/x")), "user-apps");
   EXPECT_EQ(rule_name(*config, pinned(1001, 1000, {}, app, "/usr/bin/x")), "(none)");
   // The digest is lowercased at load; any path with that content matches.
   const std::string abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
-  EXPECT_EQ(rule_name(*config, pinned(7, 7, {}, "/x.scope", "/tmp/anything", abc)),
-            "pinned-tool");
+  EXPECT_EQ(rule_name(*config, pinned(7, 7, {}, "/x.scope", "/tmp/anything", abc)), "pinned-tool");
   EXPECT_EQ(rule_name(*config, pinned(7, 7, {}, "/x.scope", "/tmp/anything", std::string(64, '0'))),
             "(none)");
 
@@ -208,9 +205,9 @@ TEST(PolicyTest, ProcessMatchersMustAllMatchAndFailClosedWhenUnpinned) {
   // A program whose path could not be confirmed (a container's) still matches by digest.
   EXPECT_EQ(rule_name(*config, pinned(5, 5, {}, "/x.scope", "", abc)), "pinned-tool");
   // A caller that simply matches nothing gets no reason about pinning.
-  EXPECT_EQ(match_rule(*config, pinned(5, 5, {}, "/x.scope", "/bin/sh", std::string(64, '1')))
-                .why_not,
-            "");
+  EXPECT_EQ(
+      match_rule(*config, pinned(5, 5, {}, "/x.scope", "/bin/sh", std::string(64, '1'))).why_not,
+      "");
 
   const std::string text = describe(*config);
   EXPECT_THAT(text, HasSubstr("systemd_units {apache2.service} executables {/usr/sbin/apache2}"));

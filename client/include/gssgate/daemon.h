@@ -19,9 +19,9 @@ struct WhoAmIResult {
   uint32_t gid = 0;
   int32_t pid = 0;
   std::vector<uint32_t> groups;
-  std::string cgroup;  ///< cgroup v2 path as the daemon read it; "" if unknown
-  std::string executable;    ///< the executable as the daemon resolved it; "" if unknown
-  std::string systemd_unit;  ///< the systemd unit of the cgroup; "" if none
+  std::string cgroup;             ///< cgroup v2 path as the daemon read it; "" if unknown
+  std::string executable;         ///< the executable as the daemon resolved it; "" if unknown
+  std::string systemd_unit;       ///< the systemd unit of the cgroup; "" if none
   std::string executable_sha256;  ///< its SHA-256 (hex), if a rule matches by digest; else ""
   std::string rule;
   std::vector<std::string> grants;      ///< "initiate", "accept", "export_context", … "admin"
