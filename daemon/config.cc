@@ -1,3 +1,5 @@
+#include "daemon/config.h"
+
 #include <fnmatch.h>
 #include <grp.h>
 #include <pwd.h>
@@ -14,7 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
-#include "daemon/config.h"
+#include "spdlog/spdlog.h"
 
 namespace gssgate::daemon {
 namespace {
@@ -87,6 +89,7 @@ class TableReader {
   }
 
   const std::string& source() const { return source_; }
+  const toml::node* node(const char* key) const { return table_.get(key); }
 
  private:
   absl::Status type_error(const char* key, const toml::node& node, const char* want) const {
@@ -118,6 +121,43 @@ absl::StatusOr<gid_t> resolve_group(const std::string& name) {
   return gr.gr_gid;
 }
 
+// A socket's mode (an octal string) and group (a name), from `mode_key` and `group_key`.
+absl::Status socket_access(const TableReader& r, const char* mode_key, const char* group_key,
+                           mode_t* mode_out, std::optional<gid_t>* group_out) {
+  std::optional<std::string> mode, group;
+  absl::Status s = r.string(mode_key, &mode);
+  if (!s.ok()) return s;
+  if (mode) {
+    char* end = nullptr;
+    unsigned long v = std::strtoul(mode->c_str(), &end, 8);
+    if (mode->empty() || *end != '\0' || v > 0777) {
+      return error_at(r.source(), r.node(mode_key)->source(),
+                      absl::StrCat(mode_key, " must be an octal string such as \"0660\""));
+    }
+    *mode_out = static_cast<mode_t>(v);
+  }
+  if (!(s = r.string(group_key, &group)).ok()) return s;
+  if (group) {
+    auto gid = resolve_group(*group);
+    if (!gid.ok()) {
+      return error_at(r.source(), r.node(group_key)->source(), std::string(gid.status().message()));
+    }
+    *group_out = *gid;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status connection_limits(const TableReader& r, int* max_connections, int* per_uid) {
+  int64_t v = *max_connections;
+  absl::Status s = r.integer("max_connections", 1, 1 << 20, &v);
+  if (!s.ok()) return s;
+  *max_connections = static_cast<int>(v);
+  v = *per_uid;
+  if (!(s = r.integer("max_connections_per_uid", 1, 1 << 20, &v)).ok()) return s;
+  *per_uid = static_cast<int>(v);
+  return absl::OkStatus();
+}
+
 absl::Status parse_daemon(const toml::table& table, const std::string& source,
                           DaemonSettings* out) {
   TableReader r(table, source, "[daemon]");
@@ -127,7 +167,7 @@ absl::Status parse_daemon(const toml::table& table, const std::string& source,
                      "idle_timeout", "workers", "max_handles_total", "max_threads",
                      "max_streams_per_connection", "idle_connection_timeout"});
   if (!s.ok()) return s;
-  std::optional<std::string> socket, mode, group;
+  std::optional<std::string> socket;
   if (!(s = r.string("socket", &socket)).ok()) return s;
   if (socket) {
     if (socket->empty() || (*socket)[0] != '/') {
@@ -154,32 +194,14 @@ absl::Status parse_daemon(const toml::table& table, const std::string& source,
         absl::StrCat(source, ": [daemon] socket and wire_socket are both ", out->socket_path,
                      "; give the wire socket a path of its own (or \"\" for none)"));
   }
-  if (!(s = r.string("socket_mode", &mode)).ok()) return s;
-  if (mode) {
-    char* end = nullptr;
-    unsigned long v = std::strtoul(mode->c_str(), &end, 8);
-    if (mode->empty() || *end != '\0' || v > 0777) {
-      return error_at(source, table.get("socket_mode")->source(),
-                      "socket_mode must be an octal string such as \"0660\"");
-    }
-    out->socket_mode = static_cast<mode_t>(v);
+  if (!(s = socket_access(r, "socket_mode", "socket_group", &out->socket_mode, &out->socket_group))
+           .ok()) {
+    return s;
   }
-  if (!(s = r.string("socket_group", &group)).ok()) return s;
-  if (group) {
-    auto gid = resolve_group(*group);
-    if (!gid.ok()) {
-      return error_at(source, table.get("socket_group")->source(),
-                      std::string(gid.status().message()));
-    }
-    out->socket_group = *gid;
+  if (!(s = connection_limits(r, &out->max_connections, &out->max_connections_per_uid)).ok()) {
+    return s;
   }
-  int64_t v = out->max_connections;
-  if (!(s = r.integer("max_connections", 1, 1 << 20, &v)).ok()) return s;
-  out->max_connections = static_cast<int>(v);
-  v = out->max_connections_per_uid;
-  if (!(s = r.integer("max_connections_per_uid", 1, 1 << 20, &v)).ok()) return s;
-  out->max_connections_per_uid = static_cast<int>(v);
-  v = out->first_call_timeout_seconds;
+  int64_t v = out->first_call_timeout_seconds;
   if (!(s = r.integer("first_call_timeout", 1, 86400, &v)).ok()) return s;
   out->first_call_timeout_seconds = static_cast<int>(v);
   v = out->max_message_bytes;
@@ -413,6 +435,111 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   return absl::OkStatus();
 }
 
+// systemd's FileDescriptorName= takes more, but a name is also written in logs and status lines.
+bool valid_listener_name(const std::string& name) {
+  return !name.empty() && name.size() <= 255 && std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+absl::Status parse_listener(const toml::table& table, const std::string& source, int index,
+                            const DaemonSettings& defaults, ListenerSettings* out) {
+  out->line = static_cast<int>(table.source().begin.line);
+  TableReader r(table, source, absl::StrCat("[[listener]] #", index + 1));
+  absl::Status s = r.check_known({"name", "path", "transport", "mode", "group", "max_connections",
+                                  "max_connections_per_uid", "rules"});
+  if (!s.ok()) return s;
+  std::optional<std::string> name, path, transport;
+  if (!(s = r.string("name", &name)).ok()) return s;
+  if (!name || !valid_listener_name(*name)) {
+    return error_at(source, name ? r.node("name")->source() : table.source(),
+                    "a [[listener]] needs a name of letters, digits, _, . and - (systemd's "
+                    "FileDescriptorName= of its socket, e.g. name = \"containers\")");
+  }
+  out->name = *name;
+  if (!(s = r.string("path", &path)).ok()) return s;
+  if (!path || path->empty() || (*path)[0] != '/') {
+    return error_at(source, path ? r.node("path")->source() : table.source(),
+                    absl::StrCat("listener \"", out->name, "\" needs an absolute path"));
+  }
+  out->path = *path;
+  if (!(s = r.string("transport", &transport)).ok()) return s;
+  if (transport && *transport != "grpc" && *transport != "wire") {
+    return error_at(source, r.node("transport")->source(),
+                    "transport is \"grpc\" (a stream socket) or \"wire\" (SOCK_SEQPACKET, "
+                    "docs/wire.md)");
+  }
+  out->transport = transport && *transport == "wire" ? ListenerSettings::Transport::kWire
+                                                     : ListenerSettings::Transport::kGrpc;
+  out->mode = defaults.socket_mode;
+  out->group = defaults.socket_group;
+  if (!(s = socket_access(r, "mode", "group", &out->mode, &out->group)).ok()) return s;
+  out->max_connections = defaults.max_connections;
+  out->max_connections_per_uid = defaults.max_connections_per_uid;
+  if (!(s = connection_limits(r, &out->max_connections, &out->max_connections_per_uid)).ok()) {
+    return s;
+  }
+  if (table.contains("rules")) {
+    out->all_rules = false;
+    s = r.array("rules", [&](const toml::node& n) {
+      if (!n.is_string()) return error_at(source, n.source(), "rules takes rule names");
+      out->rules.emplace_back(**n.as_string());
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+// Without [[listener]] sections: [daemon]'s sockets, as before there were listeners.
+void listeners_from_daemon(Config* config) {
+  const DaemonSettings& d = config->daemon;
+  auto add = [&](const char* name, const std::string& path, ListenerSettings::Transport t) {
+    ListenerSettings l;
+    l.name = name;
+    l.path = path;
+    l.transport = t;
+    l.mode = d.socket_mode;
+    l.group = d.socket_group;
+    l.max_connections = d.max_connections;
+    l.max_connections_per_uid = d.max_connections_per_uid;
+    config->listeners.push_back(std::move(l));
+  };
+  add("grpc", d.socket_path, ListenerSettings::Transport::kGrpc);
+  if (!d.wire_socket_path.empty()) {
+    add("wire", d.wire_socket_path, ListenerSettings::Transport::kWire);
+  }
+}
+
+// Names each listener's rules by index; every name must be a rule, every rule some listener's.
+absl::Status resolve_listener_rules(const std::string& source, Config* config) {
+  std::vector<bool> served(config->rules.size(), false);
+  for (ListenerSettings& l : config->listeners) {
+    l.applies.assign(config->rules.size(), l.all_rules);
+    for (const std::string& name : l.rules) {
+      auto it = std::find_if(config->rules.begin(), config->rules.end(),
+                             [&](const Rule& rule) { return rule.name == name; });
+      if (it == config->rules.end()) {
+        std::vector<std::string> names;
+        for (const Rule& rule : config->rules) names.push_back(rule.name);
+        return absl::InvalidArgumentError(absl::StrCat(
+            source, ":", l.line, ": listener \"", l.name, "\" names rule \"", name,
+            "\", which is not in the file (its rules: ", absl::StrJoin(names, ", "), ")"));
+      }
+      l.applies[static_cast<size_t>(it - config->rules.begin())] = true;
+    }
+    for (size_t i = 0; i < served.size(); ++i) served[i] = served[i] || l.applies[i];
+  }
+  for (size_t i = 0; i < served.size(); ++i) {
+    if (served[i]) continue;
+    const Rule& rule = config->rules[i];
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ":", rule.line, ": rule \"", rule.name,
+                     "\" applies on no listener: name it in the rules of a [[listener]]"));
+  }
+  return absl::OkStatus();
+}
+
 std::string join_ids(const std::vector<uint32_t>& ids) { return absl::StrJoin(ids, ", "); }
 
 }  // namespace
@@ -427,11 +554,21 @@ absl::StatusOr<Config> parse_config(const std::string& text, const std::string& 
   Config config;
   config.path = source;
   TableReader top(root, source, "the top level");
-  absl::Status s = top.check_known({"daemon", "rule"});
+  absl::Status s = top.check_known({"daemon", "rule", "listener"});
   if (!s.ok()) return s;
+  const toml::node* listeners = root.get("listener");
   if (const toml::node* d = root.get("daemon")) {
     if (!d->is_table()) return error_at(source, d->source(), "[daemon] must be a table");
     if (!(s = parse_daemon(*d->as_table(), source, &config.daemon)).ok()) return s;
+    for (const char* key : {"socket", "wire_socket"}) {
+      const toml::node* given = d->as_table()->get(key);
+      if (listeners != nullptr && given != nullptr) {
+        return error_at(source, given->source(),
+                        absl::StrCat("[daemon] ", key,
+                                     " and [[listener]] sections exclude each "
+                                     "other: give this socket a [[listener]] of its own"));
+      }
+    }
   }
   if (const toml::node* rules = root.get("rule")) {
     const toml::array* arr = rules->as_array();
@@ -454,7 +591,75 @@ absl::StatusOr<Config> parse_config(const std::string& text, const std::string& 
       config.rules.push_back(std::move(rule));
     }
   }
+  if (listeners == nullptr) {
+    listeners_from_daemon(&config);
+  } else {
+    const toml::array* arr = listeners->as_array();
+    if (arr != nullptr && arr->empty()) {
+      return error_at(source, listeners->source(),
+                      "listener = [] serves no socket: write [[listener]] tables, or none");
+    }
+    if (arr == nullptr || !arr->is_array_of_tables()) {
+      return error_at(source, listeners->source(), "listeners are written as [[listener]] tables");
+    }
+    int index = 0;
+    for (const toml::node& n : *arr) {
+      ListenerSettings l;
+      if (!(s = parse_listener(*n.as_table(), source, index++, config.daemon, &l)).ok()) return s;
+      for (const ListenerSettings& earlier : config.listeners) {
+        if (earlier.name == l.name || earlier.path == l.path) {
+          return error_at(
+              source, n.source(),
+              absl::StrCat("listener \"", l.name, "\" repeats the ",
+                           earlier.name == l.name ? "name" : "path", " of the listener at line ",
+                           earlier.line, "; each listener has a name and a path of its own"));
+        }
+      }
+      config.listeners.push_back(std::move(l));
+    }
+  }
+  if (!(s = resolve_listener_rules(source, &config)).ok()) return s;
   return config;
+}
+
+const ListenerSettings* Config::listener(const std::string& name) const {
+  for (const ListenerSettings& l : listeners) {
+    if (l.name == name) return &l;
+  }
+  return nullptr;
+}
+
+absl::Status check_listeners_kept(const std::vector<ListenerSettings>& started,
+                                  const Config& next) {
+  for (const ListenerSettings& running : started) {
+    const ListenerSettings* now = next.listener(running.name);
+    if (now == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          next.path, " has no listener \"", running.name, "\", which serves ", running.path,
+          "; a reload cannot remove a socket: put the listener back, or restart gssgated"));
+    }
+    if (now->path != running.path || now->transport != running.transport ||
+        now->mode != running.mode || now->group != running.group ||
+        now->max_connections != running.max_connections ||
+        now->max_connections_per_uid != running.max_connections_per_uid) {
+      spdlog::warn(
+          "reload: listener {} keeps its socket {}, mode and limits until restart; only "
+          "its rules change now",
+          running.name, running.path);
+    }
+  }
+  for (const ListenerSettings& l : next.listeners) {
+    const bool runs = std::any_of(started.begin(), started.end(),
+                                  [&](const ListenerSettings& r) { return r.name == l.name; });
+    if (!runs) {
+      spdlog::warn("reload: new listener {} ({}) starts serving at restart", l.name, l.path);
+    }
+  }
+  return absl::OkStatus();
+}
+
+const char* transport_name(ListenerSettings::Transport transport) {
+  return transport == ListenerSettings::Transport::kWire ? "wire" : "grpc";
 }
 
 absl::StatusOr<Config> load_config(const std::string& path) {
@@ -471,16 +676,18 @@ absl::StatusOr<Config> load_config(const std::string& path) {
 
 std::string describe(const Config& config) {
   const DaemonSettings& d = config.daemon;
-  char mode[8];
-  snprintf(mode, sizeof(mode), "%04o", d.socket_mode);
-  std::string out = absl::StrCat(
-      "socket ", d.socket_path,
-      d.wire_socket_path.empty() ? "" : absl::StrCat(" and wire socket ", d.wire_socket_path),
-      " (mode ", mode, d.socket_group ? absl::StrCat(", gid ", *d.socket_group) : "",
-      "), max_connections ", d.max_connections, " (", d.max_connections_per_uid,
-      " per uid), first_call_timeout ", d.first_call_timeout_seconds, "s, max_message_bytes ",
-      d.max_message_bytes, ", idle_timeout ", d.idle_timeout_seconds, " s\n", config.rules.size(),
-      " rule(s):\n");
+  std::string out = absl::StrCat(config.listeners.size(), " listener(s):\n");
+  for (const ListenerSettings& l : config.listeners) {
+    char mode[8];
+    snprintf(mode, sizeof(mode), "%04o", l.mode);
+    absl::StrAppend(&out, "  [", l.name, "] ", l.path, " (", transport_name(l.transport), ", mode ",
+                    mode, l.group ? absl::StrCat(", gid ", *l.group) : "", "), max_connections ",
+                    l.max_connections, " (", l.max_connections_per_uid,
+                    " per uid); rules: ", l.all_rules ? "all" : absl::StrJoin(l.rules, ", "), "\n");
+  }
+  absl::StrAppend(&out, "first_call_timeout ", d.first_call_timeout_seconds,
+                  " s, max_message_bytes ", d.max_message_bytes, ", idle_timeout ",
+                  d.idle_timeout_seconds, " s\n", config.rules.size(), " rule(s):\n");
   for (const Rule& r : config.rules) {
     absl::StrAppend(&out, "  [", r.name, "] line ", r.line, ": uids {", join_ids(r.uids),
                     "} gids {", join_ids(r.gids), "}");

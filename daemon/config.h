@@ -16,6 +16,8 @@
 namespace gssgate::daemon {
 
 struct DaemonSettings {
+  // Without [[listener]] sections these make the two listeners "grpc" and "wire"; with them,
+  // socket and wire_socket may not be given and the rest are the listeners' defaults.
   std::string socket_path = "/run/gssgate/gssgate.sock";
   // The wire transport's SOCK_SEQPACKET socket (docs/wire.md), same mode and group; "" = none.
   // Unless set, the socket path with its ".sock" replaced by ".wire".
@@ -111,16 +113,50 @@ struct Rule {
   uint32_t max_handles = 1000;
 };
 
+// One socket gssgated serves ([[listener]]), and the rules that apply to its callers: a host
+// socket for local services and a second one whose directory is mounted into containers can
+// each have rules of their own. Sockets are made at start (a reload keeps them, and applies only
+// `rules`); under systemd socket activation a socket passed with FileDescriptorName=NAME is the
+// listener of that name.
+struct ListenerSettings {
+  enum class Transport { kGrpc, kWire };
+  std::string name;  // unique; [A-Za-z0-9_.-], as systemd's FileDescriptorName= allows
+  int line = 0;      // where the section starts in the file; 0 for one made from [daemon]
+  std::string path;
+  Transport transport = Transport::kGrpc;
+  mode_t mode = 0660;
+  std::optional<gid_t> group;
+  int max_connections = 1024;
+  int max_connections_per_uid = 128;
+  // The names of the rules callers of this socket are matched against, in the file's order;
+  // `all_rules` (no `rules` key): every rule.
+  bool all_rules = true;
+  std::vector<std::string> rules;
+  // Per rule of Config::rules, by index: whether it applies here (set by parse_config).
+  std::vector<bool> applies;
+};
+const char* transport_name(ListenerSettings::Transport transport);  // "grpc" or "wire"
+
 struct Config {
   std::string path;
   DaemonSettings daemon;
   std::vector<Rule> rules;
+  // Never empty once parsed: without [[listener]] sections, "grpc" on [daemon] socket and, unless
+  // wire_socket is "", "wire" on the wire socket.
+  std::vector<ListenerSettings> listeners;
+  // The listener named `name`; null if there is none.
+  const ListenerSettings* listener(const std::string& name) const;
 };
 
 // Parses `text`; errors are INVALID_ARGUMENT "SOURCE:LINE:COLUMN: reason".
 absl::StatusOr<Config> parse_config(const std::string& text, const std::string& source);
 // Reads and parses a file. Errors: NOT_FOUND / PERMISSION_DENIED for the file, else as above.
 absl::StatusOr<Config> load_config(const std::string& path);
+
+// Whether `next` may replace a running policy whose sockets were made from `started` (the
+// listeners at start): a reload cannot remove a listener that serves (FAILED_PRECONDITION naming
+// it: restart to remove it). Other listener changes are logged as applying at restart.
+absl::Status check_listeners_kept(const std::vector<ListenerSettings>& started, const Config& next);
 
 // Human-readable summary of the settings and each rule (for --check-config and the start-up log).
 std::string describe(const Config& config);

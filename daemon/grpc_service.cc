@@ -1,5 +1,6 @@
-#include "absl/strings/str_cat.h"
 #include "daemon/grpc_service.h"
+
+#include "absl/strings/str_cat.h"
 #include "lib/util/protocol.h"
 #include "spdlog/spdlog.h"
 
@@ -11,11 +12,18 @@ grpc::Status to_grpc(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
 }
 
+std::optional<Peer> GrpcService::peer_for(const std::string& grpc_peer) const {
+  for (const Listener* listener : listeners_) {
+    if (std::optional<Peer> peer = listener->peer_for(grpc_peer)) return peer;
+  }
+  return std::nullopt;
+}
+
 template <typename Request, typename Reply>
 grpc::Status GrpcService::dispatch(
     Rpc id, const char* rpc, grpc::ServerContext* context, const Request& request, Reply* reply,
     absl::Status (daemon::Service::*handler)(const Call&, const Request&, Reply*)) {
-  std::optional<Peer> peer = listener_->peer_for(context->peer());
+  std::optional<Peer> peer = peer_for(context->peer());
   if (!peer) {
     // Only connections accepted by our own loop reach the server, so this is a bug, not a caller.
     spdlog::error("{}: call from unregistered peer \"{}\" refused", rpc, context->peer());

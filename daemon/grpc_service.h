@@ -5,6 +5,10 @@
 // and hands the call to the Dispatcher (dispatch.h) it shares with the wire transport. GSS work
 // runs on gRPC's sync-server worker threads, never inside a completion-queue reaction.
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "daemon/dispatch.h"
 #include "daemon/listener.h"
 #include "daemon/service.h"
@@ -16,8 +20,9 @@ grpc::Status to_grpc(const absl::Status& status);
 
 class GrpcService final : public v1::Gssgate::Service {
  public:
-  GrpcService(Dispatcher* dispatcher, const Listener* listener)
-      : dispatcher_(dispatcher), listener_(listener) {}
+  // `listeners`: the gRPC listeners whose connections this server is handed.
+  GrpcService(Dispatcher* dispatcher, std::vector<const Listener*> listeners)
+      : dispatcher_(dispatcher), listeners_(std::move(listeners)) {}
 
 #define GSSGATE_DECLARE_GRPC_METHOD(Name)                                           \
   grpc::Status Name(grpc::ServerContext* context, const v1::Name##Request* request, \
@@ -32,8 +37,11 @@ class GrpcService final : public v1::Gssgate::Service {
                         absl::Status (daemon::Service::*handler)(const Call&, const Request&,
                                                                  Reply*));
 
+  // The caller behind gRPC's "fd:N", from whichever listener accepted it.
+  std::optional<Peer> peer_for(const std::string& grpc_peer) const;
+
   Dispatcher* dispatcher_;
-  const Listener* listener_;
+  std::vector<const Listener*> listeners_;
 };
 
 }  // namespace gssgate::daemon

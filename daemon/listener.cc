@@ -1,3 +1,5 @@
+#include "daemon/listener.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -8,10 +10,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -22,7 +26,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "daemon/listener.h"
 #include "daemon/log_format.h"
 #include "daemon/policy.h"
 #include "spdlog/spdlog.h"
@@ -245,13 +248,87 @@ bool socket_is_live(const std::string& path, int type) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Listener>> Listener::create(const DaemonSettings& settings,
-                                                           int inherited_fd, int type) {
-  const std::string& path =
-      type == SOCK_SEQPACKET ? settings.wire_socket_path : settings.socket_path;
+std::vector<InheritedSocket> inherited_sockets() {
+  std::vector<InheritedSocket> out;
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* fds = std::getenv("LISTEN_FDS");
+  const char* names = std::getenv("LISTEN_FDNAMES");
+  int listen_pid = 0;
+  int listen_fds = 0;
+  if (pid == nullptr || fds == nullptr || !absl::SimpleAtoi(pid, &listen_pid) ||
+      !absl::SimpleAtoi(fds, &listen_fds) || listen_pid != getpid() || listen_fds < 1 ||
+      listen_fds > 1024) {
+    return out;
+  }
+  std::vector<std::string> fd_names;
+  if (names != nullptr) fd_names = absl::StrSplit(names, ':');
+  for (int i = 0; i < listen_fds; ++i) {
+    InheritedSocket socket;
+    socket.fd = 3 + i;
+    fcntl(socket.fd, F_SETFD, FD_CLOEXEC);
+    if (static_cast<size_t>(i) < fd_names.size()) socket.name = fd_names[static_cast<size_t>(i)];
+    socklen_t len = sizeof(socket.type);
+    if (getsockopt(socket.fd, SOL_SOCKET, SO_TYPE, &socket.type, &len) != 0) socket.type = -1;
+    sockaddr_un addr{};
+    len = sizeof(addr);
+    if (getsockname(socket.fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+        addr.sun_family == AF_UNIX && len > offsetof(sockaddr_un, sun_path) &&
+        addr.sun_path[0] != '\0') {
+      socket.path.assign(addr.sun_path, strnlen(addr.sun_path, sizeof(addr.sun_path)));
+    }
+    out.push_back(std::move(socket));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::optional<InheritedSocket>>> match_inherited(
+    const std::vector<ListenerSettings>& listeners, const std::vector<InheritedSocket>& sockets) {
+  std::vector<std::optional<InheritedSocket>> taken(listeners.size());
+  auto type_of = [](const ListenerSettings& l) {
+    return l.transport == ListenerSettings::Transport::kWire ? SOCK_SEQPACKET : SOCK_STREAM;
+  };
+  for (const InheritedSocket& socket : sockets) {
+    // By FileDescriptorName= first (names are unique), else by path: a unit without names
+    // passes its own name for every socket.
+    std::optional<size_t> named, at_path;
+    for (size_t i = 0; i < listeners.size(); ++i) {
+      if (type_of(listeners[i]) != socket.type) continue;
+      if (listeners[i].name == socket.name) named = i;
+      if (!socket.path.empty() && listeners[i].path == socket.path) at_path = i;
+    }
+    const std::optional<size_t> taker = named ? named : at_path;
+    const std::string what = absl::StrCat(
+        socket.type == SOCK_SEQPACKET ? "a SOCK_SEQPACKET"
+        : socket.type == SOCK_STREAM  ? "a stream"
+                                      : "an",
+        " socket (fd ", socket.fd, socket.path.empty() ? "" : absl::StrCat(", ", socket.path),
+        socket.name.empty() ? "" : absl::StrCat(", FileDescriptorName ", socket.name), ")");
+    if (!taker) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "systemd passed ", what,
+          " that no listener takes: give it a [[listener]] whose name "
+          "is its FileDescriptorName= and whose path and transport (grpc: stream, wire: "
+          "SOCK_SEQPACKET) are the socket's, or remove it from the socket unit"));
+    }
+    if (taken[*taker]) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "systemd passed two sockets for listener \"", listeners[*taker].name, "\" (fds ",
+          taken[*taker]->fd, " and ", socket.fd, "); give each its own FileDescriptorName="));
+    }
+    taken[*taker] = socket;
+  }
+  return taken;
+}
+
+absl::StatusOr<std::unique_ptr<Listener>> Listener::create(const ListenerSettings& listener,
+                                                           const DaemonSettings& settings,
+                                                           int inherited_fd) {
+  const std::string& path = listener.path;
+  const int type =
+      listener.transport == ListenerSettings::Transport::kWire ? SOCK_SEQPACKET : SOCK_STREAM;
   if (inherited_fd >= 0) {
     return std::unique_ptr<Listener>(
-        new Listener(inherited_fd, path, settings, /*unlink_on_exit=*/false));
+        new Listener(inherited_fd, listener, settings, /*unlink_on_exit=*/false));
   }
   if (path.size() >= sizeof(sockaddr_un::sun_path)) {
     return absl::InvalidArgumentError(absl::StrCat("socket path too long (", path.size(),
@@ -292,26 +369,27 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::create(const DaemonSettings&
     close(fd);
     return s;
   }
-  if (settings.socket_group &&
-      chown(path.c_str(), static_cast<uid_t>(-1), *settings.socket_group) != 0) {
+  if (listener.group && chown(path.c_str(), static_cast<uid_t>(-1), *listener.group) != 0) {
     absl::Status s = errno_error(absl::StrCat("chown ", path));
     close(fd);
     return s;
   }
-  if (chmod(path.c_str(), settings.socket_mode) != 0 || listen(fd, SOMAXCONN) != 0) {
+  if (chmod(path.c_str(), listener.mode) != 0 || listen(fd, SOMAXCONN) != 0) {
     absl::Status s = errno_error(absl::StrCat("chmod/listen ", path));
     close(fd);
     return s;
   }
-  return std::unique_ptr<Listener>(new Listener(fd, path, settings, /*unlink_on_exit=*/true));
+  return std::unique_ptr<Listener>(new Listener(fd, listener, settings, /*unlink_on_exit=*/true));
 }
 
-Listener::Listener(int listen_fd, std::string path, const DaemonSettings& settings,
+Listener::Listener(int listen_fd, const ListenerSettings& listener, const DaemonSettings& settings,
                    bool unlink_on_exit)
     : listen_fd_(listen_fd),
-      path_(std::move(path)),
-      max_connections_(settings.max_connections),
-      max_connections_per_uid_(settings.max_connections_per_uid),
+      name_(listener.name),
+      path_(listener.path),
+      transport_(listener.transport),
+      max_connections_(listener.max_connections),
+      max_connections_per_uid_(listener.max_connections_per_uid),
       first_call_timeout_(absl::Seconds(settings.first_call_timeout_seconds)),
       idle_connection_timeout_(absl::Seconds(settings.idle_connection_timeout_seconds)),
       unlink_on_exit_(unlink_on_exit) {
@@ -444,7 +522,7 @@ void Listener::accept_one() {
       close(fd);
       continue;
     }
-    Peer peer{cred.uid, cred.gid, cred.pid, {}, 0, {}};
+    Peer peer{cred.uid, cred.gid, cred.pid, {}, 0, name_};
     gid_t groups[256];
     socklen_t glen = sizeof(groups);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) == 0) {
@@ -492,16 +570,16 @@ void Listener::accept_one() {
       }
     } else if (ruled_open >= max_connections_) {
       spdlog::warn(
-          "connection refused: limit of {} connections reached (uid={} gid={} pid={}); raise "
-          "max_connections in [daemon] if this load is expected",
-          max_connections_, peer.uid, peer.gid, peer.pid);
+          "connection refused: listener {} reached its limit of {} connections (uid={} gid={} "
+          "pid={}); raise its max_connections if this load is expected",
+          name_, max_connections_, peer.uid, peer.gid, peer.pid);
       refuse();
       continue;
     } else if (held >= max_connections_per_uid_) {
       spdlog::warn(
-          "connection refused: uid {} already holds {} connections (max_connections_per_uid) "
-          "(gid={} pid={}); raise it in [daemon] if this caller needs more",
-          peer.uid, held, peer.gid, peer.pid);
+          "connection refused: uid {} already holds {} connections on listener {} "
+          "(max_connections_per_uid) (gid={} pid={}); raise it if this caller needs more",
+          peer.uid, held, name_, peer.gid, peer.pid);
       refuse();
       continue;
     }

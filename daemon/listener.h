@@ -37,15 +37,14 @@ namespace gssgate::daemon {
 
 class Listener {
  public:
-  // Creates, binds and listens on settings.socket_path (mode and group from the settings). A stale
-  // socket left by a dead daemon is replaced; a live one (something accepts on it) is an error, as
-  // is a non-socket file at the path. With `inherited_fd` >= 0 (systemd socket activation) that
-  // listening socket is used as is.
-  // `type` SOCK_SEQPACKET makes the wire transport's socket (settings.wire_socket_path) instead of
-  // gRPC's stream socket; both are served the same way.
-  static absl::StatusOr<std::unique_ptr<Listener>> create(const DaemonSettings& settings,
-                                                          int inherited_fd = -1,
-                                                          int type = SOCK_STREAM);
+  // Creates, binds and listens on listener.path, with its mode and group: a stream socket for
+  // gRPC, a SOCK_SEQPACKET one for the wire transport. A stale socket left by a dead daemon is
+  // replaced; a live one (something accepts on it) is an error, as is a non-socket file at the
+  // path. With `inherited_fd` >= 0 (systemd socket activation) that listening socket is used as
+  // is. `settings`: the timeouts, which apply to every listener.
+  static absl::StatusOr<std::unique_ptr<Listener>> create(const ListenerSettings& listener,
+                                                          const DaemonSettings& settings,
+                                                          int inherited_fd = -1);
   ~Listener();
 
   // Starts the accept/epoll thread. `hand_off` gives an accepted, recorded fd to the RPC server
@@ -75,10 +74,13 @@ class Listener {
   // Either marks the connection as having called (first-call and idle timeouts).
   std::optional<Peer> peer_for_fd(int fd) const;
   size_t connection_count() const;
+  const std::string& name() const { return name_; }
   const std::string& path() const { return path_; }
+  ListenerSettings::Transport transport() const { return transport_; }
 
  private:
-  Listener(int listen_fd, std::string path, const DaemonSettings& settings, bool unlink_on_exit);
+  Listener(int listen_fd, const ListenerSettings& listener, const DaemonSettings& settings,
+           bool unlink_on_exit);
   void loop();
   void accept_one();
   // accept4 failed with EMFILE/ENFILE: accepts the pending connection through the reserve
@@ -97,7 +99,9 @@ class Listener {
   void process_exited(uint64_t connection);
 
   int listen_fd_;
+  std::string name_;
   std::string path_;
+  ListenerSettings::Transport transport_;
   int max_connections_;
   int max_connections_per_uid_;
   absl::Duration first_call_timeout_;
@@ -138,5 +142,23 @@ class Listener {
   // Open connections of callers without a rule (not in per_uid_ or the max_connections count).
   int ruleless_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// A listening socket systemd passed (sd_listen_fds_with_names(3)): LISTEN_FDS descriptors from
+// 3, named by LISTEN_FDNAMES (FileDescriptorName=, else the socket unit's name).
+struct InheritedSocket {
+  int fd = -1;
+  std::string name;
+  int type = 0;      // SO_TYPE: SOCK_STREAM, SOCK_SEQPACKET
+  std::string path;  // the bound path, "" if none
+};
+// The sockets passed to this process (LISTEN_PID is ours); empty when none. Marks them
+// close-on-exec.
+std::vector<InheritedSocket> inherited_sockets();
+// Which passed socket each listener serves, by index of `listeners`: the socket, or nullopt for a
+// listener that makes its own. A socket is taken by the listener its name names, else by the one
+// at its path, of the same transport. FAILED_PRECONDITION naming the socket when no listener takes
+// one, or two go to one listener.
+absl::StatusOr<std::vector<std::optional<InheritedSocket>>> match_inherited(
+    const std::vector<ListenerSettings>& listeners, const std::vector<InheritedSocket>& sockets);
 
 }  // namespace gssgate::daemon

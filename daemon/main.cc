@@ -28,6 +28,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "daemon/config.h"
@@ -78,33 +79,6 @@ int help() {
                "Exit status: 0 clean stop or a valid config; 1 start-up failure; 2 usage error\n"
                "or an invalid config.\n";
   return 0;
-}
-
-// systemd socket activation (sd_listen_fds(3)): the descriptors from 3 on, when LISTEN_PID is
-// us. gssgated.socket passes the gRPC stream socket and the wire SOCK_SEQPACKET one; each is
-// known by its type, so their order does not matter. -1 for one not passed.
-struct Inherited {
-  int stream = -1;
-  int seqpacket = -1;
-};
-Inherited inherited_listen_fds() {
-  Inherited out;
-  const char* pid = std::getenv("LISTEN_PID");
-  const char* fds = std::getenv("LISTEN_FDS");
-  int listen_pid = 0;
-  int listen_fds = 0;
-  if (pid == nullptr || fds == nullptr || !absl::SimpleAtoi(pid, &listen_pid) ||
-      !absl::SimpleAtoi(fds, &listen_fds) || listen_pid != getpid() || listen_fds < 1) {
-    return out;
-  }
-  for (int fd = 3; fd < 3 + listen_fds; ++fd) {
-    int type = 0;
-    socklen_t len = sizeof(type);
-    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) continue;
-    if (type == SOCK_STREAM && out.stream < 0) out.stream = fd;
-    if (type == SOCK_SEQPACKET && out.seqpacket < 0) out.seqpacket = fd;
-  }
-  return out;
 }
 
 // Each caller connection holds three descriptors (gRPC's socket, the listener's duplicate, a
@@ -174,21 +148,39 @@ int serve(const std::string& config_path) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  const Inherited inherited = inherited_listen_fds();
-  auto listener = Listener::create(config->daemon, inherited.stream);
-  if (!listener.ok()) {
-    spdlog::error("cannot listen: {}", std::string(listener.status().message()));
+  // systemd socket activation: the sockets it passed go to the listeners they name.
+  const std::vector<InheritedSocket> inherited = inherited_sockets();
+  auto from_systemd = match_inherited(config->listeners, inherited);
+  if (!from_systemd.ok()) {
+    spdlog::error("cannot listen: {}", std::string(from_systemd.status().message()));
     return 1;
   }
-  absl::StatusOr<std::unique_ptr<Listener>> wire_listener = std::unique_ptr<Listener>();
-  if (!config->daemon.wire_socket_path.empty()) {
-    wire_listener = Listener::create(config->daemon, inherited.seqpacket, SOCK_SEQPACKET);
-    if (!wire_listener.ok()) {
-      spdlog::error("cannot listen on the wire socket: {}",
-                    std::string(wire_listener.status().message()));
+  std::vector<std::unique_ptr<Listener>> listeners;
+  std::vector<const Listener*> grpc_listeners, wire_listeners;
+  for (size_t i = 0; i < config->listeners.size(); ++i) {
+    ListenerSettings settings = config->listeners[i];
+    const std::optional<InheritedSocket>& passed = (*from_systemd)[i];
+    if (passed && !passed->path.empty() && passed->path != settings.path) {
+      // Taken by its name: the socket unit's path is the one callers reach.
+      spdlog::warn("listener {}: systemd passed the socket at {}, not {} as in {}; serving {}",
+                   settings.name, passed->path, settings.path, config_path, passed->path);
+      settings.path = passed->path;
+    }
+    auto listener = Listener::create(settings, config->daemon, passed ? passed->fd : -1);
+    if (!listener.ok()) {
+      spdlog::error("cannot listen on {} (listener {}): {}", settings.path, settings.name,
+                    std::string(listener.status().message()));
       return 1;
     }
+    (settings.transport == ListenerSettings::Transport::kWire ? wire_listeners : grpc_listeners)
+        .push_back(listener->get());
+    listeners.push_back(*std::move(listener));
   }
+  auto connections = [&listeners] {
+    size_t n = 0;
+    for (const auto& l : listeners) n += l->connection_count();
+    return n;
+  };
 
   HandleTable table;
   table.set_max_total(static_cast<size_t>(config->daemon.max_handles_total));
@@ -197,14 +189,18 @@ int serve(const std::string& config_path) {
   // One dispatcher for both transports: a uid's share of the threads counts its calls on both.
   Dispatcher dispatcher(&service, &metrics);
   dispatcher.set_max_calls_per_uid(std::max(1, config->daemon.max_threads / 4));
-  GrpcService grpc_service(&dispatcher, listener->get());
+  GrpcService grpc_service(&dispatcher, grpc_listeners);
   // SIGHUP and the Reload RPC share this. One reload at a time: two that overlap could otherwise
   // install what the earlier one read after what the later one read, leaving an older policy in
   // force than the file says. Serialized, the last to finish read the file last.
   absl::Mutex reload_mu;
-  auto reload = [&service, &config_path, &reload_mu]() -> absl::StatusOr<size_t> {
+  auto reload = [&service, &config_path, &reload_mu, started = config]() -> absl::StatusOr<size_t> {
     absl::MutexLock lock(&reload_mu);
     auto reloaded = load_config(config_path);
+    if (reloaded.ok()) {
+      absl::Status kept = check_listeners_kept(started->listeners, *reloaded);
+      if (!kept.ok()) reloaded = kept;
+    }
     if (!reloaded.ok()) {
       spdlog::error("reload failed, keeping the current rules: {}",
                     std::string(reloaded.status().message()));
@@ -212,24 +208,31 @@ int serve(const std::string& config_path) {
     }
     size_t rules = reloaded->rules.size();
     service.set_config(std::make_shared<const Config>(std::move(*reloaded)));
-    spdlog::info("reloaded {}: {} rule(s); [daemon] socket settings apply at restart", config_path,
-                 rules);
+    spdlog::info(
+        "reloaded {}: {} rule(s); the listeners' rules apply now, their sockets, modes "
+        "and limits (and the rest of [daemon]) at restart",
+        config_path, rules);
     return rules;
   };
   service.set_runtime(
       Runtime{.version = kVersion,
               .started = absl::Now(),
-              .connections =
-                  [l = listener->get(), w = wire_listener->get()] {
-                    return l->connection_count() + (w ? w->connection_count() : 0);
-                  },
+              .connections = connections,
               .reload = reload,
               .metrics =
-                  [&metrics, &table, l = listener->get(), w = wire_listener->get()] {
-                    return metrics.render(Gauges{
-                        .credentials = table.count(HandleKind::kCred),
-                        .contexts = table.count(HandleKind::kContext),
-                        .connections = l->connection_count() + (w ? w->connection_count() : 0)});
+                  [&metrics, &table, &connections] {
+                    return metrics.render(Gauges{.credentials = table.count(HandleKind::kCred),
+                                                 .contexts = table.count(HandleKind::kContext),
+                                                 .connections = connections()});
+                  },
+              .listeners =
+                  [&listeners] {
+                    std::vector<ListenerState> out;
+                    for (const auto& l : listeners) {
+                      out.push_back(ListenerState{l->name(), l->path(), l->transport(),
+                                                  l->connection_count()});
+                    }
+                    return out;
                   }});
 
   // Our own sync health service, not gRPC's callback one (daemon/health_service.h: that one made
@@ -270,35 +273,48 @@ int serve(const std::string& config_path) {
     // The policy of this moment; a later reload applies to later connections.
     return admit(*service.config(), peer);
   };
-  (*listener)->start([&server](int fd) { grpc::AddInsecureChannelFromFd(server.get(), fd); },
-                     on_gone, has_rule);
-  // The wire transport: its own workers, started as gRPC's pool starts (workers, or one per
-  // core), growing to max_threads.
+  for (const auto& l : listeners) {
+    if (l->transport() != ListenerSettings::Transport::kGrpc) continue;
+    l->start([&server](int fd) { grpc::AddInsecureChannelFromFd(server.get(), fd); }, on_gone,
+             has_rule);
+  }
+  // The wire transport: one server for every wire listener, its own workers, started as gRPC's
+  // pool starts (workers, or one per core), growing to max_threads.
   std::unique_ptr<WireServer> wire;
-  if (*wire_listener) {
+  if (!wire_listeners.empty()) {
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     wire = std::make_unique<WireServer>(
-        &dispatcher, [l = wire_listener->get()](int fd) { return l->peer_for_fd(fd); },
+        &dispatcher,
+        [&wire_listeners](int fd) -> std::optional<Peer> {
+          for (const Listener* l : wire_listeners) {
+            if (std::optional<Peer> peer = l->peer_for_fd(fd)) return peer;
+          }
+          return std::nullopt;
+        },
         config->daemon.max_message_bytes,
         config->daemon.workers > 0 ? config->daemon.workers : cores, config->daemon.max_threads);
     WireMethods::get();  // aborts here, not at the first call, if the method table is wrong
     wire->start();
-    (*wire_listener)->start([w = wire.get()](int fd) { w->add(fd); }, on_gone, has_rule);
+    for (const auto& l : listeners) {
+      if (l->transport() != ListenerSettings::Transport::kWire) continue;
+      l->start([w = wire.get()](int fd) { w->add(fd); }, on_gone, has_rule);
+    }
   }
 
   const char* krb5_config = std::getenv("KRB5_CONFIG");
-  const std::string wire_note =
-      *wire_listener ? absl::StrCat(" and ", (*wire_listener)->path(), " (wire)",
-                                    inherited.seqpacket >= 0 ? " (socket from systemd)" : "")
-                     : "";
-  spdlog::info("gssgated {} serving on {}{}{}; {} rule(s) from {}; krb5 config {}", kVersion,
-               (*listener)->path(), inherited.stream >= 0 ? " (socket from systemd)" : "",
-               wire_note, config->rules.size(), config_path,
+  std::vector<std::string> serving;
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    serving.push_back(absl::StrCat(
+        listeners[i]->path(), " (", transport_name(listeners[i]->transport()), " listener ",
+        listeners[i]->name(), (*from_systemd)[i] ? ", socket from systemd" : "", ")"));
+  }
+  spdlog::info("gssgated {} serving on {}; {} rule(s) from {}; krb5 config {}", kVersion,
+               absl::StrJoin(serving, ", "), config->rules.size(), config_path,
                krb5_config ? krb5_config : "/etc/krb5.conf");
 
   Notifier systemd = Notifier::from_environment();
   systemd.notify(
-      absl::StrCat("READY=1\nMAINPID=", getpid(), "\nSTATUS=serving on ", (*listener)->path()));
+      absl::StrCat("READY=1\nMAINPID=", getpid(), "\nSTATUS=serving on ", listeners[0]->path()));
 
   // The loop wakes for signals, the idle sweep and, under a systemd watchdog, its keep-alive.
   const int idle = config->daemon.idle_timeout_seconds;
@@ -321,14 +337,13 @@ int serve(const std::string& config_path) {
         systemd.notify("READY=1\nSTATUS=reload failed; serving with the previous policy");
         continue;
       }
-      systemd.notify(absl::StrCat("READY=1\nSTATUS=serving on ", (*listener)->path()));
+      systemd.notify(absl::StrCat("READY=1\nSTATUS=serving on ", listeners[0]->path()));
       continue;
     }
     spdlog::info("signal {}: draining (no new connections; running calls finish)", sig);
     systemd.notify("STOPPING=1\nSTATUS=draining");
     health.draining();
-    (*listener)->stop();
-    if (*wire_listener) (*wire_listener)->stop();
+    for (const auto& l : listeners) l->stop();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
     if (wire) wire->stop();
     spdlog::info("stopped; releasing {} handle(s)", table.size());

@@ -20,6 +20,8 @@ struct Peer {
   pid_t pid = 0;
   std::vector<gid_t> groups;  // supplementary groups
   uint64_t connection = 0;    // unique per accepted connection, never reused
+  // The listener ([[listener]] name) the connection came through: only its rules apply.
+  std::string listener;
   // The process's cgroup v2 path at connect ("0::" line of /proc/PID/cgroup); "" if unreadable.
   std::string cgroup;
   // Whether cgroup and exe were read from the process that connected: a pidfd of it stayed alive

@@ -1,3 +1,5 @@
+#include "daemon/policy.h"
+
 #include <fnmatch.h>
 #include <openssl/evp.h>
 #include <sys/vfs.h>
@@ -16,7 +18,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
-#include "daemon/policy.h"
 
 namespace gssgate::daemon {
 namespace {
@@ -287,7 +288,15 @@ bool wants_executable_digest(const Config& config) {
 
 RuleMatch match_rule(const Config& config, const Peer& peer) {
   RuleMatch out;
-  for (const Rule& rule : config.rules) {
+  const ListenerSettings* listener = config.listener(peer.listener);
+  if (listener == nullptr) {
+    out.why_not = absl::StrCat("it connected through listener \"", peer.listener,
+                               "\", which the policy file no longer has");
+    return out;
+  }
+  for (size_t i = 0; i < config.rules.size(); ++i) {
+    if (!listener->applies[i]) continue;
+    const Rule& rule = config.rules[i];
     const bool has_ids = !rule.uids.empty() || !rule.gids.empty();
     if (has_ids && !by_ids(rule, peer)) continue;
     if (uses_process_matchers(rule)) {
@@ -310,7 +319,10 @@ RuleMatch match_rule(const Config& config, const Peer& peer) {
 Admission admit(const Config& config, const Peer& peer) {
   Admission out;
   bool process_rule = false;
-  for (const Rule& rule : config.rules) {
+  const ListenerSettings* listener = config.listener(peer.listener);
+  for (size_t i = 0; listener != nullptr && i < config.rules.size(); ++i) {
+    if (!listener->applies[i]) continue;
+    const Rule& rule = config.rules[i];
     const bool ids_admit = (rule.uids.empty() && rule.gids.empty()) || by_ids(rule, peer);
     if (!ids_admit) continue;
     // The first rule that takes the caller by ids alone ends the search: none after it can apply.

@@ -1,8 +1,9 @@
+#include "daemon/service.h"
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/log_format.h"
 #include "daemon/policy.h"
-#include "daemon/service.h"
 #include "spdlog/spdlog.h"
 
 namespace gssgate::daemon {
@@ -41,19 +42,32 @@ absl::StatusOr<Call> Service::begin(const Peer& peer, const char* rpc) const {
     // program that loads it without an opt-in of its own (is this program opted in by policy?),
     // so its refusals are debug lines, not one warning per GSSAPI program on the host.
     spdlog::log(std::string_view(rpc) == "WhoAmI" ? spdlog::level::debug : spdlog::level::warn,
-                "audit op={} uid={} gid={} pid={} cgroup={} exe={} outcome=denied reason=\"no "
-                "policy rule\"{}",
+                "audit op={} uid={} gid={} pid={} cgroup={} exe={} listener={} outcome=denied "
+                "reason=\"no policy rule\"{}",
                 rpc, peer.uid, peer.gid, peer.pid, log_value(peer.cgroup), log_value(peer.exe),
+                log_value(peer.listener),
                 match.why_not.empty() ? "" : absl::StrCat(" why=", log_value(match.why_not)));
-    return absl::PermissionDeniedError(absl::StrCat(
-        "no policy rule for uid ", peer.uid, " (gid ", peer.gid,
-        peer.cgroup.empty() ? "" : absl::StrCat(", cgroup ", peer.cgroup),
-        peer.exe.empty() ? "" : absl::StrCat(", executable ", peer.exe), ") in ", config->path,
-        match.why_not.empty()
-            ? ""
-            : absl::StrCat("; rules that select by process cannot match this caller: ",
-                           match.why_not),
-        "; an administrator must add a [[rule]] for this caller"));
+    const ListenerSettings* listener = config->listener(peer.listener);
+    const std::string who =
+        absl::StrCat("uid ", peer.uid, " (gid ", peer.gid,
+                     peer.cgroup.empty() ? "" : absl::StrCat(", cgroup ", peer.cgroup),
+                     peer.exe.empty() ? "" : absl::StrCat(", executable ", peer.exe), ")");
+    if (listener == nullptr) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("no policy rule for ", who, ": it connected through listener \"",
+                       peer.listener, "\", which ", config->path,
+                       " no longer has after a reload; restart gssgated to "
+                       "apply removed listeners, or put the listener back"));
+    }
+    return absl::PermissionDeniedError(
+        absl::StrCat("no policy rule for ", who, " on listener \"", listener->name, "\" (",
+                     listener->path, ") in ", config->path,
+                     match.why_not.empty()
+                         ? ""
+                         : absl::StrCat("; rules that select by process cannot match this caller: ",
+                                        match.why_not),
+                     "; an administrator must add a [[rule]] for this caller",
+                     listener->all_rules ? "" : " and name it in the listener's rules"));
   }
   return Call{peer,
               std::move(config),

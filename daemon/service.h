@@ -108,12 +108,21 @@ struct Call {
 };
 
 // What only main() knows, for GetStatus and Reload.
+// A socket the daemon serves, as GetStatus reports it.
+struct ListenerState {
+  std::string name;
+  std::string path;
+  ListenerSettings::Transport transport = ListenerSettings::Transport::kGrpc;
+  size_t connections = 0;
+};
+
 struct Runtime {
   std::string version;
   absl::Time started = absl::Now();
-  std::function<size_t()> connections;             // live connections
-  std::function<absl::StatusOr<size_t>()> reload;  // re-reads the policy; the rule count
-  std::function<std::string()> metrics;            // the Prometheus text
+  std::function<size_t()> connections;                    // live connections
+  std::function<absl::StatusOr<size_t>()> reload;         // re-reads the policy; the rule count
+  std::function<std::string()> metrics;                   // the Prometheus text
+  std::function<std::vector<ListenerState>()> listeners;  // the sockets served
 };
 
 class Service {

@@ -10,6 +10,8 @@
 //   0 success; 1 a GSSAPI failure; 2 usage error; 3 the daemon cannot be reached;
 //   4 refused by policy; 5 any other error; 6 interpose-check: the program would not interpose.
 
+#include "gssgate/gssgate.h"
+
 #include <dirent.h>
 #include <unistd.h>
 
@@ -30,7 +32,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "gssgate/gssgate.h"
 #include "lib/util/json.h"
 
 namespace {
@@ -53,7 +54,8 @@ constexpr char kHelp[] =
 Talks to gssgated (socket: --socket, else $GSSGATE_SOCKET, else /run/gssgate/gssgate.sock).
 
 commands:
-  status                     daemon version, uptime, live handles, connections, rules
+  status                     daemon version, uptime, live handles, connections, rules, and
+                             listeners (your own; every one with admin in the policy)
   whoami                     how the daemon sees you: uid, gid, pid, matched rule, its grants
   acquire [--name NAME] [--principal] [--usage initiate|accept|both] [--lifetime SECONDS]
                              acquire credentials and show them (NAME is hostbased, e.g.
@@ -224,6 +226,19 @@ int cmd_status(const Args&, const std::shared_ptr<Connection>& conn, Output& out
   out.str("daemon", "serving").str("socket", conn->socket()).str("version", s.version);
   out.num("uptime_seconds", s.uptime_seconds).num("live_handles", s.live_handles);
   out.num("connections", s.connections).num("rules", s.rules);
+  std::vector<Output> listeners;
+  for (const ListenerInfo& l : s.listeners) {
+    Output item(out.is_json());
+    item.str("name", l.name).str("path", l.path).str("transport", l.transport);
+    item.num("connections", l.connections);
+    if (l.all_rules) {
+      item.str("rules", "all");
+    } else if (!l.rules.empty()) {
+      item.list("rules", l.rules);
+    }
+    listeners.push_back(std::move(item));
+  }
+  out.objects("listeners", listeners);
   return kOk;
 }
 
@@ -236,6 +251,7 @@ int cmd_whoami(const Args&, const std::shared_ptr<Connection>& conn, Output& out
   out.str("systemd_unit", w.systemd_unit.empty() ? "(none)" : w.systemd_unit);
   out.str("executable", w.executable.empty() ? "(unknown)" : w.executable);
   if (!w.executable_sha256.empty()) out.str("executable_sha256", w.executable_sha256);
+  out.str("listener", w.listener);
   out.str("rule", w.rule).list("grants", w.grants);
   out.list("principals",
            w.principals.empty() ? std::vector<std::string>{"any in the stores"} : w.principals);

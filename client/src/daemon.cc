@@ -1,5 +1,6 @@
-#include "client/src/internal.h"
 #include "gssgate/daemon.h"
+
+#include "client/src/internal.h"
 
 namespace gssgate {
 namespace {
@@ -22,6 +23,7 @@ WhoAmIResult whoami(const std::shared_ptr<Connection>& connection) {
   out.executable = reply.executable();
   out.systemd_unit = reply.systemd_unit();
   out.executable_sha256 = reply.executable_sha256();
+  out.listener = reply.listener();
   out.rule = reply.rule();
   out.grants.assign(reply.grants().begin(), reply.grants().end());
   out.principals.assign(reply.principals().begin(), reply.principals().end());
@@ -34,8 +36,17 @@ WhoAmIResult whoami(const std::shared_ptr<Connection>& connection) {
 DaemonStatus daemon_status(const std::shared_ptr<Connection>& connection) {
   v1::GetStatusReply reply;
   internal::call(*conn(connection), &v1::Gssgate::Stub::GetStatus, v1::GetStatusRequest(), &reply);
-  return DaemonStatus{reply.version(), reply.uptime_seconds(), reply.live_handles(),
-                      reply.connections(), reply.rules()};
+  DaemonStatus out{reply.version(),     reply.uptime_seconds(), reply.live_handles(),
+                   reply.connections(), reply.rules(),          {}};
+  for (const v1::ListenerStatus& l : reply.listeners()) {
+    out.listeners.push_back(ListenerInfo{l.name(),
+                                         l.path(),
+                                         l.transport(),
+                                         l.connections(),
+                                         l.all_rules(),
+                                         {l.rules().begin(), l.rules().end()}});
+  }
+  return out;
 }
 
 std::vector<HandleInfo> list_handles(bool all, const std::shared_ptr<Connection>& connection) {

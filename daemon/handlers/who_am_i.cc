@@ -14,6 +14,7 @@ absl::Status Service::WhoAmI(const Call& call, const v1::WhoAmIRequest&, v1::Who
   reply->set_executable(call.peer.exe);
   reply->set_systemd_unit(systemd_unit_of(call.peer.cgroup));
   reply->set_executable_sha256(call.peer.exe_sha256);
+  reply->set_listener(call.peer.listener);
   reply->set_rule(rule.name);
   for (Right right : kAllRights) {
     if (grants(rule, right)) reply->add_grants(right_name(right));
@@ -22,8 +23,8 @@ absl::Status Service::WhoAmI(const Call& call, const v1::WhoAmIRequest&, v1::Who
   auto add_store = [&](Store store) {
     const auto& value = call.grant.store(store);
     if (!value) return;
-    reply->add_stores(
-        absl::StrCat(store_key(store), "=", value->ok() ? **value : value->status().message()));
+    reply->add_stores(absl::StrCat(store_key(store), "=",
+                                   value->ok() ? **value : value->status().message()));
   };
   add_store(Store::kKeytab);
   add_store(Store::kClientKeytab);

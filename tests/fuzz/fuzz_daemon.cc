@@ -1,3 +1,5 @@
+#include "tests/fuzz/fuzz_daemon.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,7 +15,6 @@
 #include "daemon/config.h"
 #include "daemon/handlers/common.h"
 #include "spdlog/spdlog.h"
-#include "tests/fuzz/fuzz_daemon.h"
 
 namespace gssgate::fuzz {
 namespace {
@@ -188,6 +189,7 @@ FuzzDaemon::FuzzDaemon(const std::string& realm_dir) : realm_dir_(realm_dir) {
   peer_.uid = getuid();
   peer_.gid = getgid();
   peer_.pid = getpid();
+  peer_.listener = "grpc";  // the policy has no [[listener]]: [daemon]'s socket is "grpc"
 }
 
 FuzzDaemon::~FuzzDaemon() {

@@ -20,9 +20,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   peer.cgroup = "/user.slice/user-1000.slice/user@1000.service/app.slice/docker-0123.scope";
   peer.exe = "/usr/lib/jvm/jdk17/bin/java";
   peer.exe_sha256 = std::string(64, 'a');
-  peer.pinned = true;
-  (void)gssgate::daemon::match_rule(*config, peer);
-  peer.pinned = false;
-  (void)gssgate::daemon::match_rule(*config, peer);
+  for (const gssgate::daemon::ListenerSettings& listener : config->listeners) {
+    peer.listener = listener.name;
+    peer.pinned = true;
+    (void)gssgate::daemon::match_rule(*config, peer);
+    (void)gssgate::daemon::admit(*config, peer);
+    peer.pinned = false;
+    (void)gssgate::daemon::match_rule(*config, peer);
+  }
   return 0;
 }

@@ -18,8 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.pb.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc_reflection_subset.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/fixtures/gssgated_process.h"
 #include "tests/integration/gss_test_util.h"
@@ -173,7 +173,9 @@ TEST_F(DaemonServerTest, ServesASocketPassedBySystemdSocketActivation) {
   auto d = GssgatedProcess::start(*kdc_, rules(), GssgatedOptions{.socket_activated = true});
   ASSERT_TRUE(d.ok()) << d.status();
   daemon_ = std::move(*d);
-  EXPECT_TRUE(daemon_->wait_for_log("(socket from systemd)")) << daemon_->log();
+  EXPECT_TRUE(daemon_->wait_for_log(
+      absl::StrCat(daemon_->socket(), " (grpc listener grpc, socket from systemd)")))
+      << daemon_->log();
   auto stub = grpc::health::v1::Health::NewStub(channel());
   grpc::ClientContext ctx;
   deadline(&ctx);
@@ -190,9 +192,10 @@ TEST_F(DaemonServerTest, ServesASocketPassedBySystemdSocketActivation) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_THAT(*r, StartsWith("OK"));
   // The wire socket came as the other descriptor (gssgated.socket's ListenSequentialPacket=);
-  // gssgated told them apart by type and serves it with the wire protocol.
-  EXPECT_THAT(daemon_->log(),
-              HasSubstr(absl::StrCat(daemon_->wire_socket(), " (wire) (socket from systemd)")));
+  // gssgated gave each to the listener at its path, by type, and serves this one with the wire
+  // protocol.
+  EXPECT_THAT(daemon_->log(), HasSubstr(absl::StrCat(daemon_->wire_socket(),
+                                                     " (wire listener wire, socket from systemd)")));
   ASSERT_EQ(chmod(daemon_->wire_socket().c_str(), 0666), 0);
   auto setpriv = find_tool("setpriv", "util-linux");
   ASSERT_TRUE(setpriv.ok()) << setpriv.status();
@@ -288,7 +291,8 @@ TEST_F(DaemonServerTest, ConnectionsBeyondTheLimitAreRefusedAndLoggedOthersKeepW
   auto refused = (*third)->request("indicate");
   ASSERT_TRUE(refused.ok()) << refused.status();
   EXPECT_THAT(*refused, StartsWith("RPC code=14 "));  // UNAVAILABLE
-  EXPECT_TRUE(daemon_->wait_for_log("connection refused: limit of 2 connections reached"))
+  EXPECT_TRUE(daemon_->wait_for_log("connection refused: listener grpc reached its limit of 2 "
+                                    "connections"))
       << daemon_->log();
   EXPECT_THAT(*(*first)->request("indicate"), StartsWith("OK"));
 
@@ -354,7 +358,8 @@ TEST_F(DaemonServerTest, SilentTruncatedGarbageAndFloodingConnectionsDoNotStarve
   RawConnection third(daemon_->socket());
   RawConnection flood(daemon_->socket());
   EXPECT_TRUE(flood.closed_within(5000)) << daemon_->log();
-  EXPECT_TRUE(daemon_->wait_for_log("already holds 3 connections (max_connections_per_uid)"));
+  EXPECT_TRUE(
+      daemon_->wait_for_log("already holds 3 connections on listener grpc (max_connections_per_uid)"));
 
   // Another uid is served meanwhile.
   auto c = daemon_->caller(kUser, kGroup);
@@ -485,8 +490,7 @@ TEST_F(DaemonServerTest, HelpVersionAndUsageErrorsFollowGnuConventions) {
   ASSERT_TRUE(bad.ok());
   EXPECT_EQ(bad->exit_code, 2) << bad->output;
   // One error line naming the option, then the usage; the error is not repeated.
-  EXPECT_THAT(bad->output,
-              StartsWith("gssgated: unknown or incomplete option --frobnicate\nusage:"));
+  EXPECT_THAT(bad->output, StartsWith("gssgated: unknown or incomplete option --frobnicate\nusage:"));
   EXPECT_EQ(bad->output.find("--frobnicate", bad->output.find('\n')), std::string::npos);
 }
 

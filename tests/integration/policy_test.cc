@@ -80,7 +80,8 @@ TEST_F(PolicyMatchersTest, ExecutablesMatchByPathAndDigestsByContent) {
   const std::string refused = whoami({altered, "--wire-whoami", wire});
   EXPECT_THAT(refused, StartsWith("RPC code=7 no policy rule for uid 0"));
   EXPECT_THAT(refused, HasSubstr(absl::StrCat("executable ", altered, ")")));
-  EXPECT_THAT((*d)->log(), HasSubstr(absl::StrCat("exe=\"", altered, "\" outcome=denied")));
+  EXPECT_THAT((*d)->log(),
+              HasSubstr(absl::StrCat("exe=\"", altered, "\" listener=\"wire\" outcome=denied")));
 
   // gRPC callers are matched the same way: the CLI is neither copy.
   auto cli = run({GSSGATE_CLI_PATH_FOR_TESTS, "--socket", (*d)->socket(), "whoami"},
@@ -211,6 +212,157 @@ TEST_F(PolicyMatchersTest, ACallerWhosePidTheDaemonCannotSeeMatchesNoProcessRule
   EXPECT_EQ(whoami({caller, "--wire-whoami", (*d)->wire_socket()}),
             "OK rule=by-uid executable= unit=\n");
   EXPECT_TRUE((*d)->stop_cleanly().ok());
+}
+
+// Issue 17, section 3: several sockets, each with its own rules. One uid is matched against the
+// rules of the socket it connects to: a host socket with every rule, a containers socket (gRPC
+// and wire) with the "pods" rule only.
+class ListenersTest : public PolicyMatchersTest {
+ protected:
+  static constexpr uid_t kUser = 60031;
+  static constexpr gid_t kGroup = 60000;
+
+  std::string listeners(const std::string& containers_rules) const {
+    return absl::StrCat("[[listener]]\nname = \"host\"\npath = \"", kdc_->path("gssgate.sock"),
+                        "\"\n\n", "[[listener]]\nname = \"containers\"\npath = \"",
+                        kdc_->path("containers/gssgate.sock"), "\"\nrules = [", containers_rules,
+                        "]\n\n", "[[listener]]\nname = \"containers-wire\"\npath = \"",
+                        kdc_->path("containers/gssgate.wire"),
+                        "\"\ntransport = \"wire\"\nrules = [\"pods\"]\n\n");
+  }
+  std::string rules() const {
+    return rule("admin", "uids = [0]\nadmin = true\n") +
+           rule("host-user", absl::StrCat("uids = [", kUser, "]\n")) +
+           rule("pods", absl::StrCat("uids = [", kUser, "]\n"));
+  }
+  // `argv` as `uid` (root: as the test runs).
+  static absl::StatusOr<RunResult> run_as(uid_t uid, std::vector<std::string> argv) {
+    if (uid != 0) {
+      auto setpriv = find_tool("setpriv", "util-linux");
+      if (!setpriv.ok()) return setpriv.status();
+      argv.insert(argv.begin(), {*setpriv, absl::StrCat("--reuid=", uid),
+                                 absl::StrCat("--regid=", kGroup), "--clear-groups"});
+    }
+    return run(argv, {{"PATH", "/usr/bin:/bin"}});
+  }
+  // The CLI with --json on `socket`.
+  static absl::StatusOr<RunResult> cli(uid_t uid, const std::string& socket,
+                                       const std::vector<std::string>& command) {
+    std::vector<std::string> argv = {GSSGATE_CLI_PATH_FOR_TESTS, "--json", "--socket", socket};
+    argv.insert(argv.end(), command.begin(), command.end());
+    return run_as(uid, argv);
+  }
+  // WhoAmI over a wire socket (gssgate-test-caller --wire-whoami).
+  static std::string wire_whoami(uid_t uid, const std::string& socket) {
+    auto r = run_as(uid, {caller_path(), "--wire-whoami", socket});
+    return r.ok() ? r->output : std::string(r.status().message());
+  }
+};
+
+TEST_F(ListenersTest, EachSocketMatchesCallersAgainstItsOwnRules) {
+  GssgatedOptions options;
+  options.listeners = listeners("\"pods\"");
+  auto d = GssgatedProcess::start(*kdc_, rules(), options);
+  ASSERT_TRUE(d.ok()) << d.status();
+  const std::string host = kdc_->path("gssgate.sock");
+  const std::string containers = kdc_->path("containers/gssgate.sock");
+  const std::string containers_wire = kdc_->path("containers/gssgate.wire");
+  EXPECT_THAT((*d)->log(),
+              HasSubstr(absl::StrCat("serving on ", host, " (grpc listener host), ", containers,
+                                     " (grpc listener containers), ", containers_wire,
+                                     " (wire listener containers-wire)")));
+
+  // One uid, one rule per socket.
+  auto on_host = cli(kUser, host, {"whoami"});
+  ASSERT_TRUE(on_host.ok()) << on_host.status();
+  EXPECT_THAT(on_host->output, HasSubstr("\"listener\": \"host\", \"rule\": \"host-user\""));
+  auto in_pod = cli(kUser, containers, {"whoami"});
+  ASSERT_TRUE(in_pod.ok()) << in_pod.status();
+  EXPECT_THAT(in_pod->output, HasSubstr("\"listener\": \"containers\", \"rule\": \"pods\""));
+  EXPECT_THAT(wire_whoami(kUser, containers_wire), StartsWith("OK rule=pods "));
+  EXPECT_THAT(wire_whoami(0, containers_wire), StartsWith("RPC code=7 no policy rule for uid 0"));
+
+  // Root has the admin rule on the host socket, and none on the containers' sockets.
+  auto root_in_pod = cli(0, containers, {"whoami"});
+  ASSERT_TRUE(root_in_pod.ok()) << root_in_pod.status();
+  EXPECT_EQ(root_in_pod->exit_code, 4) << root_in_pod->output;
+  EXPECT_THAT(
+      root_in_pod->output,
+      HasSubstr(absl::StrCat("no policy rule for uid 0 (gid 0) on listener \\\"containers\\\" (",
+                             containers, ")")));
+  EXPECT_THAT(root_in_pod->output, HasSubstr("and name it in the listener's rules"));
+  EXPECT_TRUE((*d)->wait_for_log("listener=\"containers\" outcome=denied"));
+
+  // gssgate status: an admin sees every listener with its rules; others their own, without.
+  auto status = cli(0, host, {"status"});
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_THAT(status->output,
+              HasSubstr(absl::StrCat("\"listeners\": [{\"name\": \"host\", \"path\": \"", host,
+                                     "\", \"transport\": \"grpc\", \"connections\": 1, "
+                                     "\"rules\": \"all\"}, {\"name\": \"containers\", \"path\": \"",
+                                     containers,
+                                     "\", \"transport\": \"grpc\", \"connections\": "
+                                     "0, \"rules\": [\"pods\"]}, {\"name\": \"containers-wire\"")));
+  auto pod_status = cli(kUser, containers, {"status"});
+  ASSERT_TRUE(pod_status.ok()) << pod_status.status();
+  EXPECT_THAT(
+      pod_status->output,
+      HasSubstr(absl::StrCat("\"listeners\": [{\"name\": \"containers\", \"path\": \"", containers,
+                             "\", \"transport\": \"grpc\", \"connections\": 1}]")));
+
+  // A reload cannot remove a socket that serves: refused, and the old policy keeps serving.
+  std::string without_wire = listeners("\"pods\"");
+  without_wire.erase(without_wire.find("[[listener]]\nname = \"containers-wire\""));
+  ASSERT_TRUE(
+      (*d)->reload_raw(absl::StrCat("[daemon]\nsocket_mode = \"0666\"\n\n", without_wire, rules()))
+          .ok());
+  EXPECT_TRUE((*d)->wait_for_log("has no listener \"containers-wire\", which serves"));
+  EXPECT_THAT(wire_whoami(kUser, containers_wire), StartsWith("OK rule=pods "));
+  // A listener's rules change at reload.
+  ASSERT_TRUE((*d)->reload_raw(absl::StrCat("[daemon]\nsocket_mode = \"0666\"\n\n",
+                                            listeners("\"host-user\", \"pods\""), rules()))
+                  .ok());
+  ASSERT_TRUE((*d)->wait_for_log("reloaded "));
+  in_pod = cli(kUser, containers, {"whoami"});
+  ASSERT_TRUE(in_pod.ok()) << in_pod.status();
+  EXPECT_THAT(in_pod->output, HasSubstr("\"listener\": \"containers\", \"rule\": \"host-user\""));
+  EXPECT_TRUE((*d)->stop_cleanly().ok());
+}
+
+// Under socket activation each socket goes to the listener its FileDescriptorName= names (as
+// LISTEN_FDNAMES passes it), even where the file gives another path: the unit's path is the one
+// callers reach. A socket no listener takes stops the start with what to change.
+TEST_F(ListenersTest, SocketsFromSystemdGoToTheListenersTheirNamesName) {
+  GssgatedOptions options;
+  options.socket_activated = true;
+  options.fd_names = "pods-wire:host";  // the wire socket is fd 3, the gRPC one fd 4
+  const std::string configured = kdc_->path("configured/host.sock");
+  options.listeners = absl::StrCat(
+      "[[listener]]\nname = \"host\"\npath = \"", configured, "\"\n\n",
+      "[[listener]]\nname = \"pods-wire\"\npath = \"", kdc_->path("configured/pods.wire"),
+      "\"\ntransport = \"wire\"\nrules = [\"pods\"]\n\n");
+  auto d = GssgatedProcess::start(*kdc_, rules(), options);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_THAT((*d)->log(), HasSubstr(absl::StrCat("listener host: systemd passed the socket at ",
+                                                  (*d)->socket(), ", not ", configured)));
+  EXPECT_THAT((*d)->log(), HasSubstr(absl::StrCat((*d)->socket(),
+                                                  " (grpc listener host, socket from systemd)")));
+  ASSERT_EQ(chmod((*d)->socket().c_str(), 0666), 0);
+  ASSERT_EQ(chmod((*d)->wire_socket().c_str(), 0666), 0);
+  auto on_host = cli(kUser, (*d)->socket(), {"whoami"});
+  ASSERT_TRUE(on_host.ok()) << on_host.status();
+  EXPECT_THAT(on_host->output, HasSubstr("\"listener\": \"host\", \"rule\": \"host-user\""));
+  EXPECT_THAT(wire_whoami(kUser, (*d)->wire_socket()), StartsWith("OK rule=pods "));
+  EXPECT_FALSE(fs::exists(configured)) << "no socket of its own beside systemd's";
+  d->reset();
+
+  options.fd_names = "nobody:host";
+  auto refused = GssgatedProcess::start(*kdc_, rules(), options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()),
+              HasSubstr(absl::StrCat("cannot listen: systemd passed a SOCK_SEQPACKET socket (fd 3, ",
+                                     kdc_->path("gssgate.wire"),
+                                     ", FileDescriptorName nobody) that no listener takes")));
 }
 
 }  // namespace

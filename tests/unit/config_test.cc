@@ -1,4 +1,10 @@
 #include "daemon/config.h"
+
+#include <grp.h>
+
+#include <fstream>
+#include <sstream>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -88,6 +94,184 @@ TEST(ConfigTest, PrincipalPatterns) {
   EXPECT_TRUE(principal_allowed(rule, "alice@EXAMPLE.COM"));
   EXPECT_FALSE(principal_allowed(rule, "alice@EVIL.COM"));
   EXPECT_FALSE(principal_allowed(rule, "bob@EXAMPLE.COM"));
+}
+
+// Issue 17, section 3: several sockets, each with the rules that apply to its callers.
+constexpr char kListeners[] = R"(
+[daemon]
+socket_mode = "0660"
+max_connections = 50
+
+[[listener]]
+name = "host"
+path = "/run/gssgate/gssgate.sock"
+
+[[listener]]
+name = "containers"
+path = "/run/gssgate-containers/gssgate.sock"
+mode = "0666"
+max_connections = 10
+max_connections_per_uid = 2
+rules = ["pods"]
+
+[[listener]]
+name = "containers-wire"
+path = "/run/gssgate-containers/gssgate.wire"
+transport = "wire"
+rules = ["pods", "web"]
+
+[[rule]]
+name = "web"
+uids = [33]
+usages = ["accept"]
+keytab = "/etc/gssgate/http.keytab"
+
+[[rule]]
+name = "pods"
+cgroups = ["/kubepods/**"]
+usages = ["initiate"]
+ccache = "MEMORY:pods"
+)";
+
+TEST(ConfigTest, ListenersTakeTheirDefaultsFromDaemonAndNameTheirRules) {
+  auto config = parse_config(kListeners, "listeners.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->listeners.size(), 3u);
+  const ListenerSettings& host = config->listeners[0];
+  EXPECT_EQ(host.name, "host");
+  EXPECT_EQ(host.line, 6);
+  EXPECT_EQ(host.transport, ListenerSettings::Transport::kGrpc);
+  EXPECT_EQ(host.mode, 0660u);
+  EXPECT_EQ(host.max_connections, 50);
+  EXPECT_EQ(host.max_connections_per_uid, 128);
+  EXPECT_TRUE(host.all_rules);
+  EXPECT_THAT(host.applies, ElementsAre(true, true));
+  const ListenerSettings& pods = config->listeners[1];
+  EXPECT_EQ(pods.mode, 0666u);
+  EXPECT_EQ(pods.max_connections, 10);
+  EXPECT_EQ(pods.max_connections_per_uid, 2);
+  EXPECT_FALSE(pods.all_rules);
+  EXPECT_THAT(pods.applies, ElementsAre(false, true));
+  const ListenerSettings& wire = config->listeners[2];
+  EXPECT_EQ(wire.transport, ListenerSettings::Transport::kWire);
+  EXPECT_THAT(wire.applies, ElementsAre(true, true));
+  EXPECT_EQ(config->listener("containers"), &pods);
+  EXPECT_EQ(config->listener("nope"), nullptr);
+  const std::string text = describe(*config);
+  EXPECT_THAT(text, HasSubstr("3 listener(s):\n  [host] /run/gssgate/gssgate.sock (grpc, mode "
+                              "0660), max_connections 50 (128 per uid); rules: all\n"));
+  EXPECT_THAT(text, HasSubstr("[containers-wire] /run/gssgate-containers/gssgate.wire (wire, "
+                              "mode 0660), max_connections 50 (128 per uid); rules: pods, web\n"));
+}
+
+TEST(ConfigTest, WithoutListenersDaemonsSocketsAreGrpcAndWire) {
+  auto config = parse_config(kGood, "good.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->listeners.size(), 2u);
+  EXPECT_EQ(config->listeners[0].name, "grpc");
+  EXPECT_EQ(config->listeners[0].path, "/run/gssgate/test.sock");
+  EXPECT_EQ(config->listeners[0].mode, 0600u);
+  EXPECT_EQ(config->listeners[0].max_connections, 10);
+  EXPECT_EQ(config->listeners[1].name, "wire");
+  EXPECT_EQ(config->listeners[1].path, "/run/gssgate/test.wire");
+  EXPECT_EQ(config->listeners[1].transport, ListenerSettings::Transport::kWire);
+  EXPECT_THAT(config->listeners[1].applies, ElementsAre(true, true));
+
+  auto no_wire = parse_config("[daemon]\nwire_socket = \"\"\n", "no-wire.toml");
+  ASSERT_TRUE(no_wire.ok()) << no_wire.status();
+  ASSERT_EQ(no_wire->listeners.size(), 1u);
+  EXPECT_EQ(no_wire->listeners[0].path, "/run/gssgate/gssgate.sock");
+}
+
+TEST(ConfigTest, ListenerMistakesAreRefusedWithTheLineAndTheFix) {
+  const std::string rule =
+      "[[rule]]\nname = \"a\"\nuids = [1]\nusages = [\"initiate\"]\n"
+      "ccache = \"MEMORY:a\"\n";
+  const std::string l1 = "[[listener]]\nname = \"one\"\npath = \"/run/one.sock\"\n";
+  struct Case {
+    std::string text;
+    std::string error;
+  };
+  const Case cases[] = {
+      {"[daemon]\nsocket = \"/run/x.sock\"\n" + l1 + rule,
+       "x.toml:2:10: [daemon] socket and [[listener]] sections exclude each other"},
+      {"[daemon]\nwire_socket = \"\"\n" + l1 + rule, "[daemon] wire_socket and [[listener]]"},
+      {l1 + "[[listener]]\nname = \"one\"\npath = \"/run/two.sock\"\n" + rule,
+       "x.toml:4:1: listener \"one\" repeats the name of the listener at line 1"},
+      {l1 + "[[listener]]\nname = \"two\"\npath = \"/run/one.sock\"\n" + rule,
+       "listener \"two\" repeats the path of the listener at line 1"},
+      {"[[listener]]\npath = \"/run/one.sock\"\n" + rule, "a [[listener]] needs a name"},
+      {"[[listener]]\nname = \"a b\"\npath = \"/run/one.sock\"\n" + rule,
+       "x.toml:2:8: a [[listener]] needs a name of letters"},
+      {"[[listener]]\nname = \"one\"\n" + rule, "listener \"one\" needs an absolute path"},
+      {"[[listener]]\nname = \"one\"\npath = \"run/one.sock\"\n" + rule,
+       "listener \"one\" needs an absolute path"},
+      {l1 + "transport = \"udp\"\n" + rule, "x.toml:4:13: transport is \"grpc\""},
+      {l1 + "mode = \"rw\"\n" + rule, "mode must be an octal string"},
+      {l1 + "group = \"no-such-group-here\"\n" + rule, "no such group \"no-such-group-here\""},
+      {l1 + "max_connections = 0\n" + rule, "max_connections = 0 is out of range"},
+      {l1 + "socket = \"/x\"\n" + rule, "unknown key \"socket\" in [[listener]] #1"},
+      {l1 + "rules = [\"a\", \"b\"]\n" + rule,
+       "x.toml:1: listener \"one\" names rule \"b\", which is not in the file (its rules: a)"},
+      {l1 + "rules = [1]\n" + rule, "rules takes rule names"},
+      {l1 + "rules = []\n" + rule,
+       "x.toml:5: rule \"a\" applies on no listener: name it in the rules of a [[listener]]"},
+      {"listener = []\n" + rule, "listener = [] serves no socket"},
+  };
+  for (const Case& c : cases) {
+    auto config = parse_config(c.text, "x.toml");
+    ASSERT_FALSE(config.ok()) << c.text;
+    EXPECT_THAT(config.status().message(), HasSubstr(c.error)) << c.text;
+  }
+}
+
+// A reload keeps the sockets: it may change a listener's rules, never remove a listener.
+TEST(ConfigTest, AReloadMayNotRemoveAListenerThatServes) {
+  auto started = parse_config(kListeners, "listeners.toml");
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::string fewer = kListeners;
+  const size_t wire = fewer.find("[[listener]]\nname = \"containers-wire\"");
+  fewer.erase(wire, fewer.find("[[rule]]") - wire);
+  auto next = parse_config(fewer, "listeners.toml");
+  ASSERT_TRUE(next.ok()) << next.status();
+  absl::Status kept = check_listeners_kept(started->listeners, *next);
+  EXPECT_EQ(kept.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(kept.message(),
+              HasSubstr("listeners.toml has no listener \"containers-wire\", which serves "
+                        "/run/gssgate-containers/gssgate.wire; a reload cannot remove a socket"));
+  // Other changes (rules here, a mode) are accepted; the socket's own settings wait for restart.
+  std::string changed = kListeners;
+  changed.replace(changed.find("rules = [\"pods\"]"), 16, "rules = [\"web\", \"pods\"]");
+  changed.replace(changed.find("mode = \"0666\""), 13, "mode = \"0600\"");
+  next = parse_config(changed, "listeners.toml");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_TRUE(check_listeners_kept(started->listeners, *next).ok());
+}
+
+// The container policy shipped in deploy/ loads, and keeps containers on a socket of their own.
+TEST(ConfigTest, TheShippedContainerPolicyLoadsWithItsOwnContainerSockets) {
+  std::ifstream in(std::string(GSSGATE_SOURCE_DIR) + "/deploy/containers/gssgated.containers.toml");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string policy = text.str();
+  ASSERT_FALSE(policy.empty());
+  // Its socket group is made by gssgate's sysusers.d file, which this machine may not have run.
+  if (getgrnam("gssgate") == nullptr) {
+    const size_t at = policy.find("socket_group = \"gssgate\"");
+    ASSERT_NE(at, std::string::npos);
+    policy.replace(at, 24, "socket_group = \"root\"");
+  }
+  auto config = parse_config(policy, "gssgated.containers.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->listeners.size(), 4u);
+  const ListenerSettings* containers = config->listener("containers");
+  ASSERT_NE(containers, nullptr);
+  EXPECT_EQ(containers->mode, 0666u);
+  EXPECT_THAT(containers->rules, ElementsAre("web-container", "pods", "batch-container"));
+  const ListenerSettings* host = config->listener("host");
+  ASSERT_NE(host, nullptr);
+  EXPECT_EQ(host->mode, 0660u);
+  EXPECT_THAT(host->rules, ElementsAre("host-services"));
 }
 
 }  // namespace

@@ -1,3 +1,5 @@
+#include "daemon/policy.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,7 +9,6 @@
 #include <string>
 #include <thread>
 
-#include "daemon/policy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -20,6 +21,7 @@ using ::testing::HasSubstr;
 Peer pinned(uid_t uid, gid_t gid, std::vector<gid_t> groups = {}, std::string cgroup = "",
             std::string exe = "", std::string sha256 = "") {
   Peer peer;
+  peer.listener = "grpc";  // [daemon]'s socket, where the policies below have no [[listener]]
   peer.uid = uid;
   peer.gid = gid;
   peer.groups = std::move(groups);
@@ -62,6 +64,67 @@ TEST(PolicyTest, FirstMatchingRuleWinsByUidThenGroupsIncludingSupplementary) {
   Peer unpinned = pinned(33, 1);
   unpinned.pinned = false;
   EXPECT_EQ(rule_name(*config, unpinned), "web");
+}
+
+// Issue 17, section 3: a caller is matched against the rules of the listener it came through.
+TEST(PolicyTest, OnlyTheRulesOfTheCallersListenerApply) {
+  auto config = parse_config(R"(
+[[listener]]
+name = "host"
+path = "/run/gssgate/gssgate.sock"
+
+[[listener]]
+name = "containers"
+path = "/run/gssgate-containers/gssgate.sock"
+rules = ["pods"]
+
+[[rule]]
+name = "web"
+uids = [33]
+usages = ["accept"]
+keytab = "/k"
+
+[[rule]]
+name = "pods"
+uids = [33, 1000]
+cgroups = ["/kubepods/**"]
+usages = ["initiate"]
+ccache = "MEMORY:pods"
+)",
+                             "listeners.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  Peer in_pod = pinned(33, 33, {}, "/kubepods/pod1/c1");
+  in_pod.listener = "host";
+  EXPECT_EQ(rule_name(*config, in_pod), "web") << "the host socket has every rule, first wins";
+  in_pod.listener = "containers";
+  EXPECT_EQ(rule_name(*config, in_pod), "pods");
+  Peer on_host = pinned(33, 33, {}, "/system.slice/apache2.service");
+  on_host.listener = "containers";
+  EXPECT_EQ(rule_name(*config, on_host), "(none)") << "web does not apply on containers";
+  on_host.listener = "host";
+  EXPECT_EQ(rule_name(*config, on_host), "web");
+
+  // The connection's policy question: on the containers socket only "pods" can take uid 33, and
+  // it selects by cgroup, so the process must be read first; on the host socket "web" takes it.
+  Peer unread;
+  unread.uid = 33;
+  unread.gid = 33;
+  unread.listener = "containers";
+  EXPECT_EQ(admit(*config, unread).verdict, Admission::kNeedsProcess);
+  unread.listener = "host";
+  EXPECT_EQ(admit(*config, unread).verdict, Admission::kRule);
+  unread.uid = 5000;
+  unread.listener = "containers";
+  EXPECT_EQ(admit(*config, unread).verdict, Admission::kNoRule);
+
+  // A connection whose listener the policy does not have matches nothing, and says why.
+  in_pod.listener = "gone";
+  const RuleMatch match = match_rule(*config, in_pod);
+  EXPECT_EQ(match.rule, nullptr);
+  EXPECT_THAT(match.why_not, HasSubstr("listener \"gone\", which the policy file no longer has"));
+  unread.uid = 33;
+  unread.listener = "gone";
+  EXPECT_EQ(admit(*config, unread).verdict, Admission::kNoRule);
 }
 
 TEST(PolicyTest, CgroupPatternsSelectAloneOrNarrowIds) {
@@ -263,6 +326,7 @@ ccache = "MEMORY:x"
                              "admit.toml");
   ASSERT_TRUE(config.ok()) << config.status();
   Peer unread;
+  unread.listener = "grpc";
   unread.uid = 33;
   unread.gid = 33;
   Admission a = admit(*config, unread);

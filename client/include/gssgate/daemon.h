@@ -19,10 +19,11 @@ struct WhoAmIResult {
   uint32_t gid = 0;
   int32_t pid = 0;
   std::vector<uint32_t> groups;
-  std::string cgroup;             ///< cgroup v2 path as the daemon read it; "" if unknown
-  std::string executable;         ///< the executable as the daemon resolved it; "" if unknown
-  std::string systemd_unit;       ///< the systemd unit of the cgroup; "" if none
+  std::string cgroup;  ///< cgroup v2 path as the daemon read it; "" if unknown
+  std::string executable;    ///< the executable as the daemon resolved it; "" if unknown
+  std::string systemd_unit;  ///< the systemd unit of the cgroup; "" if none
   std::string executable_sha256;  ///< its SHA-256 (hex), if a rule matches by digest; else ""
+  std::string listener;           ///< the daemon's listener the connection came through
   std::string rule;
   std::vector<std::string> grants;      ///< "initiate", "accept", "export_context", … "admin"
   std::vector<std::string> principals;  ///< empty: whatever the rule's stores hold
@@ -31,12 +32,24 @@ struct WhoAmIResult {
   uint32_t live_handles = 0;
 };
 
+/// A socket the daemon serves ([[listener]] in gssgate.conf(5)).
+struct ListenerInfo {
+  std::string name;
+  std::string path;
+  std::string transport;  ///< "grpc" or "wire"
+  uint64_t connections = 0;
+  bool all_rules = false;          ///< every rule applies (shown to admins only)
+  std::vector<std::string> rules;  ///< the rules that apply (shown to admins only)
+};
+
 struct DaemonStatus {
   std::string version;
   uint64_t uptime_seconds = 0;
   uint64_t live_handles = 0;
   uint64_t connections = 0;
   uint32_t rules = 0;
+  /// The caller's own listener, or with admin = true in its rule every listener.
+  std::vector<ListenerInfo> listeners;
 };
 
 struct HandleInfo {
