@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -269,6 +270,7 @@ absl::Status parse_rule(const toml::table& table, const std::string& source, int
   std::optional<std::string> name;
   if (!(s = r.string("name", &name)).ok()) return s;
   rule->name = name.value_or(absl::StrCat("rule-", index + 1));
+  rule->named = name.has_value();
 
   auto ids = [&](const char* key, auto* out) {
     return r.array(key, [&](const toml::node& n) {
@@ -522,11 +524,24 @@ absl::Status resolve_listener_rules(const std::string& source, Config* config) {
       if (it == config->rules.end()) {
         std::vector<std::string> names;
         for (const Rule& rule : config->rules) names.push_back(rule.name);
-        return absl::InvalidArgumentError(absl::StrCat(
-            source, ":", l.line, ": listener \"", l.name, "\" names rule \"", name,
-            "\", which is not in the file (its rules: ", absl::StrJoin(names, ", "), ")"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ":", l.line, ": listener \"", l.name, "\" names rule \"", name,
+                         "\", which is not in the file (its rules: ",
+                         names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
       }
-      l.applies[static_cast<size_t>(it - config->rules.begin())] = true;
+      if (!it->named) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ":", l.line, ": listener \"", l.name, "\" names \"", name,
+                         "\", the rule at line ", it->line,
+                         " by its position; give that rule a name = of its "
+                         "own (names by position change when rules are added)"));
+      }
+      const size_t index = static_cast<size_t>(it - config->rules.begin());
+      if (l.applies[index]) {
+        return absl::InvalidArgumentError(absl::StrCat(source, ":", l.line, ": listener \"", l.name,
+                                                       "\" names rule \"", name, "\" twice"));
+      }
+      l.applies[index] = true;
     }
     for (size_t i = 0; i < served.size(); ++i) served[i] = served[i] || l.applies[i];
   }
@@ -607,7 +622,10 @@ absl::StatusOr<Config> parse_config(const std::string& text, const std::string& 
       ListenerSettings l;
       if (!(s = parse_listener(*n.as_table(), source, index++, config.daemon, &l)).ok()) return s;
       for (const ListenerSettings& earlier : config.listeners) {
-        if (earlier.name == l.name || earlier.path == l.path) {
+        // Compared as paths: "/run//x.sock" is "/run/x.sock".
+        const bool same_path = std::filesystem::path(earlier.path).lexically_normal() ==
+                               std::filesystem::path(l.path).lexically_normal();
+        if (earlier.name == l.name || same_path) {
           return error_at(
               source, n.source(),
               absl::StrCat("listener \"", l.name, "\" repeats the ",
@@ -629,33 +647,45 @@ const ListenerSettings* Config::listener(const std::string& name) const {
   return nullptr;
 }
 
-absl::Status check_listeners_kept(const std::vector<ListenerSettings>& started,
-                                  const Config& next) {
+void fit_to_running_sockets(const std::vector<ListenerSettings>& started, Config* next) {
   for (const ListenerSettings& running : started) {
-    const ListenerSettings* now = next.listener(running.name);
-    if (now == nullptr) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          next.path, " has no listener \"", running.name, "\", which serves ", running.path,
-          "; a reload cannot remove a socket: put the listener back, or restart gssgated"));
+    auto now = std::find_if(next->listeners.begin(), next->listeners.end(),
+                            [&](const ListenerSettings& l) { return l.name == running.name; });
+    if (now == next->listeners.end()) {
+      spdlog::warn(
+          "reload: {} has no listener {}; its socket {} serves no rule until gssgated "
+          "restarts (or the listener is back)",
+          next->path, running.name, running.path);
+      continue;
     }
-    if (now->path != running.path || now->transport != running.transport ||
-        now->mode != running.mode || now->group != running.group ||
+    if (now->path != running.path || now->transport != running.transport) {
+      // The socket stays what it was: the rules the file now gives another socket must not apply
+      // to this one.
+      spdlog::warn(
+          "reload: listener {} is now {} ({}) in {}, but its socket is {} ({}) until "
+          "gssgated restarts; that socket serves no rule until then",
+          running.name, now->path, transport_name(now->transport), next->path, running.path,
+          transport_name(running.transport));
+      next->listeners.erase(now);
+      continue;
+    }
+    if (now->mode != running.mode || now->group != running.group ||
         now->max_connections != running.max_connections ||
         now->max_connections_per_uid != running.max_connections_per_uid) {
       spdlog::warn(
-          "reload: listener {} keeps its socket {}, mode and limits until restart; only "
-          "its rules change now",
+          "reload: listener {} keeps the mode, group and limits of its socket {} until "
+          "gssgated restarts; its rules change now",
           running.name, running.path);
     }
   }
-  for (const ListenerSettings& l : next.listeners) {
+  for (const ListenerSettings& l : next->listeners) {
     const bool runs = std::any_of(started.begin(), started.end(),
                                   [&](const ListenerSettings& r) { return r.name == l.name; });
     if (!runs) {
-      spdlog::warn("reload: new listener {} ({}) starts serving at restart", l.name, l.path);
+      spdlog::warn("reload: new listener {} ({}) starts serving when gssgated restarts", l.name,
+                   l.path);
     }
   }
-  return absl::OkStatus();
 }
 
 const char* transport_name(ListenerSettings::Transport transport) {
@@ -682,8 +712,11 @@ std::string describe(const Config& config) {
     snprintf(mode, sizeof(mode), "%04o", l.mode);
     absl::StrAppend(&out, "  [", l.name, "] ", l.path, " (", transport_name(l.transport), ", mode ",
                     mode, l.group ? absl::StrCat(", gid ", *l.group) : "", "), max_connections ",
-                    l.max_connections, " (", l.max_connections_per_uid,
-                    " per uid); rules: ", l.all_rules ? "all" : absl::StrJoin(l.rules, ", "), "\n");
+                    l.max_connections, " (", l.max_connections_per_uid, " per uid); rules: ",
+                    l.all_rules       ? "all"
+                    : l.rules.empty() ? "none"
+                                      : absl::StrJoin(l.rules, ", "),
+                    "\n");
   }
   absl::StrAppend(&out, "first_call_timeout ", d.first_call_timeout_seconds,
                   " s, max_message_bytes ", d.max_message_bytes, ", idle_timeout ",

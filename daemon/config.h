@@ -55,7 +55,8 @@ struct DaemonSettings {
 // at load.
 struct Rule {
   std::string name;
-  int line = 0;  // where the rule starts in the file
+  bool named = false;  // `name` was written in the file (else it is "rule-N", by position)
+  int line = 0;        // where the rule starts in the file
   std::vector<uid_t> uids;
   std::vector<gid_t> gids;
   std::vector<std::string> users;   // as written, for describe()
@@ -153,10 +154,12 @@ absl::StatusOr<Config> parse_config(const std::string& text, const std::string& 
 // Reads and parses a file. Errors: NOT_FOUND / PERMISSION_DENIED for the file, else as above.
 absl::StatusOr<Config> load_config(const std::string& path);
 
-// Whether `next` may replace a running policy whose sockets were made from `started` (the
-// listeners at start): a reload cannot remove a listener that serves (FAILED_PRECONDITION naming
-// it: restart to remove it). Other listener changes are logged as applying at restart.
-absl::Status check_listeners_kept(const std::vector<ListenerSettings>& started, const Config& next);
+// Fits a reloaded policy to the sockets that serve, made at start from `started`: a listener of
+// `started` that `next` no longer has, or has with another path or transport, is left out of
+// `next` (its callers are refused, naming it, until a restart makes the sockets of the file).
+// Changes that apply only at restart (a listener's mode, group or limits, a new listener) are
+// logged; the listeners' rules apply at once.
+void fit_to_running_sockets(const std::vector<ListenerSettings>& started, Config* next);
 
 // Human-readable summary of the settings and each rule (for --check-config and the start-up log).
 std::string describe(const Config& config);

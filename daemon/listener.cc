@@ -269,6 +269,14 @@ std::vector<InheritedSocket> inherited_sockets() {
     if (static_cast<size_t>(i) < fd_names.size()) socket.name = fd_names[static_cast<size_t>(i)];
     socklen_t len = sizeof(socket.type);
     if (getsockopt(socket.fd, SOL_SOCKET, SO_TYPE, &socket.type, &len) != 0) socket.type = -1;
+    int domain = 0, accepting = 0;
+    len = sizeof(domain);
+    const bool unix_domain =
+        getsockopt(socket.fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
+    len = sizeof(accepting);
+    socket.unix_listening =
+        unix_domain && getsockopt(socket.fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) == 0 &&
+        accepting != 0;
     sockaddr_un addr{};
     len = sizeof(addr);
     if (getsockname(socket.fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
@@ -281,43 +289,74 @@ std::vector<InheritedSocket> inherited_sockets() {
   return out;
 }
 
-absl::StatusOr<std::vector<std::optional<InheritedSocket>>> match_inherited(
-    const std::vector<ListenerSettings>& listeners, const std::vector<InheritedSocket>& sockets) {
-  std::vector<std::optional<InheritedSocket>> taken(listeners.size());
+absl::StatusOr<InheritedMatch> match_inherited(const std::vector<ListenerSettings>& listeners,
+                                               const std::vector<InheritedSocket>& sockets) {
+  InheritedMatch out;
+  out.taken.resize(listeners.size());
+  // Listeners made from [daemon] (no [[listener]] in the file) take sockets as gssgated did before
+  // there were listeners: by type, whatever their path, and ignore sockets they have no use for.
+  const bool from_daemon = std::all_of(listeners.begin(), listeners.end(),
+                                       [](const ListenerSettings& l) { return l.line == 0; });
   auto type_of = [](const ListenerSettings& l) {
     return l.transport == ListenerSettings::Transport::kWire ? SOCK_SEQPACKET : SOCK_STREAM;
   };
+  auto same_path = [](const std::string& a, const std::string& b) {
+    return !a.empty() && std::filesystem::path(a).lexically_normal() ==
+                             std::filesystem::path(b).lexically_normal();
+  };
   for (const InheritedSocket& socket : sockets) {
-    // By FileDescriptorName= first (names are unique), else by path: a unit without names
-    // passes its own name for every socket.
-    std::optional<size_t> named, at_path;
-    for (size_t i = 0; i < listeners.size(); ++i) {
-      if (type_of(listeners[i]) != socket.type) continue;
-      if (listeners[i].name == socket.name) named = i;
-      if (!socket.path.empty() && listeners[i].path == socket.path) at_path = i;
-    }
-    const std::optional<size_t> taker = named ? named : at_path;
     const std::string what = absl::StrCat(
         socket.type == SOCK_SEQPACKET ? "a SOCK_SEQPACKET"
         : socket.type == SOCK_STREAM  ? "a stream"
-                                      : "an",
+                                      : "a",
         " socket (fd ", socket.fd, socket.path.empty() ? "" : absl::StrCat(", ", socket.path),
         socket.name.empty() ? "" : absl::StrCat(", FileDescriptorName ", socket.name), ")");
+    if (!socket.unix_listening) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("systemd passed ", what,
+                       ", which is no listening Unix socket; gssgated serves only "
+                       "ListenStream= and ListenSequentialPacket= paths"));
+    }
+    // By FileDescriptorName= (names are unique), else by path: a unit without names passes its
+    // own name for every socket.
+    std::optional<size_t> named, at_path, by_type;
+    for (size_t i = 0; i < listeners.size(); ++i) {
+      if (type_of(listeners[i]) != socket.type) continue;
+      if (listeners[i].name == socket.name) named = i;
+      if (same_path(socket.path, listeners[i].path)) at_path = i;
+      if (!by_type && !out.taken[i]) by_type = i;
+    }
+    if (named && !from_daemon && !same_path(socket.path, listeners[*named].path)) {
+      // A unit that names the wrong socket must not hand one socket's callers another's rules.
+      return absl::FailedPreconditionError(
+          absl::StrCat("systemd passed ", what, " for listener \"", listeners[*named].name,
+                       "\", whose path is ", listeners[*named].path,
+                       "; make the socket unit's path and the listener's path the same"));
+    }
+    std::optional<size_t> taker = named ? named : at_path;
+    if (!taker && from_daemon) taker = by_type;
+    if (taker && out.taken[*taker]) {
+      if (!from_daemon) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "systemd passed two sockets for listener \"", listeners[*taker].name, "\" (fds ",
+            out.taken[*taker]->fd, " and ", socket.fd, "); give each its own FileDescriptorName="));
+      }
+      taker.reset();
+    }
     if (!taker) {
+      if (from_daemon) {
+        out.unused.push_back(socket);
+        continue;
+      }
       return absl::FailedPreconditionError(absl::StrCat(
           "systemd passed ", what,
-          " that no listener takes: give it a [[listener]] whose name "
-          "is its FileDescriptorName= and whose path and transport (grpc: stream, wire: "
-          "SOCK_SEQPACKET) are the socket's, or remove it from the socket unit"));
+          " that no listener takes: give it a [[listener]] whose name is its "
+          "FileDescriptorName= (or whose path is its path) and whose transport is its type "
+          "(grpc: stream, wire: SOCK_SEQPACKET), or remove it from the socket unit"));
     }
-    if (taken[*taker]) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "systemd passed two sockets for listener \"", listeners[*taker].name, "\" (fds ",
-          taken[*taker]->fd, " and ", socket.fd, "); give each its own FileDescriptorName="));
-    }
-    taken[*taker] = socket;
+    out.taken[*taker] = socket;
   }
-  return taken;
+  return out;
 }
 
 absl::StatusOr<std::unique_ptr<Listener>> Listener::create(const ListenerSettings& listener,
@@ -695,7 +734,9 @@ std::optional<Peer> Listener::peer_for_fd(int fd) const {
   if (it == by_fd_.end()) return std::nullopt;
   auto conn = by_id_.find(it->second.connection);
   if (conn == by_id_.end() || conn->second.dev != now.st_dev || conn->second.ino != now.st_ino) {
-    spdlog::error("fd {} is not the socket accepted as connection {}; call refused", fd,
+    // Another listener may have accepted a socket under this number since (the caller asks each
+    // listener of its transport): the caller logs an error when none claims the call.
+    spdlog::debug("fd {} is no longer the socket accepted as connection {} here", fd,
                   it->second.connection);
     return std::nullopt;
   }

@@ -148,17 +148,25 @@ class Listener {
 struct InheritedSocket {
   int fd = -1;
   std::string name;
-  int type = 0;      // SO_TYPE: SOCK_STREAM, SOCK_SEQPACKET
-  std::string path;  // the bound path, "" if none
+  int type = 0;                // SO_TYPE: SOCK_STREAM, SOCK_SEQPACKET
+  std::string path;            // the bound path, "" if none
+  bool unix_listening = true;  // SO_DOMAIN AF_UNIX and SO_ACCEPTCONN
 };
 // The sockets passed to this process (LISTEN_PID is ours); empty when none. Marks them
 // close-on-exec.
 std::vector<InheritedSocket> inherited_sockets();
-// Which passed socket each listener serves, by index of `listeners`: the socket, or nullopt for a
-// listener that makes its own. A socket is taken by the listener its name names, else by the one
-// at its path, of the same transport. FAILED_PRECONDITION naming the socket when no listener takes
-// one, or two go to one listener.
-absl::StatusOr<std::vector<std::optional<InheritedSocket>>> match_inherited(
-    const std::vector<ListenerSettings>& listeners, const std::vector<InheritedSocket>& sockets);
+// Which passed socket each listener serves: `taken`, by index of `listeners`, the socket or nullopt
+// for a listener that makes its own. A socket goes to the listener its name names (its path must
+// be the listener's), else to the one at its path, of the same transport. Listeners made from
+// [daemon] (no [[listener]] in the file) also take sockets by type alone, as gssgated did before
+// listeners, and leave those they have no use for in `unused` (to be closed).
+// FAILED_PRECONDITION naming the socket when it is no listening Unix socket, names a listener at
+// another path, no listener takes it, or two go to one listener.
+struct InheritedMatch {
+  std::vector<std::optional<InheritedSocket>> taken;
+  std::vector<InheritedSocket> unused;
+};
+absl::StatusOr<InheritedMatch> match_inherited(const std::vector<ListenerSettings>& listeners,
+                                               const std::vector<InheritedSocket>& sockets);
 
 }  // namespace gssgate::daemon

@@ -18,9 +18,10 @@ std::string loggable_name(const gss::NameHandle& name, const v1::Name& wire) {
 
 void audit(const Call& call, const char* op, const std::string& details,
            const std::string& outcome) {
-  spdlog::info("audit op={} uid={} gid={} pid={} conn={} rule={} {} outcome={}", op, call.peer.uid,
-               call.peer.gid, call.peer.pid, call.peer.connection, call.rule->name, details,
-               outcome);
+  // Listener names are letters, digits, _ . - (config.cc), so need no escaping.
+  spdlog::info("audit op={} uid={} gid={} pid={} conn={} rule={} listener={} {} outcome={}", op,
+               call.peer.uid, call.peer.gid, call.peer.pid, call.peer.connection, call.rule->name,
+               call.peer.listener, details, outcome);
 }
 
 absl::Status deny(const Call& call, const char* op, const std::string& why) {

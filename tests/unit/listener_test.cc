@@ -69,56 +69,85 @@ TEST(ListenerTest, AnFdNumberMapsToItsPeerOnlyWhileItIsTheSocketAccepted) {
 }
 
 // Issue 17, section 3: the sockets systemd passes go to listeners by FileDescriptorName=, else by
-// path; one that no listener takes stops the start with what to change.
+// path; one that no listener takes, or that names a listener at another path, stops the start
+// with what to change.
+ListenerSettings listener(const char* name, const char* path, bool wire = false, int line = 1) {
+  ListenerSettings l;
+  l.name = name;
+  l.path = path;
+  l.line = line;
+  l.transport = wire ? ListenerSettings::Transport::kWire : ListenerSettings::Transport::kGrpc;
+  return l;
+}
+
+int fd_of(const absl::StatusOr<InheritedMatch>& m, size_t i) {
+  return m.ok() && m->taken[i] ? m->taken[i]->fd : -1;
+}
+
 TEST(ListenerTest, SocketsFromSystemdGoToListenersByNameThenByPath) {
-  auto listener = [](const char* name, const char* path, bool wire = false) {
-    ListenerSettings l;
-    l.name = name;
-    l.path = path;
-    l.transport = wire ? ListenerSettings::Transport::kWire : ListenerSettings::Transport::kGrpc;
-    return l;
-  };
   const std::vector<ListenerSettings> listeners = {
       listener("host", "/run/gssgate/gssgate.sock"),
       listener("host-wire", "/run/gssgate/gssgate.wire", true),
-      listener("containers", "/run/gssgate-containers/gssgate.sock")};
-  // Named: a socket at another path still goes to the listener its name names.
-  auto taken = match_inherited(listeners, {{3, "containers", SOCK_STREAM, "/run/elsewhere.sock"},
-                                           {4, "host-wire", SOCK_SEQPACKET, ""}});
-  ASSERT_TRUE(taken.ok()) << taken.status();
-  ASSERT_EQ(taken->size(), 3u);
-  EXPECT_FALSE((*taken)[0].has_value()) << "host makes its own socket";
-  ASSERT_TRUE((*taken)[1].has_value());
-  EXPECT_EQ((*taken)[1]->fd, 4);
-  ASSERT_TRUE((*taken)[2].has_value());
-  EXPECT_EQ((*taken)[2]->fd, 3);
+      listener("containers", "/run/gssgate/containers/gssgate.sock")};
+  // Named.
+  auto m = match_inherited(listeners,
+                           {{3, "containers", SOCK_STREAM, "/run/gssgate/containers/gssgate.sock"},
+                            {4, "host-wire", SOCK_SEQPACKET, "/run/gssgate//gssgate.wire"}});
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(fd_of(m, 0), -1) << "host makes its own socket";
+  EXPECT_EQ(fd_of(m, 1), 4);
+  EXPECT_EQ(fd_of(m, 2), 3);
+  EXPECT_TRUE(m->unused.empty());
   // Unnamed (systemd then passes the unit's name for each): by path and type.
-  taken = match_inherited(listeners,
-                          {{3, "gssgated.socket", SOCK_STREAM, "/run/gssgate/gssgate.sock"},
-                           {4, "gssgated.socket", SOCK_SEQPACKET, "/run/gssgate/gssgate.wire"}});
-  ASSERT_TRUE(taken.ok()) << taken.status();
-  EXPECT_EQ((*taken)[0]->fd, 3);
-  EXPECT_EQ((*taken)[1]->fd, 4);
-  EXPECT_FALSE((*taken)[2].has_value());
-  // A socket of the wrong type for the listener of its name and path is no listener's.
-  taken = match_inherited(listeners, {{5, "host", SOCK_SEQPACKET, "/run/gssgate/gssgate.sock"}});
-  ASSERT_FALSE(taken.ok());
-  EXPECT_EQ(taken.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(std::string(taken.status().message()),
-              ::testing::HasSubstr("systemd passed a SOCK_SEQPACKET socket (fd 5, "
-                                   "/run/gssgate/gssgate.sock, FileDescriptorName host) that no "
-                                   "listener takes"));
-  taken = match_inherited(listeners, {{3, "gssgated.socket", SOCK_STREAM, "/run/other.sock"}});
-  ASSERT_FALSE(taken.ok());
-  EXPECT_THAT(std::string(taken.status().message()),
-              ::testing::HasSubstr("a stream socket (fd 3, /run/other.sock, FileDescriptorName "
-                                   "gssgated.socket) that no listener takes"));
-  // Two sockets for one listener.
-  taken = match_inherited(listeners, {{3, "host", SOCK_STREAM, "/run/x.sock"},
-                                      {4, "", SOCK_STREAM, "/run/gssgate/gssgate.sock"}});
-  ASSERT_FALSE(taken.ok());
-  EXPECT_THAT(std::string(taken.status().message()),
-              ::testing::HasSubstr("two sockets for listener \"host\" (fds 3 and 4)"));
+  m = match_inherited(listeners,
+                      {{3, "gssgated.socket", SOCK_STREAM, "/run/gssgate/gssgate.sock"},
+                       {4, "gssgated.socket", SOCK_SEQPACKET, "/run/gssgate/gssgate.wire"}});
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(fd_of(m, 0), 3);
+  EXPECT_EQ(fd_of(m, 1), 4);
+  EXPECT_EQ(fd_of(m, 2), -1);
+
+  struct Refused {
+    std::vector<InheritedSocket> sockets;
+    std::string error;
+  };
+  const Refused refused[] = {
+      // A unit that names the wrong socket would give one socket's callers another's rules.
+      {{{3, "host", SOCK_STREAM, "/run/gssgate/containers/gssgate.sock"}},
+       "systemd passed a stream socket (fd 3, /run/gssgate/containers/gssgate.sock, "
+       "FileDescriptorName host) for listener \"host\", whose path is /run/gssgate/gssgate.sock"},
+      {{{5, "host", SOCK_SEQPACKET, "/run/gssgate/other.sock"}},
+       "systemd passed a SOCK_SEQPACKET socket (fd 5, /run/gssgate/other.sock, "
+       "FileDescriptorName host) that no listener takes"},
+      {{{3, "gssgated.socket", SOCK_STREAM, "/run/other.sock"}},
+       "a stream socket (fd 3, /run/other.sock, FileDescriptorName gssgated.socket) that no "
+       "listener takes"},
+      {{{3, "host", SOCK_STREAM, "/run/gssgate/gssgate.sock"},
+        {4, "", SOCK_STREAM, "/run/gssgate/gssgate.sock"}},
+       "two sockets for listener \"host\" (fds 3 and 4)"},
+      {{{3, "host", SOCK_STREAM, "/run/gssgate/gssgate.sock", /*unix_listening=*/false}},
+       "which is no listening Unix socket"},
+  };
+  for (const Refused& r : refused) {
+    m = match_inherited(listeners, r.sockets);
+    ASSERT_FALSE(m.ok()) << r.error;
+    EXPECT_EQ(m.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(std::string(m.status().message()), ::testing::HasSubstr(r.error));
+  }
+}
+
+// A file without [[listener]] takes sockets as gssgated did before listeners: by type, whatever
+// their path (the unit's path is served), and closes those it has no use for (the shipped
+// gssgated.socket passes a wire socket also to a daemon with wire_socket = "").
+TEST(ListenerTest, WithoutListenerTablesSocketsGoByTypeAndExtraOnesAreLeftOver) {
+  const std::vector<ListenerSettings> from_daemon = {
+      listener("grpc", "/run/gssgate/gssgate.sock", false, /*line=*/0)};
+  auto m = match_inherited(from_daemon, {{3, "gssgated.socket", SOCK_SEQPACKET, "/x.wire"},
+                                         {4, "gssgated.socket", SOCK_STREAM, "/x.sock"}});
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(fd_of(m, 0), 4);
+  ASSERT_EQ(m->unused.size(), 1u);
+  EXPECT_EQ(m->unused[0].fd, 3);
 }
 
 }  // namespace

@@ -75,7 +75,7 @@ path = "/run/gssgate/gssgate.sock"
 
 [[listener]]
 name = "containers"
-path = "/run/gssgate-containers/gssgate.sock"
+path = "/run/gssgate/containers/gssgate.sock"
 rules = ["pods"]
 
 [[rule]]
