@@ -30,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "daemon/config.h"
 #include "daemon/dispatch.h"
@@ -155,13 +156,18 @@ int serve(const std::string& config_path) {
     spdlog::error("cannot listen: {}", std::string(from_systemd.status().message()));
     return 1;
   }
+  for (const InheritedSocket& unused : from_systemd->unused) {
+    spdlog::warn("systemd passed a socket no listener takes (fd {}, {}); closing it", unused.fd,
+                 unused.path.empty() ? "no path" : unused.path);
+    close(unused.fd);
+  }
   std::vector<std::unique_ptr<Listener>> listeners;
   std::vector<const Listener*> grpc_listeners, wire_listeners;
   for (size_t i = 0; i < config->listeners.size(); ++i) {
     ListenerSettings settings = config->listeners[i];
-    const std::optional<InheritedSocket>& passed = (*from_systemd)[i];
+    const std::optional<InheritedSocket>& passed = from_systemd->taken[i];
     if (passed && !passed->path.empty() && passed->path != settings.path) {
-      // Taken by its name: the socket unit's path is the one callers reach.
+      // Taken by type (a file without [[listener]]): the socket unit's path is the one served.
       spdlog::warn("listener {}: systemd passed the socket at {}, not {} as in {}; serving {}",
                    settings.name, passed->path, settings.path, config_path, passed->path);
       settings.path = passed->path;
@@ -197,10 +203,7 @@ int serve(const std::string& config_path) {
   auto reload = [&service, &config_path, &reload_mu, started = config]() -> absl::StatusOr<size_t> {
     absl::MutexLock lock(&reload_mu);
     auto reloaded = load_config(config_path);
-    if (reloaded.ok()) {
-      absl::Status kept = check_listeners_kept(started->listeners, *reloaded);
-      if (!kept.ok()) reloaded = kept;
-    }
+    if (reloaded.ok()) fit_to_running_sockets(started->listeners, &*reloaded);
     if (!reloaded.ok()) {
       spdlog::error("reload failed, keeping the current rules: {}",
                     std::string(reloaded.status().message()));
@@ -306,7 +309,7 @@ int serve(const std::string& config_path) {
   for (size_t i = 0; i < listeners.size(); ++i) {
     serving.push_back(absl::StrCat(
         listeners[i]->path(), " (", transport_name(listeners[i]->transport()), " listener ",
-        listeners[i]->name(), (*from_systemd)[i] ? ", socket from systemd" : "", ")"));
+        listeners[i]->name(), from_systemd->taken[i] ? ", socket from systemd" : "", ")"));
   }
   spdlog::info("gssgated {} serving on {}; {} rule(s) from {}; krb5 config {}", kVersion,
                absl::StrJoin(serving, ", "), config->rules.size(), config_path,
@@ -342,10 +345,24 @@ int serve(const std::string& config_path) {
     }
     spdlog::info("signal {}: draining (no new connections; running calls finish)", sig);
     systemd.notify("STOPPING=1\nSTATUS=draining");
+    // systemd keeps the watchdog armed while a service stops: a drain longer than WatchdogSec=
+    // (running calls get 10 s) would end in SIGABRT, so the pings go on from a thread of their own
+    // until the drain is done (found under a real systemd: tests/systemd/nspawn_test.sh).
+    absl::Notification drained;
+    std::thread pinger;
+    if (systemd.watchdog_interval()) {
+      pinger = std::thread([&systemd, &drained, every = *systemd.watchdog_interval()] {
+        do {
+          systemd.notify("WATCHDOG=1");
+        } while (!drained.WaitForNotificationWithTimeout(every));
+      });
+    }
     health.draining();
     for (const auto& l : listeners) l->stop();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
     if (wire) wire->stop();
+    drained.Notify();
+    if (pinger.joinable()) pinger.join();
     spdlog::info("stopped; releasing {} handle(s)", table.size());
     return 0;
   }

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Issue 17, section 4: gssgated under a real systemd. Boots a Debian 12 root (scripts/nspawn-root.sh)
+# with systemd as PID 1 under systemd-nspawn, with gssgate installed into it by `cmake --install`,
+# and runs tests/systemd/nspawn_probe.sh inside as a unit once the system is up: socket
+# activation by an unprivileged member of the gssgate group, Type=notify readiness, systemctl
+# reload (and a broken file refused), the watchdog, systemctl stop releasing handles, the
+# least-privilege drop-in, and `systemd-analyze security` of the running unit.
+# Usage: nspawn_test.sh BUILD_DIR SOURCE_DIR
+# Exit: 0 every check passed; 77 skipped (the reason is printed: not root, no systemd-nspawn or
+# debootstrap, no Debian archive); 1 a check failed (the probe's results and journal are printed).
+set -euo pipefail
+build="$1"
+source="$2"
+skip() { echo "SKIPPED: $*"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (systemd-nspawn, debootstrap)"
+command -v systemd-nspawn > /dev/null || skip "no systemd-nspawn (apt-get install systemd-container)"
+command -v debootstrap > /dev/null || skip "no debootstrap (apt-get install debootstrap)"
+
+base="${GSSGATE_NSPAWN_BASE:-/var/tmp/gssgate-nspawn/base}"
+"${source}/scripts/nspawn-root.sh" "${base}" ||
+  skip "could not make a Debian root with debootstrap (is Debian's archive reachable?)"
+
+work="$(mktemp -d /var/tmp/gssgate-nspawn-run-XXXXXX)"
+nspawn_pid=""
+mounted=0
+cleanup() {
+  if [ -n "${nspawn_pid}" ] && kill -0 "${nspawn_pid}" 2> /dev/null; then
+    kill -TERM "${nspawn_pid}" 2> /dev/null || true
+    sleep 2
+    kill -KILL "${nspawn_pid}" 2> /dev/null || true
+  fi
+  [ "${mounted}" = 1 ] && umount /run/systemd/nspawn 2> /dev/null || true
+  rm -rf "${work}"
+}
+trap cleanup EXIT
+
+root="${work}/root"
+cp -a "${base}" "${root}"
+DESTDIR="${root}" cmake --install "${build}" --prefix /usr > "${work}/install.log"
+chroot "${root}" /sbin/ldconfig
+mkdir -p "${work}/probe/bin"
+cp "${source}/tests/systemd/nspawn_probe.sh" "${work}/probe/probe.sh"
+cp "${build}/tests/gssgate-test-caller" "${work}/probe/bin/"
+chmod -R a+rX "${work}/probe"
+
+# A keytab for the acceptor rule, made with MIT's own tools on a throwaway database (no KDC runs:
+# acquiring acceptor credentials from a keytab needs none).
+kdb="${work}/kdb"
+mkdir -p "${kdb}"
+cat > "${kdb}/kdc.conf" << KDC
+[realms]
+	GSSGATE.TEST = {
+		database_name = ${kdb}/principal
+		key_stash_file = ${kdb}/stash
+	}
+KDC
+printf '[libdefaults]\n\tdefault_realm = GSSGATE.TEST\n' > "${kdb}/krb5.conf"
+export KRB5_CONFIG="${kdb}/krb5.conf" KRB5_KDC_PROFILE="${kdb}/kdc.conf"
+kdb5_util create -s -r GSSGATE.TEST -P "$(head -c 12 /dev/urandom | base64)" > /dev/null
+mkdir -p "${root}/etc/gssgate"
+kadmin.local -q "addprinc -randkey HTTP/localhost@GSSGATE.TEST" > /dev/null
+kadmin.local -q "ktadd -k ${root}/etc/gssgate/http.keytab HTTP/localhost@GSSGATE.TEST" > /dev/null
+unset KRB5_CONFIG KRB5_KDC_PROFILE
+chmod 0600 "${root}/etc/gssgate/http.keytab"
+cat > "${root}/etc/gssgate/gssgated.toml" << 'TOML'
+[daemon]
+socket = "/run/gssgate/gssgate.sock"
+socket_mode = "0660"
+socket_group = "gssgate"
+
+[[rule]]
+name = "alice"
+users = ["alice"]
+usages = ["accept"]
+keytab = "FILE:/etc/gssgate/http.keytab"
+TOML
+# users = ["alice"] must resolve when gssgated starts; the probe adds alice before that, but
+# `gssgated --check-config` at the first start runs then too. Nothing else names a user.
+
+# The probe runs as a unit once the system is up, then powers the container off.
+cat > "${root}/etc/systemd/system/gssgate-probe.service" << 'UNIT'
+[Unit]
+Description=gssgate probe (tests/systemd/nspawn_probe.sh)
+After=multi-user.target
+[Service]
+Type=oneshot
+ExecStart=/probe/probe.sh
+StandardOutput=journal+console
+UNIT
+mkdir -p "${root}/etc/systemd/system/default.target.wants"
+ln -s /etc/systemd/system/gssgate-probe.service \
+  "${root}/etc/systemd/system/default.target.wants/gssgate-probe.service"
+
+# systemd-nspawn on this kind of machine (docs/stack-notes.md): it needs a tmpfs on
+# /run/systemd/nspawn, and --register=no --keep-unit without systemd as the host's PID 1.
+if ! mountpoint -q /run/systemd/nspawn; then
+  mkdir -p /run/systemd/nspawn
+  mount -t tmpfs tmpfs /run/systemd/nspawn
+  mounted=1
+fi
+echo "==> booting ${root} with systemd-nspawn"
+timeout 300 systemd-nspawn -b -D "${root}" --register=no --keep-unit --private-network \
+  --bind="${work}/probe:/probe" --console=pipe --machine="gssgate-probe-$$" \
+  > "${work}/console.txt" 2>&1 < /dev/null &
+nspawn_pid=$!
+wait "${nspawn_pid}" || echo "systemd-nspawn exited with $?"
+nspawn_pid=""
+
+results="${work}/probe/results"
+if [ ! -s "${results}" ]; then
+  echo "the probe did not run; the container's console:"
+  tail -n 60 "${work}/console.txt"
+  exit 1
+fi
+cat "${results}"
+if grep -q "^fail" "${results}" || ! grep -qx done "${results}"; then
+  echo "==> the container's journal (gssgated and the probe)"
+  grep -E "gssgate|probe" "${work}/probe/journal.txt" | tail -n 80 || tail -n 80 "${work}/console.txt"
+  exit 1
+fi
+grep "Overall exposure" "${work}/probe/security.txt" || true
+echo "nspawn test passed"
