@@ -304,57 +304,76 @@ absl::StatusOr<InheritedMatch> match_inherited(const std::vector<ListenerSetting
     return !a.empty() && std::filesystem::path(a).lexically_normal() ==
                              std::filesystem::path(b).lexically_normal();
   };
-  for (const InheritedSocket& socket : sockets) {
-    const std::string what = absl::StrCat(
+  auto describe = [](const InheritedSocket& socket) {
+    return absl::StrCat(
         socket.type == SOCK_SEQPACKET ? "a SOCK_SEQPACKET"
         : socket.type == SOCK_STREAM  ? "a stream"
                                       : "a",
         " socket (fd ", socket.fd, socket.path.empty() ? "" : absl::StrCat(", ", socket.path),
         socket.name.empty() ? "" : absl::StrCat(", FileDescriptorName ", socket.name), ")");
+  };
+  // First by FileDescriptorName= (names are unique), else by path: a unit without names passes
+  // its own name for every socket.
+  std::vector<InheritedSocket> unmatched;
+  for (const InheritedSocket& socket : sockets) {
     if (!socket.unix_listening) {
       return absl::FailedPreconditionError(
-          absl::StrCat("systemd passed ", what,
+          absl::StrCat("systemd passed ", describe(socket),
                        ", which is no listening Unix socket; gssgated serves only "
                        "ListenStream= and ListenSequentialPacket= paths"));
     }
-    // By FileDescriptorName= (names are unique), else by path: a unit without names passes its
-    // own name for every socket.
-    std::optional<size_t> named, at_path, by_type;
+    std::optional<size_t> named, at_path;
     for (size_t i = 0; i < listeners.size(); ++i) {
       if (type_of(listeners[i]) != socket.type) continue;
       if (listeners[i].name == socket.name) named = i;
       if (same_path(socket.path, listeners[i].path)) at_path = i;
-      if (!by_type && !out.taken[i]) by_type = i;
     }
     if (named && !from_daemon && !same_path(socket.path, listeners[*named].path)) {
       // A unit that names the wrong socket must not hand one socket's callers another's rules.
       return absl::FailedPreconditionError(
-          absl::StrCat("systemd passed ", what, " for listener \"", listeners[*named].name,
-                       "\", whose path is ", listeners[*named].path,
+          absl::StrCat("systemd passed ", describe(socket), " for listener \"",
+                       listeners[*named].name, "\", whose path is ", listeners[*named].path,
                        "; make the socket unit's path and the listener's path the same"));
     }
-    std::optional<size_t> taker = named ? named : at_path;
-    if (!taker && from_daemon) taker = by_type;
-    if (taker && out.taken[*taker]) {
-      if (!from_daemon) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "systemd passed two sockets for listener \"", listeners[*taker].name, "\" (fds ",
-            out.taken[*taker]->fd, " and ", socket.fd, "); give each its own FileDescriptorName="));
-      }
-      taker.reset();
-    }
+    const std::optional<size_t> taker = named ? named : at_path;
     if (!taker) {
+      unmatched.push_back(socket);
+      continue;
+    }
+    if (out.taken[*taker]) {
       if (from_daemon) {
         out.unused.push_back(socket);
         continue;
       }
       return absl::FailedPreconditionError(absl::StrCat(
-          "systemd passed ", what,
+          "systemd passed two sockets for listener \"", listeners[*taker].name, "\" (fds ",
+          out.taken[*taker]->fd, " and ", socket.fd, "); give each its own FileDescriptorName="));
+    }
+    out.taken[*taker] = socket;
+  }
+  // Then, only for listeners made from [daemon], by type: a listener still without a socket takes
+  // the one socket of its type that nothing took, if there is exactly one (with more, which one
+  // was meant is a guess, and they are closed).
+  for (const InheritedSocket& socket : unmatched) {
+    if (!from_daemon) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "systemd passed ", describe(socket),
           " that no listener takes: give it a [[listener]] whose name is its "
           "FileDescriptorName= (or whose path is its path) and whose transport is its type "
           "(grpc: stream, wire: SOCK_SEQPACKET), or remove it from the socket unit"));
     }
-    out.taken[*taker] = socket;
+    const auto of_type =
+        std::count_if(unmatched.begin(), unmatched.end(),
+                      [&](const InheritedSocket& s) { return s.type == socket.type; });
+    std::optional<size_t> free;
+    for (size_t i = 0; i < listeners.size() && !free; ++i) {
+      if (type_of(listeners[i]) == socket.type && !out.taken[i]) free = i;
+    }
+    if (of_type == 1 && free) {
+      out.taken[*free] = socket;
+    } else {
+      out.unused.push_back(socket);
+    }
   }
   return out;
 }

@@ -21,6 +21,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -30,7 +31,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "daemon/config.h"
 #include "daemon/dispatch.h"
@@ -163,11 +163,16 @@ int serve(const std::string& config_path) {
   }
   std::vector<std::unique_ptr<Listener>> listeners;
   std::vector<const Listener*> grpc_listeners, wire_listeners;
+  // The listeners as they serve (a socket from systemd keeps the unit's path): what a reload
+  // fits the new policy to.
+  std::vector<ListenerSettings> serving;
   for (size_t i = 0; i < config->listeners.size(); ++i) {
     ListenerSettings settings = config->listeners[i];
     const std::optional<InheritedSocket>& passed = from_systemd->taken[i];
-    if (passed && !passed->path.empty() && passed->path != settings.path) {
-      // Taken by type (a file without [[listener]]): the socket unit's path is the one served.
+    if (passed && !passed->path.empty() &&
+        std::filesystem::path(passed->path).lexically_normal() !=
+            std::filesystem::path(settings.path).lexically_normal()) {
+      // Only where the file has no [[listener]] (taken by type): the unit's path is served.
       spdlog::warn("listener {}: systemd passed the socket at {}, not {} as in {}; serving {}",
                    settings.name, passed->path, settings.path, config_path, passed->path);
       settings.path = passed->path;
@@ -180,6 +185,7 @@ int serve(const std::string& config_path) {
     }
     (settings.transport == ListenerSettings::Transport::kWire ? wire_listeners : grpc_listeners)
         .push_back(listener->get());
+    serving.push_back(settings);
     listeners.push_back(*std::move(listener));
   }
   auto connections = [&listeners] {
@@ -200,10 +206,10 @@ int serve(const std::string& config_path) {
   // install what the earlier one read after what the later one read, leaving an older policy in
   // force than the file says. Serialized, the last to finish read the file last.
   absl::Mutex reload_mu;
-  auto reload = [&service, &config_path, &reload_mu, started = config]() -> absl::StatusOr<size_t> {
+  auto reload = [&service, &config_path, &reload_mu, &serving]() -> absl::StatusOr<size_t> {
     absl::MutexLock lock(&reload_mu);
     auto reloaded = load_config(config_path);
-    if (reloaded.ok()) fit_to_running_sockets(started->listeners, &*reloaded);
+    if (reloaded.ok()) fit_to_running_sockets(serving, &*reloaded);
     if (!reloaded.ok()) {
       spdlog::error("reload failed, keeping the current rules: {}",
                     std::string(reloaded.status().message()));
@@ -305,14 +311,14 @@ int serve(const std::string& config_path) {
   }
 
   const char* krb5_config = std::getenv("KRB5_CONFIG");
-  std::vector<std::string> serving;
+  std::vector<std::string> served;
   for (size_t i = 0; i < listeners.size(); ++i) {
-    serving.push_back(absl::StrCat(
+    served.push_back(absl::StrCat(
         listeners[i]->path(), " (", transport_name(listeners[i]->transport()), " listener ",
         listeners[i]->name(), from_systemd->taken[i] ? ", socket from systemd" : "", ")"));
   }
   spdlog::info("gssgated {} serving on {}; {} rule(s) from {}; krb5 config {}", kVersion,
-               absl::StrJoin(serving, ", "), config->rules.size(), config_path,
+               absl::StrJoin(served, ", "), config->rules.size(), config_path,
                krb5_config ? krb5_config : "/etc/krb5.conf");
 
   Notifier systemd = Notifier::from_environment();
@@ -327,7 +333,12 @@ int serve(const std::string& config_path) {
   for (;;) {
     siginfo_t info{};
     int sig = sigtimedwait(&signals, &info, &tick_spec);
-    if (systemd.watchdog_interval()) systemd.notify("WATCHDOG=1");
+    // Not for SIGTERM/SIGINT: systemd disarms the watchdog when a stop begins, and a WATCHDOG=1
+    // then would arm it again, so a drain longer than WatchdogSec= ended in SIGABRT (seen under a
+    // real systemd: tests/systemd/nspawn_test.sh). TimeoutStopSec= bounds the drain instead.
+    if (systemd.watchdog_interval() && sig != SIGTERM && sig != SIGINT) {
+      systemd.notify("WATCHDOG=1");
+    }
     if (sig < 0) {
       size_t expired =
           table.expire_idle(absl::Seconds(service.config()->daemon.idle_timeout_seconds));
@@ -345,24 +356,10 @@ int serve(const std::string& config_path) {
     }
     spdlog::info("signal {}: draining (no new connections; running calls finish)", sig);
     systemd.notify("STOPPING=1\nSTATUS=draining");
-    // systemd keeps the watchdog armed while a service stops: a drain longer than WatchdogSec=
-    // (running calls get 10 s) would end in SIGABRT, so the pings go on from a thread of their own
-    // until the drain is done (found under a real systemd: tests/systemd/nspawn_test.sh).
-    absl::Notification drained;
-    std::thread pinger;
-    if (systemd.watchdog_interval()) {
-      pinger = std::thread([&systemd, &drained, every = *systemd.watchdog_interval()] {
-        do {
-          systemd.notify("WATCHDOG=1");
-        } while (!drained.WaitForNotificationWithTimeout(every));
-      });
-    }
     health.draining();
     for (const auto& l : listeners) l->stop();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
     if (wire) wire->stop();
-    drained.Notify();
-    if (pinger.joinable()) pinger.join();
     spdlog::info("stopped; releasing {} handle(s)", table.size());
     return 0;
   }

@@ -148,6 +148,20 @@ TEST(ListenerTest, WithoutListenerTablesSocketsGoByTypeAndExtraOnesAreLeftOver) 
   EXPECT_EQ(fd_of(m, 0), 4);
   ASSERT_EQ(m->unused.size(), 1u);
   EXPECT_EQ(m->unused[0].fd, 3);
+  // A socket at the listener's path wins over one taken by type, whichever systemd passes first
+  // (a leftover containers socket unit must not take the host socket's place).
+  m = match_inherited(from_daemon, {{3, "", SOCK_STREAM, "/run/gssgate/containers/gssgate.sock"},
+                                    {4, "", SOCK_STREAM, "/run/gssgate/gssgate.sock"}});
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(fd_of(m, 0), 4);
+  ASSERT_EQ(m->unused.size(), 1u);
+  EXPECT_EQ(m->unused[0].fd, 3);
+  // Two strangers of one type: which was meant is a guess; neither is taken.
+  m = match_inherited(from_daemon,
+                      {{3, "", SOCK_STREAM, "/run/a.sock"}, {4, "", SOCK_STREAM, "/run/b.sock"}});
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(fd_of(m, 0), -1);
+  EXPECT_EQ(m->unused.size(), 2u);
 }
 
 }  // namespace
