@@ -12,10 +12,9 @@ cd "$(dirname "$0")/.."
 # The Debian root that the systemd test boots with systemd-nspawn (tests/systemd/nspawn_test.sh):
 # debootstrap fetches it while the builds run; the test waits for it (or, if this failed, tries
 # again and skips with the reason).
-mkdir -p /var/tmp/gssgate-nspawn
-./scripts/nspawn-root.sh /var/tmp/gssgate-nspawn/base > /var/tmp/gssgate-nspawn/make-root.log 2>&1 &
-nspawn_root_pid=$!
-trap 'kill "${nspawn_root_pid}" 2> /dev/null || true' EXIT
+mkdir -p build
+./scripts/nspawn-root.sh build/nspawn/base > build/nspawn-root.log 2>&1 &
+trap 'kill $(jobs -p) 2> /dev/null || true' EXIT
 for preset in default asan tsan; do
   ./scripts/build.sh "${preset}"
   echo "==> ctest --preset ${preset}"

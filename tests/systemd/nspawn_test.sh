@@ -16,21 +16,28 @@ skip() { echo "SKIPPED: $*"; exit 77; }
 command -v systemd-nspawn > /dev/null || skip "no systemd-nspawn (apt-get install systemd-container)"
 command -v debootstrap > /dev/null || skip "no debootstrap (apt-get install debootstrap)"
 
-base="${GSSGATE_NSPAWN_BASE:-/var/tmp/gssgate-nspawn/base}"
-"${source}/scripts/nspawn-root.sh" "${base}" ||
-  skip "could not make a Debian root with debootstrap (is Debian's archive reachable?)"
+# Beside the build directories (root's, 0700: root runs programs of it), shared by the builds.
+base="${GSSGATE_NSPAWN_BASE:-$(dirname "${build}")/nspawn/base}"
+status=0
+"${source}/scripts/nspawn-root.sh" "${base}" || status=$?
+[ "${status}" = 2 ] && skip "Debian's archive is not reachable, so there is no Debian root to boot"
+[ "${status}" = 0 ] || { echo "FAILED: scripts/nspawn-root.sh could not make ${base}"; exit 1; }
 
-work="$(mktemp -d /var/tmp/gssgate-nspawn-run-XXXXXX)"
-nspawn_pid=""
+# One fixed place, emptied first: a run that ctest killed (SIGKILL: no trap) leaves nothing that
+# the next run does not remove.
+work="$(dirname "${base}")/run-systemd"
+rm -rf --one-file-system "${work}"
+mkdir -p "${work}"
+boot_pid=""
 mounted=0
 cleanup() {
-  if [ -n "${nspawn_pid}" ] && kill -0 "${nspawn_pid}" 2> /dev/null; then
-    kill -TERM "${nspawn_pid}" 2> /dev/null || true
-    sleep 2
-    kill -KILL "${nspawn_pid}" 2> /dev/null || true
+  if [ -n "${boot_pid}" ] && kill -0 "${boot_pid}" 2> /dev/null; then
+    # timeout passes TERM on to systemd-nspawn, which powers the container off; KILL after 20 s.
+    kill -TERM "${boot_pid}" 2> /dev/null || true
+    wait "${boot_pid}" 2> /dev/null || true
   fi
   [ "${mounted}" = 1 ] && umount /run/systemd/nspawn 2> /dev/null || true
-  rm -rf "${work}"
+  rm -rf --one-file-system "${work}"
 }
 trap cleanup EXIT
 
@@ -82,29 +89,33 @@ cat > "${root}/etc/systemd/system/gssgate-probe.service" << 'UNIT'
 [Unit]
 Description=gssgate probe (tests/systemd/nspawn_probe.sh)
 After=multi-user.target
+# The container powers off when the probe ends, however it ends.
+SuccessAction=poweroff-force
+FailureAction=poweroff-force
 [Service]
 Type=oneshot
 ExecStart=/probe/probe.sh
+TimeoutStartSec=240
 StandardOutput=journal+console
 UNIT
 mkdir -p "${root}/etc/systemd/system/default.target.wants"
 ln -s /etc/systemd/system/gssgate-probe.service \
   "${root}/etc/systemd/system/default.target.wants/gssgate-probe.service"
 
-# systemd-nspawn on this kind of machine (docs/stack-notes.md): it needs a tmpfs on
-# /run/systemd/nspawn, and --register=no --keep-unit without systemd as the host's PID 1.
-if ! mountpoint -q /run/systemd/nspawn; then
+# systemd-nspawn on this kind of machine (docs/stack-notes.md): without systemd as the host's PID 1
+# it needs a tmpfs on /run/systemd/nspawn, and --register=no --keep-unit.
+if [ ! -d /run/systemd/system ] && ! mountpoint -q /run/systemd/nspawn; then
   mkdir -p /run/systemd/nspawn
   mount -t tmpfs tmpfs /run/systemd/nspawn
   mounted=1
 fi
 echo "==> booting ${root} with systemd-nspawn"
-timeout 300 systemd-nspawn -b -D "${root}" --register=no --keep-unit --private-network \
+timeout -k 20 300 systemd-nspawn -b -D "${root}" --register=no --keep-unit --private-network \
   --bind="${work}/probe:/probe" --console=pipe --machine="gssgate-probe-$$" \
   > "${work}/console.txt" 2>&1 < /dev/null &
-nspawn_pid=$!
-wait "${nspawn_pid}" || echo "systemd-nspawn exited with $?"
-nspawn_pid=""
+boot_pid=$!
+wait "${boot_pid}" || echo "systemd-nspawn exited with $?"
+boot_pid=""
 
 results="${work}/probe/results"
 if [ ! -s "${results}" ]; then
