@@ -23,8 +23,9 @@ packages=(
   krb5-gss-samples python3-gssapi python3-parameterized curl apache2 libapache2-mod-auth-gssapi
   # systemd-analyze, systemd-socket-activate, systemd-sysusers/-tmpfiles and man for the unit tests
   systemd man-db
-  # gssgated under a real systemd: a Debian root booted with systemd-nspawn (tests/systemd/nspawn_test.sh)
-  systemd-container debootstrap
+  # gssgated under a real systemd, and container callers: Debian roots run with systemd-nspawn
+  # (tests/systemd/nspawn_*test.sh); the Kubernetes manifests' check (tests/deploy)
+  systemd-container debootstrap python3-yaml
 )
 
 if [ "$(id -u)" -ne 0 ]; then

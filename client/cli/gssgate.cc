@@ -32,6 +32,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 #include "lib/util/json.h"
 
 namespace {
@@ -56,6 +58,8 @@ Talks to gssgated (socket: --socket, else $GSSGATE_SOCKET, else /run/gssgate/gss
 commands:
   status                     daemon version, uptime, live handles, connections, rules, and
                              listeners (your own; every one with admin in the policy)
+  health                     whether the daemon serves (grpc.health.v1 on the gRPC socket; no
+                             policy rule needed, for probes): exit 0 SERVING, 5 draining
   whoami                     how the daemon sees you: uid, gid, pid, matched rule, its grants
   acquire [--name NAME] [--principal] [--usage initiate|accept|both] [--lifetime SECONDS]
                              acquire credentials and show them (NAME is hostbased, e.g.
@@ -240,6 +244,29 @@ int cmd_status(const Args&, const std::shared_ptr<Connection>& conn, Output& out
   }
   out.objects("listeners", listeners);
   return kOk;
+}
+
+// grpc.health.v1 on the gRPC socket: answered without a policy rule (a probe runs as whoever the
+// orchestrator runs it as), SERVING until the daemon drains.
+int cmd_health(const Args&, const std::shared_ptr<Connection>& conn, Output& out) {
+  std::string socket = conn->socket();
+  if (conn->transport() == Transport::kWire) {
+    throw UsageError("health asks the gRPC socket; " + socket + " is a wire socket");
+  }
+  if (socket.rfind("unix:", 0) == 0) socket = socket.substr(5);
+  auto channel = grpc::CreateChannel("unix:" + socket, grpc::InsecureChannelCredentials());
+  auto stub = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + conn->timeout());
+  grpc::health::v1::HealthCheckResponse reply;
+  const grpc::Status status = stub->Check(&context, grpc::health::v1::HealthCheckRequest(), &reply);
+  out.str("socket", socket);
+  if (!status.ok()) {
+    throw ConnectionError(socket, status.error_message());
+  }
+  const bool serving = reply.status() == grpc::health::v1::HealthCheckResponse::SERVING;
+  out.str("health", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(reply.status()));
+  return serving ? kOk : kOther;
 }
 
 int cmd_whoami(const Args&, const std::shared_ptr<Connection>& conn, Output& out) {
@@ -556,6 +583,7 @@ struct Command {
 const std::map<std::string, Command>& commands() {
   static const std::map<std::string, Command> table = {
       {"status", {cmd_status, {}, {}}},
+      {"health", {cmd_health, {}, {}}},
       {"whoami", {cmd_whoami, {}, {}}},
       {"acquire", {cmd_acquire, {"name", "usage", "lifetime"}, {"principal"}}},
       {"init", {cmd_init, {"mech"}, {"principal", "negotiate", "delegate"}}},
@@ -635,9 +663,9 @@ int main(int argc, char** argv) {
                 json);
   } catch (const PermissionDenied& e) {
     return fail(kDenied,
-                std::string(e.what()) + " (ask the administrator to grant it in " +
-                    "/etc/gssgate/gssgated.toml; `gssgate whoami` shows your rule)",
-                json);
+                // The daemon's text names its policy file and what to change; only the
+                // administrator of that file can.
+                std::string(e.what()) + " (ask the administrator of gssgated to grant it)", json);
   } catch (const GSSError& e) {
     return fail(kGssFailure, e.what(), json);
   } catch (const std::exception& e) {

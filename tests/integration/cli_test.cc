@@ -80,6 +80,21 @@ TEST_F(CliTest, StatusAndWhoamiDescribeTheDaemonAndTheCaller) {
   EXPECT_THAT(root.output, HasSubstr("grants:       initiate, accept, admin"));
 }
 
+// A probe's command (deploy/kubernetes): the health service needs no policy rule.
+TEST_F(CliTest, HealthAnswersEveryCallerAndSaysWhenTheDaemonIsDown) {
+  RunResult health = gssgate(kNobodyUid, {"--json", "health"});
+  EXPECT_EQ(health.exit_code, 0) << health.output;
+  EXPECT_EQ(health.output,
+            absl::StrCat("{\"socket\": \"", daemon_->socket(), "\", \"health\": \"SERVING\"}\n"));
+  const std::string nowhere = kdc_->path("nowhere.sock");
+  RunResult down = gssgate(0, {"health"}, nowhere);
+  EXPECT_EQ(down.exit_code, 3) << down.output;
+  EXPECT_THAT(down.output, HasSubstr("daemon not running at " + nowhere));
+  RunResult wire = gssgate(0, {"health"}, "wire:" + daemon_->wire_socket());
+  EXPECT_EQ(wire.exit_code, 2) << wire.output;
+  EXPECT_THAT(wire.output, HasSubstr("health asks the gRPC socket"));
+}
+
 TEST_F(CliTest, ErrorsSayWhatToDoWithDocumentedExitCodes) {
   RunResult no_rule = gssgate(kNobodyUid, {"whoami"});
   EXPECT_EQ(no_rule.exit_code, 4) << no_rule.output;
