@@ -61,6 +61,11 @@ class Grant {
  public:
   Grant(const Rule& rule, uid_t uid) : rule_(&rule), uid_(uid) {}
   bool has(Right right) const { return grants(*rule_, right); }
+  // The matched rule, for what the grant does not say itself (its mechanisms, principal
+  // patterns); handlers never look for another.
+  const Rule& rule() const { return *rule_; }
+  const std::string& rule_name() const { return rule_->name; }
+  uint32_t max_handles() const { return rule_->max_handles; }
   // The rule's `store` expanded for the caller: nullopt when the rule names none; else the value,
   // or expand_template's error (a %u for a uid without a user name).
   const std::optional<absl::StatusOr<std::string>>& store(Store store) const;

@@ -71,7 +71,6 @@ absl::StatusOr<Call> Service::begin(const Peer& peer, const char* rpc) const {
   }
   return Call{peer,
               std::move(config),
-              rule,
               Grant(*rule, peer.uid),
               Owner{peer.uid, peer.connection},
               sealer_.get(),

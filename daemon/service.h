@@ -97,8 +97,9 @@ class StoredCcaches {
 struct Call {
   const Peer& peer;
   std::shared_ptr<const Config> config;
-  const Rule* rule;  // never null: calls without a matching rule are refused before handlers run
-  Grant grant;       // the rule as it applies to this caller: rights and expanded stores
+  // The matched rule as it applies to this caller: rights, expanded stores, the rule itself
+  // (calls without a matching rule are refused before handlers run).
+  Grant grant;
   Owner owner;
   // Seals the tokens that leave the daemon bound to this caller (credentials, names with
   // attributes); null if no key could be made.
@@ -107,7 +108,6 @@ struct Call {
   StoredCcaches* stored_ccaches = nullptr;
 };
 
-// What only main() knows, for GetStatus and Reload.
 // A socket the daemon serves, as GetStatus reports it.
 struct ListenerState {
   std::string name;
@@ -116,6 +116,7 @@ struct ListenerState {
   size_t connections = 0;
 };
 
+// What only main() knows, for GetStatus and Reload.
 struct Runtime {
   std::string version;
   absl::Time started = absl::Now();

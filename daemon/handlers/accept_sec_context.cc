@@ -24,7 +24,7 @@ absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRe
   const bool first = request.context().empty();
   if (first) {
     ctx_entry->role = Entry::Role::kAcceptor;
-    ctx_entry->hide_delegation = !call.rule->allow_accept_delegated;
+    ctx_entry->hide_delegation = !call.grant.has(Right::kAcceptDelegated);
   } else if (ctx_entry->role != Entry::Role::kAcceptor) {
     return absl::InvalidArgumentError(
         "context is an initiator's context; continue it with InitSecContext");
@@ -114,7 +114,7 @@ absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRe
   } else if (out.delegated_cred) {
     auto delegated = std::make_shared<Entry>(call.owner, HandleKind::kCred);
     delegated->cred = std::move(out.delegated_cred);
-    auto delegated_handle = table().insert(delegated, call.rule->max_handles);
+    auto delegated_handle = table().insert(delegated, call.grant.max_handles());
     if (delegated_handle.ok()) {
       reply->set_delegated_creds(*delegated_handle);
       absl::StrAppend(&details, " delegated=yes");

@@ -26,7 +26,7 @@ constexpr char kNoClientKeys[] = "MEMORY:gssgate-no-client-keys";
 // cache does not match desired name"), so a caller gets one MEMORY cache per principal it names.
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> granted_stores(
     const Call& call, bool initiate, bool accept, const std::string& principal = std::string()) {
-  const Rule& rule = *call.rule;
+  const Rule& rule = call.grant.rule();
   std::vector<std::pair<std::string, std::string>> granted;
   auto grant = [&](Store store) -> absl::Status {
     const auto& value = call.grant.store(store);
@@ -88,9 +88,9 @@ absl::Status check_impersonation(const Call& call, const gss::NameHandle& name,
   if (!status->ok()) return absl::OkStatus();
   *principal = display_of(mn);
   *checked = checked_name(std::move(mn), *principal);
-  if (impersonation_allowed(*call.rule, *principal)) return absl::OkStatus();
+  if (impersonation_allowed(call.grant.rule(), *principal)) return absl::OkStatus();
   return deny(call, "impersonate",
-              absl::StrCat("policy rule \"", call.rule->name, "\" does not allow impersonating ",
+              absl::StrCat("policy rule \"", call.grant.rule_name(), "\" does not allow impersonating ",
                            *principal, " (not in impersonate_principals)"));
 }
 
@@ -98,7 +98,7 @@ absl::Status default_creds(Service& service, const Call& call, gss::CredUsage us
                            gss::GssStatus* status, CredCache::Cred* out) {
   const bool initiate = usage == gss::CredUsage::kInitiate;
   GSSGATE_ASSIGN_OR_RETURN(auto stores, granted_stores(call, initiate, !initiate));
-  std::string key = absl::StrCat(call.rule->name, "|", gss::to_string(usage));
+  std::string key = absl::StrCat(call.grant.rule_name(), "|", gss::to_string(usage));
   bool cacheable = true;
   for (const auto& [k, v] : stores) {
     absl::StrAppend(&key, "|", k, "=", v);
@@ -112,13 +112,13 @@ absl::Status default_creds(Service& service, const Call& call, gss::CredUsage us
     *out = std::move(cached);
     *status = gss::GssStatus();
     spdlog::debug("default {} credentials of rule {} from the cache", gss::to_string(usage),
-                  call.rule->name);
+                  call.grant.rule_name());
     return absl::OkStatus();
   }
   CredRequest want;
   want.usage = usage;
   // Every mechanism the rule allows, so a step of any of them finds its element.
-  want.mechs = call.rule->mechs;
+  want.mechs = call.grant.rule().mechs;
   gss::AcquiredCred acquired;
   GSSGATE_RETURN_IF_ERROR(acquire_granted(call, want, status, &acquired));
   if (!status->ok()) return absl::OkStatus();
@@ -148,7 +148,7 @@ gss::NameHandle checked_name(gss::NameHandle mn, const std::string& principal) {
 absl::Status check_acquire(const Call& call, const CredRequest& request, const char* op,
                            gss::GssStatus* status, gss::CredStore* stores,
                            gss::NameHandle* canonical) {
-  const Rule& rule = *call.rule;
+  const Rule& rule = call.grant.rule();
   const bool initiate = request.usage != gss::CredUsage::kAccept;
   const bool accept = request.usage != gss::CredUsage::kInitiate;
   if (request.usage == gss::CredUsage::kBoth && rule.allow_initiate != rule.allow_accept) {
@@ -244,7 +244,7 @@ absl::Status check_acquire(const Call& call, const CredRequest& request, const c
 
 absl::Status acquire_granted(const Call& call, const CredRequest& request, gss::GssStatus* status,
                              gss::AcquiredCred* out) {
-  const Rule& rule = *call.rule;
+  const Rule& rule = call.grant.rule();
   const bool accept = request.usage != gss::CredUsage::kInitiate;
   gss::AcquireCredRequest acquire;
   for (const gss::Oid& mech : request.mechs) {

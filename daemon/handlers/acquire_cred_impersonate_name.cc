@@ -35,7 +35,7 @@ absl::Status Service::AcquireCredImpersonateName(
     GSSGATE_RETURN_IF_ERROR(require_mech(call, mech, "impersonate"));
     want.mechs.push_back(std::move(mech));
   }
-  if (want.mechs.empty()) want.mechs = default_acquire_mechs(*call.rule);
+  if (want.mechs.empty()) want.mechs = default_acquire_mechs(call.grant.rule());
   gss::AcquiredCred acquired;
   status = gss::acquire_cred_impersonate(impersonator->cred, want, &acquired);
   to_proto(status, reply->mutable_status());
@@ -46,7 +46,7 @@ absl::Status Service::AcquireCredImpersonateName(
   }
   auto entry = std::make_shared<Entry>(call.owner, HandleKind::kCred);
   entry->cred = std::move(acquired.cred);
-  GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(entry, call.rule->max_handles));
+  GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(entry, call.grant.max_handles()));
   reply->set_creds(handle);
   for (const gss::Oid& mech : acquired.mechs) reply->add_mechs(mech.der());
   reply->set_lifetime(acquired.lifetime);

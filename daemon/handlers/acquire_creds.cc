@@ -35,7 +35,7 @@ absl::Status Service::AcquireCreds(const Call& call, const v1::AcquireCredsReque
     absl::MutexLock lock(&entry->mu);
     entry->cred = std::move(acquired.cred);
   }
-  GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(entry, call.rule->max_handles));
+  GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(entry, call.grant.max_handles()));
   reply->set_creds(handle);
   for (const gss::Oid& mech : acquired.mechs) reply->add_mechs(mech.der());
   reply->set_lifetime(acquired.lifetime);

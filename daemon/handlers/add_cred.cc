@@ -58,7 +58,7 @@ absl::Status Service::AddCred(const Call& call, const v1::AddCredRequest& reques
   }
   if (status.ok() && !impersonating) {
     GSSGATE_RETURN_IF_ERROR(check_acquired_principals(call, &added.cred, "add_cred", &mech));
-    restrict_negotiation(*call.rule, added.cred);
+    restrict_negotiation(call.grant.rule(), added.cred);
   }
   to_proto(status, reply->mutable_status());
   const std::string details =
@@ -70,7 +70,7 @@ absl::Status Service::AddCred(const Call& call, const v1::AddCredRequest& reques
   }
   auto entry = std::make_shared<Entry>(call.owner, HandleKind::kCred);
   entry->cred = std::move(added.cred);
-  GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(entry, call.rule->max_handles));
+  GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(entry, call.grant.max_handles()));
   reply->set_creds(handle);
   for (const gss::Oid& m : added.mechs) reply->add_mechs(m.der());
   reply->set_init_lifetime(added.init_lifetime);

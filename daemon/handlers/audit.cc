@@ -20,7 +20,7 @@ void audit(const Call& call, const char* op, const std::string& details,
            const std::string& outcome) {
   // Listener names are letters, digits, _ . - (config.cc), so need no escaping.
   spdlog::info("audit op={} uid={} gid={} pid={} conn={} rule={} listener={} {} outcome={}", op,
-               call.peer.uid, call.peer.gid, call.peer.pid, call.peer.connection, call.rule->name,
+               call.peer.uid, call.peer.gid, call.peer.pid, call.peer.connection, call.grant.rule_name(),
                call.peer.listener, details, outcome);
 }
 
@@ -31,7 +31,7 @@ absl::Status deny(const Call& call, const char* op, const std::string& why) {
 
 absl::Status require(const Call& call, Right right, const char* op, absl::string_view what) {
   if (call.grant.has(right)) return absl::OkStatus();
-  return deny(call, op, refusal(*call.rule, call.peer.uid, right, what));
+  return deny(call, op, refusal(call.grant.rule(), call.peer.uid, right, what));
 }
 
 }  // namespace gssgate::daemon

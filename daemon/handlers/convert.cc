@@ -178,7 +178,7 @@ std::string export_binding(const Call& call) {
   // What the rule selects by beyond ids is part of the binding: two callers one rule admits by a
   // pattern (two containers' cgroups, two programs) cannot use each other's tokens.
   // Each free-form field is quoted and escaped (log_value), so no two bindings read alike.
-  const Rule& rule = *call.rule;
+  const Rule& rule = call.grant.rule();
   const bool by_cgroup = !rule.cgroups.empty() || !rule.systemd_units.empty();
   return absl::StrCat(
       "uid=", call.owner.uid, " rule=", log_value(rule.name),

@@ -11,10 +11,10 @@
 namespace gssgate::daemon {
 
 absl::Status require_mech(const Call& call, const gss::Oid& mech, const char* op) {
-  if (mech_allowed(*call.rule, mech)) return absl::OkStatus();
+  if (mech_allowed(call.grant.rule(), mech)) return absl::OkStatus();
   return deny(call, op,
-              absl::StrCat("policy rule \"", call.rule->name, "\" does not allow mechanism ",
-                           mech_label(mech), "; it allows ", mech_list(*call.rule),
+              absl::StrCat("policy rule \"", call.grant.rule_name(), "\" does not allow mechanism ",
+                           mech_label(mech), "; it allows ", mech_list(call.grant.rule()),
                            " (an administrator can add it to the rule's mechs)"));
 }
 
@@ -107,7 +107,7 @@ absl::StatusOr<std::shared_ptr<const gss::CredHandle>> step_credential(
 
 absl::Status check_acquired_principals(const Call& call, gss::CredHandle* cred, const char* op,
                                        const gss::Oid* only) {
-  const Rule& rule = *call.rule;
+  const Rule& rule = call.grant.rule();
   if (rule.principals.empty()) return absl::OkStatus();
   gss::CredInfo info;
   std::vector<std::string> principals;

@@ -30,8 +30,8 @@ absl::Status Service::ImportContext(const Call& call, const v1::ImportContextReq
   to_proto(status, reply->mutable_status());
   if (!entry) return absl::OkStatus();
   entry->hide_delegation =
-      entry->role == Entry::Role::kAcceptor && !call.rule->allow_accept_delegated;
-  GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(entry, call.rule->max_handles));
+      entry->role == Entry::Role::kAcceptor && !call.grant.has(Right::kAcceptDelegated);
+  GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(entry, call.grant.max_handles()));
   reply->set_context(handle);
   return absl::OkStatus();
 }

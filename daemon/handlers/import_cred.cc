@@ -66,7 +66,7 @@ absl::Status Service::ImportCred(const Call& call, const v1::ImportCredRequest& 
   }
   auto entry = std::make_shared<Entry>(call.owner, HandleKind::kCred);
   entry->cred = std::move(cred);
-  GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(entry, call.rule->max_handles));
+  GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(entry, call.grant.max_handles()));
   reply->set_creds(handle);
   audit(call, "import_cred", absl::StrCat("token_bytes=", request.token().size()), "ok");
   return absl::OkStatus();

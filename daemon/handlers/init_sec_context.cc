@@ -81,7 +81,7 @@ absl::Status Service::InitSecContext(const Call& call, const v1::InitSecContextR
   // Policy filters delegation out of the request (GSSAPI flags are requests: the caller learns
   // from the reply's flags that it did not happen, as with a KDC that refuses to forward).
   const gss::Flags delegation = gss::Flag::kDelegate | gss::Flag::kOkAsDelegate;
-  const bool delegation_filtered = !call.rule->allow_delegate && !(step.flags & delegation).empty();
+  const bool delegation_filtered = !call.grant.has(Right::kDelegate) && !(step.flags & delegation).empty();
   if (delegation_filtered) step.flags = step.flags - delegation;
   step.lifetime = request.lifetime();
   gss::ChannelBindings bindings;

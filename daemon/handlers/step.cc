@@ -45,7 +45,7 @@ absl::StatusOr<std::string> settle_step(HandleTable& table, const Call& call,
     if (!first) table.erase(call.owner, ctx_id, HandleKind::kContext).IgnoreError();
     return std::string();
   }
-  if (first) return table.insert(std::move(context), call.rule->max_handles);
+  if (first) return table.insert(std::move(context), call.grant.max_handles());
   return ctx_id;
 }
 

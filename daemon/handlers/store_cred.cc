@@ -12,7 +12,7 @@ namespace gssgate::daemon {
 // in the daemon), where rule and policy allow it. Never the daemon's default ccache.
 absl::Status Service::StoreCred(const Call& call, const v1::StoreCredRequest& request,
                                 v1::StoreCredReply* reply) {
-  const Rule& rule = *call.rule;
+  const Rule& rule = call.grant.rule();
   GSSGATE_RETURN_IF_ERROR(require(call, Right::kStoreCreds, "store_cred", "storing credentials"));
 
   // A ccache holds initiator credentials: only a rule that grants initiate has one.

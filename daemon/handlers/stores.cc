@@ -26,9 +26,9 @@ StoreOwner store_owner(const Call& call) {
 
 absl::StatusOr<std::string> rule_store_for_mit(const Call& call, const char* key,
                                                const std::string& value, uint64_t* generation) {
-  absl::StatusOr<MitStore> store = store_for_mit(store_owner(call), call.rule->name, key, value);
+  absl::StatusOr<MitStore> store = store_for_mit(store_owner(call), call.grant.rule_name(), key, value);
   if (!store.ok()) {
-    return absl::Status(store.status().code(), absl::StrCat("policy rule \"", call.rule->name,
+    return absl::Status(store.status().code(), absl::StrCat("policy rule \"", call.grant.rule_name(),
                                                             "\": ", store.status().message()));
   }
   if (generation != nullptr) *generation = store->generation;
@@ -48,7 +48,7 @@ absl::StatusOr<std::vector<gss::KeytabEntry>> rule_keytab_entries(const Call& ca
 std::string keytab_diagnosis(const Call& call) {
   const auto& granted = call.grant.store(Store::kKeytab);
   if (!granted) return "";
-  const Rule& rule = *call.rule;
+  const Rule& rule = call.grant.rule();
   const std::string named = absl::StrCat("policy rule \"", rule.name, "\": keytab ");
   const absl::StatusOr<std::string>& keytab = *granted;
   if (!keytab.ok()) return absl::StrCat(named, *rule.keytab, ": ", keytab.status().message());
@@ -112,7 +112,7 @@ std::string ccache_diagnosis(const Call& call) {
     return "";  // MEMORY, KEYRING, KCM: not a directory the daemon writes
   }
   const std::string what =
-      absl::StrCat("policy rule \"", call.rule->name, "\": ccache ", *ccache, ": directory ", dir);
+      absl::StrCat("policy rule \"", call.grant.rule_name(), "\": ccache ", *ccache, ": directory ", dir);
   const char* fix = "; fix it and retry: no restart is needed";
   struct statvfs fs;
   if (statvfs(dir.c_str(), &fs) != 0) {

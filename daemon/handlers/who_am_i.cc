@@ -5,7 +5,7 @@ namespace gssgate::daemon {
 
 // How the daemon sees the caller: kernel identity, matched rule, what it grants.
 absl::Status Service::WhoAmI(const Call& call, const v1::WhoAmIRequest&, v1::WhoAmIReply* reply) {
-  const Rule& rule = *call.rule;
+  const Rule& rule = call.grant.rule();
   reply->set_uid(call.peer.uid);
   reply->set_gid(call.peer.gid);
   reply->set_pid(call.peer.pid);

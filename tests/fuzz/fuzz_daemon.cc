@@ -234,7 +234,7 @@ void FuzzDaemon::begin_input() {
     std::shared_ptr<daemon::Entry> entry =
         daemon::imported_context_entry(call_->owner, exported, &status);
     if (!entry) die(absl::StrCat("baseline import of ", file, " failed: ", status.message()));
-    absl::StatusOr<std::string> handle = table_.insert(entry, call_->rule->max_handles);
+    absl::StatusOr<std::string> handle = table_.insert(entry, call_->grant.max_handles());
     if (!handle.ok()) die(std::string(handle.status().message()));
     *out = *handle;
   };
