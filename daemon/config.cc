@@ -658,6 +658,11 @@ void fit_to_running_sockets(const std::vector<ListenerSettings>& started, Config
           next->path, running.name, running.path);
       continue;
     }
+    if (running.line == 0 && now->line == 0 && now->transport == running.transport) {
+      // Both made from [daemon] (no [[listener]] before or now): the socket systemd passed at the
+      // unit's path is this listener, as it was at start, whatever the file's path.
+      now->path = running.path;
+    }
     if (now->path != running.path || now->transport != running.transport) {
       // The socket stays what it was: the rules the file now gives another socket must not apply
       // to this one.

@@ -14,10 +14,14 @@
 set -euo pipefail
 dir="${1:?usage: nspawn-root.sh DIR}"
 parent="$(dirname "${dir}")"
-mkdir -p "${parent}"
-chmod 0700 "${parent}"
-if [ "$(stat -c %u "${parent}")" != 0 ]; then
-  echo "nspawn-root: ${parent} is not root's; refusing to make a root there" >&2
+if [ ! -e "${parent}" ]; then
+  mkdir -p "$(dirname "${parent}")"
+  mkdir -m 0700 "${parent}"
+fi
+# Never chmod what this script did not make (DIR=/var/tmp/x must not make /var/tmp private).
+if [ -L "${parent}" ] || [ ! -d "${parent}" ] || [ "$(stat -c %u:%a "${parent}")" != 0:700 ]; then
+  echo "nspawn-root: ${parent} must be a directory of root's with mode 0700 (not a link);" \
+       "refusing to make a root there" >&2
   exit 1
 fi
 exec 9> "${dir}.lock"
@@ -28,7 +32,9 @@ if [ -e "${dir}/.complete" ]; then
 fi
 # A run that was killed may have left debootstrap's mounts (proc, sys, devpts) inside.
 if [ -d "${dir}" ]; then
-  umount -R -l "${dir}/proc" "${dir}/sys" "${dir}/dev/pts" 2> /dev/null || true
+  findmnt -rn -o TARGET | grep -F "${dir}/" | sort -r | while read -r mount; do
+    umount -l "${mount}" 2> /dev/null || true
+  done
   rm -rf --one-file-system "${dir}"
 fi
 # What `ldd gssgated gssgate` needs from Debian, beside systemd itself.

@@ -13,8 +13,9 @@ cd "$(dirname "$0")/.."
 # debootstrap fetches it while the builds run; the test waits for it (or, if this failed, tries
 # again and skips with the reason).
 mkdir -p build
-./scripts/nspawn-root.sh build/nspawn/base > build/nspawn-root.log 2>&1 &
-trap 'kill $(jobs -p) 2> /dev/null || true' EXIT
+setsid ./scripts/nspawn-root.sh build/nspawn/base > build/nspawn-root.log 2>&1 &
+nspawn_root=$!  # its own process group, debootstrap included; ended with this script
+trap 'kill -- "-${nspawn_root}" 2> /dev/null || true' EXIT
 for preset in default asan tsan; do
   ./scripts/build.sh "${preset}"
   echo "==> ctest --preset ${preset}"

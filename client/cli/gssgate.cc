@@ -59,7 +59,8 @@ commands:
   status                     daemon version, uptime, live handles, connections, rules, and
                              listeners (your own; every one with admin in the policy)
   health                     whether the daemon serves (grpc.health.v1 on the gRPC socket; no
-                             policy rule needed, for probes): exit 0 SERVING, 5 draining
+                             policy rule needed, for probes): exit 0 SERVING, 3 nobody
+                             answers, 5 any other answer
   whoami                     how the daemon sees you: uid, gid, pid, matched rule, its grants
   acquire [--name NAME] [--principal] [--usage initiate|accept|both] [--lifetime SECONDS]
                              acquire credentials and show them (NAME is hostbased, e.g.
@@ -247,7 +248,8 @@ int cmd_status(const Args&, const std::shared_ptr<Connection>& conn, Output& out
 }
 
 // grpc.health.v1 on the gRPC socket: answered without a policy rule (a probe runs as whoever the
-// orchestrator runs it as), SERVING until the daemon drains.
+// orchestrator runs it as). A daemon that drains stops accepting at once, so a probe then finds
+// nobody (exit 3) more often than NOT_SERVING (exit 5).
 int cmd_health(const Args&, const std::shared_ptr<Connection>& conn, Output& out) {
   std::string socket = conn->socket();
   if (conn->transport() == Transport::kWire) {
@@ -261,8 +263,13 @@ int cmd_health(const Args&, const std::shared_ptr<Connection>& conn, Output& out
   grpc::health::v1::HealthCheckResponse reply;
   const grpc::Status status = stub->Check(&context, grpc::health::v1::HealthCheckRequest(), &reply);
   out.str("socket", socket);
-  if (!status.ok()) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
     throw ConnectionError(socket, status.error_message());
+  }
+  if (!status.ok()) {
+    throw std::runtime_error("the health check at " + socket + " failed: " +
+                             status.error_message() + " (is it gssgated's gRPC socket?)");
   }
   const bool serving = reply.status() == grpc::health::v1::HealthCheckResponse::SERVING;
   out.str("health", grpc::health::v1::HealthCheckResponse::ServingStatus_Name(reply.status()));

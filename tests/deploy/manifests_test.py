@@ -49,8 +49,12 @@ class KubernetesManifests(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn('rules: web', r.stdout)
 
-    def test_the_daemon_sees_callers_pids(self):
+    def test_the_daemon_sees_callers_pids_and_has_no_privileges(self):
         self.assertIs(self.spec.get('hostPID'), True)
+        context = self.daemon['securityContext']
+        self.assertIs(context['allowPrivilegeEscalation'], False)
+        self.assertEqual(context['capabilities'], {'drop': ['ALL']})
+        self.assertEqual(self.spec['securityContext']['seccompProfile'], {'type': 'RuntimeDefault'})
 
     def test_the_replay_cache_is_writable_under_a_read_only_root(self):
         self.assertIs(self.daemon['securityContext']['readOnlyRootFilesystem'], True)
@@ -61,18 +65,37 @@ class KubernetesManifests(unittest.TestCase):
         volume = next(v for v in self.spec['volumes'] if v['name'] == mount['name'])
         self.assertIn('emptyDir', volume)
 
-    def test_probes_ask_the_health_service_on_the_served_socket(self):
-        served = {l['path'] for l in self.policy['listener'] if l.get('transport') != 'wire'}
+    def host_dir_of(self, path):
+        """The node's directory behind `path` in the daemon's container, or None (no hostPath)."""
+        for mount in self.daemon['volumeMounts']:
+            if os.path.dirname(path) == mount['mountPath'] or \
+                    path.startswith(mount['mountPath'].rstrip('/') + '/'):
+                volume = next(v for v in self.spec['volumes'] if v['name'] == mount['name'])
+                if 'hostPath' not in volume:
+                    return None
+                rel = os.path.relpath(os.path.dirname(path), mount['mountPath'])
+                return os.path.normpath(os.path.join(volume['hostPath']['path'], rel))
+        raise AssertionError('%s is on no volume of the daemon' % path)
+
+    def test_probes_ask_the_health_service_on_a_socket_of_the_daemon_alone(self):
+        # Callers without a rule share 16 slots per socket: a probe on a socket others can reach
+        # could be starved, and a failing liveness probe restarts the daemon.
+        listeners = {l['path']: l for l in self.policy['listener']}
         for probe in ('startupProbe', 'readinessProbe', 'livenessProbe'):
             command = self.daemon[probe]['exec']['command']
             self.assertEqual(command[0], '/usr/bin/gssgate')
             self.assertEqual(command[-1], 'health', probe)
-            self.assertIn(command[command.index('--socket') + 1], served, probe)
+            socket = command[command.index('--socket') + 1]
+            self.assertIn(socket, listeners, probe)
+            self.assertEqual(listeners[socket].get('mode'), '0600', probe)
+            self.assertIsNone(self.host_dir_of(socket), probe + ': not on a hostPath')
+            timeout = int(command[command.index('--timeout') + 1])
+            self.assertGreater(self.daemon[probe]['timeoutSeconds'], timeout, probe)
 
     def test_the_example_pod_mounts_only_the_pods_socket_directory_as_a_uid_with_a_rule(self):
         pods = next(l for l in self.policy['listener'] if l['name'] == 'pods')
         volume = self.pod['spec']['volumes'][0]
-        self.assertEqual(volume['hostPath']['path'], os.path.dirname(pods['path']))
+        self.assertEqual(volume['hostPath']['path'], self.host_dir_of(pods['path']))
         container = self.pod['spec']['containers'][0]
         mount = container['volumeMounts'][0]
         self.assertEqual(mount['mountPath'], '/run/gssgate')  # the client's default socket dir

@@ -253,6 +253,22 @@ TEST(ConfigTest, AReloadLeavesOutListenersWhoseSocketsTheFileNoLongerDescribes) 
   EXPECT_THAT(containers->applies, ElementsAre(true, true)) << "rules change at once";
 }
 
+// Without [[listener]] tables a socket from systemd at the unit's path is the listener of its
+// type (ListenerTest): a reload keeps it, though the file still names [daemon]'s path.
+TEST(ConfigTest, AReloadKeepsDaemonListenersServingTheUnitsPath) {
+  auto started = parse_config("[daemon]\nsocket = \"/run/gssgate/gssgate.sock\"\n", "d.toml");
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::vector<ListenerSettings> serving = started->listeners;
+  serving[0].path = "/run/other/from-the-unit.sock";  // as main() serves a socket from systemd
+  auto next = parse_config("[daemon]\nsocket = \"/run/gssgate/gssgate.sock\"\n", "d.toml");
+  ASSERT_TRUE(next.ok()) << next.status();
+  fit_to_running_sockets(serving, &*next);
+  const ListenerSettings* grpc = next->listener("grpc");
+  ASSERT_NE(grpc, nullptr) << "the listener must stay in the policy";
+  EXPECT_EQ(grpc->path, "/run/other/from-the-unit.sock");
+  EXPECT_NE(next->listener("wire"), nullptr);
+}
+
 // The container policy shipped in deploy/ loads, and keeps containers on a socket of their own.
 TEST(ConfigTest, TheShippedContainerPolicyLoadsWithItsOwnContainerSockets) {
   std::ifstream in(std::string(GSSGATE_SOURCE_DIR) + "/deploy/containers/gssgated.containers.toml");
