@@ -15,16 +15,8 @@
 set -euo pipefail
 build="$1"
 source="$2"
-skip() { echo "SKIPPED: $*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (systemd-nspawn, debootstrap)"
-command -v systemd-nspawn > /dev/null || skip "no systemd-nspawn (apt-get install systemd-container)"
-command -v debootstrap > /dev/null || skip "no debootstrap (apt-get install debootstrap)"
-# Beside the build directories (root's, 0700: root runs programs of it), shared by the builds.
-base="${GSSGATE_NSPAWN_BASE:-$(dirname "${build}")/nspawn/base}"
-status=0
-"${source}/scripts/nspawn-root.sh" "${base}" || status=$?
-[ "${status}" = 2 ] && skip "Debian's archive is not reachable, so there is no Debian root to boot"
-[ "${status}" = 0 ] || { echo "FAILED: scripts/nspawn-root.sh could not make ${base}"; exit 1; }
+# shellcheck source=tests/systemd/nspawn_common.sh
+. "${source}/tests/systemd/nspawn_common.sh"
 
 # The container's uids 0..65535 are the host's BASE..BASE+65535 (a multiple of 65536 far above
 # any real account).
@@ -38,7 +30,6 @@ mkdir -p "${work}"
 kdc_pid=""
 daemon_pid=""
 container=""
-mounted=0
 stop() {  # PID: TERM, then KILL after 5 s
   [ -n "$1" ] || return 0
   kill -TERM "$1" 2> /dev/null || return 0
@@ -49,7 +40,7 @@ cleanup() {
   stop "${container}"
   stop "${daemon_pid}"
   stop "${kdc_pid}"
-  [ "${mounted}" = 1 ] && umount /run/systemd/nspawn 2> /dev/null || true
+  nspawn_unmount
   rm -rf --one-file-system "${work}"
 }
 trap cleanup EXIT
@@ -138,11 +129,7 @@ start_daemon() {
 }
 start_daemon 1
 
-if [ ! -d /run/systemd/system ] && ! mountpoint -q /run/systemd/nspawn; then
-  mkdir -p /run/systemd/nspawn
-  mount -t tmpfs tmpfs /run/systemd/nspawn
-  mounted=1
-fi
+nspawn_mount
 mkdir -p "${work}/probe"
 chmod 0777 "${work}/probe"  # the container's users are host uids of its range
 # Runs COMMAND in a fresh container as container uid UID: only the containers socket directory

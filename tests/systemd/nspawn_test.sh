@@ -11,17 +11,8 @@
 set -euo pipefail
 build="$1"
 source="$2"
-skip() { echo "SKIPPED: $*"; exit 77; }
-[ "$(id -u)" = 0 ] || skip "needs root (systemd-nspawn, debootstrap)"
-command -v systemd-nspawn > /dev/null || skip "no systemd-nspawn (apt-get install systemd-container)"
-command -v debootstrap > /dev/null || skip "no debootstrap (apt-get install debootstrap)"
-
-# Beside the build directories (root's, 0700: root runs programs of it), shared by the builds.
-base="${GSSGATE_NSPAWN_BASE:-$(dirname "${build}")/nspawn/base}"
-status=0
-"${source}/scripts/nspawn-root.sh" "${base}" || status=$?
-[ "${status}" = 2 ] && skip "Debian's archive is not reachable, so there is no Debian root to boot"
-[ "${status}" = 0 ] || { echo "FAILED: scripts/nspawn-root.sh could not make ${base}"; exit 1; }
+# shellcheck source=tests/systemd/nspawn_common.sh
+. "${source}/tests/systemd/nspawn_common.sh"
 
 # One fixed place, emptied first: a run that ctest killed (SIGKILL: no trap) leaves nothing that
 # the next run does not remove.
@@ -29,14 +20,13 @@ work="$(dirname "${base}")/run-systemd"
 rm -rf --one-file-system "${work}"
 mkdir -p "${work}"
 boot_pid=""
-mounted=0
 cleanup() {
   if [ -n "${boot_pid}" ] && kill -0 "${boot_pid}" 2> /dev/null; then
     # timeout passes TERM on to systemd-nspawn, which powers the container off; KILL after 20 s.
     kill -TERM "${boot_pid}" 2> /dev/null || true
     wait "${boot_pid}" 2> /dev/null || true
   fi
-  [ "${mounted}" = 1 ] && umount /run/systemd/nspawn 2> /dev/null || true
+  nspawn_unmount
   rm -rf --one-file-system "${work}"
 }
 trap cleanup EXIT
@@ -102,13 +92,7 @@ mkdir -p "${root}/etc/systemd/system/default.target.wants"
 ln -s /etc/systemd/system/gssgate-probe.service \
   "${root}/etc/systemd/system/default.target.wants/gssgate-probe.service"
 
-# systemd-nspawn on this kind of machine (docs/stack-notes.md): without systemd as the host's PID 1
-# it needs a tmpfs on /run/systemd/nspawn, and --register=no --keep-unit.
-if [ ! -d /run/systemd/system ] && ! mountpoint -q /run/systemd/nspawn; then
-  mkdir -p /run/systemd/nspawn
-  mount -t tmpfs tmpfs /run/systemd/nspawn
-  mounted=1
-fi
+nspawn_mount
 echo "==> booting ${root} with systemd-nspawn"
 timeout -k 20 300 systemd-nspawn -b -D "${root}" --register=no --keep-unit --private-network \
   --bind="${work}/probe:/probe" --console=pipe --machine="gssgate-probe-$$" \
