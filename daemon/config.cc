@@ -622,9 +622,7 @@ absl::StatusOr<Config> parse_config(const std::string& text, const std::string& 
       ListenerSettings l;
       if (!(s = parse_listener(*n.as_table(), source, index++, config.daemon, &l)).ok()) return s;
       for (const ListenerSettings& earlier : config.listeners) {
-        // Compared as paths: "/run//x.sock" is "/run/x.sock".
-        const bool same_path = std::filesystem::path(earlier.path).lexically_normal() ==
-                               std::filesystem::path(l.path).lexically_normal();
+        const bool same_path = same_socket_path(earlier.path, l.path);
         if (earlier.name == l.name || same_path) {
           return error_at(
               source, n.source(),
@@ -663,7 +661,7 @@ void fit_to_running_sockets(const std::vector<ListenerSettings>& started, Config
       // unit's path is this listener, as it was at start, whatever the file's path.
       now->path = running.path;
     }
-    if (now->path != running.path || now->transport != running.transport) {
+    if (!same_socket_path(now->path, running.path) || now->transport != running.transport) {
       // The socket stays what it was: the rules the file now gives another socket must not apply
       // to this one.
       spdlog::warn(
@@ -691,6 +689,11 @@ void fit_to_running_sockets(const std::vector<ListenerSettings>& started, Config
                    l.path);
     }
   }
+}
+
+bool same_socket_path(const std::string& a, const std::string& b) {
+  return !a.empty() && !b.empty() &&
+         std::filesystem::path(a).lexically_normal() == std::filesystem::path(b).lexically_normal();
 }
 
 const char* transport_name(ListenerSettings::Transport transport) {

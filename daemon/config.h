@@ -137,6 +137,9 @@ struct ListenerSettings {
   std::vector<bool> applies;
 };
 const char* transport_name(ListenerSettings::Transport transport);  // "grpc" or "wire"
+// Whether two socket paths name one socket as written ("/run//x.sock" is "/run/x.sock"; links
+// are not followed). An empty path is no socket's.
+bool same_socket_path(const std::string& a, const std::string& b);
 
 struct Config {
   std::string path;

@@ -300,10 +300,6 @@ absl::StatusOr<InheritedMatch> match_inherited(const std::vector<ListenerSetting
   auto type_of = [](const ListenerSettings& l) {
     return l.transport == ListenerSettings::Transport::kWire ? SOCK_SEQPACKET : SOCK_STREAM;
   };
-  auto same_path = [](const std::string& a, const std::string& b) {
-    return !a.empty() && std::filesystem::path(a).lexically_normal() ==
-                             std::filesystem::path(b).lexically_normal();
-  };
   auto describe = [](const InheritedSocket& socket) {
     return absl::StrCat(
         socket.type == SOCK_SEQPACKET ? "a SOCK_SEQPACKET"
@@ -326,9 +322,9 @@ absl::StatusOr<InheritedMatch> match_inherited(const std::vector<ListenerSetting
     for (size_t i = 0; i < listeners.size(); ++i) {
       if (type_of(listeners[i]) != socket.type) continue;
       if (listeners[i].name == socket.name) named = i;
-      if (same_path(socket.path, listeners[i].path)) at_path = i;
+      if (same_socket_path(socket.path, listeners[i].path)) at_path = i;
     }
-    if (named && !from_daemon && !same_path(socket.path, listeners[*named].path)) {
+    if (named && !from_daemon && !same_socket_path(socket.path, listeners[*named].path)) {
       // A unit that names the wrong socket must not hand one socket's callers another's rules.
       return absl::FailedPreconditionError(
           absl::StrCat("systemd passed ", describe(socket), " for listener \"",

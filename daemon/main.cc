@@ -21,7 +21,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -169,9 +168,7 @@ int serve(const std::string& config_path) {
   for (size_t i = 0; i < config->listeners.size(); ++i) {
     ListenerSettings settings = config->listeners[i];
     const std::optional<InheritedSocket>& passed = from_systemd->taken[i];
-    if (passed && !passed->path.empty() &&
-        std::filesystem::path(passed->path).lexically_normal() !=
-            std::filesystem::path(settings.path).lexically_normal()) {
+    if (passed && !passed->path.empty() && !same_socket_path(passed->path, settings.path)) {
       // Only where the file has no [[listener]] (taken by type): the unit's path is served.
       spdlog::warn("listener {}: systemd passed the socket at {}, not {} as in {}; serving {}",
                    settings.name, passed->path, settings.path, config_path, passed->path);

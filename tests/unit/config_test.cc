@@ -251,6 +251,18 @@ TEST(ConfigTest, AReloadLeavesOutListenersWhoseSocketsTheFileNoLongerDescribes) 
   const ListenerSettings* containers = next->listener("containers");
   ASSERT_NE(containers, nullptr);
   EXPECT_THAT(containers->applies, ElementsAre(true, true)) << "rules change at once";
+
+  // Another spelling of the same path is the same socket: the listener stays.
+  std::string respelled = kListeners;
+  respelled.replace(respelled.find("/run/gssgate/gssgate.sock"), 25,
+                    "/run//gssgate/./gssgate.sock");
+  next = parse_config(respelled, "listeners.toml");
+  ASSERT_TRUE(next.ok()) << next.status();
+  fit_to_running_sockets(started->listeners, &*next);
+  EXPECT_NE(next->listener("host"), nullptr);
+  EXPECT_TRUE(same_socket_path("/run//a/./b.sock", "/run/a/b.sock"));
+  EXPECT_FALSE(same_socket_path("", ""));
+  EXPECT_FALSE(same_socket_path("/run/a.sock", "/run/b.sock"));
 }
 
 // Without [[listener]] tables a socket from systemd at the unit's path is the listener of its
