@@ -14,20 +14,21 @@ void CachedCred::remember_element(const gss::Oid& mech, std::string principal) c
   elements_.insert_or_assign(mech.der(), std::move(principal));
 }
 
-CredCache::Cred CredCache::get(const std::string& key) {
+CredCache::Cred CredCache::get(const std::string& key, const std::string& given) {
   absl::MutexLock lock(&mu_);
   auto it = slots_.find(key);
   if (it == slots_.end()) return nullptr;
-  if (absl::Now() >= it->second.expires) {
+  if (it->second.given != given || absl::Now() >= it->second.expires) {
     slots_.erase(it);
     return nullptr;
   }
   return it->second.cred;
 }
 
-void CredCache::put(const std::string& key, Cred cred, absl::Duration ttl) {
+void CredCache::put(const std::string& key, const std::string& given, Cred cred,
+                    absl::Duration ttl) {
   absl::MutexLock lock(&mu_);
-  slots_[key] = Slot{std::move(cred), absl::Now() + ttl};
+  slots_[key] = Slot{given, std::move(cred), absl::Now() + ttl};
 }
 
 void CredCache::drop(const Cred& cred) {

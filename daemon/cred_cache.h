@@ -4,8 +4,9 @@
 // acceptor or initiator does not run gss_acquire_cred_from (and the principal check, which lists
 // the keytab) on every init/accept. Entries live for a bounded time and are dropped on reload.
 //
-// Note: with a FILE: keytab MIT krb5 still reads the keytab during each accept (krb5_rd_req looks
-// the key up through the credential's keytab handle); the cache saves the acquisition, not that.
+// Note: with a FILE: keytab MIT krb5 reads the keytab during each accept (krb5_rd_req looks the
+// key up through the credential's keytab handle); the default credentials avoid that by reading a
+// MEMORY copy of the file (owner_stores.h, StoreUse::kSharedDefault).
 //
 // Thread-safety: all methods are thread-safe. A credential handed out may be used by many threads
 // at once: MIT krb5 locks a credential internally.
@@ -50,10 +51,12 @@ class CredCache {
  public:
   using Cred = std::shared_ptr<const CachedCred>;
 
-  // The cached credential for `key`, or null if absent or expired.
-  Cred get(const std::string& key);
-  // Caches `cred` for `ttl`.
-  void put(const std::string& key, Cred cred, absl::Duration ttl);
+  // The cached credential for `key`, or null if absent, expired, or made from other stores than
+  // `given` (what MIT is given for the key's stores now: a copy of a file that has changed since,
+  // say). One slot per key, so a store whose file keeps changing does not grow the cache.
+  Cred get(const std::string& key, const std::string& given);
+  // Caches `cred`, made from `given`, for `ttl`, in place of what `key` held.
+  void put(const std::string& key, const std::string& given, Cred cred, absl::Duration ttl);
   void clear();
   // Drops the entry holding `cred`, if it is still cached: a credential that just failed (its
   // ccache removed or unwritable) is acquired afresh by the next call instead of failing until
@@ -65,6 +68,7 @@ class CredCache {
 
  private:
   struct Slot {
+    std::string given;
     Cred cred;
     absl::Time expires;
   };

@@ -9,10 +9,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <memory>
+#include <optional>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -324,7 +328,14 @@ absl::Status replace_as_owner(const std::string& path, std::string_view bytes,
 }
 
 namespace {
-// What a mirror was last filled from.
+// What a mirror was last filled from, and what it is.
+//
+// A keytab mirror is never changed once filled: MIT walks a MEMORY keytab with a cursor that
+// points at its next entry, unlocked between entries (kt_memory.c), so an entry removed during an
+// accept's walk would be freed under it. Each fill therefore makes a new MEMORY keytab, named
+// after the mirror and its generation; the state holds the current one resolved, and an older one
+// lives on, unchanged, only as long as a credential made from it holds it open. A ccache mirror is
+// one MEMORY ccache replaced in place (MIT's cursors over those survive a reinitialisation).
 struct MirrorState {
   bool present = false;
   dev_t dev = 0;
@@ -333,12 +344,40 @@ struct MirrorState {
   timespec mtime{};
   timespec ctime{};
   uint64_t generation = 0;
-  std::shared_ptr<gss::HeldKeytab> keep;  // a keytab mirror exists only while resolved
+  std::string current;  // what MIT is given: the keytab of this generation, or the ccache
+  // The file had changed moments before it was read: a second write in the same clock tick (file
+  // times move in ticks of a few milliseconds) would leave size and times as they are, so the
+  // file is read again at every check until it has been still for a while (git's "racy clean"
+  // problem), and `bytes` tells whether that read found anything new.
+  bool racy = false;
+  std::string bytes;  // what was read, kept only while racy
+  std::shared_ptr<gss::HeldKeytab> keep;  // the current keytab copy, resolved
+  // The copy before it, kept a while longer: its name may have been handed out a moment before
+  // the current one was made, and MIT may not have opened it yet.
+  std::shared_ptr<gss::HeldKeytab> previous;
 };
 bool same_file(const MirrorState& m, const struct stat& st) {
-  return m.present && m.dev == st.st_dev && m.ino == st.st_ino && m.size == st.st_size &&
-         m.mtime.tv_sec == st.st_mtim.tv_sec && m.mtime.tv_nsec == st.st_mtim.tv_nsec &&
-         m.ctime.tv_sec == st.st_ctim.tv_sec && m.ctime.tv_nsec == st.st_ctim.tv_nsec;
+  return m.present && !m.racy && m.dev == st.st_dev && m.ino == st.st_ino &&
+         m.size == st.st_size && m.mtime.tv_sec == st.st_mtim.tv_sec &&
+         m.mtime.tv_nsec == st.st_mtim.tv_nsec && m.ctime.tv_sec == st.st_ctim.tv_sec &&
+         m.ctime.tv_nsec == st.st_ctim.tv_nsec;
+}
+time_t now_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  return now.tv_sec;
+}
+// Whether the file `st` describes had changed less than two seconds before `read_at`, when its
+// bytes were read. By its ctime only: a write always sets it, and no one but the kernel can set
+// it back (a file's owner can set its mtime anywhere). A ctime ahead of the clock (the clock was
+// set back) does not count, so that such a file settles too.
+bool racy_at(const struct stat& st, time_t read_at) {
+  return st.st_ctim.tv_sec >= read_at - 2 && st.st_ctim.tv_sec <= read_at + 1;
+}
+// Overwrites key bytes before their memory is released.
+void wipe(std::string* bytes) {
+  explicit_bzero(bytes->data(), bytes->size());
+  bytes->clear();
 }
 // Held while a mirror is checked and refilled, so two callers never fill one at once. Mirrors are
 // refilled only when their file changed, so this is not on the path of an ordinary call.
@@ -347,40 +386,213 @@ absl::flat_hash_map<std::string, MirrorState>& mirrors() ABSL_EXCLUSIVE_LOCKS_RE
   static auto* map = new absl::flat_hash_map<std::string, MirrorState>();
   return *map;
 }
-uint64_t next_generation() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mirrors_mu) {
-  static uint64_t generation = 0;
+uint64_t next_generation() {
+  static std::atomic<uint64_t> generation{0};
   return ++generation;
+}
+void reset(MirrorState* state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mirrors_mu) {
+  wipe(&state->bytes);
+  *state = MirrorState();
 }
 }  // namespace
 
 namespace {
-// Empties the mirror `name` (a keytab's entries, a ccache's contents) if there is one, and
-// records that its file is absent. Returns the mirror's new generation (0 if there was none).
+// Records that the file of mirror `name` is absent or refused: a ccache mirror is emptied; a
+// keytab copy is no longer handed out (credentials made from it keep it until they are released).
+// Returns the mirror's new generation (0 if there was none).
 uint64_t empty_mirror(const std::string& name, bool ccache) {
   absl::MutexLock lock(&mirrors_mu);
   auto it = mirrors().find(name);
   if (it == mirrors().end() && !ccache) return 0;
   MirrorState& state = mirrors()[name];
   if (!state.present && state.generation != 0) return state.generation;
-  absl::StatusOr<gss::Krb5Context> ctx = gss::Krb5Context::create();
-  if (ctx.ok()) {
-    if (ccache) {
-      gss::destroy_ccache(*ctx, name).IgnoreError();
-    } else {
-      // An empty MEMORY keytab is freed again as soon as it is closed.
-      gss::mirror_keytab(*ctx, "MEMORY:gssgate-owner-none", name).IgnoreError();
-    }
+  if (ccache) {
+    absl::StatusOr<gss::Krb5Context> ctx = gss::Krb5Context::create();
+    if (ctx.ok()) gss::destroy_ccache(*ctx, name).IgnoreError();
   }
-  std::shared_ptr<gss::HeldKeytab> keep = std::move(state.keep);
-  state = MirrorState();
-  state.keep = std::move(keep);
+  reset(&state);
   state.generation = next_generation();
   return state.generation;
 }
 }  // namespace
 
+namespace {
+// The bytes of the store file open at `fd`, read outside every lock (no file lock is taken: a
+// caller holding one on its own file stalls nobody) and bounded. PERMISSION_DENIED when the file
+// cannot be read or is larger than kMaxStoreBytes.
+absl::StatusOr<std::string> read_bounded(int fd, const std::string& what) {
+  std::string bytes;
+  bytes.resize(kMaxStoreBytes + 1);
+  size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = pread(fd, bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      wipe(&bytes);
+      return absl::PermissionDeniedError(
+          absl::StrCat(what, " cannot be read: ", std::strerror(errno)));
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got > kMaxStoreBytes) {
+    wipe(&bytes);
+    return absl::PermissionDeniedError(absl::StrCat(
+        what, " is larger than ", kMaxStoreBytes / 1024, " KiB, the most gssgated reads of a "
+        "store its caller could redirect"));
+  }
+  bytes.resize(got);
+  return bytes;
+}
+
+// What MIT is given for a mirror, and its generation.
+struct MirrorCopy {
+  std::string name;
+  uint64_t generation = 0;
+};
+
+// Fills the mirror `name` with `bytes`, read at `read_at` from the file `st` describes (and wipes
+// them). MIT parses a private copy of the bytes (a memfd), so nothing done to the file afterwards
+// reaches MIT's reader.
+absl::StatusOr<MirrorCopy> fill_mirror(const std::string& name, bool ccache, std::string bytes,
+                                       const struct stat& st, time_t read_at,
+                                       const std::string& what) {
+  const bool racy = racy_at(st, read_at);
+  auto record = [&](MirrorState& state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mirrors_mu) {
+    state.present = true;
+    state.dev = st.st_dev;
+    state.ino = st.st_ino;
+    state.size = st.st_size;
+    state.mtime = st.st_mtim;
+    state.ctime = st.st_ctim;
+    state.racy = racy;
+    wipe(&state.bytes);
+    if (racy) state.bytes = bytes;
+  };
+  {
+    absl::MutexLock lock(&mirrors_mu);
+    MirrorState& state = mirrors()[name];
+    if (state.present && state.racy && state.bytes == bytes) {
+      record(state);  // read again only because it was racy, and nothing changed
+      wipe(&bytes);
+      return MirrorCopy{state.current, state.generation};
+    }
+  }
+  OwnedFd copy(memfd_create("gssgate-store", MFD_CLOEXEC));
+  const bool written = copy.get() >= 0 && write(copy.get(), bytes.data(), bytes.size()) ==
+                                              static_cast<ssize_t>(bytes.size());
+  if (!written) {
+    wipe(&bytes);
+    return absl::InternalError(absl::StrCat(what, ": memfd: ", std::strerror(errno)));
+  }
+  const std::string opened = absl::StrCat("FILE:/proc/self/fd/", copy.get());
+  // krb5's text names /proc/self/fd/N: say which store instead.
+  auto unreadable = [&](const absl::Status& why) {
+    return absl::InternalError(absl::StrCat(what, " cannot be read: ", why.message()));
+  };
+
+  const uint64_t generation = next_generation();
+  std::shared_ptr<gss::HeldKeytab> keep;
+  std::string target = name;
+  if (!ccache) {
+    // A new keytab no one else knows yet: made outside the lock.
+    target = absl::StrCat(name, "#", generation);
+    absl::StatusOr<gss::Krb5Context> ctx = gss::Krb5Context::create();
+    absl::StatusOr<std::unique_ptr<gss::HeldKeytab>> held =
+        ctx.ok() ? gss::HeldKeytab::resolve(target) : ctx.status();
+    absl::Status filled = held.ok() ? gss::mirror_keytab(*ctx, opened, target) : held.status();
+    if (!filled.ok()) {
+      wipe(&bytes);
+      absl::MutexLock lock(&mirrors_mu);
+      reset(&mirrors()[name]);  // read again next time
+      return unreadable(filled);
+    }
+    keep = *std::move(held);
+  }
+
+  absl::MutexLock lock(&mirrors_mu);
+  MirrorState& state = mirrors()[name];
+  if (same_file(state, st)) {
+    // Another call made a copy of this very file meanwhile: one copy is enough (ours, never
+    // handed out, goes with `keep`).
+    wipe(&bytes);
+    return MirrorCopy{state.current, state.generation};
+  }
+  if (ccache) {
+    // The one MEMORY ccache, replaced in place under the lock.
+    absl::StatusOr<gss::Krb5Context> ctx = gss::Krb5Context::create();
+    absl::Status filled = ctx.ok() ? gss::mirror_ccache(*ctx, opened, target) : ctx.status();
+    if (!filled.ok()) {
+      reset(&state);
+      wipe(&bytes);
+      return unreadable(filled);
+    }
+  }
+  record(state);
+  wipe(&bytes);
+  state.generation = generation;
+  state.current = target;
+  // An older copy lives on only while a credential made from it holds it open.
+  state.previous = std::move(state.keep);
+  state.keep = std::move(keep);
+  return MirrorCopy{state.current, state.generation};
+}
+
+// The current copy of mirror `name` if it was filled from the file `st` describes.
+std::optional<MirrorCopy> current_copy(const std::string& name, const struct stat& st) {
+  absl::MutexLock lock(&mirrors_mu);
+  auto it = mirrors().find(name);
+  if (it == mirrors().end() || !same_file(it->second, st)) return std::nullopt;
+  return MirrorCopy{it->second.current, it->second.generation};
+}
+
+// A keytab only root can change, for the shared default acceptor credentials: MIT reads a FILE:
+// keytab on every accept (an open, two locks, a dozen seeks and reads: docs/performance.md,
+// "Eighth run"), where a MEMORY copy made again whenever the file changes costs one stat per call.
+// A change shows at the next call as before: the new copy's name makes default_creds acquire
+// afresh. Anything unusual (not a regular file, larger than the bound, unreadable, krb5 cannot
+// parse it) leaves the file to MIT, which reports it as before.
+MitStore trusted_keytab_for_mit(const std::string& value, const std::string& path,
+                                const std::string& what) {
+  MitStore plain;
+  plain.value = value;
+  const std::string mirror = absl::StrCat("MEMORY:gssgate-file-", path);
+  auto left_to_mit = [&] {
+    empty_mirror(mirror, /*ccache=*/false);
+    return plain;
+  };
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<size_t>(st.st_size) > kMaxStoreBytes) {
+    return left_to_mit();
+  }
+  MitStore out;
+  out.mirrored = true;
+  if (std::optional<MirrorCopy> copy = current_copy(mirror, st)) {
+    out.value = copy->name;
+    out.generation = copy->generation;
+    return out;
+  }
+  const time_t read_at = now_seconds();
+  OwnedFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (fd.get() < 0 || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return left_to_mit();
+  absl::StatusOr<std::string> bytes = read_bounded(fd.get(), what);
+  if (!bytes.ok()) return left_to_mit();
+  absl::StatusOr<MirrorCopy> copy =
+      fill_mirror(mirror, /*ccache=*/false, *std::move(bytes), st, read_at, what);
+  if (!copy.ok()) {
+    spdlog::debug("{}: left to MIT to read ({})", what, copy.status().ToString());
+    return plain;
+  }
+  out.value = copy->name;
+  out.generation = copy->generation;
+  return out;
+}
+}  // namespace
+
 absl::StatusOr<MitStore> store_for_mit(const StoreOwner& owner, const std::string& rule,
-                                       const std::string& key, const std::string& value) {
+                                       const std::string& key, const std::string& value,
+                                       StoreUse use) {
   MitStore out;
   out.value = value;
   const std::string what = absl::StrCat(key, " ", value);
@@ -399,92 +611,50 @@ absl::StatusOr<MitStore> store_for_mit(const StoreOwner& owner, const std::strin
     return out;
   }
   const std::string path = store_file(value);
-  if (path.empty() || !redirectable(path)) return out;
+  if (path.empty()) return out;
+  if (!redirectable(path)) {
+    if (use == StoreUse::kSharedDefault && key == "keytab") {
+      return trusted_keytab_for_mit(value, path, what);
+    }
+    return out;
+  }
 
   out.mirrored = true;
-  out.value = absl::StrCat("MEMORY:gssgate-owner-", owner.uid, "-", rule, "-", key);
+  const std::string mirror = absl::StrCat("MEMORY:gssgate-owner-", owner.uid, "-", rule, "-", key);
+  out.value = mirror;
   const bool ccache = key == "ccache";
   absl::StatusOr<OwnedFd> fd = open_as_owner(path, owner, what);
   if (!fd.ok() && !(ccache && absl::IsNotFound(fd.status()))) {
     // The store went away or is refused now: so are the keys or tickets mirrored from it, for
-    // every handle that still reads the mirror.
-    empty_mirror(out.value, ccache);
+    // every new credential (and, for a ccache, every handle that still reads the mirror).
+    empty_mirror(mirror, ccache);
     return fd.status();
-  }
-
-  struct stat st {};
-  if (fd.ok() && fstat(fd->get(), &st) != 0) {
-    return absl::InternalError(absl::StrCat(what, ": fstat: ", std::strerror(errno)));
-  }
-  {
-    absl::MutexLock lock(&mirrors_mu);
-    const MirrorState& state = mirrors()[out.value];
-    if (fd.ok() ? same_file(state, st) : !state.present && state.generation != 0) {
-      out.generation = state.generation;
-      return out;
-    }
   }
   if (!fd.ok()) {
     // The caller's ccache is gone (kdestroy): so are the credentials mirrored from it.
-    out.generation = empty_mirror(out.value, ccache);
+    out.generation = empty_mirror(mirror, ccache);
     return out;
   }
-  // The bytes, read outside every lock from the descriptor opened as the owner (no file lock is
-  // taken: a caller holding one on its own file stalls nobody) and bounded; MIT parses a private
-  // copy of them (a memfd), so nothing the caller does to its file reaches MIT's reader.
-  std::string bytes;
-  bytes.resize(kMaxStoreBytes + 1);
-  size_t got = 0;
-  while (got < bytes.size()) {
-    const ssize_t n = pread(fd->get(), bytes.data() + got, bytes.size() - got,
-                            static_cast<off_t>(got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      empty_mirror(out.value, ccache);
-      return absl::PermissionDeniedError(
-          absl::StrCat(what, " cannot be read: ", std::strerror(errno)));
-    }
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
+  struct stat st {};
+  if (fstat(fd->get(), &st) != 0) {
+    return absl::InternalError(absl::StrCat(what, ": fstat: ", std::strerror(errno)));
   }
-  if (got > kMaxStoreBytes) {
-    empty_mirror(out.value, ccache);
-    return absl::PermissionDeniedError(absl::StrCat(
-        what, " is larger than ", kMaxStoreBytes / 1024, " KiB, the most gssgated reads of a "
-        "store its caller could redirect"));
+  if (std::optional<MirrorCopy> copy = current_copy(mirror, st)) {
+    out.value = copy->name;
+    out.generation = copy->generation;
+    return out;
   }
-  bytes.resize(got);
-  OwnedFd copy(memfd_create("gssgate-store", MFD_CLOEXEC));
-  if (copy.get() < 0 ||
-      write(copy.get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
-    return absl::InternalError(absl::StrCat(what, ": memfd: ", std::strerror(errno)));
+  // Read from the descriptor opened as the owner.
+  const time_t read_at = now_seconds();
+  absl::StatusOr<std::string> bytes = read_bounded(fd->get(), what);
+  if (!bytes.ok()) {
+    empty_mirror(mirror, ccache);
+    return bytes.status();
   }
-  const std::string opened = absl::StrCat("FILE:/proc/self/fd/", copy.get());
-
-  absl::MutexLock lock(&mirrors_mu);
-  MirrorState& state = mirrors()[out.value];
-  GSSGATE_ASSIGN_OR_RETURN(gss::Krb5Context ctx, gss::Krb5Context::create());
-  if (!ccache && state.keep == nullptr) {
-    GSSGATE_ASSIGN_OR_RETURN(state.keep, gss::HeldKeytab::resolve(out.value));
-  }
-  absl::Status filled = ccache ? gss::mirror_ccache(ctx, opened, out.value)
-                               : gss::mirror_keytab(ctx, opened, out.value);
-  if (!filled.ok()) {
-    // Read again next time (the keytab mirror stays resolved); krb5's text names /proc/self/fd/N,
-    // so say which store instead.
-    std::shared_ptr<gss::HeldKeytab> keep = std::move(state.keep);
-    state = MirrorState();
-    state.keep = std::move(keep);
-    return absl::InternalError(absl::StrCat(what, " cannot be read: ", filled.message()));
-  }
-  state.present = true;
-  state.dev = st.st_dev;
-  state.ino = st.st_ino;
-  state.size = st.st_size;
-  state.mtime = st.st_mtim;
-  state.ctime = st.st_ctim;
-  state.generation = next_generation();
-  out.generation = state.generation;
+  GSSGATE_ASSIGN_OR_RETURN(MirrorCopy copy,
+                           fill_mirror(mirror, ccache, *std::move(bytes), st, read_at, what));
+  out.value = copy.name;
+  out.generation = copy.generation;
   return out;
 }
 

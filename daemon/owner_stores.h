@@ -81,19 +81,32 @@ absl::Status replace_as_owner(const std::string& path, std::string_view bytes,
 
 // What MIT is given for one store element of a rule.
 struct MitStore {
-  std::string value;        // the element's value, or the mirror's name
-  bool mirrored = false;    // read by gssgated as its owner into `value` (a MEMORY store)
+  std::string value;        // the element's value, or the name of the mirror's current copy
+  bool mirrored = false;    // a MEMORY copy gssgated made of the file, named by `value`
   uint64_t generation = 0;  // changes whenever the mirror's contents are replaced
+};
+
+// What a store is opened for.
+enum class StoreUse {
+  // A credential the caller gets a handle to, or anything else: a file only root can change is
+  // given to MIT as it is.
+  kCaller,
+  // The shared default credentials (handlers/acquire.h, default_creds), which look the store up
+  // again on every call: a keytab only root can change is given to MIT as a MEMORY copy too,
+  // copied anew when the file changes, so MIT does not read the file on every accept.
+  kSharedDefault,
 };
 
 // The store element `key` ("keytab", "client_keytab", "ccache") = `value` (expanded) of rule
 // `rule` for `owner`, as MIT may open it: `value` itself unless redirectable(), else a MEMORY
-// mirror of the file, read as its owner and refreshed when the file changes (its device, inode,
+// mirror of the file, read as its owner and copied anew when the file changes (its device, inode,
 // size, mtime or ctime). A ccache that does not exist gives an empty mirror (MIT may fill it from
-// a client keytab; the caller's file is not written). Errors as open_as_owner (NOT_FOUND for a
-// missing keytab), FAILED_PRECONDITION for a redirectable DIR: collection, INTERNAL when krb5
-// cannot read the file.
+// a client keytab; the caller's file is not written). With kSharedDefault, a `keytab` that is not
+// redirectable is mirrored the same way (read by gssgated itself; on any trouble reading it, it
+// is left to MIT as before). Errors as open_as_owner (NOT_FOUND for a missing keytab),
+// FAILED_PRECONDITION for a redirectable DIR: collection, INTERNAL when krb5 cannot read the file.
 absl::StatusOr<MitStore> store_for_mit(const StoreOwner& owner, const std::string& rule,
-                                       const std::string& key, const std::string& value);
+                                       const std::string& key, const std::string& value,
+                                       StoreUse use = StoreUse::kCaller);
 
 }  // namespace gssgate::daemon

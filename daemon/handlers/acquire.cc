@@ -17,6 +17,16 @@
 namespace gssgate::daemon {
 
 namespace {
+// What MIT is given for one store element of a default credential, where that differs from the
+// rule's value (a mirror), and the mirror's generation: CredCache serves a credential only while
+// its stores still resolve to what it was made from.
+void append_given(std::string* given, const std::string& element, const std::string& value,
+                  const std::string& mit_gets, uint64_t generation) {
+  absl::StrAppend(given, "|", element);
+  if (mit_gets != value) absl::StrAppend(given, ">", mit_gets);
+  if (generation != 0) absl::StrAppend(given, "@", generation);
+}
+
 // An empty in-memory keytab (MIT creates a MEMORY keytab empty when first resolved).
 constexpr char kNoClientKeys[] = "MEMORY:gssgate-no-client-keys";
 
@@ -98,17 +108,22 @@ absl::Status default_creds(Service& service, const Call& call, gss::CredUsage us
                            gss::GssStatus* status, CredCache::Cred* out) {
   const bool initiate = usage == gss::CredUsage::kInitiate;
   GSSGATE_ASSIGN_OR_RETURN(auto stores, granted_stores(call, initiate, !initiate));
+  // One cache slot per rule, usage and stores (StoreCred drops a ccache's slots by its value); the
+  // slot serves its credential only while the stores still resolve to what MIT was given when it
+  // was made (the acquisition below records that), so a credential made from an older copy of a
+  // file (owner_stores.h), or from a copy where MIT now reads the file itself, is not reused.
   std::string key = absl::StrCat(call.grant.rule_name(), "|", gss::to_string(usage));
+  std::string given;
   bool cacheable = true;
   for (const auto& [k, v] : stores) {
     absl::StrAppend(&key, "|", k, "=", v);
-    // A mirrored store (owner_stores.h) names its contents' generation: a credential from an
-    // older copy of the caller's file is not reused.
     uint64_t generation = 0;
-    cacheable = cacheable && rule_store_for_mit(call, k.c_str(), v, &generation).ok();
-    if (generation != 0) absl::StrAppend(&key, "@", generation);
+    absl::StatusOr<std::string> mit_gets =
+        rule_store_for_mit(call, k.c_str(), v, &generation, StoreUse::kSharedDefault);
+    cacheable = cacheable && mit_gets.ok();
+    if (mit_gets.ok()) append_given(&given, k, v, *mit_gets, generation);
   }
-  if (CredCache::Cred cached = cacheable ? service.cred_cache().get(key) : nullptr) {
+  if (CredCache::Cred cached = cacheable ? service.cred_cache().get(key, given) : nullptr) {
     *out = std::move(cached);
     *status = gss::GssStatus();
     spdlog::debug("default {} credentials of rule {} from the cache", gss::to_string(usage),
@@ -117,6 +132,9 @@ absl::Status default_creds(Service& service, const Call& call, gss::CredUsage us
   }
   CredRequest want;
   want.usage = usage;
+  want.use = StoreUse::kSharedDefault;
+  std::string made_from;
+  want.given_stores = &made_from;
   // Every mechanism the rule allows, so a step of any of them finds its element.
   want.mechs = call.grant.rule().mechs;
   gss::AcquiredCred acquired;
@@ -129,7 +147,7 @@ absl::Status default_creds(Service& service, const Call& call, gss::CredUsage us
   if (acquired.lifetime != GSS_C_INDEFINITE) {
     ttl = std::min(ttl, absl::Seconds(acquired.lifetime) / 2);
   }
-  service.cred_cache().put(key, cred, ttl);
+  service.cred_cache().put(key, made_from, cred, ttl);
   *out = std::move(cred);
   return absl::OkStatus();
 }
@@ -227,7 +245,9 @@ absl::Status check_acquire(const Call& call, const CredRequest& request, const c
   }
   // Files a caller could redirect reach MIT only as mirrors read with the caller's identity.
   for (auto& [key, value] : granted) {
-    absl::StatusOr<std::string> readable = rule_store_for_mit(call, key.c_str(), value, nullptr);
+    uint64_t generation = 0;
+    absl::StatusOr<std::string> readable =
+        rule_store_for_mit(call, key.c_str(), value, &generation, request.use);
     if (absl::IsPermissionDenied(readable.status())) {
       return deny(call, op, std::string(readable.status().message()));
     }
@@ -235,6 +255,9 @@ absl::Status check_acquire(const Call& call, const CredRequest& request, const c
       *status = gss::check("gss_acquire_cred_from", GSS_S_NO_CRED, 0);
       status->minor_text = {std::string(readable.status().message())};
       return absl::OkStatus();
+    }
+    if (request.given_stores != nullptr) {
+      append_given(request.given_stores, key, value, *readable, generation);
     }
     value = *std::move(readable);
   }

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "daemon/cred_cache.h"
+#include "daemon/owner_stores.h"
 #include "daemon/service.h"
 #include "lib/gss/cred.h"
 #include "lib/gss/name.h"
@@ -23,6 +24,10 @@ struct CredRequest {
   std::vector<gss::Oid> mechs;
   // Store elements the caller named; each must equal what its rule grants.
   const google::protobuf::Map<std::string, std::string>* store = nullptr;
+  // kSharedDefault only for default_creds, which looks its stores up again on every call.
+  StoreUse use = StoreUse::kCaller;
+  // When set, receives what MIT is given for each store, as default_creds keys its cache.
+  std::string* given_stores = nullptr;
 };
 
 // The policy checks of an acquisition, before any store is touched: the usage, the named store

@@ -25,8 +25,10 @@ StoreOwner store_owner(const Call& call) {
 }
 
 absl::StatusOr<std::string> rule_store_for_mit(const Call& call, const char* key,
-                                               const std::string& value, uint64_t* generation) {
-  absl::StatusOr<MitStore> store = store_for_mit(store_owner(call), call.grant.rule_name(), key, value);
+                                               const std::string& value, uint64_t* generation,
+                                               StoreUse use) {
+  absl::StatusOr<MitStore> store =
+      store_for_mit(store_owner(call), call.grant.rule_name(), key, value, use);
   if (!store.ok()) {
     return absl::Status(store.status().code(), absl::StrCat("policy rule \"", call.grant.rule_name(),
                                                             "\": ", store.status().message()));

@@ -22,7 +22,8 @@ absl::StatusOr<std::vector<gss::KeytabEntry>> keytab_entries(const std::string& 
 // is the mirror's generation or 0). Errors as store_for_mit, with the rule named.
 StoreOwner store_owner(const Call& call);
 absl::StatusOr<std::string> rule_store_for_mit(const Call& call, const char* key,
-                                               const std::string& value, uint64_t* generation);
+                                               const std::string& value, uint64_t* generation,
+                                               StoreUse use = StoreUse::kCaller);
 // The entries of the rule's `keytab` (kKeytab or kClientKeytab) as granted to the caller, read as
 // rule_store_for_mit reads it. NOT_FOUND when the rule names none.
 absl::StatusOr<std::vector<gss::KeytabEntry>> rule_keytab_entries(const Call& call, Store keytab);

@@ -127,8 +127,10 @@ class Sealer {
 absl::StatusOr<std::string> ccache_principal(const Krb5Context& ctx, const std::string& ccache);
 
 // Makes keytab `to` (a MEMORY keytab, which MIT 1.20 cannot destroy) hold exactly the entries of
-// keytab `from`: new entries are added before stale ones are removed, so a concurrent reader of
-// `to` never sees it without the keys both versions share. Errors name the keytab.
+// keytab `from`. Only for a keytab no one else uses yet: MIT walks a MEMORY keytab with a cursor
+// on its next entry, unlocked between entries, so removing entries from one that an accept may be
+// walking frees memory under it (daemon/owner_stores.cc makes a new keytab for every copy). Errors
+// name the keytab.
 absl::Status mirror_keytab(const Krb5Context& ctx, const std::string& from, const std::string& to);
 
 // Keeps a keytab resolved for as long as it lives: MIT 1.20 frees a MEMORY keytab, entries and

@@ -178,8 +178,8 @@ TEST(HandleTableTest, TheGlobalCapHoldsAcrossUidsAndFreesWithReleases) {
 TEST(CredCacheTest, ACachedCredentialRemembersEachMechanismsCheckedPrincipalApart) {
   CredCache cache;
   auto cred = std::make_shared<const CachedCred>(gss::CredHandle());
-  cache.put("rule|accept", cred, absl::Minutes(5));
-  CredCache::Cred got = cache.get("rule|accept");
+  cache.put("rule|accept", "|keytab", cred, absl::Minutes(5));
+  CredCache::Cred got = cache.get("rule|accept", "|keytab");
   ASSERT_EQ(got, cred);
   EXPECT_FALSE(got->checked_element(gss::oids::krb5()).has_value()) << "nothing checked yet";
   got->remember_element(gss::oids::krb5(), "HTTP/web@EXAMPLE.COM");
@@ -190,10 +190,32 @@ TEST(CredCacheTest, ACachedCredentialRemembersEachMechanismsCheckedPrincipalApar
 
   // A dropped or expired credential is acquired afresh, and so checked afresh.
   cache.drop(got);
-  EXPECT_EQ(cache.get("rule|accept"), nullptr);
-  cache.put("rule|accept", std::make_shared<const CachedCred>(gss::CredHandle()),
+  EXPECT_EQ(cache.get("rule|accept", "|keytab"), nullptr);
+  cache.put("rule|accept", "|keytab", std::make_shared<const CachedCred>(gss::CredHandle()),
             absl::ZeroDuration());
-  EXPECT_EQ(cache.get("rule|accept"), nullptr);
+  EXPECT_EQ(cache.get("rule|accept", "|keytab"), nullptr);
+}
+
+// A slot serves its credential only while the stores resolve to what it was made from, and a key
+// has one slot: a file that keeps changing (a new copy each time) does not grow the cache.
+TEST(CredCacheTest, ACredentialMadeFromAnotherCopyIsNotServedAndReplacesNothingButItsSlot) {
+  CredCache cache;
+  auto old_copy = std::make_shared<const CachedCred>(gss::CredHandle());
+  cache.put("r|accept|keytab=FILE:/k", "|keytab>MEMORY:k#1", old_copy, absl::Minutes(5));
+  EXPECT_EQ(cache.get("r|accept|keytab=FILE:/k", "|keytab>MEMORY:k#1"), old_copy);
+  EXPECT_EQ(cache.get("r|accept|keytab=FILE:/k", "|keytab>MEMORY:k#2"), nullptr)
+      << "the file changed: a fresh acquisition";
+  EXPECT_EQ(cache.get("r|accept|keytab=FILE:/k", "|keytab>MEMORY:k#1"), nullptr)
+      << "the stale slot went with the miss";
+  auto new_copy = std::make_shared<const CachedCred>(gss::CredHandle());
+  cache.put("r|accept|keytab=FILE:/k", "|keytab>MEMORY:k#2", new_copy, absl::Minutes(5));
+  EXPECT_EQ(cache.get("r|accept|keytab=FILE:/k", "|keytab>MEMORY:k#2"), new_copy);
+  // StoreCred drops a ccache's slots by the rule's value, whatever copy they were made from.
+  cache.put("r|initiate|ccache=FILE:/c", "|ccache>MEMORY:c@3",
+            std::make_shared<const CachedCred>(gss::CredHandle()), absl::Minutes(5));
+  cache.erase_containing("ccache=FILE:/c");
+  EXPECT_EQ(cache.get("r|initiate|ccache=FILE:/c", "|ccache>MEMORY:c@3"), nullptr);
+  EXPECT_EQ(cache.get("r|accept|keytab=FILE:/k", "|keytab>MEMORY:k#2"), new_copy);
 }
 
 }  // namespace
