@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/fsuid.h>
-#include <sys/random.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -128,7 +128,8 @@ bool walk(const std::string& path, std::string* why) {
       return say(why, absl::StrCat(dir, " is writable by others"));
     }
     if (S_ISLNK(st.st_mode)) {
-      if (!trusted_uid(st.st_uid)) return say(why, absl::StrCat(child, " is a link of uid ", st.st_uid));
+      if (!trusted_uid(st.st_uid))
+        return say(why, absl::StrCat(child, " is a link of uid ", st.st_uid));
       if (++links > 40) return say(why, absl::StrCat(child, ": too many links"));
       char target[4096];
       const ssize_t n = readlink(child.c_str(), target, sizeof(target) - 1);
@@ -142,9 +143,10 @@ bool walk(const std::string& path, std::string* why) {
       }
       continue;
     }
-    if (todo.empty()) return false;  // the file itself, in a directory only root can change
+    if (todo.empty()) return false;          // the file itself, in a directory only root can change
     if (!S_ISDIR(st.st_mode)) return false;  // no such path: MIT fails to open it
-    if (!trusted_uid(st.st_uid)) return say(why, absl::StrCat(child, " belongs to uid ", st.st_uid));
+    if (!trusted_uid(st.st_uid))
+      return say(why, absl::StrCat(child, " belongs to uid ", st.st_uid));
     struct statfs fs;
     if (statfs(child.c_str(), &fs) != 0 || fs.f_type == kFuseSuperMagic) {
       return say(why, absl::StrCat(child, " is on a FUSE file system or cannot be examined"));
@@ -295,21 +297,20 @@ absl::Status replace_as_owner(const std::string& path, std::string_view bytes,
   const std::string base = path.substr(slash + 1);
   OwnedFd dfd(open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() < 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat(what, ": directory cannot be opened by uid ", owner.uid, ": ",
-                     std::strerror(errno)));
+    return absl::PermissionDeniedError(absl::StrCat(what, ": directory cannot be opened by uid ",
+                                                    owner.uid, ": ", std::strerror(errno)));
   }
   char random[8];
   if (getrandom(random, sizeof(random), 0) != static_cast<ssize_t>(sizeof(random))) {
     return absl::InternalError(absl::StrCat("getrandom: ", std::strerror(errno)));
   }
-  const std::string temp = absl::StrCat(".", base, ".gssgate-",
-                                        absl::BytesToHexString(absl::string_view(random, 8)));
-  OwnedFd fd(openat(dfd.get(), temp.c_str(),
-                    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  const std::string temp =
+      absl::StrCat(".", base, ".gssgate-", absl::BytesToHexString(absl::string_view(random, 8)));
+  OwnedFd fd(
+      openat(dfd.get(), temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (fd.get() < 0) {
-    return absl::PermissionDeniedError(absl::StrCat(what, " cannot be written by uid ", owner.uid,
-                                                    ": ", std::strerror(errno)));
+    return absl::PermissionDeniedError(
+        absl::StrCat(what, " cannot be written by uid ", owner.uid, ": ", std::strerror(errno)));
   }
   auto fail = [&](const char* step) {
     const int e = errno;
@@ -350,17 +351,16 @@ struct MirrorState {
   // file is read again at every check until it has been still for a while (git's "racy clean"
   // problem), and `bytes` tells whether that read found anything new.
   bool racy = false;
-  std::string bytes;  // what was read, kept only while racy
+  std::string bytes;                      // what was read, kept only while racy
   std::shared_ptr<gss::HeldKeytab> keep;  // the current keytab copy, resolved
   // The copy before it, kept a while longer: its name may have been handed out a moment before
   // the current one was made, and MIT may not have opened it yet.
   std::shared_ptr<gss::HeldKeytab> previous;
 };
 bool same_file(const MirrorState& m, const struct stat& st) {
-  return m.present && !m.racy && m.dev == st.st_dev && m.ino == st.st_ino &&
-         m.size == st.st_size && m.mtime.tv_sec == st.st_mtim.tv_sec &&
-         m.mtime.tv_nsec == st.st_mtim.tv_nsec && m.ctime.tv_sec == st.st_ctim.tv_sec &&
-         m.ctime.tv_nsec == st.st_ctim.tv_nsec;
+  return m.present && !m.racy && m.dev == st.st_dev && m.ino == st.st_ino && m.size == st.st_size &&
+         m.mtime.tv_sec == st.st_mtim.tv_sec && m.mtime.tv_nsec == st.st_mtim.tv_nsec &&
+         m.ctime.tv_sec == st.st_ctim.tv_sec && m.ctime.tv_nsec == st.st_ctim.tv_nsec;
 }
 time_t now_seconds() {
   timespec now{};
@@ -437,9 +437,9 @@ absl::StatusOr<std::string> read_bounded(int fd, const std::string& what) {
   }
   if (got > kMaxStoreBytes) {
     wipe(&bytes);
-    return absl::PermissionDeniedError(absl::StrCat(
-        what, " is larger than ", kMaxStoreBytes / 1024, " KiB, the most gssgated reads of a "
-        "store its caller could redirect"));
+    return absl::PermissionDeniedError(absl::StrCat(what, " is larger than ", kMaxStoreBytes / 1024,
+                                                    " KiB, the most gssgated reads of a "
+                                                    "store its caller could redirect"));
   }
   bytes.resize(got);
   return bytes;
@@ -604,9 +604,9 @@ absl::StatusOr<MitStore> store_for_mit(const StoreOwner& owner, const std::strin
     }
     std::string why;
     if (redirectable(dir + "/x", &why)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          what, " is in a directory its callers can change (", why,
-          "); gssgated mirrors only FILE: stores there: name a FILE: ccache"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, " is in a directory its callers can change (", why,
+                       "); gssgated mirrors only FILE: stores there: name a FILE: ccache"));
     }
     return out;
   }

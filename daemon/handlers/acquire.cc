@@ -99,9 +99,10 @@ absl::Status check_impersonation(const Call& call, const gss::NameHandle& name,
   *principal = display_of(mn);
   *checked = checked_name(std::move(mn), *principal);
   if (impersonation_allowed(call.grant.rule(), *principal)) return absl::OkStatus();
-  return deny(call, "impersonate",
-              absl::StrCat("policy rule \"", call.grant.rule_name(), "\" does not allow impersonating ",
-                           *principal, " (not in impersonate_principals)"));
+  return deny(
+      call, "impersonate",
+      absl::StrCat("policy rule \"", call.grant.rule_name(), "\" does not allow impersonating ",
+                   *principal, " (not in impersonate_principals)"));
 }
 
 absl::Status default_creds(Service& service, const Call& call, gss::CredUsage usage,
@@ -176,8 +177,8 @@ absl::Status check_acquire(const Call& call, const CredRequest& request, const c
     const char* granted = rule.allow_initiate ? "initiate" : "accept";
     const char* missing = rule.allow_initiate ? "accept" : "initiate";
     audit(call, op,
-          absl::StrCat("reason=", log_value(absl::StrCat("usage both; rule grants ", granted,
-                                                         " only"))),
+          absl::StrCat("reason=",
+                       log_value(absl::StrCat("usage both; rule grants ", granted, " only"))),
           "denied");
     *status = gss::check("gss_acquire_cred", GSS_S_NO_CRED, 0);
     status->minor_text = {absl::StrCat(
@@ -187,8 +188,7 @@ absl::Status check_acquire(const Call& call, const CredRequest& request, const c
     return absl::OkStatus();
   }
   if (initiate) {
-    GSSGATE_RETURN_IF_ERROR(
-        require(call, Right::kInitiate, op, "acquiring initiator credentials"));
+    GSSGATE_RETURN_IF_ERROR(require(call, Right::kInitiate, op, "acquiring initiator credentials"));
   }
   if (accept) {
     GSSGATE_RETURN_IF_ERROR(require(call, Right::kAccept, op, "acquiring acceptor credentials"));

@@ -30,15 +30,15 @@ absl::StatusOr<std::string> rule_store_for_mit(const Call& call, const char* key
   absl::StatusOr<MitStore> store =
       store_for_mit(store_owner(call), call.grant.rule_name(), key, value, use);
   if (!store.ok()) {
-    return absl::Status(store.status().code(), absl::StrCat("policy rule \"", call.grant.rule_name(),
-                                                            "\": ", store.status().message()));
+    return absl::Status(
+        store.status().code(),
+        absl::StrCat("policy rule \"", call.grant.rule_name(), "\": ", store.status().message()));
   }
   if (generation != nullptr) *generation = store->generation;
   return store->value;
 }
 
-absl::StatusOr<std::vector<gss::KeytabEntry>> rule_keytab_entries(const Call& call,
-                                                                   Store keytab) {
+absl::StatusOr<std::vector<gss::KeytabEntry>> rule_keytab_entries(const Call& call, Store keytab) {
   const char* key = store_key(keytab);
   const auto& value = call.grant.store(keytab);
   if (!value) return absl::NotFoundError(absl::StrCat("the rule names no ", key));
@@ -67,8 +67,7 @@ std::string keytab_diagnosis(const Call& call) {
     }
   }
   // Otherwise only what the caller's own open finds (rule_store_for_mit says why it failed).
-  absl::StatusOr<std::vector<gss::KeytabEntry>> entries =
-      rule_keytab_entries(call, Store::kKeytab);
+  absl::StatusOr<std::vector<gss::KeytabEntry>> entries = rule_keytab_entries(call, Store::kKeytab);
   if (!entries.ok()) {
     if (absl::StartsWith(entries.status().message(), "policy rule")) {
       return std::string(entries.status().message());
@@ -113,8 +112,8 @@ std::string ccache_diagnosis(const Call& call) {
   } else {
     return "";  // MEMORY, KEYRING, KCM: not a directory the daemon writes
   }
-  const std::string what =
-      absl::StrCat("policy rule \"", call.grant.rule_name(), "\": ccache ", *ccache, ": directory ", dir);
+  const std::string what = absl::StrCat("policy rule \"", call.grant.rule_name(), "\": ccache ",
+                                        *ccache, ": directory ", dir);
   const char* fix = "; fix it and retry: no restart is needed";
   struct statvfs fs;
   if (statvfs(dir.c_str(), &fs) != 0) {

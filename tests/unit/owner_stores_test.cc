@@ -10,15 +10,15 @@
 
 #include <atomic>
 #include <filesystem>
-#include <thread>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "lib/gss/krb5.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/gss/krb5.h"
 
 namespace gssgate::daemon {
 namespace {
@@ -178,8 +178,7 @@ TEST_F(OwnerStoresTest, OpenAsOwnerTakesOnlyARegularFileTheCallerOwnsAndCanRead)
   auto fifo = open_as_owner(fifo_path, user, "ccache fifo");
   EXPECT_THAT(fifo.status().message(), HasSubstr("is not a regular file"));
 
-  EXPECT_EQ(open_as_owner(home + "/none", user, "x").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(open_as_owner(home + "/none", user, "x").status().code(), absl::StatusCode::kNotFound);
   // After every path, success and errors alike, the thread has its own identity back.
   EXPECT_EQ(setfsuid(static_cast<uid_t>(-1)), 0);
   EXPECT_EQ(setfsgid(static_cast<gid_t>(-1)), 0);
