@@ -2,14 +2,14 @@
 
 namespace gssgate::daemon {
 
-std::optional<std::string> CachedCred::checked_element(const gss::Oid& mech) const {
+std::optional<std::string> CheckedElements::checked_element(const gss::Oid& mech) const {
   absl::MutexLock lock(&mu_);
   auto it = elements_.find(mech.der());
   if (it == elements_.end()) return std::nullopt;
   return it->second;
 }
 
-void CachedCred::remember_element(const gss::Oid& mech, std::string principal) const {
+void CheckedElements::remember_element(const gss::Oid& mech, std::string principal) const {
   absl::MutexLock lock(&mu_);
   elements_.insert_or_assign(mech.der(), std::move(principal));
 }

@@ -24,16 +24,14 @@
 
 namespace gssgate::daemon {
 
-// A cached default credential, with what the first step of a context checks about it
-// (handlers/cred_guard.h: that it has an element for the step's mechanism, and that element's
-// principal). A credential's elements do not change after acquisition, so the check, which costs
-// gss_inquire_cred, gss_inquire_cred_by_mech and gss_display_name (each a krb5 context, the two
-// inquiries each a read of the keytab), runs once per credential and mechanism instead of once per
-// handshake.
-class CachedCred {
+// What the first step of a context checks about a credential (handlers/cred_guard.h): that it has
+// an element for the step's mechanism, and that element's principal. A credential's elements do
+// not change after acquisition, so the check, which costs gss_inquire_cred, gss_inquire_cred_by_mech
+// and gss_display_name (each a krb5 context, the two inquiries each a read of a FILE keytab), runs
+// once per credential and mechanism instead of once per handshake: for the shared default
+// credentials (CachedCred) and for a caller's credential handle (Entry::checked) alike.
+class CheckedElements {
  public:
-  explicit CachedCred(gss::CredHandle cred) : cred_(std::move(cred)) {}
-  const gss::CredHandle& handle() const { return cred_; }
   // The principal of the element for `mech` ("" for a nameless acceptor element), if a check of
   // this credential for `mech` has passed before.
   std::optional<std::string> checked_element(const gss::Oid& mech) const;
@@ -41,10 +39,19 @@ class CachedCred {
   void remember_element(const gss::Oid& mech, std::string principal) const;
 
  private:
-  const gss::CredHandle cred_;
   mutable absl::Mutex mu_;
   // Keyed by the mechanism's DER; a handful of entries at most (the rule's mechanisms).
   mutable absl::flat_hash_map<std::string, std::string> elements_ ABSL_GUARDED_BY(mu_);
+};
+
+// A cached default credential, with its checks.
+class CachedCred : public CheckedElements {
+ public:
+  explicit CachedCred(gss::CredHandle cred) : cred_(std::move(cred)) {}
+  const gss::CredHandle& handle() const { return cred_; }
+
+ private:
+  const gss::CredHandle cred_;
 };
 
 class CredCache {

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "daemon/cred_cache.h"
 #include "lib/gss/handles.h"
 #include "lib/gss/oid.h"
 
@@ -49,6 +50,9 @@ struct Entry {
   // kind == kCred. Set before insert() and never replaced afterwards, so readers holding the
   // shared_ptr may use it without `mu`; MIT krb5 locks a credential internally.
   gss::CredHandle cred;
+  // For kind == kCred (empty otherwise): the first-step checks of `cred` that passed
+  // (cred_cache.h).
+  CheckedElements checked;
   gss::ContextHandle context ABSL_GUARDED_BY(mu);  // kind == kContext
   // kind == kContext: which step RPC may continue the context, and the mechanism an initiator
   // started with. Set before insert() and never changed. MIT's gss_init_sec_context trusts the

@@ -81,24 +81,25 @@ absl::StatusOr<std::shared_ptr<const gss::CredHandle>> step_credential(
     return context->step_cred;
   }
   std::shared_ptr<const gss::CredHandle> cred;
-  const CachedCred* cached = nullptr;
+  const CheckedElements* checks = nullptr;
   if (cred_entry) {
     cred = std::shared_ptr<const gss::CredHandle>(cred_entry, &cred_entry->cred);
+    checks = &cred_entry->checked;
   } else {
     GSSGATE_RETURN_IF_ERROR(default_creds(service, call, usage, status, default_cred));
     if (!status->ok()) return cred;
-    cached = default_cred->get();
+    const CachedCred* cached = default_cred->get();
     cred = std::shared_ptr<const gss::CredHandle>(*default_cred, &cached->handle());
+    checks = cached;
   }
   if (mech != nullptr) {
-    // Only the shared default credentials keep their check; a caller's own handle is checked on
-    // each first step, as before.
-    std::optional<std::string> known = cached ? cached->checked_element(*mech) : std::nullopt;
+    // Checked once per credential and mechanism (cred_cache.h, CheckedElements).
+    std::optional<std::string> known = checks->checked_element(*mech);
     if (known) {
       context->principal = *std::move(known);
     } else {
       *status = require_cred_element(*cred, *mech, &context->principal);
-      if (cached != nullptr && status->ok()) cached->remember_element(*mech, context->principal);
+      if (status->ok()) checks->remember_element(*mech, context->principal);
     }
   }
   context->step_cred = cred;

@@ -10,6 +10,8 @@
 // (docs/performance.md, "Where a call's time goes").
 // --profile-accept S: the same for the row "handshake, acceptor through gssgated (wire)": an
 // in-process MIT initiator, gssgated accepting over the wire socket, S seconds in a loop.
+// --profile-module S: the same for the row "handshake, acceptor through gssgate's module": one
+// child process (`pgrep -n gssgate-bench`) accepting through the interposer for S seconds.
 //
 // Each rate row runs N rounds of about S/N seconds after a short warm-up and reports the median.
 // The targets are DESIGN.md §7 / issue 6's; the last column says whether this run met them.
@@ -86,6 +88,7 @@ struct Options {
   std::string json;           // every row as JSON, if set
   double profile_noop = 0;    // > 0: only no-op calls for this many seconds (to profile gssgated)
   double profile_accept = 0;  // > 0: only wire acceptor handshakes for this many seconds
+  double profile_module = 0;  // > 0: only module acceptor handshakes for this many seconds
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -732,14 +735,16 @@ InterposedRates interposed_rates(const gt::MiniKdc& kdc, const Options& o, std::
 InterposedRates gssgate_module_rates(const gt::MiniKdc& kdc, const Options& o,
                                      const std::string& wire_socket,
                                      const std::string& service_keytab,
-                                     const std::string& client_keytab) {
+                                     const std::string& client_keytab,
+                                     bool with_initiator = true) {
   const std::string mech_config = kdc.path("gssgate-mech");
   std::ofstream(mech_config) << "gssgate " << kGssgateModuleOid << " " << GSSGATE_INTERPOSER_FOR_BENCH
                              << " <interposer>\n";
   return interposed_rates(kdc, o, kGssgateModuleOid, service_keytab, client_keytab, false,
                           {{"GSSGATE_INTERPOSE", "1"},
                            {"GSS_MECH_CONFIG", mech_config},
-                           {"GSSGATE_SOCKET", "wire:" + wire_socket}});
+                           {"GSSGATE_SOCKET", "wire:" + wire_socket}},
+                          with_initiator);
 }
 
 // Starts Debian's gssproxy with a private config (its service holds the service keytab and
@@ -807,7 +812,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> child;
   const char* usage =
       "usage: gssgate-bench [--seconds S] [--rounds N] [--handles N] [--connections N] "
-      "[--chart FILE.png] [--json FILE] [--profile-noop SECONDS] [--profile-accept SECONDS]";
+      "[--chart FILE.png] [--json FILE] [--profile-noop SECONDS] [--profile-accept SECONDS] "
+      "[--profile-module SECONDS]";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--child") {
@@ -832,6 +838,8 @@ int main(int argc, char** argv) {
       o.profile_noop = std::atof(v.c_str());
     } else if (a == "--profile-accept") {
       o.profile_accept = std::atof(v.c_str());
+    } else if (a == "--profile-module") {
+      o.profile_module = std::atof(v.c_str());
     } else {
       die(usage);
     }
@@ -938,6 +946,17 @@ int main(int argc, char** argv) {
     };
   };
   auto accept_with_context = acceptor_on(conn);
+  if (o.profile_module > 0) {
+    Options once = o;
+    once.seconds = o.profile_module;
+    once.rounds = 1;
+    std::cerr << "gssgated pid " << (*daemon)->pid() << ": module acceptor handshakes in a child "
+              << "for about " << o.profile_module << " s" << std::endl;
+    const InterposedRates module = gssgate_module_rates(**kdc, once, (*daemon)->wire_socket(),
+                                                        service_keytab, client_keytab, false);
+    std::cout << absl::StrFormat("%.0f handshakes/s\n", module.acceptor);
+    return (*daemon)->stop().ok() ? 0 : 1;
+  }
   if (o.profile_accept > 0) {
     auto wire = std::make_shared<gssgate::Connection>(
         gssgate::ConnectionOptions{.socket = "wire:" + (*daemon)->wire_socket()});
