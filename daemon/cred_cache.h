@@ -26,10 +26,11 @@ namespace gssgate::daemon {
 
 // What the first step of a context checks about a credential (handlers/cred_guard.h): that it has
 // an element for the step's mechanism, and that element's principal. A credential's elements do
-// not change after acquisition, so the check, which costs gss_inquire_cred, gss_inquire_cred_by_mech
-// and gss_display_name (each a krb5 context, the two inquiries each a read of a FILE keytab), runs
-// once per credential and mechanism instead of once per handshake: for the shared default
-// credentials (CachedCred) and for a caller's credential handle (Entry::checked) alike.
+// not change after acquisition, so the check, which costs gss_inquire_cred,
+// gss_inquire_cred_by_mech and gss_display_name (each a krb5 context, the two inquiries each a read
+// of a FILE keytab), runs once per credential and mechanism instead of once per handshake: for the
+// shared default credentials (CachedCred) and for a caller's credential handle (Entry::checked)
+// alike.
 class CheckedElements {
  public:
   // The principal of the element for `mech` ("" for a nameless acceptor element), if a check of

@@ -4,6 +4,7 @@
 # throwaway realm, printing each row with its ratio and target and writing the chart.
 # Usage: scripts/bench.sh [--seconds S] [--rounds N] [--handles N] [--connections N]
 #                         [--chart FILE.png] [--json FILE] [--profile-noop SECONDS]
+#                         [--profile-accept SECONDS] [--profile-module SECONDS]
 #                         (default chart: build/bench/ratios.png)
 # The full run (1,000,000 handles, 1,000 connections) takes about 16 minutes on 2 cores.
 set -euo pipefail

@@ -714,16 +714,16 @@ struct InterposedRates {
 // named by `module_oid`.
 InterposedRates interposed_rates(const gt::MiniKdc& kdc, const Options& o, std::string module_oid,
                                  const std::string& service_keytab,
-                                 const std::string& client_keytab, bool ccache_element,
-                                 gt::Env env, bool with_initiator = true) {
+                                 const std::string& client_keytab, bool ccache_element, gt::Env env,
+                                 bool with_initiator = true) {
   env["KRB5_KTNAME"] = "FILE:" + kdc.path("no-such.keytab");
   env["KRB5_CLIENT_KTNAME"] = "FILE:" + kdc.path("no-such-client.keytab");
   env["KRB5CCNAME"] = "MEMORY:nothing-here";
   InterposedRates rates;
   for (const char* side : {"acceptor", "initiator"}) {
     if (!with_initiator && std::string(side) == "initiator") continue;
-    std::vector<std::string> args = {"interposed-handshakes", module_oid,          side,
-                                     client_keytab,           service_keytab,      kdc.qualify("alice")};
+    std::vector<std::string> args = {"interposed-handshakes", module_oid,     side,
+                                     client_keytab,           service_keytab, kdc.qualify("alice")};
     if (ccache_element) args.push_back("ccache");
     auto values = run_child(o, args, env);
     (std::string(side) == "acceptor" ? rates.acceptor : rates.initiator) = values["rate"];
@@ -735,11 +735,10 @@ InterposedRates interposed_rates(const gt::MiniKdc& kdc, const Options& o, std::
 InterposedRates gssgate_module_rates(const gt::MiniKdc& kdc, const Options& o,
                                      const std::string& wire_socket,
                                      const std::string& service_keytab,
-                                     const std::string& client_keytab,
-                                     bool with_initiator = true) {
+                                     const std::string& client_keytab, bool with_initiator = true) {
   const std::string mech_config = kdc.path("gssgate-mech");
-  std::ofstream(mech_config) << "gssgate " << kGssgateModuleOid << " " << GSSGATE_INTERPOSER_FOR_BENCH
-                             << " <interposer>\n";
+  std::ofstream(mech_config) << "gssgate " << kGssgateModuleOid << " "
+                             << GSSGATE_INTERPOSER_FOR_BENCH << " <interposer>\n";
   return interposed_rates(kdc, o, kGssgateModuleOid, service_keytab, client_keytab, false,
                           {{"GSSGATE_INTERPOSE", "1"},
                            {"GSS_MECH_CONFIG", mech_config},
