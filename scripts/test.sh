@@ -25,7 +25,7 @@ done
 # handles back to 0, daemon RSS within 10% of warm-up (docs/reliability.md).
 echo "==> soak"
 build/default/tests/gssgate-soak --callers 64 --calls 1000000 --seconds 900
-# The fuzz targets under libFuzzer, briefly (fresh realm and seeds; each target 45 s, then a leak
+# The fuzz targets under libFuzzer, briefly (fresh realm and seeds; each target 30 s, then a leak
 # check over what it found). Long runs: scripts/fuzz.sh SECONDS (docs/fuzzing.md).
-./scripts/fuzz.sh 45
+./scripts/fuzz.sh 30
 echo "==> all tests passed (default, asan, the tsan concurrency set), the soak passed and fuzzing found nothing"
