@@ -546,6 +546,17 @@ std::optional<MirrorCopy> current_copy(const std::string& name, const struct sta
   return MirrorCopy{it->second.current, it->second.generation};
 }
 
+// The copy of the file open at `fd` (which `st` describes): the current one if it was made from
+// this very file, else a new one read from `fd`. PERMISSION_DENIED when the file cannot be read or
+// is too large (read_bounded), INTERNAL when krb5 cannot parse it (fill_mirror).
+absl::StatusOr<MirrorCopy> copy_of(const std::string& mirror, bool ccache, int fd,
+                                   const struct stat& st, const std::string& what) {
+  if (std::optional<MirrorCopy> copy = current_copy(mirror, st)) return *copy;
+  const time_t read_at = now_seconds();
+  GSSGATE_ASSIGN_OR_RETURN(std::string bytes, read_bounded(fd, what));
+  return fill_mirror(mirror, ccache, std::move(bytes), st, read_at, what);
+}
+
 // A keytab only root can change, for the shared default acceptor credentials: MIT reads a FILE:
 // keytab on every accept (an open, two locks, a dozen seeks and reads: docs/performance.md,
 // "Eighth run"), where a MEMORY copy made again whenever the file changes costs one stat per call.
@@ -573,13 +584,10 @@ MitStore trusted_keytab_for_mit(const std::string& value, const std::string& pat
     out.generation = copy->generation;
     return out;
   }
-  const time_t read_at = now_seconds();
   OwnedFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (fd.get() < 0 || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return left_to_mit();
-  absl::StatusOr<std::string> bytes = read_bounded(fd.get(), what);
-  if (!bytes.ok()) return left_to_mit();
-  absl::StatusOr<MirrorCopy> copy =
-      fill_mirror(mirror, /*ccache=*/false, *std::move(bytes), st, read_at, what);
+  absl::StatusOr<MirrorCopy> copy = copy_of(mirror, /*ccache=*/false, fd.get(), st, what);
+  if (absl::IsPermissionDenied(copy.status())) return left_to_mit();
   if (!copy.ok()) {
     spdlog::debug("{}: left to MIT to read ({})", what, copy.status().ToString());
     return plain;
@@ -639,22 +647,13 @@ absl::StatusOr<MitStore> store_for_mit(const StoreOwner& owner, const std::strin
   if (fstat(fd->get(), &st) != 0) {
     return absl::InternalError(absl::StrCat(what, ": fstat: ", std::strerror(errno)));
   }
-  if (std::optional<MirrorCopy> copy = current_copy(mirror, st)) {
-    out.value = copy->name;
-    out.generation = copy->generation;
-    return out;
-  }
   // Read from the descriptor opened as the owner.
-  const time_t read_at = now_seconds();
-  absl::StatusOr<std::string> bytes = read_bounded(fd->get(), what);
-  if (!bytes.ok()) {
-    empty_mirror(mirror, ccache);
-    return bytes.status();
-  }
-  GSSGATE_ASSIGN_OR_RETURN(MirrorCopy copy,
-                           fill_mirror(mirror, ccache, *std::move(bytes), st, read_at, what));
-  out.value = copy.name;
-  out.generation = copy.generation;
+  absl::StatusOr<MirrorCopy> copy = copy_of(mirror, ccache, fd->get(), st, what);
+  // Unreadable or too large now: so are the keys or tickets mirrored from it.
+  if (absl::IsPermissionDenied(copy.status())) empty_mirror(mirror, ccache);
+  if (!copy.ok()) return copy.status();
+  out.value = copy->name;
+  out.generation = copy->generation;
   return out;
 }
 
