@@ -711,22 +711,26 @@ struct InterposedRates {
 };
 
 // Runs the two interposed-handshake children with `env` (which turns the module on), local sides
-// named by `module_oid`.
+// named by `module_oid`; the initiator's child gets `initiator_env` on top of `env`.
 InterposedRates interposed_rates(const gt::MiniKdc& kdc, const Options& o, std::string module_oid,
                                  const std::string& service_keytab,
                                  const std::string& client_keytab, bool ccache_element, gt::Env env,
-                                 bool with_initiator = true) {
+                                 bool with_initiator = true, const gt::Env& initiator_env = {}) {
   env["KRB5_KTNAME"] = "FILE:" + kdc.path("no-such.keytab");
   env["KRB5_CLIENT_KTNAME"] = "FILE:" + kdc.path("no-such-client.keytab");
   env["KRB5CCNAME"] = "MEMORY:nothing-here";
   InterposedRates rates;
-  for (const char* side : {"acceptor", "initiator"}) {
-    if (!with_initiator && std::string(side) == "initiator") continue;
+  for (const std::string side : {"acceptor", "initiator"}) {
+    if (!with_initiator && side == "initiator") continue;
     std::vector<std::string> args = {"interposed-handshakes", module_oid,     side,
                                      client_keytab,           service_keytab, kdc.qualify("alice")};
     if (ccache_element) args.push_back("ccache");
-    auto values = run_child(o, args, env);
-    (std::string(side) == "acceptor" ? rates.acceptor : rates.initiator) = values["rate"];
+    gt::Env child_env = env;
+    if (side == "initiator") {
+      for (const auto& [k, v] : initiator_env) child_env[k] = v;
+    }
+    auto values = run_child(o, args, child_env);
+    (side == "acceptor" ? rates.acceptor : rates.initiator) = values["rate"];
   }
   return rates;
 }
@@ -768,14 +772,23 @@ std::optional<InterposedRates> gssproxy_rates(const gt::MiniKdc& kdc, const Opti
     return std::nullopt;
   }
   const std::string conf = kdc.path("gssproxy.conf"), dir = kdc.path("gssproxy.d"),
-                    sock = kdc.path("gssproxy.sock");
+                    sock = kdc.path("gssproxy.sock"),
+                    initiator_sock = kdc.path("gssproxy-initiator.sock");
   mkdir(dir.c_str(), 0700);
-  std::ofstream(conf) << "[gssproxy]\n  worker threads = 2\n\n[service/bench]\n  mechs = krb5\n"
+  // Two services, one per socket: a service that names a keytab makes its client_keytab that
+  // same keytab for every caller that does not ask for a uid by name (gssproxy's
+  // gp_get_cred_environment), so alice's initiator credentials need a service without one.
+  std::ofstream(conf) << "[gssproxy]\n  worker threads = 2\n\n"
+                      << "[service/bench]\n  mechs = krb5\n"
                       << "  cred_store = keytab:" << service_keytab << "\n"
-                      << "  cred_store = client_keytab:" << client_keytab << "\n"
                       << "  cred_store = ccache:MEMORY:gssproxy-bench\n"
-                      << "  cred_usage = both\n  euid = " << geteuid() << "\n"
-                      << "  socket = " << sock << "\n";
+                      << "  cred_usage = accept\n  euid = " << geteuid() << "\n"
+                      << "  socket = " << sock << "\n\n"
+                      << "[service/bench-initiator]\n  mechs = krb5\n"
+                      << "  cred_store = client_keytab:" << client_keytab << "\n"
+                      << "  cred_store = ccache:MEMORY:gssproxy-bench-initiator\n"
+                      << "  cred_usage = initiate\n  euid = " << geteuid() << "\n"
+                      << "  socket = " << initiator_sock << "\n";
   const std::string script = absl::StrCat(
       "mount -t tmpfs tmpfs /run && { [ ! -d /var/lib/gssproxy ] || mount -t tmpfs tmpfs "
       "/var/lib/gssproxy; } && exec ",
@@ -799,7 +812,7 @@ std::optional<InterposedRates> gssproxy_rates(const gt::MiniKdc& kdc, const Opti
   InterposedRates rates = interposed_rates(
       kdc, o, kGssproxyModuleOid, service_keytab, client_keytab, true,
       {{"GSS_USE_PROXY", "yes"}, {"GSSPROXY_BEHAVIOR", "REMOTE_ONLY"}, {"GSSPROXY_SOCKET", sock}},
-      /*with_initiator=*/false);
+      /*with_initiator=*/true, {{"GSSPROXY_SOCKET", initiator_sock}});
   gt::terminate(*pid);
   return rates;
 }
@@ -1178,14 +1191,15 @@ int main(int argc, char** argv) {
       gssproxy_rates(**kdc, o, service_keytab, client_keytab, &no_gssproxy);
   if (gssproxy) {
     add("handshake, acceptor through gssproxy's module", gssproxy->acceptor, "/s", hs_mit, "", 0);
-    // No initiator row for gssproxy yet: its module's initiator credentials from the daemon's
-    // client_keytab fail in this set-up with "No credentials cache found" (not investigated).
+    add("handshake, initiator through gssproxy's module", gssproxy->initiator, "/s", hs_mit, "", 0);
     add("handshake, acceptor: gssgated (libgssgate) vs gssproxy's module", hs_acceptor, "/s",
         gssproxy->acceptor, ">= 1.50x", 1.5);
     add("handshake, acceptor: gssgated (libgssgate, wire) vs gssproxy's module", hs_acceptor_wire,
         "/s", gssproxy->acceptor, "", 0);
     add("handshake, acceptor: gssgate's module vs gssproxy's", module.acceptor, "/s",
         gssproxy->acceptor, ">= 2.00x", 2.0);
+    add("handshake, initiator: gssgate's module vs gssproxy's", module.initiator, "/s",
+        gssproxy->initiator, "", 0);
   } else {
     rows.push_back(
         Row{"handshake, acceptor through gssproxy's module", 0, "", "-", no_gssproxy, "skipped"});
