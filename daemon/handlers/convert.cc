@@ -108,17 +108,37 @@ std::string display_of(const gss::NameHandle& name) {
   return gss::display_name(name, &shown).ok() ? shown.text : std::string();
 }
 
-void name_to_proto(const Call& call, const gss::NameHandle& name, v1::Name* out) {
-  gss::DisplayedName shown;
-  if (gss::display_name(name, &shown).ok()) {
-    out->set_display(shown.text);
-    out->set_display_type(shown.type.der());
+namespace {
+
+// The display fields of `name`, read from its exported `token` where that holds them
+// (gss::krb5_display_from_token), else asked of MIT.
+void set_display(const gss::NameHandle& name, std::string_view token, v1::Name* out) {
+  std::optional<gss::DisplayedName> shown = gss::krb5_display_from_token(token);
+  if (!shown) {
+    gss::DisplayedName asked;
+    if (!gss::display_name(name, &asked).ok()) return;
+    shown = std::move(asked);
   }
-  // A mechanism name goes out as a sealed composite token so its attributes come back with it
-  // (import_wire_name); without a sealing key, or for a mechanism without RFC 6680 support, as
-  // the plain exported name.
+  out->set_display(std::move(shown->text));
+  out->set_display_type(shown->type.der());
+}
+
+}  // namespace
+
+void name_to_proto(const Call& call, const gss::NameHandle& name, v1::Name* out) {
+  // A mechanism name goes out as its composite token, so its attributes come back with it
+  // (import_wire_name): sealed when it has attributes; when it has none, as the plain exported
+  // name it equals, which callers may send as they like (no sealing, no random bytes). Without a
+  // sealing key, or for a mechanism without RFC 6680 support, as the plain exported name.
+  // One call into MIT per name where the token carries the display form.
   std::string token;
   if (call.sealer != nullptr && gss::export_name_composite(name, &token).ok()) {
+    set_display(name, token, out);
+    if (std::optional<std::string> plain = gss::composite_token_without_attributes(token)) {
+      out->set_value(*std::move(plain));
+      out->set_name_type(gss::oids::nt_export_name().der());
+      return;
+    }
     absl::StatusOr<std::string> sealed =
         call.sealer->seal(token, name_token_binding(call.owner.uid));
     if (sealed.ok()) {
@@ -128,12 +148,18 @@ void name_to_proto(const Call& call, const gss::NameHandle& name, v1::Name* out)
     }
   }
   if (gss::export_name(name, &token).ok()) {
+    set_display(name, token, out);
     out->set_value(std::move(token));
     out->set_name_type(gss::oids::nt_export_name().der());
-  } else {
-    out->set_value(shown.text);
-    out->set_name_type(shown.type.der());
+    return;
   }
+  gss::DisplayedName shown;
+  if (gss::display_name(name, &shown).ok()) {
+    out->set_display(shown.text);
+    out->set_display_type(shown.type.der());
+  }
+  out->set_value(shown.text);
+  out->set_name_type(shown.type.der());
 }
 
 gss::ChannelBindings bindings_from_proto(const v1::ChannelBindings& cb) {

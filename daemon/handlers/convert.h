@@ -38,9 +38,11 @@ absl::Status import_wire_name(const Call& call, const v1::Name& name, const char
 // With this and import_wire_name, the daemon parses no attribute data from callers.
 gss::GssStatus settable_attribute(const Call& call, const std::string& attribute, const char* op);
 
-// A mechanism name goes out as its composite exported token sealed for the caller's uid (so it
-// round-trips exactly, attributes included, and cannot be altered); any other name as its display
-// form. Display fields are always filled.
+// A mechanism name with attributes goes out as its composite exported token sealed for the
+// caller's uid (so it round-trips exactly, attributes included, and cannot be altered); one
+// without attributes as its plain exported name (all a composite token of it would hold); any
+// other name as its display form. Display fields are always filled (from the token where it holds
+// them: gss::krb5_display_from_token).
 void name_to_proto(const Call& call, const gss::NameHandle& name, v1::Name* out);
 
 // What a sealed composite name token is bound to: the uid it was issued to.

@@ -54,6 +54,32 @@ std::optional<std::string> composite_token_without_attributes(std::string_view t
   return plain;
 }
 
+std::optional<DisplayedName> krb5_display_from_token(std::string_view token) {
+  if (token.size() < 6 || token[0] != '\x04' || (token[1] != '\x01' && token[1] != '\x02')) {
+    return std::nullopt;
+  }
+  const bool composite = token[1] == '\x02';
+  const std::string& krb5 = oids::krb5().der();
+  const size_t oid_length =
+      (static_cast<unsigned char>(token[2]) << 8) | static_cast<unsigned char>(token[3]);
+  if (oid_length != krb5.size() + 2 || token[4] != '\x06' ||
+      static_cast<unsigned char>(token[5]) != krb5.size() || token.size() < 4 + oid_length + 4 ||
+      token.substr(6, krb5.size()) != krb5) {
+    return std::nullopt;
+  }
+  const size_t name_at = 4 + oid_length + 4;
+  uint64_t name_length = 0;
+  for (size_t i = 4 + oid_length; i < name_at; ++i) {
+    name_length = (name_length << 8) | static_cast<unsigned char>(token[i]);
+  }
+  const size_t room = token.size() - name_at;
+  if (composite ? name_length > room : name_length != room) return std::nullopt;
+  std::string_view text = token.substr(name_at, name_length);
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
+  if (text == "WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS") return std::nullopt;
+  return DisplayedName{std::string(text), oids::nt_krb5_principal_name()};
+}
+
 GssStatus display_name(const NameHandle& name, DisplayedName* out) {
   OM_uint32 minor = 0;
   Buffer text;

@@ -39,6 +39,16 @@ struct DisplayedName {
 // gss_display_name.
 GssStatus display_name(const NameHandle& name, DisplayedName* out);
 
+// What gss_display_name gives for the krb5 mechanism name in `token`, an exported name (RFC 2743,
+// 04 01) or a composite one (RFC 6680, 04 02), read from the token instead of asked of MIT (each
+// call into MIT's krb5 mechanism makes a krb5 context, which reads the state of krb5.conf). MIT's
+// krb5 mechanism writes the same krb5_unparse_name() text into both tokens that gss_display_name
+// returns, with the type GSS_KRB5_NT_PRINCIPAL_NAME (src/lib/gssapi/krb5/disp_name.c,
+// export_name.c, naming_exts.c). nullopt for another mechanism, a malformed token, or the
+// anonymous principal's text (its display type depends on the principal's name type, which the
+// token does not carry): ask MIT then.
+std::optional<DisplayedName> krb5_display_from_token(std::string_view token);
+
 // gss_canonicalize_name: a mechanism name (MN) for `mech`.
 GssStatus canonicalize_name(const NameHandle& name, const Oid& mech, NameHandle* out);
 

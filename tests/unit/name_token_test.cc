@@ -1,3 +1,4 @@
+#include <optional>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -55,6 +56,60 @@ TEST(ExportedNameTokenTest, RefusesTheTokenThatAbortedMit) {
       "alice@GSSGA\x00\x02\x00\x00\x00\x05mspac\x00\x00\x00\x90\x04",
       45);
   EXPECT_THAT(check_exported_name_token(found), HasSubstr("bytes after the name"));
+}
+
+// The display form read from a token is what MIT's gss_display_name says for the same name, for
+// names whose unparsed form needs quoting too; the anonymous principal is left to MIT.
+TEST(Krb5DisplayFromTokenTest, MatchesMitsDisplayNameForPlainAndCompositeTokens) {
+  for (const char* text :
+       {"alice@EXAMPLE.COM", "HTTP/host.example.com@EXAMPLE.COM", "a\\/b/c@EXAMPLE.COM",
+        "user\\@corp.example@EXAMPLE.COM", "sp ace\\\\tab@EXAMPLE.COM"}) {
+    SCOPED_TRACE(text);
+    NameHandle imported, mn;
+    ASSERT_TRUE(import_name(text, oids::nt_krb5_principal_name(), &imported).ok());
+    ASSERT_TRUE(canonicalize_name(imported, oids::krb5(), &mn).ok());
+    DisplayedName mit;
+    ASSERT_TRUE(display_name(mn, &mit).ok());
+    std::string plain, composite;
+    ASSERT_TRUE(export_name(mn, &plain).ok());
+    ASSERT_TRUE(export_name_composite(mn, &composite).ok());
+    for (const std::string& token : {plain, composite}) {
+      std::optional<DisplayedName> read = krb5_display_from_token(token);
+      ASSERT_TRUE(read.has_value());
+      EXPECT_EQ(read->text, mit.text);
+      EXPECT_EQ(read->type, mit.type);
+    }
+  }
+  NameHandle anonymous, mn;
+  ASSERT_TRUE(import_name("WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS", oids::nt_krb5_principal_name(),
+                          &anonymous)
+                  .ok());
+  ASSERT_TRUE(canonicalize_name(anonymous, oids::krb5(), &mn).ok());
+  std::string token;
+  ASSERT_TRUE(export_name(mn, &token).ok());
+  EXPECT_FALSE(krb5_display_from_token(token).has_value()) << "MIT decides its display type";
+}
+
+TEST(Krb5DisplayFromTokenTest, ReadsNothingFromAnotherMechanismOrAMalformedToken) {
+  const std::string good = exported("alice@EXAMPLE.COM");
+  ASSERT_TRUE(krb5_display_from_token(good).has_value());
+  std::string other_mech = good;
+  other_mech[14] = '\x03';  // the last byte of the OID: 1.2.840.113554.1.2.3
+  EXPECT_FALSE(krb5_display_from_token(other_mech).has_value());
+  EXPECT_FALSE(krb5_display_from_token(good.substr(0, good.size() - 1)).has_value());
+  EXPECT_FALSE(krb5_display_from_token(exported("alice@EXAMPLE.COM", "x")).has_value())
+      << "bytes after the name of a plain token";
+  EXPECT_FALSE(krb5_display_from_token(exported(std::string("al\0ce", 5))).has_value());
+  EXPECT_FALSE(krb5_display_from_token(good.substr(0, 5)).has_value());
+  EXPECT_FALSE(krb5_display_from_token("").has_value());
+  std::string composite = good;
+  composite[1] = '\x02';
+  EXPECT_FALSE(krb5_display_from_token(composite.substr(0, composite.size() - 1)).has_value())
+      << "a composite token whose name runs past its end";
+  std::optional<DisplayedName> with_attributes =
+      krb5_display_from_token(composite + std::string("\x00\x00\x00\x02xy", 6));
+  ASSERT_TRUE(with_attributes.has_value());
+  EXPECT_EQ(with_attributes->text, "alice@EXAMPLE.COM");
 }
 
 }  // namespace
