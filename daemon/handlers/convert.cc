@@ -132,8 +132,10 @@ void name_to_proto(const Call& call, const gss::NameHandle& name, v1::Name* out)
   // sealing key, or for a mechanism without RFC 6680 support, as the plain exported name.
   // One call into MIT per name where the token carries the display form.
   std::string token;
+  bool displayed = false;
   if (call.sealer != nullptr && gss::export_name_composite(name, &token).ok()) {
     set_display(name, token, out);
+    displayed = true;
     if (std::optional<std::string> plain = gss::composite_token_without_attributes(token)) {
       out->set_value(*std::move(plain));
       out->set_name_type(gss::oids::nt_export_name().der());
@@ -148,7 +150,7 @@ void name_to_proto(const Call& call, const gss::NameHandle& name, v1::Name* out)
     }
   }
   if (gss::export_name(name, &token).ok()) {
-    set_display(name, token, out);
+    if (!displayed) set_display(name, token, out);
     out->set_value(std::move(token));
     out->set_name_type(gss::oids::nt_export_name().der());
     return;

@@ -73,7 +73,18 @@ std::optional<DisplayedName> krb5_display_from_token(std::string_view token) {
     name_length = (name_length << 8) | static_cast<unsigned char>(token[i]);
   }
   const size_t room = token.size() - name_at;
-  if (composite ? name_length > room : name_length != room) return std::nullopt;
+  if (composite) {
+    // MIT's composite token: the name, then a four-byte length of the attribute data and exactly
+    // that much of it.
+    if (name_length > room || room - name_length < 4) return std::nullopt;
+    uint64_t attributes_length = 0;
+    for (size_t i = name_at + name_length; i < name_at + name_length + 4; ++i) {
+      attributes_length = (attributes_length << 8) | static_cast<unsigned char>(token[i]);
+    }
+    if (attributes_length != room - name_length - 4) return std::nullopt;
+  } else if (name_length != room) {
+    return std::nullopt;
+  }
   std::string_view text = token.substr(name_at, name_length);
   if (text.find('\0') != std::string_view::npos) return std::nullopt;
   if (text == "WELLKNOWN/ANONYMOUS@WELLKNOWN:ANONYMOUS") return std::nullopt;

@@ -870,6 +870,19 @@ TEST_F(DaemonTest, NamesWithAttributesAreBoundToTheirUidAndRawCompositeTokensAre
   const std::string token = last_accept_["initiator_token"];
   ASSERT_NE(token, "-");
   EXPECT_EQ(absl::HexStringToBytes(token).substr(0, 4), "GGS1") << "sealed";
+  // The acceptor's own name has no attributes: it goes out as the plain exported name it is,
+  // unsealed, with the display fields MIT's gss_display_name would give.
+  const std::string service_name = absl::StrCat("HTTP/localhost@", kdc_->realm());
+  EXPECT_EQ(last_accept_["target"], service_name);
+  EXPECT_EQ(last_accept_["target_type"], hex(gss::oids::nt_export_name().der()));
+  EXPECT_EQ(last_accept_["target_display_type"],
+            hex(gss::oids::nt_krb5_principal_name().der()));
+  const std::string target_token = absl::HexStringToBytes(last_accept_["target_token"]);
+  EXPECT_EQ(gss::check_exported_name_token(target_token), "");
+  EXPECT_THAT(target_token, ::testing::EndsWith(service_name));
+  Answer target_back = ask(*e, "displaytoken " + last_accept_["target_token"] + " export");
+  ASSERT_EQ(target_back.kind, "OK") << target_back.line;
+  EXPECT_EQ(target_back["display"], service_name) << "any caller may send a plain exported name";
 
   Answer own = ask(*b, "displaytoken " + token + " composite");
   ASSERT_EQ(own.kind, "OK") << own.line;

@@ -102,14 +102,30 @@ TEST(Krb5DisplayFromTokenTest, ReadsNothingFromAnotherMechanismOrAMalformedToken
   EXPECT_FALSE(krb5_display_from_token(exported(std::string("al\0ce", 5))).has_value());
   EXPECT_FALSE(krb5_display_from_token(good.substr(0, 5)).has_value());
   EXPECT_FALSE(krb5_display_from_token("").has_value());
+  std::string bad_tag = good;
+  bad_tag[4] = '\x07';
+  EXPECT_FALSE(krb5_display_from_token(bad_tag).has_value());
+  std::string huge = good;
+  huge[15] = '\x7f';  // a name length far past the end
+  EXPECT_FALSE(krb5_display_from_token(huge).has_value());
+
   std::string composite = good;
   composite[1] = '\x02';
-  EXPECT_FALSE(krb5_display_from_token(composite.substr(0, composite.size() - 1)).has_value())
-      << "a composite token whose name runs past its end";
+  EXPECT_FALSE(krb5_display_from_token(composite).has_value())
+      << "a composite token without its attribute length";
+  EXPECT_FALSE(
+      krb5_display_from_token(composite + std::string("\x00\x00\x00\x03xy", 6)).has_value())
+      << "attribute data shorter than its length";
+  EXPECT_FALSE(
+      krb5_display_from_token(composite + std::string("\x00\x00\x00\x01xy", 6)).has_value())
+      << "bytes after the attribute data";
   std::optional<DisplayedName> with_attributes =
       krb5_display_from_token(composite + std::string("\x00\x00\x00\x02xy", 6));
   ASSERT_TRUE(with_attributes.has_value());
   EXPECT_EQ(with_attributes->text, "alice@EXAMPLE.COM");
+  std::optional<DisplayedName> empty = krb5_display_from_token(exported(""));
+  ASSERT_TRUE(empty.has_value()) << "the token's text, even an empty one";
+  EXPECT_EQ(empty->text, "");
 }
 
 }  // namespace
