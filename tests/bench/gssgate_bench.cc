@@ -121,6 +121,49 @@ double rate(const Options& o, const std::function<void()>& op) {
   return rates[rates.size() / 2];
 }
 
+// Rates of `op` and of a baseline `base`, measured in alternating rounds (base, op, base, op, ...)
+// so that a slow spell of this shared machine lowers both sides of a ratio alike: the median rate
+// of each and the median of the per-round ratios op/base. Rows that compare with the in-process
+// baseline use it; one baseline measured minutes apart from a row made single runs swing by a
+// third either way (docs/performance.md, "Ninth run").
+struct Paired {
+  double base = 0;
+  double rate = 0;
+  double ratio = 0;
+};
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values.empty() ? 0 : values[values.size() / 2];
+}
+Paired paired_rate(const Options& o, const std::function<void()>& base,
+                   const std::function<void()>& op) {
+  const auto warm_until = Clock::now() + std::chrono::milliseconds(200);
+  while (Clock::now() < warm_until) {
+    base();
+    op();
+  }
+  const auto round = std::chrono::duration<double>(o.seconds / o.rounds);
+  auto one_round = [&](const std::function<void()>& f) {
+    uint64_t n = 0;
+    const auto start = Clock::now();
+    auto now = start;
+    do {
+      f();
+      ++n;
+      now = Clock::now();
+    } while (now - start < round);
+    return n / std::chrono::duration<double>(now - start).count();
+  };
+  std::vector<double> bases, rates, ratios;
+  for (int r = 0; r < o.rounds; ++r) {
+    bases.push_back(one_round(base));
+    rates.push_back(one_round(op));
+    ratios.push_back(rates.back() / bases.back());
+    std::cerr << "." << std::flush;
+  }
+  return Paired{median(bases), median(rates), median(ratios)};
+}
+
 // Runs op(i) on `threads` threads at once (i = 0..threads-1, each its own state); the median over
 // rounds of the operations per second of all threads together.
 // `during`, if given, is called every 20 ms from another thread while the workers run (the bench
@@ -750,26 +793,37 @@ InterposedRates gssgate_module_rates(const gt::MiniKdc& kdc, const Options& o,
                           with_initiator);
 }
 
-// Starts Debian's gssproxy with a private config (its service holds the service keytab and
-// alice's client keytab), a private socket, an empty config directory (-C: it would read
-// /etc/gssproxy otherwise), in a private mount namespace with tmpfs on /run (its pid file) and
+// Debian's gssproxy with a private config (its services hold the service keytab and alice's
+// client keytab), private sockets, an empty config directory (-C: it would read /etc/gssproxy
+// otherwise), in a private mount namespace with tmpfs on /run (its pid file) and
 // /var/lib/gssproxy (its default socket directory), dying with this process (setpriv
-// --pdeathsig). Then measures handshakes in children with its module on (GSSPROXY_BEHAVIOR=
-// REMOTE_ONLY: the interposed side never falls back to local credentials). nullopt and `why`
-// when it cannot run here.
-std::optional<InterposedRates> gssproxy_rates(const gt::MiniKdc& kdc, const Options& o,
-                                              const std::string& service_keytab,
-                                              const std::string& client_keytab, std::string* why) {
+// --pdeathsig) and stopped when this object goes. `env` turns its module on for a child
+// (GSSPROXY_BEHAVIOR=REMOTE_ONLY: the interposed side never falls back to local credentials);
+// `initiator_env` points the initiator's child at the initiator's service.
+struct Gssproxy {
+  pid_t pid = -1;
+  gt::Env env, initiator_env;
+  Gssproxy() = default;
+  Gssproxy(const Gssproxy&) = delete;
+  Gssproxy& operator=(const Gssproxy&) = delete;
+  ~Gssproxy() {
+    if (pid > 0) gt::terminate(pid);
+  }
+};
+
+// Starts it; nullptr and `why` when it cannot run here.
+std::unique_ptr<Gssproxy> start_gssproxy(const gt::MiniKdc& kdc, const std::string& service_keytab,
+                                         const std::string& client_keytab, std::string* why) {
   auto gssproxy = gt::find_tool("gssproxy", "gssproxy");
   auto setpriv = gt::find_tool("setpriv", "util-linux");
   auto unshare = gt::find_tool("unshare", "util-linux");
   if (!gssproxy.ok() || !setpriv.ok() || !unshare.ok()) {
     *why = "gssproxy not installed (scripts/bench.sh installs it)";
-    return std::nullopt;
+    return nullptr;
   }
   if (geteuid() != 0) {
     *why = "needs root (gssproxy's private mount namespace)";
-    return std::nullopt;
+    return nullptr;
   }
   const std::string conf = kdc.path("gssproxy.conf"), dir = kdc.path("gssproxy.d"),
                     sock = kdc.path("gssproxy.sock"),
@@ -797,24 +851,55 @@ std::optional<InterposedRates> gssproxy_rates(const gt::MiniKdc& kdc, const Opti
                         "/bin/sh", "-c", script},
                        kdc.env(), kdc.path("gssproxy.log"));
   if (!pid.ok()) die(std::string(pid.status().message()));
+  auto out = std::make_unique<Gssproxy>();
+  out->pid = *pid;
   bool up = false;
   for (int i = 0; i < 100 && !up && gt::running(*pid); ++i) {
-    up = gt::unix_socket_accepts(sock);
+    up = gt::unix_socket_accepts(sock) && gt::unix_socket_accepts(initiator_sock);
     if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (!up) {
-    gt::terminate(*pid);
     *why =
         "gssproxy did not start (see gssproxy.log: e.g. no CAP_SYS_ADMIN for its mount namespace)";
     std::cerr << "gssproxy did not start; its log:\n" << gt::read_file(kdc.path("gssproxy.log"));
-    return std::nullopt;
+    return nullptr;
   }
-  InterposedRates rates = interposed_rates(
-      kdc, o, kGssproxyModuleOid, service_keytab, client_keytab, true,
-      {{"GSS_USE_PROXY", "yes"}, {"GSSPROXY_BEHAVIOR", "REMOTE_ONLY"}, {"GSSPROXY_SOCKET", sock}},
-      /*with_initiator=*/true, {{"GSSPROXY_SOCKET", initiator_sock}});
-  gt::terminate(*pid);
-  return rates;
+  out->env = {
+      {"GSS_USE_PROXY", "yes"}, {"GSSPROXY_BEHAVIOR", "REMOTE_ONLY"}, {"GSSPROXY_SOCKET", sock}};
+  out->initiator_env = {{"GSSPROXY_SOCKET", initiator_sock}};
+  return out;
+}
+
+// The module rows: per round, a child per side through gssgate's module, then a child per side
+// through gssproxy's (each child measures one round), so that the ratios between the two modules
+// come from rounds measured side by side. `gssproxy` may be null (the rows without it).
+struct ModuleRows {
+  InterposedRates gssgate, gssproxy;  // median rates
+  InterposedRates ratio;              // median per-round ratio gssgate / gssproxy
+};
+ModuleRows module_rows(const gt::MiniKdc& kdc, const Options& o, const std::string& wire_socket,
+                       const std::string& service_keytab, const std::string& client_keytab,
+                       const Gssproxy* gssproxy) {
+  Options one = o;
+  one.seconds = o.seconds / o.rounds;
+  one.rounds = 1;
+  std::vector<double> gg_acceptor, gg_initiator, gp_acceptor, gp_initiator, r_acceptor, r_initiator;
+  for (int r = 0; r < o.rounds; ++r) {
+    InterposedRates a = gssgate_module_rates(kdc, one, wire_socket, service_keytab, client_keytab);
+    gg_acceptor.push_back(a.acceptor);
+    gg_initiator.push_back(a.initiator);
+    if (gssproxy == nullptr) continue;
+    InterposedRates b =
+        interposed_rates(kdc, one, kGssproxyModuleOid, service_keytab, client_keytab, true,
+                         gssproxy->env, /*with_initiator=*/true, gssproxy->initiator_env);
+    gp_acceptor.push_back(b.acceptor);
+    gp_initiator.push_back(b.initiator);
+    r_acceptor.push_back(b.acceptor > 0 ? a.acceptor / b.acceptor : 0);
+    r_initiator.push_back(b.initiator > 0 ? a.initiator / b.initiator : 0);
+  }
+  return ModuleRows{{median(gg_acceptor), median(gg_initiator)},
+                    {median(gp_acceptor), median(gp_initiator)},
+                    {median(r_acceptor), median(r_initiator)}};
 }
 
 }  // namespace
@@ -931,12 +1016,23 @@ int main(int argc, char** argv) {
                        baseline > 0 ? ratio : 0, target_ratio});
     std::cerr << " " << rows.back().name << "\n";
   };
+  // A row measured in rounds alternating with its baseline (paired_rate): its ratio is the median
+  // of the per-round ratios.
+  auto add_paired = [&](std::string name, const Paired& p, std::string unit,
+                        std::string target_text, double target_ratio) {
+    rows.push_back(Row{std::move(name), p.rate, std::move(unit), absl::StrFormat("%.2fx", p.ratio),
+                       std::move(target_text),
+                       target_ratio <= 0 ? "" : (p.ratio >= target_ratio ? "met" : "MISSED"),
+                       p.ratio, target_ratio});
+    std::cerr << " " << rows.back().name << "\n";
+  };
 
   std::cerr << "==> handshakes (mutual authentication)\n";
-  const double hs_mit = rate(o, [&] {
+  auto mit_handshake = [&] {
     gss::ContextHandle client, server;
     mit.handshake(&client, &server);
-  });
+  };
+  const double hs_mit = rate(o, mit_handshake);
   add("handshake, in-process MIT", hs_mit, "/s", 0, "baseline", 0);
   // A handshake that in-process MIT initiates; `accept` turns its AP-REQ into the AP-REP.
   auto mit_initiated = [&](const std::function<std::string(const std::string&)>& accept) {
@@ -983,24 +1079,31 @@ int main(int argc, char** argv) {
     std::cout << absl::StrFormat("%.0f handshakes/s\n", handshakes / o.profile_accept);
     return (*daemon)->stop().ok() ? 0 : 1;
   }
-  const double hs_acceptor = rate(o, [&] { mit_initiated(accept_with_context); });
-  add("handshake, acceptor through gssgated", hs_acceptor, "/s", hs_mit, ">= 0.70x", 0.7);
-  const double hs_both = rate(o, [&] {
-    gssgate::SecurityContext client({.name = target, .connection = conn});
-    gssgate::SecurityContext server({.connection = conn});
-    std::optional<std::string> reply = server.step(*client.step());
-    client.step(*reply);
-  });
-  add("handshake, both sides through gssgated", hs_both, "/s", hs_mit, ">= 0.50x", 0.5);
-  const double hs_once = rate(o, [&] {
-    mit_initiated([&](const std::string& token) {
-      gssgate::AcceptOnceResult accepted = gssgate::accept_once(token, {.connection = conn});
-      if (!accepted.token) die("accept_once: no AP-REP");
-      return *accepted.token;
-    });
-  });
-  add("handshake, acceptor through gssgated (one-shot accept)", hs_once, "/s", hs_mit, ">= 0.70x",
-      0.7);
+  // Each handshake row's rounds alternate with rounds of the in-process baseline (paired_rate).
+  const Paired hs_acceptor_paired =
+      paired_rate(o, mit_handshake, [&] { mit_initiated(accept_with_context); });
+  add_paired("handshake, acceptor through gssgated", hs_acceptor_paired, "/s", ">= 0.70x", 0.7);
+  const double hs_acceptor = hs_acceptor_paired.rate;
+  add_paired("handshake, both sides through gssgated",
+             paired_rate(o, mit_handshake,
+                         [&] {
+                           gssgate::SecurityContext client({.name = target, .connection = conn});
+                           gssgate::SecurityContext server({.connection = conn});
+                           std::optional<std::string> reply = server.step(*client.step());
+                           client.step(*reply);
+                         }),
+             "/s", ">= 0.50x", 0.5);
+  add_paired("handshake, acceptor through gssgated (one-shot accept)",
+             paired_rate(o, mit_handshake,
+                         [&] {
+                           mit_initiated([&](const std::string& token) {
+                             gssgate::AcceptOnceResult accepted =
+                                 gssgate::accept_once(token, {.connection = conn});
+                             if (!accepted.token) die("accept_once: no AP-REP");
+                             return *accepted.token;
+                           });
+                         }),
+             "/s", ">= 0.70x", 0.7);
   // What the daemon served per handshake, from its own counters (every RPC but GetMetrics), over
   // 100 handshakes after the rows above: releases that ride on the next call cost nothing here.
   {
@@ -1156,16 +1259,21 @@ int main(int argc, char** argv) {
     add("raw seqpacket round trip 1 KiB (socket floor)", floor_rate, "/s", 0, "baseline", 0);
   }
   auto accept_over_wire = acceptor_on(wire);
-  const double hs_acceptor_wire = rate(o, [&] { mit_initiated(accept_over_wire); });
-  add("handshake, acceptor through gssgated (wire)", hs_acceptor_wire, "/s", hs_mit, ">= 0.70x",
-      0.7);
-  const double hs_both_wire = rate(o, [&] {
-    gssgate::SecurityContext client({.name = wire_target, .connection = wire});
-    gssgate::SecurityContext server({.connection = wire});
-    std::optional<std::string> reply = server.step(*client.step());
-    client.step(*reply);
-  });
-  add("handshake, both sides through gssgated (wire)", hs_both_wire, "/s", hs_mit, ">= 0.50x", 0.5);
+  const Paired hs_acceptor_wire_paired =
+      paired_rate(o, mit_handshake, [&] { mit_initiated(accept_over_wire); });
+  add_paired("handshake, acceptor through gssgated (wire)", hs_acceptor_wire_paired, "/s",
+             ">= 0.70x", 0.7);
+  const double hs_acceptor_wire = hs_acceptor_wire_paired.rate;
+  add_paired(
+      "handshake, both sides through gssgated (wire)",
+      paired_rate(o, mit_handshake,
+                  [&] {
+                    gssgate::SecurityContext client({.name = wire_target, .connection = wire});
+                    gssgate::SecurityContext server({.connection = wire});
+                    std::optional<std::string> reply = server.step(*client.step());
+                    client.step(*reply);
+                  }),
+      "/s", ">= 0.50x", 0.5);
   {
     gssgate::SecurityContext client({.name = wire_target, .connection = wire});
     gssgate::SecurityContext server({.connection = wire});
@@ -1178,28 +1286,34 @@ int main(int argc, char** argv) {
   }
   // Transparent mode (issue 16): unmodified GSSAPI code in a child process, one side behind an
   // interposer module (gssgate's, then gssproxy's), the other side in-process krb5.
-  std::cerr << "==> handshakes through gssgate's interposer module (child processes)\n";
-  const InterposedRates module =
-      gssgate_module_rates(**kdc, o, (*daemon)->wire_socket(), service_keytab, client_keytab);
-  add("handshake, acceptor through gssgate's module (Apache-style)", module.acceptor, "/s", hs_mit,
-      "", 0);
-  add("handshake, initiator through gssgate's module (curl-style)", module.initiator, "/s", hs_mit,
-      "", 0);
-  std::cerr << "==> handshakes through gssproxy's interposer module (child processes)\n";
+  std::cerr << "==> handshakes through gssgate's and gssproxy's interposer modules, in "
+               "alternating rounds (child processes)\n";
   std::string no_gssproxy;
-  std::optional<InterposedRates> gssproxy =
-      gssproxy_rates(**kdc, o, service_keytab, client_keytab, &no_gssproxy);
-  if (gssproxy) {
-    add("handshake, acceptor through gssproxy's module", gssproxy->acceptor, "/s", hs_mit, "", 0);
-    add("handshake, initiator through gssproxy's module", gssproxy->initiator, "/s", hs_mit, "", 0);
+  std::unique_ptr<Gssproxy> gssproxy =
+      start_gssproxy(**kdc, service_keytab, client_keytab, &no_gssproxy);
+  const ModuleRows modules = module_rows(**kdc, o, (*daemon)->wire_socket(), service_keytab,
+                                         client_keytab, gssproxy.get());
+  gssproxy.reset();
+  add("handshake, acceptor through gssgate's module (Apache-style)", modules.gssgate.acceptor, "/s",
+      hs_mit, "", 0);
+  add("handshake, initiator through gssgate's module (curl-style)", modules.gssgate.initiator, "/s",
+      hs_mit, "", 0);
+  if (modules.gssproxy.acceptor > 0) {
+    add("handshake, acceptor through gssproxy's module", modules.gssproxy.acceptor, "/s", hs_mit,
+        "", 0);
+    add("handshake, initiator through gssproxy's module", modules.gssproxy.initiator, "/s", hs_mit,
+        "", 0);
     add("handshake, acceptor: gssgated (libgssgate) vs gssproxy's module", hs_acceptor, "/s",
-        gssproxy->acceptor, ">= 1.50x", 1.5);
+        modules.gssproxy.acceptor, ">= 1.50x", 1.5);
     add("handshake, acceptor: gssgated (libgssgate, wire) vs gssproxy's module", hs_acceptor_wire,
-        "/s", gssproxy->acceptor, "", 0);
-    add("handshake, acceptor: gssgate's module vs gssproxy's", module.acceptor, "/s",
-        gssproxy->acceptor, ">= 2.00x", 2.0);
-    add("handshake, initiator: gssgate's module vs gssproxy's", module.initiator, "/s",
-        gssproxy->initiator, "", 0);
+        "/s", modules.gssproxy.acceptor, "", 0);
+    add_paired("handshake, acceptor: gssgate's module vs gssproxy's",
+               Paired{modules.gssproxy.acceptor, modules.gssgate.acceptor, modules.ratio.acceptor},
+               "/s", ">= 2.00x", 2.0);
+    add_paired(
+        "handshake, initiator: gssgate's module vs gssproxy's",
+        Paired{modules.gssproxy.initiator, modules.gssgate.initiator, modules.ratio.initiator},
+        "/s", "", 0);
   } else {
     rows.push_back(
         Row{"handshake, acceptor through gssproxy's module", 0, "", "-", no_gssproxy, "skipped"});
