@@ -99,26 +99,36 @@ void must(const gss::GssStatus& s, const char* what) {
   if (!s.ok()) die(absl::StrCat(what, ": ", s.message()));
 }
 
-// Runs `op` (one operation) repeatedly; the median over rounds of operations per second.
+// The median of `values` (the upper one of an even count); 0 for none.
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values.empty() ? 0 : values[values.size() / 2];
+}
+
+// Runs `op` (one operation) for one round of `length`: its rate per second.
+double one_round(std::chrono::duration<double> length, const std::function<void()>& op) {
+  uint64_t n = 0;
+  const auto start = Clock::now();
+  auto now = start;
+  do {
+    op();
+    ++n;
+    now = Clock::now();
+  } while (now - start < length);
+  return n / std::chrono::duration<double>(now - start).count();
+}
+
+// Runs `op` repeatedly; the median over rounds of operations per second.
 double rate(const Options& o, const std::function<void()>& op) {
   const auto warm_until = Clock::now() + std::chrono::milliseconds(200);
   while (Clock::now() < warm_until) op();
   const auto round = std::chrono::duration<double>(o.seconds / o.rounds);
   std::vector<double> rates;
   for (int r = 0; r < o.rounds; ++r) {
-    uint64_t n = 0;
-    const auto start = Clock::now();
-    auto now = start;
-    do {
-      op();
-      ++n;
-      now = Clock::now();
-    } while (now - start < round);
-    rates.push_back(n / std::chrono::duration<double>(now - start).count());
+    rates.push_back(one_round(round, op));
     std::cerr << "." << std::flush;
   }
-  std::sort(rates.begin(), rates.end());
-  return rates[rates.size() / 2];
+  return median(rates);
 }
 
 // Rates of `op` and of a baseline `base`, measured in alternating rounds (base, op, base, op, ...)
@@ -131,10 +141,6 @@ struct Paired {
   double rate = 0;
   double ratio = 0;
 };
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  return values.empty() ? 0 : values[values.size() / 2];
-}
 Paired paired_rate(const Options& o, const std::function<void()>& base,
                    const std::function<void()>& op) {
   const auto warm_until = Clock::now() + std::chrono::milliseconds(200);
@@ -143,21 +149,10 @@ Paired paired_rate(const Options& o, const std::function<void()>& base,
     op();
   }
   const auto round = std::chrono::duration<double>(o.seconds / o.rounds);
-  auto one_round = [&](const std::function<void()>& f) {
-    uint64_t n = 0;
-    const auto start = Clock::now();
-    auto now = start;
-    do {
-      f();
-      ++n;
-      now = Clock::now();
-    } while (now - start < round);
-    return n / std::chrono::duration<double>(now - start).count();
-  };
   std::vector<double> bases, rates, ratios;
   for (int r = 0; r < o.rounds; ++r) {
-    bases.push_back(one_round(base));
-    rates.push_back(one_round(op));
+    bases.push_back(one_round(round, base));
+    rates.push_back(one_round(round, op));
     ratios.push_back(rates.back() / bases.back());
     std::cerr << "." << std::flush;
   }
