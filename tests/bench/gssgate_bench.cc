@@ -780,18 +780,14 @@ InterposedRates interposed_rates(const gt::MiniKdc& kdc, const Options& o, std::
 }
 
 // gssgate's own module (client/interposer) in front of the running gssgated's wire socket.
-InterposedRates gssgate_module_rates(const gt::MiniKdc& kdc, const Options& o,
-                                     const std::string& wire_socket,
-                                     const std::string& service_keytab,
-                                     const std::string& client_keytab, bool with_initiator = true) {
+// What turns gssgate's module on in a child (writes the mech config file that names it).
+gt::Env gssgate_module_env(const gt::MiniKdc& kdc, const std::string& wire_socket) {
   const std::string mech_config = kdc.path("gssgate-mech");
   std::ofstream(mech_config) << "gssgate " << kGssgateModuleOid << " "
                              << GSSGATE_INTERPOSER_FOR_BENCH << " <interposer>\n";
-  return interposed_rates(kdc, o, kGssgateModuleOid, service_keytab, client_keytab, false,
-                          {{"GSSGATE_INTERPOSE", "1"},
-                           {"GSS_MECH_CONFIG", mech_config},
-                           {"GSSGATE_SOCKET", "wire:" + wire_socket}},
-                          with_initiator);
+  return {{"GSSGATE_INTERPOSE", "1"},
+          {"GSS_MECH_CONFIG", mech_config},
+          {"GSSGATE_SOCKET", "wire:" + wire_socket}};
 }
 
 // Debian's gssproxy with a private config (its services hold the service keytab and alice's
@@ -888,12 +884,14 @@ ModuleRows module_rows(const gt::MiniKdc& kdc, const Options& o, const std::stri
   one.seconds = o.seconds / o.rounds;
   one.rounds = 1;
   const auto round = std::chrono::duration<double>(one.seconds);
+  const gt::Env gssgate_env = gssgate_module_env(kdc, wire_socket);
   std::vector<double> gg_acceptor, gg_initiator, gp_acceptor, gp_initiator, r_acceptor, r_initiator;
   std::vector<std::vector<double>> own(in_process.size()), own_ratio(in_process.size());
   for (int r = 0; r < o.rounds; ++r) {
     InterposedRates a, b;
     auto gssgate_round = [&] {
-      a = gssgate_module_rates(kdc, one, wire_socket, service_keytab, client_keytab);
+      a = interposed_rates(kdc, one, kGssgateModuleOid, service_keytab, client_keytab, false,
+                           gssgate_env);
     };
     auto gssproxy_round = [&] {
       b = interposed_rates(kdc, one, kGssproxyModuleOid, service_keytab, client_keytab, true,
@@ -1082,6 +1080,15 @@ int main(int argc, char** argv) {
       return *server.step(token);
     };
   };
+  // A whole handshake with both sides SecurityContexts on `connection`, to `name`.
+  auto both_sides_on = [](std::shared_ptr<gssgate::Connection> connection, gssgate::Name name) {
+    return [connection, name] {
+      gssgate::SecurityContext client({.name = name, .connection = connection});
+      gssgate::SecurityContext server({.connection = connection});
+      std::optional<std::string> reply = server.step(*client.step());
+      client.step(*reply);
+    };
+  };
   auto accept_with_context = acceptor_on(conn);
   if (o.profile_module > 0) {
     Options once = o;
@@ -1089,8 +1096,10 @@ int main(int argc, char** argv) {
     once.rounds = 1;
     std::cerr << "gssgated pid " << (*daemon)->pid() << ": module acceptor handshakes in a child "
               << "for about " << o.profile_module << " s" << std::endl;
-    const InterposedRates module = gssgate_module_rates(**kdc, once, (*daemon)->wire_socket(),
-                                                        service_keytab, client_keytab, false);
+    const InterposedRates module =
+        interposed_rates(**kdc, once, kGssgateModuleOid, service_keytab, client_keytab, false,
+                         gssgate_module_env(**kdc, (*daemon)->wire_socket()),
+                         /*with_initiator=*/false);
     std::cout << absl::StrFormat("%.0f handshakes/s\n", module.acceptor);
     return (*daemon)->stop().ok() ? 0 : 1;
   }
@@ -1109,18 +1118,11 @@ int main(int argc, char** argv) {
     return (*daemon)->stop().ok() ? 0 : 1;
   }
   // Each handshake row's rounds alternate with rounds of the in-process baseline (paired_rate).
-  const Paired hs_acceptor_paired =
-      paired_rate(o, mit_handshake, [&] { mit_initiated(accept_with_context); });
-  add_paired("handshake, acceptor through gssgated", hs_acceptor_paired, "/s", ">= 0.70x", 0.7);
+  add_paired("handshake, acceptor through gssgated",
+             paired_rate(o, mit_handshake, [&] { mit_initiated(accept_with_context); }), "/s",
+             ">= 0.70x", 0.7);
   add_paired("handshake, both sides through gssgated",
-             paired_rate(o, mit_handshake,
-                         [&] {
-                           gssgate::SecurityContext client({.name = target, .connection = conn});
-                           gssgate::SecurityContext server({.connection = conn});
-                           std::optional<std::string> reply = server.step(*client.step());
-                           client.step(*reply);
-                         }),
-             "/s", ">= 0.50x", 0.5);
+             paired_rate(o, mit_handshake, both_sides_on(conn, target)), "/s", ">= 0.50x", 0.5);
   add_paired("handshake, acceptor through gssgated (one-shot accept)",
              paired_rate(o, mit_handshake,
                          [&] {
@@ -1287,20 +1289,12 @@ int main(int argc, char** argv) {
     add("raw seqpacket round trip 1 KiB (socket floor)", floor_rate, "/s", 0, "baseline", 0);
   }
   auto accept_over_wire = acceptor_on(wire);
-  const Paired hs_acceptor_wire_paired =
-      paired_rate(o, mit_handshake, [&] { mit_initiated(accept_over_wire); });
-  add_paired("handshake, acceptor through gssgated (wire)", hs_acceptor_wire_paired, "/s",
+  add_paired("handshake, acceptor through gssgated (wire)",
+             paired_rate(o, mit_handshake, [&] { mit_initiated(accept_over_wire); }), "/s",
              ">= 0.70x", 0.7);
-  add_paired(
-      "handshake, both sides through gssgated (wire)",
-      paired_rate(o, mit_handshake,
-                  [&] {
-                    gssgate::SecurityContext client({.name = wire_target, .connection = wire});
-                    gssgate::SecurityContext server({.connection = wire});
-                    std::optional<std::string> reply = server.step(*client.step());
-                    client.step(*reply);
-                  }),
-      "/s", ">= 0.50x", 0.5);
+  add_paired("handshake, both sides through gssgated (wire)",
+             paired_rate(o, mit_handshake, both_sides_on(wire, wire_target)), "/s", ">= 0.50x",
+             0.5);
   {
     gssgate::SecurityContext client({.name = wire_target, .connection = wire});
     gssgate::SecurityContext server({.connection = wire});
