@@ -6,7 +6,8 @@
 //
 // Note: with a FILE: keytab MIT krb5 reads the keytab during each accept (krb5_rd_req looks the
 // key up through the credential's keytab handle); the default credentials avoid that by reading a
-// MEMORY copy of the file (owner_stores.h, StoreUse::kSharedDefault).
+// MEMORY copy of the file (owner_stores.h, StoreUse::kSharedDefault). A caller's handle of its
+// rule's nameless acceptor accepts with them as well (handle_table.h, follows_default_acceptor).
 //
 // Thread-safety: all methods are thread-safe. A credential handed out may be used by many threads
 // at once: MIT krb5 locks a credential internally.

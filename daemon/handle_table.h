@@ -53,6 +53,16 @@ struct Entry {
   // For kind == kCred (empty otherwise): the first-step checks of `cred` that passed
   // (cred_cache.h).
   CheckedElements checked;
+  // kind == kCred: `cred` is its rule's nameless acceptor credential (AcquireCreds with usage
+  // accept and no name, as Apache's mod_auth_gssapi and gssgate's module acquire one) from a
+  // keytab only root can change. Its accept steps run with the rule's shared default acceptor
+  // credential (handlers/acquire.h, default_creds), which holds the same keys but reads the
+  // keytab from an in-memory copy that follows the file, where `cred` would have MIT open and
+  // read the FILE keytab at every accept. `cred`'s own elements still decide which mechanisms the
+  // handle accepts for (handlers/cred_guard.h). Usage "both" (python-gssapi's default) is not
+  // flagged: such a handle also initiates, so it is not the default acceptor. Set before
+  // insert() and never changed.
+  bool follows_default_acceptor = false;
   gss::ContextHandle context ABSL_GUARDED_BY(mu);  // kind == kContext
   // kind == kContext: which step RPC may continue the context, and the mechanism an initiator
   // started with. Set before insert() and never changed. MIT's gss_init_sec_context trusts the

@@ -93,7 +93,8 @@ enum class StoreUse {
   kCaller,
   // The shared default credentials (handlers/acquire.h, default_creds), which look the store up
   // again on every call: a keytab only root can change is given to MIT as a MEMORY copy too,
-  // copied anew when the file changes, so MIT does not read the file on every accept.
+  // copied anew when the file changes, so MIT does not read the file on every accept. Accepts
+  // with a caller's nameless acceptor handle run with them too (Entry::follows_default_acceptor).
   kSharedDefault,
 };
 

@@ -52,7 +52,10 @@ absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRe
                       mech ? &*mech : nullptr, ctx_entry.get(), &status, &default_cred));
   if (!status.ok()) {
     to_proto(status, reply->mutable_status());
-    audit(call, "accept", absl::StrCat(cred_entry ? "creds=handle" : "creds=default", mech_text),
+    const char* creds = !cred_entry                            ? "creds=default"
+                        : cred_entry->follows_default_acceptor ? "creds=handle(default acceptor)"
+                                                               : "creds=handle";
+    audit(call, "accept", absl::StrCat(creds, mech_text),
           absl::StrCat("gss-error ", log_value(status.message())));
     return absl::OkStatus();
   }

@@ -3,6 +3,20 @@
 
 namespace gssgate::daemon {
 
+namespace {
+// Whether the caller's rule names a keytab file that only root can change: then a nameless
+// acceptor handle holds the same keys as the rule's default acceptor, which reads the file from a
+// copy (Entry::follows_default_acceptor). A keytab its callers could redirect is read as its
+// owner at every call instead (owner_stores.h), so such handles keep the copy they were made
+// from, as before.
+bool keytab_only_root_can_change(const Call& call) {
+  const auto& keytab = call.grant.store(Store::kKeytab);
+  if (!keytab || !keytab->ok()) return false;
+  const std::string path = store_file(**keytab);
+  return !path.empty() && !redirectable(path);
+}
+}  // namespace
+
 // gss_acquire_cred_from with the stores the caller's rule grants; the handle stays here.
 absl::Status Service::AcquireCreds(const Call& call, const v1::AcquireCredsRequest& request,
                                    v1::AcquireCredsReply* reply) {
@@ -35,6 +49,8 @@ absl::Status Service::AcquireCreds(const Call& call, const v1::AcquireCredsReque
     absl::MutexLock lock(&entry->mu);
     entry->cred = std::move(acquired.cred);
   }
+  entry->follows_default_acceptor =
+      usage == gss::CredUsage::kAccept && !request.has_name() && keytab_only_root_can_change(call);
   GSSGATE_ASSIGN_OR_RETURN(std::string handle, table().insert(entry, call.grant.max_handles()));
   reply->set_creds(handle);
   for (const gss::Oid& mech : acquired.mechs) reply->add_mechs(mech.der());

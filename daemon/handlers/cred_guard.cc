@@ -1,6 +1,7 @@
 #include "daemon/handlers/cred_guard.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "daemon/handlers/common.h"
@@ -67,6 +68,20 @@ gss::GssStatus require_cred_element(const gss::CredHandle& cred, const gss::Oid&
   return status;
 }
 
+namespace {
+// require_cred_element, run once per credential and mechanism (cred_cache.h, CheckedElements).
+gss::GssStatus require_checked_element(const gss::CredHandle& cred, const CheckedElements& checks,
+                                       const gss::Oid& mech, std::string* principal) {
+  if (std::optional<std::string> known = checks.checked_element(mech)) {
+    *principal = *std::move(known);
+    return gss::GssStatus();
+  }
+  gss::GssStatus status = require_cred_element(cred, mech, principal);
+  if (status.ok()) checks.remember_element(mech, *principal);
+  return status;
+}
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<const gss::CredHandle>> step_credential(
     Service& service, const Call& call, bool first, const std::shared_ptr<Entry>& cred_entry,
     gss::CredUsage usage, const gss::Oid* mech, Entry* context, gss::GssStatus* status,
@@ -81,9 +96,20 @@ absl::StatusOr<std::shared_ptr<const gss::CredHandle>> step_credential(
     return context->step_cred;
   }
   std::shared_ptr<const gss::CredHandle> cred;
+  if (cred_entry) cred = std::shared_ptr<const gss::CredHandle>(cred_entry, &cred_entry->cred);
+  // Only for a token whose mechanism is known: MIT refuses any other before it looks at a
+  // credential, and the default's acquisition must not put its own failure in that place.
+  const bool follows_default = cred_entry && cred_entry->follows_default_acceptor &&
+                               usage == gss::CredUsage::kAccept && mech != nullptr;
+  if (follows_default) {
+    // The handle's own elements say which mechanisms it accepts for (the daemon's check of any
+    // handle: the default may hold elements for more of the rule's mechanisms).
+    std::string principal;
+    *status = require_checked_element(*cred, cred_entry->checked, *mech, &principal);
+    if (!status->ok()) return cred;
+  }
   const CheckedElements* checks = nullptr;
-  if (cred_entry) {
-    cred = std::shared_ptr<const gss::CredHandle>(cred_entry, &cred_entry->cred);
+  if (cred_entry && !follows_default) {
     checks = &cred_entry->checked;
   } else {
     GSSGATE_RETURN_IF_ERROR(default_creds(service, call, usage, status, default_cred));
@@ -93,14 +119,7 @@ absl::StatusOr<std::shared_ptr<const gss::CredHandle>> step_credential(
     checks = cached;
   }
   if (mech != nullptr) {
-    // Checked once per credential and mechanism (cred_cache.h, CheckedElements).
-    std::optional<std::string> known = checks->checked_element(*mech);
-    if (known) {
-      context->principal = *std::move(known);
-    } else {
-      *status = require_cred_element(*cred, *mech, &context->principal);
-      if (status->ok()) checks->remember_element(*mech, context->principal);
-    }
+    *status = require_checked_element(*cred, *checks, *mech, &context->principal);
   }
   context->step_cred = cred;
   return cred;

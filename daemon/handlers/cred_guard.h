@@ -49,9 +49,11 @@ gss::GssStatus require_cred_element(const gss::CredHandle& cred, const gss::Oid&
 // handle `cred_entry` (kept alive by the result) or, when null, the rule's default for `usage`
 // (also in *default_cred, so a failure can drop it from the cache), checked to hold an element
 // for `mech` when the mechanism is known (non-null), and stored on `context` with the principal
-// it acts as. On a later step: the credential `context` holds; FAILED_PRECONDITION when it holds
-// none (an imported context, which is complete). GSSAPI failures come back in *status, with the
-// credential still returned when there is one.
+// it acts as. An accept step with a handle that follows its rule's default acceptor
+// (Entry::follows_default_acceptor), for a token of a known mechanism, checks the handle for
+// `mech`, then runs with the default. On a later step: the credential `context` holds;
+// FAILED_PRECONDITION when it holds none (an imported context, which is complete). GSSAPI failures
+// come back in *status, with the credential still returned when there is one.
 absl::StatusOr<std::shared_ptr<const gss::CredHandle>> step_credential(
     Service& service, const Call& call, bool first, const std::shared_ptr<Entry>& cred_entry,
     gss::CredUsage usage, const gss::Oid* mech, Entry* context, gss::GssStatus* status,

@@ -7,6 +7,7 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -958,6 +960,98 @@ TEST_F(DaemonTest, KeytabFaultsNameTheRuleAndTheFileAndHealWithoutARestart) {
   ASSERT_TRUE(kdc_->export_keytab(service_keytab_, {"HTTP/localhost"}).ok());
   std::string e_ctx, b2_ctx;
   handshake(*e, *b, &e_ctx, &b2_ctx);
+}
+
+// A handle of the rule's nameless acceptor credential (what mod_auth_gssapi and gssgate's module
+// acquire, and keep for as long as they run) accepts with the rule's default acceptor, which reads
+// the keytab from an in-memory copy (Entry::follows_default_acceptor): gssgated does not open the
+// file at every accept. The copy follows the file, so a rotation, a stale keytab and a removed one
+// reach the long-lived handle as they would in MIT, and the handle's own mechanisms still decide
+// which tokens it accepts.
+TEST_F(DaemonTest, ANamelessAcceptorHandleAcceptsFromTheKeytabsCopyAndFollowsTheFile) {
+  auto a = caller(kInitiatorUid);
+  auto b = caller(kAcceptorUid);
+  auto e = caller(kExporterUid);
+  ASSERT_TRUE(a && b && e);
+  Answer acquired = ask(*b, "acquire accept");
+  ASSERT_EQ(acquired.kind, "OK") << acquired.line;
+  const std::string creds = acquired["creds"];
+  auto accept_with = [&](LineChild& ini, const std::string& handle, const std::string& mech) {
+    Answer i1 = ask(ini, absl::StrCat("init - - HTTP@localhost - 2 ", mech));
+    EXPECT_EQ(i1.kind, "OK") << i1.line;
+    return ask(*b, absl::StrCat("accept - ", handle, " ", i1["token"]));
+  };
+  const std::string rule = "policy rule \"acceptor\": keytab " + service_keytab_;
+
+  // The first accept of each mechanism checks the handle (which reads the file) and the first one
+  // copies the keytab; the later ones open no keytab file. A file changed in the last two seconds
+  // is read again at every call (owner_stores.cc, racy_at), so the copy is made after that.
+  struct stat st {};
+  ASSERT_EQ(stat(service_keytab_.c_str(), &st), 0);
+  std::this_thread::sleep_until(std::chrono::system_clock::from_time_t(st.st_ctim.tv_sec + 3));
+  const int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  ASSERT_GE(watch, 0) << strerror(errno);
+  absl::Cleanup closed = [watch] { close(watch); };
+  ASSERT_GE(inotify_add_watch(watch, service_keytab_.c_str(), IN_OPEN), 0) << strerror(errno);
+  // How many times the keytab was opened since the last ask.
+  auto opens = [watch] {
+    alignas(struct inotify_event) char events[4096];
+    int n = 0;
+    for (ssize_t got; (got = read(watch, events, sizeof events)) > 0;) {
+      n += static_cast<int>(got / sizeof(struct inotify_event));  // IN_OPEN on a file: no name
+    }
+    EXPECT_EQ(errno, EAGAIN) << strerror(errno);
+    return n;
+  };
+  for (const char* mech : {"krb5", "spnego"}) {
+    Answer first = accept_with(*a, creds, mech);
+    ASSERT_EQ(first.kind, "OK") << first.line;
+  }
+  EXPECT_GT(opens(), 0) << "the watch sees the first accepts check the handle and copy the file";
+  for (int i = 0; i < 3; ++i) {
+    Answer ok = accept_with(*a, creds, i % 2 ? "spnego" : "krb5");
+    EXPECT_EQ(ok.kind, "OK") << ok.line;
+    EXPECT_EQ(ok["initiator"], alice());
+  }
+  EXPECT_EQ(opens(), 0) << "gssgated opened " << service_keytab_ << " during an accept";
+  // A handle acquired with a name is MIT's own credential, which reads the file at every accept.
+  Answer named = ask(*b, "acquire accept " + service_principal());
+  ASSERT_EQ(named.kind, "OK") << named.line;
+  ASSERT_EQ(accept_with(*a, named["creds"], "krb5").kind, "OK");
+  opens();
+  ASSERT_EQ(accept_with(*a, named["creds"], "krb5").kind, "OK");
+  EXPECT_GT(opens(), 0) << "a named handle is not the rule's default acceptor";
+
+  // A handle acquired for krb5 alone accepts no SPNEGO token (the daemon's check of every handle,
+  // docs/security.md: MIT would hand SPNEGO the process's default keytab), though the rule's
+  // default acceptor it runs with has a SPNEGO element.
+  Answer krb5_only = ask(*b, "acquire accept mech:krb5");
+  ASSERT_EQ(krb5_only.kind, "OK") << krb5_only.line;
+  EXPECT_EQ(accept_with(*a, krb5_only["creds"], "krb5").kind, "OK");
+  Answer refused = accept_with(*a, krb5_only["creds"], "spnego");
+  EXPECT_EQ(refused.kind, "GSS") << refused.line;
+  EXPECT_THAT(refused.line, HasSubstr("has no element for mechanism"));
+
+  // The service's key changes at the KDC (kvno 2) and a caller with no cached ticket gets one for
+  // it: the long-lived handle fails naming what the keytab holds until the keytab is rotated too.
+  ASSERT_TRUE(kdc_->randomize_key("HTTP/localhost").ok());
+  Answer stale = accept_with(*e, creds, "krb5");
+  EXPECT_EQ(stale.kind, "GSS") << stale.line;
+  EXPECT_THAT(stale.line,
+              HasSubstr(absl::StrCat(rule, " holds HTTP/localhost@", kdc_->realm(), " kvno 1")));
+  ASSERT_TRUE(kdc_->export_keytab(service_keytab_, {"HTTP/localhost"}).ok());
+  Answer rotated = accept_with(*e, creds, "krb5");
+  EXPECT_EQ(rotated.kind, "OK") << rotated.line;
+
+  // Removed, then back: the handle follows the file both ways.
+  const std::string away = service_keytab_ + ".away";
+  ASSERT_EQ(rename(service_keytab_.c_str(), away.c_str()), 0);
+  Answer removed = accept_with(*e, creds, "krb5");
+  EXPECT_EQ(removed.kind, "GSS") << removed.line;
+  EXPECT_THAT(removed.line, HasSubstr(rule + " does not exist"));
+  ASSERT_EQ(rename(away.c_str(), service_keytab_.c_str()), 0);
+  Answer back = accept_with(*e, creds, "krb5");
+  EXPECT_EQ(back.kind, "OK") << back.line;
 }
 
 // A small tmpfs mounted for one test and unmounted (lazily, so an open file cannot keep it) when
