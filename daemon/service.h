@@ -73,7 +73,8 @@ namespace v1 = ::gssgate::v1;
   X(Reload) \
   X(GetMetrics) \
   X(AcceptOnce) \
-  X(Iov)
+  X(Iov) \
+  X(InquireSecContextByOid)
 // clang-format on
 
 // The per-principal MEMORY ccaches that hold, or have held, credentials stored by StoreCred. MIT's

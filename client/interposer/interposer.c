@@ -204,12 +204,17 @@ OM_uint32 gg_reply_status(OM_uint32* minor, const Gssgate__V1__GssStatus* status
     return GSS_S_COMPLETE;
   }
   *minor = status->minor;
-  if (status->minor != 0 && status->n_minor_text > 0) {
+  /* A failure the daemon explains without a code of MIT's (a refusal of its own, such as an
+   * inquiry it does not answer) gets the module's "gssgated refused" code, so its text shows. */
+  if (status->minor == 0 && status->n_minor_text > 0 && GSS_ERROR(status->major)) {
+    *minor = GG_MINOR_DAEMON;
+  }
+  if (*minor != 0 && status->n_minor_text > 0) {
     /* The daemon's own text (MIT's, with the names it knew), not what a local krb5 would say
      * for the bare code. */
     const ProtobufCBinaryData* text = &status->minor_text[0];
     const int len = text->len > 500 ? 500 : (int)text->len;
-    last_minor = status->minor;
+    last_minor = *minor;
     snprintf(last_text, sizeof(last_text), "%.*s", len, (const char*)text->data);
   }
   return status->major;

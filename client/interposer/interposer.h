@@ -263,6 +263,8 @@ OM_uint32 gssi_wrap_size_limit(OM_uint32* minor, gss_ctx_id_t context_handle, in
                                gss_qop_t qop, OM_uint32 req_output_size, OM_uint32* max_input_size);
 OM_uint32 gssi_process_context_token(OM_uint32* minor, gss_ctx_id_t context_handle,
                                      gss_buffer_t token);
+OM_uint32 gssi_inquire_sec_context_by_oid(OM_uint32* minor, const gss_ctx_id_t context_handle,
+                                          const gss_OID desired_object, gss_buffer_set_t* data_set);
 OM_uint32 gssi_wrap_iov(OM_uint32* minor, gss_ctx_id_t context_handle, int conf_req, gss_qop_t qop,
                         int* conf_state, gss_iov_buffer_desc* iov, int count);
 OM_uint32 gssi_unwrap_iov(OM_uint32* minor, gss_ctx_id_t context_handle, int* conf_state,

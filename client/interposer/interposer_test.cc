@@ -660,6 +660,20 @@ server.verify_signature(b"signed", client.get_signature(b"signed"))
 print("signature verified")
 print("same initiator:", server.initiator_name == gssapi.Name(str(creds.name), gssapi.NameType.kerberos_principal))
 
+# MIT's krb5 extensions that inquire a context by OID, through the module (InquireSecContextByOid):
+# the ticket's flags and authtime, the same from both sides; the session key (this rule grants
+# export_context), the same on both sides; a lucid context refused with a text that says why.
+import gssapi.raw as raw
+print("ticket flags agree:", raw.krb5_get_tkt_flags(client) == raw.krb5_get_tkt_flags(server) != 0)
+print("authtime agrees:", raw.krb5_extract_authtime_from_sec_context(client) == raw.krb5_extract_authtime_from_sec_context(server) > 0)
+session_key = raw.OID.from_int_seq("1.2.840.113554.1.2.2.5.5")
+print("session keys agree:", raw.inquire_sec_context_by_oid(client, session_key)[0] == raw.inquire_sec_context_by_oid(server, session_key)[0])
+try:
+    raw.krb5_export_lucid_sec_context(server, 1)
+    print("lucid: exported")
+except gssapi.exceptions.GSSError as e:
+    print("lucid:", e)
+
 # Two failures with different minor codes, then the text of the older one: the module has no
 # text of its own for it any more and must answer from com_err, not by asking MIT again (which
 # would route the code back to the module, without end).
@@ -721,6 +735,12 @@ TEST_F(InterposerTest, PythonGssapiRunsBothSidesThroughGssgated) {
   EXPECT_THAT(python->output, HasSubstr("unwrapped: through gssgated True\n"));
   EXPECT_THAT(python->output, HasSubstr("signature verified\n"));
   EXPECT_THAT(python->output, HasSubstr("same initiator: True\n"));
+  EXPECT_THAT(python->output, HasSubstr("ticket flags agree: True\n"));
+  EXPECT_THAT(python->output, HasSubstr("authtime agrees: True\n"));
+  EXPECT_THAT(python->output, HasSubstr("session keys agree: True\n"));
+  EXPECT_THAT(python->output, HasSubstr("lucid: "));
+  EXPECT_THAT(python->output, HasSubstr("not for 1.2.840.113554.1.2.2.5.6.1: a lucid context needs "
+                                        "the keys in the process"));
   EXPECT_THAT(python->output, HasSubstr("distinct minors: True\n"));
   EXPECT_THAT(python->output, HasSubstr("older minor text: "));
   EXPECT_THAT(python->output, HasSubstr("child: 0\n"));

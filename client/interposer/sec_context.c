@@ -511,6 +511,57 @@ GG_EXPORT OM_uint32 gssi_process_context_token(OM_uint32* minor, gss_ctx_id_t co
   return major;
 }
 
+/* MIT's krb5 extensions that read a context (gss_krb5_get_tkt_flags,
+ * gsskrb5_extract_authtime_from_sec_context, gsskrb5_extract_authz_data_from_sec_context) and the
+ * session-key inquiry come here. gssgated answers those and refuses the rest,
+ * lucid contexts among them (gssgate.proto, InquireSecContextByOid). */
+GG_EXPORT OM_uint32 gssi_inquire_sec_context_by_oid(OM_uint32* minor,
+                                                    const gss_ctx_id_t context_handle,
+                                                    const gss_OID desired_object,
+                                                    gss_buffer_set_t* data_set) {
+  *data_set = GSS_C_NO_BUFFER_SET;
+  OM_uint32 major;
+  const gg_ctx* ctx = message_context(minor, context_handle, &major);
+  if (ctx == NULL) return major;
+  if (ctx->local != GSS_C_NO_CONTEXT) {
+    return gg_local_status(
+        minor, gss_inquire_sec_context_by_oid(minor, ctx->local, desired_object, data_set));
+  }
+  if (desired_object == GSS_C_NO_OID) {
+    *minor = 0;
+    return GSS_S_CALL_INACCESSIBLE_READ;
+  }
+  Gssgate__V1__InquireSecContextByOidRequest request =
+      GSSGATE__V1__INQUIRE_SEC_CONTEXT_BY_OID_REQUEST__INIT;
+  request.context = gg_bin(ctx->handle.data, ctx->handle.len);
+  request.oid = gg_bin(desired_object->elements, desired_object->length);
+  ProtobufCMessage* reply;
+  major = gg_call(minor, "InquireSecContextByOid", &request.base, &reply, GSS_S_NO_CONTEXT);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__InquireSecContextByOidReply* got = (Gssgate__V1__InquireSecContextByOidReply*)reply;
+  major = gg_reply_status(minor, got->status);
+  if (!GSS_ERROR(major)) {
+    OM_uint32 ignored;
+    if (gss_create_empty_buffer_set(&ignored, data_set) != GSS_S_COMPLETE) {
+      major = gg_nomem(minor);
+    }
+    for (size_t i = 0; i < got->n_values && !GSS_ERROR(major); ++i) {
+      gss_buffer_desc value = {got->values[i].len, got->values[i].data};
+      if (gss_add_buffer_set_member(&ignored, &value, data_set) != GSS_S_COMPLETE) {
+        gss_release_buffer_set(&ignored, data_set);
+        major = gg_nomem(minor);
+      }
+    }
+  }
+  /* A session key may be among them: the module's decoded copy goes (the program's own copy in
+   * *data_set is the program's to clear). */
+  for (size_t i = 0; i < got->n_values; ++i) {
+    if (got->values[i].data != NULL) explicit_bzero(got->values[i].data, got->values[i].len);
+  }
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
 /* A mechglue's exported context token is a 4-byte big-endian OID length, the mechanism's OID,
  * then the mechanism's own token. MIT frames what gssi_export_sec_context returns the same way
  * (with our concatenated OID), so only krb5's part is ours to return. */

@@ -669,6 +669,28 @@ TEST_F(WireCTest, TheCMethodTableIsTheDaemonsServiceInOrder) {
   EXPECT_EQ(gssgate_wire_method_number(nullptr), 0u);
 }
 
+// Method numbers are append-only (docs/wire.md): a module or C client built before a new method
+// and still loaded in a running program (httpd across a package upgrade) must reach the same
+// methods. Every method that exists keeps its number; a new one goes after the last, here.
+TEST_F(WireCTest, MethodNumbersNeverMove) {
+  // clang-format off
+  const std::vector<std::string> in_order = {
+      "ImportName", "DisplayName", "CanonicalizeName", "ExportName", "CompareName",
+      "InquireName", "GetNameAttribute", "SetNameAttribute", "DeleteNameAttribute",
+      "AcquireCreds", "AcquireCredImpersonateName", "InquireCred", "InquireCredByMech",
+      "ExportCred", "ImportCred", "AddCred", "StoreCred", "ReleaseCred", "InitSecContext",
+      "AcceptSecContext", "Wrap", "Unwrap", "GetMic", "VerifyMic", "WrapSizeLimit",
+      "ProcessContextToken", "InquireContext", "ContextTime", "ExportContext", "ImportContext",
+      "DeleteSecContext", "IndicateMechs", "WhoAmI", "GetStatus", "ListHandles", "Reload",
+      "GetMetrics", "AcceptOnce", "Iov", "InquireSecContextByOid"};
+  // clang-format on
+  ASSERT_EQ(gssgate__v1__gssgate__descriptor.n_methods, in_order.size())
+      << "a method was added: append it to this list";
+  for (size_t i = 0; i < in_order.size(); ++i) {
+    EXPECT_EQ(gssgate_wire_method_number(in_order[i].c_str()), i + 1) << in_order[i];
+  }
+}
+
 TEST_F(WireCTest, TheCommandAnswersAndItsExitCodesAreTheDocumentedOnes) {
   const std::string tool = GSSGATE_WIRE_CALL_FOR_TESTS;
   const std::string socket = daemon_->wire_socket();

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lib/gss/cred.h"
 #include "lib/gss/flags.h"
@@ -122,6 +123,10 @@ GssStatus inquire_context(const ContextHandle& ctx, ContextInfo* out,
 
 // gss_context_time: seconds the context remains valid.
 GssStatus context_time(const ContextHandle& ctx, OM_uint32* seconds);
+
+// gss_inquire_sec_context_by_oid: the buffers MIT returns for `what`, in order.
+GssStatus inquire_sec_context_by_oid(const ContextHandle& ctx, const Oid& what,
+                                     std::vector<std::string>* values);
 
 // gss_export_sec_context. On success the interprocess token holds the context (and its session
 // key) and `ctx` is empty: the original is gone.

@@ -594,6 +594,11 @@ TEST_F(DaemonTest, TheLogsOfAFullRunNeverContainTokenOrMessageBytes) {
   std::string e_ini, e_acc;
   handshake(*exp, *exp, &e_ini, &e_acc);
   if (HasFatalFailure()) return;
+  // The session key itself (InquireSecContextByOid, audited without it).
+  Answer key = ask(*exp, "inquireoid " + e_acc + " 1.2.840.113554.1.2.2.5.5");
+  ASSERT_EQ(key.kind, "OK") << key.line;
+  const std::vector<std::string> key_values = absl::StrSplit(key["values"], ',');
+  secrets.push_back(absl::HexStringToBytes(key_values[0]));
   Answer exported = ask(*exp, "export " + e_acc);
   ASSERT_EQ(exported.kind, "OK") << exported.line;
   secrets.push_back(exported.bytes("token"));
@@ -606,6 +611,7 @@ TEST_F(DaemonTest, TheLogsOfAFullRunNeverContainTokenOrMessageBytes) {
   const std::string log = daemon_->log();
   daemon_.reset();
   ASSERT_THAT(log, HasSubstr("audit op=export_context"));  // the run was logged (debug level)
+  ASSERT_THAT(log, HasSubstr("audit op=inquire_sec_context_by_oid"));
   for (const std::string& text : plaintexts) {
     EXPECT_THAT(log, Not(HasSubstr(text)));
     EXPECT_THAT(log, Not(HasSubstr(absl::BytesToHexString(text))));
@@ -1052,6 +1058,139 @@ TEST_F(DaemonTest, ANamelessAcceptorHandleAcceptsFromTheKeytabsCopyAndFollowsThe
   ASSERT_EQ(rename(away.c_str(), service_keytab_.c_str()), 0);
   Answer back = accept_with(*e, creds, "krb5");
   EXPECT_EQ(back.kind, "OK") << back.line;
+}
+
+// A nameless acceptor handle runs its accepts with its caller's current rule (docs/daemon.md): a
+// SIGHUP that narrows the rule's principals, or names another keytab, reaches a handle acquired
+// before it, and reloading the old rule heals it. (A handle that kept MIT's credential would go
+// on accepting with the keys its rule no longer grants.)
+TEST_F(DaemonTest, ANamelessAcceptorHandleFollowsItsRuleAcrossAReload) {
+  auto a = caller(kInitiatorUid);
+  auto b = caller(kAcceptorUid);
+  ASSERT_TRUE(a && b);
+  Answer acquired = ask(*b, "acquire accept");
+  ASSERT_EQ(acquired.kind, "OK") << acquired.line;
+  auto accept = [&] {
+    Answer i1 = ask(*a, "init - - HTTP@localhost -");
+    EXPECT_EQ(i1.kind, "OK") << i1.line;
+    return ask(*b, absl::StrCat("accept - ", acquired["creds"], " ", i1["token"]));
+  };
+  ASSERT_EQ(accept().kind, "OK");
+  int reloads = 0;
+  auto reload = [&](const std::string& from, const std::string& to) {
+    std::string text = rules();
+    if (!from.empty()) text.replace(text.find(from), from.size(), to);
+    ASSERT_TRUE(daemon_->reload(text).ok());
+    ++reloads;
+    for (int i = 0; i < 200 && count_of(daemon_->log(), "reloaded ") < reloads; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    ASSERT_EQ(count_of(daemon_->log(), "reloaded "), reloads) << daemon_->log();
+  };
+  const std::string acceptor = absl::StrCat("name = \"acceptor\"\nuids = [", kAcceptorUid, "]\n");
+  reload(acceptor, absl::StrCat(acceptor, "principals = [\"nobody@", kdc_->realm(), "\"]\n"));
+  Answer narrowed = accept();
+  EXPECT_THAT(narrowed.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(narrowed.line, HasSubstr(absl::StrCat("hold ", service_principal(),
+                                                    ", which the rule's principals do not allow")));
+  const std::string keytab =
+      absl::StrCat("keytab = \"", service_keytab_, "\"\n\n[[rule]]\nname = \"exporter\"");
+  const std::string elsewhere = kdc_->path("no-such.keytab");
+  reload(keytab, absl::StrCat("keytab = \"", elsewhere, "\"\n\n[[rule]]\nname = \"exporter\""));
+  Answer moved = accept();
+  EXPECT_EQ(moved.kind, "GSS") << moved.line;
+  EXPECT_THAT(moved.line, HasSubstr(elsewhere + " does not exist"));
+  reload("", "");
+  Answer healed = accept();
+  EXPECT_EQ(healed.kind, "OK") << healed.line;
+  EXPECT_EQ(healed["initiator"], alice());
+}
+
+// gss_inquire_sec_context_by_oid (InquireSecContextByOid): what a context's ticket says (flags,
+// authtime, authorization data) for the context's holder; its session key only under
+// export_context; anything else, a lucid context among it, a GSS error that says what is
+// answered; another caller's handle NOT_FOUND, as everywhere.
+TEST_F(DaemonTest, ContextInquiriesByOidAnswerTheTicketAndKeepTheKeyBehindExportContext) {
+  auto a = caller(kInitiatorUid);
+  auto b = caller(kAcceptorUid);
+  auto e = caller(kExporterUid);
+  ASSERT_TRUE(a && b && e);
+  std::string a_ctx, b_ctx;
+  handshake(*a, *b, &a_ctx, &b_ctx);
+  if (HasFatalFailure()) return;
+  const std::string krb5 = "1.2.840.113554.1.2.2.5.";
+  // One host-order 32-bit integer, as gss_krb5_get_tkt_flags and the authtime extension read it.
+  auto number = [&](LineChild& who, const std::string& ctx, const std::string& oid) -> int64_t {
+    Answer got = ask(who, absl::StrCat("inquireoid ", ctx, " ", oid));
+    EXPECT_EQ(got.kind, "OK") << oid << ": " << got.line;
+    EXPECT_EQ(got["count"], "1") << got.line;
+    const std::string bytes = got.bytes("values");
+    uint32_t n = 0;
+    if (bytes.size() != sizeof n) {
+      ADD_FAILURE() << oid << ": " << bytes.size() << " bytes";
+      return -1;
+    }
+    memcpy(&n, bytes.data(), sizeof n);
+    return n;
+  };
+  const int64_t flags = number(*b, b_ctx, krb5 + "1");
+  EXPECT_NE(flags, 0) << "a ticket has flags";
+  EXPECT_EQ(number(*a, a_ctx, krb5 + "1"), flags) << "one ticket, seen from both sides";
+  const int64_t authtime = number(*b, b_ctx, krb5 + "12");
+  EXPECT_NEAR(static_cast<double>(authtime), static_cast<double>(time(nullptr)), 3600.0);
+  EXPECT_EQ(number(*a, a_ctx, krb5 + "12"), authtime);
+  // AD-IF-RELEVANT (type 1), where MIT's KDC puts the PAC.
+  Answer authz = ask(*b, absl::StrCat("inquireoid ", b_ctx, " ", krb5, "10.1"));
+  EXPECT_EQ(authz.kind, "OK") << authz.line;
+  EXPECT_NE(authz["values"], "-") << authz.line;
+
+  // The session key: refused without export_context, given (key and enctype) with it.
+  Answer key = ask(*b, absl::StrCat("inquireoid ", b_ctx, " ", krb5, "5"));
+  EXPECT_THAT(key.line, StartsWith("RPC code=7 "));
+  EXPECT_THAT(key.line, HasSubstr("export_context"));
+  std::string a2_ctx, e_ctx;
+  handshake(*a, *e, &a2_ctx, &e_ctx);
+  if (HasFatalFailure()) return;
+  key = ask(*e, absl::StrCat("inquireoid ", e_ctx, " ", krb5, "5"));
+  EXPECT_EQ(key.kind, "OK") << key.line;
+  EXPECT_EQ(key["count"], "2") << "the key and its enctype";
+
+  // What is not answered says so; bad input and another caller's handle as for any call.
+  Answer lucid = ask(*e, absl::StrCat("inquireoid ", e_ctx, " ", krb5, "6.1"));
+  EXPECT_EQ(lucid.kind, "GSS") << lucid.line;
+  EXPECT_THAT(lucid.line, HasSubstr(absl::StrCat("not for ", krb5, "6.1: a lucid context")));
+  // Only exact OIDs (MIT would hand ".5.5.1" to its session-key handler), and authorization data
+  // only with one ad-type arc.
+  for (const std::string suffix : {"5.1", "1.1", "12.0", "133", "10", "10.1.1", "10.268435456"}) {
+    Answer refused = ask(*e, absl::StrCat("inquireoid ", e_ctx, " ", krb5, suffix));
+    EXPECT_EQ(refused.kind, "GSS") << suffix << ": " << refused.line;
+    EXPECT_EQ(refused["major"], std::to_string(GSS_S_UNAVAILABLE)) << refused.line;
+    EXPECT_THAT(refused.line, HasSubstr(absl::StrCat("not for ", krb5, suffix)));
+  }
+  Answer other = ask(*b, absl::StrCat("inquireoid ", b_ctx, " 1.2.3.4"));
+  EXPECT_EQ(other.kind, "GSS") << other.line;
+  EXPECT_THAT(other.line, HasSubstr("not for 1.2.3.4"));
+  EXPECT_THAT(ask(*b, absl::StrCat("inquireoid ", b_ctx, " ff")).line, StartsWith("RPC code=3 "));
+  EXPECT_THAT(ask(*b, absl::StrCat("inquireoid ", b_ctx, " -")).line,
+              StartsWith("RPC code=3 oid is required"));
+  // Another caller's handle: NOT_FOUND, whatever the OID and the asker's rule.
+  EXPECT_THAT(ask(*a, absl::StrCat("inquireoid ", b_ctx, " ", krb5, "1")).line,
+              StartsWith("RPC code=5 "));
+  EXPECT_THAT(ask(*a, absl::StrCat("inquireoid ", e_ctx, " ", krb5, "5")).line,
+              StartsWith("RPC code=5 "));
+
+  // A context that is not complete gives no key; a SPNEGO context answers from its krb5 one.
+  Answer half = ask(*e, "init - - HTTP@localhost - 2");
+  ASSERT_EQ(half.kind, "OK") << half.line;
+  ASSERT_EQ(half["continue"], "1") << half.line;
+  Answer early = ask(*e, absl::StrCat("inquireoid ", half["context"], " ", krb5, "5"));
+  EXPECT_EQ(early.kind, "GSS") << early.line;
+  EXPECT_THAT(early.line, HasSubstr("not complete yet"));
+  Answer spnego = ask(*a, "init - - HTTP@localhost - 2 spnego");
+  ASSERT_EQ(spnego.kind, "OK") << spnego.line;
+  Answer accepted = ask(*e, "accept - - " + spnego["token"]);
+  ASSERT_EQ(accepted.kind, "OK") << accepted.line;
+  EXPECT_EQ(number(*e, accepted["context"], krb5 + "1"), flags) << "the same ticket's flags";
 }
 
 // A small tmpfs mounted for one test and unmounted (lazily, so an open file cannot keep it) when
