@@ -158,8 +158,20 @@ class DaemonTest : public RealmTest {
     last_accept_ = a1;
   }
 
+  // Rewrites the rules and sends SIGHUP; done when the daemon's own "reloaded" line for this
+  // reload is in its log.
+  void reload_and_wait(const std::string& rules_text) {
+    ASSERT_TRUE(daemon_->reload(rules_text).ok());
+    ++reloads_;
+    for (int i = 0; i < 200 && count_of(daemon_->log(), "reloaded ") < reloads_; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    ASSERT_EQ(count_of(daemon_->log(), "reloaded "), reloads_) << daemon_->log();
+  }
+
   std::unique_ptr<GssgatedProcess> daemon_;
   Answer last_accept_;
+  int reloads_ = 0;
 };
 
 TEST_F(DaemonTest, TwoUnprivilegedUidsCompleteAHandshakeWithKeytabsOnlyTheDaemonCanRead) {
@@ -1076,16 +1088,10 @@ TEST_F(DaemonTest, ANamelessAcceptorHandleFollowsItsRuleAcrossAReload) {
     return ask(*b, absl::StrCat("accept - ", acquired["creds"], " ", i1["token"]));
   };
   ASSERT_EQ(accept().kind, "OK");
-  int reloads = 0;
   auto reload = [&](const std::string& from, const std::string& to) {
     std::string text = rules();
     if (!from.empty()) text.replace(text.find(from), from.size(), to);
-    ASSERT_TRUE(daemon_->reload(text).ok());
-    ++reloads;
-    for (int i = 0; i < 200 && count_of(daemon_->log(), "reloaded ") < reloads; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    ASSERT_EQ(count_of(daemon_->log(), "reloaded "), reloads) << daemon_->log();
+    reload_and_wait(text);
   };
   const std::string acceptor = absl::StrCat("name = \"acceptor\"\nuids = [", kAcceptorUid, "]\n");
   reload(acceptor, absl::StrCat(acceptor, "principals = [\"nobody@", kdc_->realm(), "\"]\n"));
@@ -1675,16 +1681,7 @@ TEST_F(DaemonTest, AnExportedCredentialIsBoundToItsRuleAndImportNeedsTheRulesGra
   Answer exported = ask(*e, "exportcred " + creds["creds"]);
   ASSERT_EQ(exported.kind, "OK") << exported.line;
   const std::string token = exported["token"];
-  // Each reload is done when its own "reloaded" line is there.
-  int reloads = 0;
-  auto reload = [&](const std::string& text) {
-    ASSERT_TRUE(daemon_->reload(text).ok());
-    ++reloads;
-    for (int i = 0; i < 200 && count_of(daemon_->log(), "reloaded ") < reloads; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    ASSERT_EQ(count_of(daemon_->log(), "reloaded "), reloads) << daemon_->log();
-  };
+  auto reload = [&](const std::string& text) { reload_and_wait(text); };
   auto with_exporter_rule = [&](const std::string& name, const std::string& grants) {
     std::string text = rules();
     const std::string from = "name = \"exporter\"";
