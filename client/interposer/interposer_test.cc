@@ -664,10 +664,13 @@ print("same initiator:", server.initiator_name == gssapi.Name(str(creds.name), g
 # the ticket's flags and authtime, the same from both sides; the session key (this rule grants
 # export_context), the same on both sides; a lucid context refused with a text that says why.
 import gssapi.raw as raw
-print("ticket flags agree:", raw.krb5_get_tkt_flags(client) == raw.krb5_get_tkt_flags(server) != 0)
-print("authtime agrees:", raw.krb5_extract_authtime_from_sec_context(client) == raw.krb5_extract_authtime_from_sec_context(server) > 0)
+flags = [raw.krb5_get_tkt_flags(c) for c in (client, server)]
+print("ticket flags agree:", flags[0] == flags[1] != 0)
+authtimes = [raw.krb5_extract_authtime_from_sec_context(c) for c in (client, server)]
+print("authtime agrees:", authtimes[0] == authtimes[1] > 0)
 session_key = raw.OID.from_int_seq("1.2.840.113554.1.2.2.5.5")
-print("session keys agree:", raw.inquire_sec_context_by_oid(client, session_key)[0] == raw.inquire_sec_context_by_oid(server, session_key)[0])
+keys = [raw.inquire_sec_context_by_oid(c, session_key)[0] for c in (client, server)]
+print("session keys agree:", keys[0] == keys[1])
 try:
     raw.krb5_export_lucid_sec_context(server, 1)
     print("lucid: exported")

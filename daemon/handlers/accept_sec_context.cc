@@ -45,6 +45,10 @@ absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRe
       mech = *std::move(token_mech);
     }
   }
+  // Which credential the first step runs with, for its audit line.
+  const char* creds = !cred_entry                            ? "creds=default"
+                      : cred_entry->follows_default_acceptor ? "creds=handle(default acceptor)"
+                                                             : "creds=handle";
   CredCache::Cred default_cred;
   GSSGATE_ASSIGN_OR_RETURN(
       std::shared_ptr<const gss::CredHandle> step_cred,
@@ -52,9 +56,6 @@ absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRe
                       mech ? &*mech : nullptr, ctx_entry.get(), &status, &default_cred));
   if (!status.ok()) {
     to_proto(status, reply->mutable_status());
-    const char* creds = !cred_entry                            ? "creds=default"
-                        : cred_entry->follows_default_acceptor ? "creds=handle(default acceptor)"
-                                                               : "creds=handle";
     audit(call, "accept", absl::StrCat(creds, mech_text),
           absl::StrCat("gss-error ", log_value(status.message())));
     return absl::OkStatus();
@@ -94,6 +95,7 @@ absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRe
   reply->set_lifetime(out.lifetime);
 
   std::string details = absl::StrCat("token_bytes=", request.input_token().size(), mech_text);
+  if (first) absl::StrAppend(&details, " ", creds);
   if (!ctx_entry->principal.empty()) {
     absl::StrAppend(&details, " principal=", log_value(ctx_entry->principal));
   }

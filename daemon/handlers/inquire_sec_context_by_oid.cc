@@ -21,9 +21,11 @@ constexpr char kSessionKeyArc = 5;   // GSS_C_INQ_SSPI_SESSION_KEY
 constexpr char kLucidArc = 6;        // gss_krb5_export_lucid_sec_context, + the version
 constexpr char kAuthzDataArc = 10;   // gsskrb5_extract_authz_data_from_sec_context, + the ad-type
 constexpr char kAuthtimeArc = 12;    // gsskrb5_extract_authtime_from_sec_context
+constexpr char kSaslSsfArc = 15;     // GSS_C_SEC_CONTEXT_SASL_SSF: the enctype's strength in bits
 
-// What may be asked: what the context's ticket says (flags, authorization data, authtime), which a
-// caller holding the context may know, and the session key where the rule lets session keys
+// What may be asked: what the context's ticket says (flags, authorization data, authtime) and the
+// strength of its enctype (the SASL SSF, which Cyrus SASL and other SASL/GSSAPI servers ask for),
+// which a caller holding the context may know, and the session key where the rule lets session keys
 // leave (export_context). Anything else is not answered: lucid contexts hold the keys as pointers
 // into this process, and other OIDs (the NegoEx keys among them) are not known to be harmless.
 enum class Inquiry { kRefused, kTicket, kSessionKey };
@@ -37,7 +39,9 @@ Inquiry inquiry_of(const gss::Oid& oid, std::string* why) {
   }
   const char n = der[arc.size()];
   const std::string_view suffix = std::string_view(der).substr(arc.size() + 1);
-  if (suffix.empty() && (n == kTicketFlagsArc || n == kAuthtimeArc)) return Inquiry::kTicket;
+  if (suffix.empty() && (n == kTicketFlagsArc || n == kAuthtimeArc || n == kSaslSsfArc)) {
+    return Inquiry::kTicket;
+  }
   if (suffix.empty() && n == kSessionKeyArc) return Inquiry::kSessionKey;
   if (n == kAuthzDataArc) {
     // One more arc, the authorization-data type: at most 4 bytes of base 128, so MIT's decoding
@@ -70,7 +74,8 @@ absl::Status Service::InquireSecContextByOid(const Call& call,
                                              v1::InquireSecContextByOidReply* reply) {
   if (request.oid().empty()) return absl::InvalidArgumentError("oid is required");
   GSSGATE_ASSIGN_OR_RETURN(gss::Oid oid, oid_field(request.oid(), "oid"));
-  // The handle first: a handle that is not the caller's is NOT_FOUND whatever the OID or policy.
+  // The handle first: a handle that is not the caller's is NOT_FOUND whatever OID is asked and
+  // whatever the policy.
   GSSGATE_ASSIGN_OR_RETURN(auto entry,
                            table().find(call.owner, request.context(), HandleKind::kContext));
   std::string why;
@@ -84,8 +89,8 @@ absl::Status Service::InquireSecContextByOid(const Call& call,
   if (inquiry == Inquiry::kRefused) {
     return refuse(GSS_S_UNAVAILABLE,
                   absl::StrCat("gssgated answers gss_inquire_sec_context_by_oid only for a "
-                               "context's ticket flags, authtime and authorization data, and for "
-                               "its session key where policy grants export_context; ",
+                               "context's ticket flags, authtime, authorization data and SASL "
+                               "SSF, and for its session key where policy grants export_context; ",
                                why));
   }
   if (inquiry == Inquiry::kSessionKey) {

@@ -158,20 +158,19 @@ class DaemonTest : public RealmTest {
     last_accept_ = a1;
   }
 
-  // Rewrites the rules and sends SIGHUP; done when the daemon's own "reloaded" line for this
-  // reload is in its log.
+  // Rewrites the rules and sends SIGHUP; done when the daemon's "reloaded" line for this reload is
+  // in its log. Callers wrap it in ASSERT_NO_FATAL_FAILURE.
   void reload_and_wait(const std::string& rules_text) {
+    const int before = count_of(daemon_->log(), "reloaded ");
     ASSERT_TRUE(daemon_->reload(rules_text).ok());
-    ++reloads_;
-    for (int i = 0; i < 200 && count_of(daemon_->log(), "reloaded ") < reloads_; ++i) {
+    for (int i = 0; i < 200 && count_of(daemon_->log(), "reloaded ") <= before; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
-    ASSERT_EQ(count_of(daemon_->log(), "reloaded "), reloads_) << daemon_->log();
+    ASSERT_EQ(count_of(daemon_->log(), "reloaded "), before + 1) << daemon_->log();
   }
 
   std::unique_ptr<GssgatedProcess> daemon_;
   Answer last_accept_;
-  int reloads_ = 0;
 };
 
 TEST_F(DaemonTest, TwoUnprivilegedUidsCompleteAHandshakeWithKeytabsOnlyTheDaemonCanRead) {
@@ -1032,6 +1031,7 @@ TEST_F(DaemonTest, ANamelessAcceptorHandleAcceptsFromTheKeytabsCopyAndFollowsThe
     EXPECT_EQ(ok["initiator"], alice());
   }
   EXPECT_EQ(opens(), 0) << "gssgated opened " << service_keytab_ << " during an accept";
+  EXPECT_TRUE(daemon_->wait_for_log("creds=handle(default acceptor)")) << "the audit line says so";
   // A handle acquired with a name is MIT's own credential, which reads the file at every accept.
   Answer named = ask(*b, "acquire accept " + service_principal());
   ASSERT_EQ(named.kind, "OK") << named.line;
@@ -1090,11 +1090,16 @@ TEST_F(DaemonTest, ANamelessAcceptorHandleFollowsItsRuleAcrossAReload) {
   ASSERT_EQ(accept().kind, "OK");
   auto reload = [&](const std::string& from, const std::string& to) {
     std::string text = rules();
-    if (!from.empty()) text.replace(text.find(from), from.size(), to);
+    if (!from.empty()) {
+      const size_t at = text.find(from);
+      ASSERT_NE(at, std::string::npos) << from;
+      text.replace(at, from.size(), to);
+    }
     reload_and_wait(text);
   };
   const std::string acceptor = absl::StrCat("name = \"acceptor\"\nuids = [", kAcceptorUid, "]\n");
-  reload(acceptor, absl::StrCat(acceptor, "principals = [\"nobody@", kdc_->realm(), "\"]\n"));
+  ASSERT_NO_FATAL_FAILURE(
+      reload(acceptor, absl::StrCat(acceptor, "principals = [\"nobody@", kdc_->realm(), "\"]\n")));
   Answer narrowed = accept();
   EXPECT_THAT(narrowed.line, StartsWith("RPC code=7 "));
   EXPECT_THAT(narrowed.line, HasSubstr(absl::StrCat("hold ", service_principal(),
@@ -1102,11 +1107,12 @@ TEST_F(DaemonTest, ANamelessAcceptorHandleFollowsItsRuleAcrossAReload) {
   const std::string keytab =
       absl::StrCat("keytab = \"", service_keytab_, "\"\n\n[[rule]]\nname = \"exporter\"");
   const std::string elsewhere = kdc_->path("no-such.keytab");
-  reload(keytab, absl::StrCat("keytab = \"", elsewhere, "\"\n\n[[rule]]\nname = \"exporter\""));
+  ASSERT_NO_FATAL_FAILURE(reload(
+      keytab, absl::StrCat("keytab = \"", elsewhere, "\"\n\n[[rule]]\nname = \"exporter\"")));
   Answer moved = accept();
   EXPECT_EQ(moved.kind, "GSS") << moved.line;
   EXPECT_THAT(moved.line, HasSubstr(elsewhere + " does not exist"));
-  reload("", "");
+  ASSERT_NO_FATAL_FAILURE(reload("", ""));
   Answer healed = accept();
   EXPECT_EQ(healed.kind, "OK") << healed.line;
   EXPECT_EQ(healed["initiator"], alice());
@@ -1145,6 +1151,8 @@ TEST_F(DaemonTest, ContextInquiriesByOidAnswerTheTicketAndKeepTheKeyBehindExport
   const int64_t authtime = number(*b, b_ctx, krb5 + "12");
   EXPECT_NEAR(static_cast<double>(authtime), static_cast<double>(time(nullptr)), 3600.0);
   EXPECT_EQ(number(*a, a_ctx, krb5 + "12"), authtime);
+  // The SASL SSF: the enctype's strength (256 for aes256, in the byte order MIT writes it).
+  EXPECT_NE(number(*b, b_ctx, krb5 + "15"), 0);
   // AD-IF-RELEVANT (type 1), where MIT's KDC puts the PAC.
   Answer authz = ask(*b, absl::StrCat("inquireoid ", b_ctx, " ", krb5, "10.1"));
   EXPECT_EQ(authz.kind, "OK") << authz.line;
@@ -1681,23 +1689,22 @@ TEST_F(DaemonTest, AnExportedCredentialIsBoundToItsRuleAndImportNeedsTheRulesGra
   Answer exported = ask(*e, "exportcred " + creds["creds"]);
   ASSERT_EQ(exported.kind, "OK") << exported.line;
   const std::string token = exported["token"];
-  auto reload = [&](const std::string& text) { reload_and_wait(text); };
   auto with_exporter_rule = [&](const std::string& name, const std::string& grants) {
     std::string text = rules();
     const std::string from = "name = \"exporter\"";
     text.replace(text.find(from), from.size(), absl::StrCat("name = \"", name, "\""));
     const std::string exports = "export_context = true\nexport_creds = true\n";
     text.replace(text.find(exports), exports.size(), grants);
-    reload(text);
+    ASSERT_NO_FATAL_FAILURE(reload_and_wait(text));
   };
   // The same uid under a rule of another name: the token is not for it.
-  with_exporter_rule("exporter-2", "export_creds = true\n");
+  ASSERT_NO_FATAL_FAILURE(with_exporter_rule("exporter-2", "export_creds = true\n"));
   Answer renamed = ask(*e, "importcred " + token);
   EXPECT_EQ(renamed.kind, "GSS") << renamed.line;
   EXPECT_EQ(renamed["major"], std::to_string(GSS_S_DEFECTIVE_TOKEN)) << renamed.line;
   EXPECT_THAT(renamed.line, HasSubstr("imports only for the uid and rule that exported it"));
   // Its own rule without export_creds: refused by policy.
-  with_exporter_rule("exporter", "");
+  ASSERT_NO_FATAL_FAILURE(with_exporter_rule("exporter", ""));
   Answer no_grant = ask(*e, "importcred " + token);
   EXPECT_THAT(no_grant.line, StartsWith("RPC code=7 "));
   EXPECT_THAT(no_grant.line, HasSubstr("does not grant export_creds"));
@@ -1706,13 +1713,13 @@ TEST_F(DaemonTest, AnExportedCredentialIsBoundToItsRuleAndImportNeedsTheRulesGra
     std::string text = rules();
     const std::string usages = "usages = [\"initiate\", \"accept\"]\nkeytab";
     text.replace(text.find(usages), usages.size(), "usages = [\"accept\"]\nkeytab");
-    reload(text);
+    ASSERT_NO_FATAL_FAILURE(reload_and_wait(text));
   }
   Answer accept_only = ask(*e, "importcred " + token);
   EXPECT_THAT(accept_only.line, StartsWith("RPC code=7 "));
   EXPECT_THAT(accept_only.line, HasSubstr("does not grant initiate"));
   // Back under the rule it was exported by: it imports and works.
-  reload(rules());
+  ASSERT_NO_FATAL_FAILURE(reload_and_wait(rules()));
   Answer mine = ask(*e, "importcred " + token);
   ASSERT_EQ(mine.kind, "OK") << mine.line;
   EXPECT_EQ(ask(*e, absl::StrCat("init - ", mine["creds"], " HTTP@localhost -")).kind, "OK");
