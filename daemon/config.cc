@@ -166,8 +166,21 @@ absl::Status parse_daemon(const toml::table& table, const std::string& source,
       r.check_known({"socket", "wire_socket", "socket_mode", "socket_group", "max_connections",
                      "max_connections_per_uid", "first_call_timeout", "max_message_bytes",
                      "idle_timeout", "workers", "max_handles_total", "max_threads",
-                     "max_streams_per_connection", "idle_connection_timeout"});
+                     "max_streams_per_connection", "idle_connection_timeout", "replay_cache"});
   if (!s.ok()) return s;
+  std::optional<std::string> replay_cache;
+  if (!(s = r.string("replay_cache", &replay_cache)).ok()) return s;
+  if (replay_cache) {
+    if (*replay_cache == "gssgated") {
+      out->replay_cache = DaemonSettings::ReplayCacheKind::kGssgated;
+    } else if (*replay_cache == "mit") {
+      out->replay_cache = DaemonSettings::ReplayCacheKind::kMit;
+    } else {
+      return error_at(
+          source, table.get("replay_cache")->source(),
+          absl::StrCat("replay_cache is \"gssgated\" or \"mit\", not \"", *replay_cache, "\""));
+    }
+  }
   std::optional<std::string> socket;
   if (!(s = r.string("socket", &socket)).ok()) return s;
   if (socket) {

@@ -47,6 +47,11 @@ struct DaemonSettings {
   // A connection that has made no call this long is closed (its handles go with it, as when the
   // caller closes it); 0 = never.
   int idle_connection_timeout_seconds = 3600;
+  // Who keeps the acceptor's replay cache (daemon/replay_cache.h): gssgated, in memory with a
+  // file it appends to, or MIT, in its file2 cache (one the host's other acceptors can share).
+  // Read at start only.
+  enum class ReplayCacheKind { kGssgated, kMit };
+  ReplayCacheKind replay_cache = ReplayCacheKind::kGssgated;
 };
 
 // One policy rule. It selects callers by ids and by their process (policy.h, match_rule): every

@@ -40,6 +40,7 @@
 #include "daemon/log_format.h"
 #include "daemon/metrics.h"
 #include "daemon/policy.h"
+#include "daemon/replay_cache.h"
 #include "daemon/sd_notify.h"
 #include "daemon/service.h"
 #include "daemon/wire_server.h"
@@ -110,6 +111,40 @@ void neutralize_default_identity() {
   setenv("KRB5_KTNAME", "MEMORY:gssgated-no-default-keytab", 1);
 }
 
+// gssgated's replay cache in place of MIT's (daemon/replay_cache.h): MIT's acceptor then records
+// nothing (KRB5RCACHENAME=none:, which MIT reads with secure_getenv at every accept and which
+// outranks KRB5RCACHETYPE and krb5.conf's rcache_name) and every accept step records its
+// AP-REQs here instead (handlers/accept_sec_context.cc, the daemon's only gss_accept_sec_context).
+// Set before any thread starts, as above. If the file cannot be opened, MIT keeps the cache.
+// `summary` says which cache serves, for the start-up line.
+std::unique_ptr<ReplayCache> own_replay_cache(const DaemonSettings& settings,
+                                              std::string* summary) {
+  if (settings.replay_cache != DaemonSettings::ReplayCacheKind::kGssgated) {
+    *summary = "MIT's (replay_cache = \"mit\")";
+    return nullptr;
+  }
+  const absl::Duration skew = krb5_clockskew();
+  auto cache = ReplayCache::open(replay_cache_path(), replay_retention(skew));
+  // Records MIT made before this start (the daemon used MIT's cache until now, or replay_cache
+  // was "mit") stay replays.
+  const std::string mit_file = mit_replay_cache_path();
+  absl::StatusOr<size_t> taken =
+      cache.ok() ? (*cache)->take_mit_records(mit_file, absl::Now()) : cache.status();
+  if (!taken.ok()) {
+    spdlog::warn("replay cache: {}; MIT's replay cache is used instead",
+                 std::string(taken.status().message()));
+    *summary = "MIT's (gssgated's could not be opened)";
+    return nullptr;
+  }
+  setenv("KRB5RCACHENAME", "none:", 1);
+  *summary = absl::StrCat(
+      (*cache)->path(), " (", (*cache)->live(), " live records",
+      *taken > 0 ? absl::StrCat(", ", *taken, " taken from MIT's ", mit_file) : std::string(),
+      "; each kept ", absl::ToInt64Seconds((*cache)->retention()),
+      " s, twice the clockskew and a minute)");
+  return *std::move(cache);
+}
+
 // libprotobuf writes its own lines to stderr ("[libprotobuf ERROR ...] String field ... contains
 // invalid UTF-8 data when parsing a protocol buffer" for a caller's malformed request), which
 // would break the one log format tools and the journal read. Route them through spdlog, escaped.
@@ -133,6 +168,8 @@ int serve(const std::string& config_path) {
   }
   auto config = std::make_shared<const Config>(std::move(*loaded));
   raise_open_files_limit();
+  std::string replay_summary;
+  std::unique_ptr<ReplayCache> replay_cache = own_replay_cache(config->daemon, &replay_summary);
 #ifdef NDEBUG
   // Debian's abseil keeps absl::Mutex's deadlock detector on, which records every lock order in
   // a global graph (~1.3% of the daemon's time in GraphCycles under the bench,
@@ -194,6 +231,7 @@ int serve(const std::string& config_path) {
   HandleTable table;
   table.set_max_total(static_cast<size_t>(config->daemon.max_handles_total));
   Service service(config, &table);
+  service.set_replay_cache(replay_cache.get());
   Metrics metrics;
   // One dispatcher for both transports: a uid's share of the threads counts its calls on both.
   Dispatcher dispatcher(&service, &metrics);
@@ -214,6 +252,10 @@ int serve(const std::string& config_path) {
     }
     size_t rules = reloaded->rules.size();
     service.set_config(std::make_shared<const Config>(std::move(*reloaded)));
+    if (ReplayCache* cache = service.replay_cache()) {
+      // MIT reads krb5.conf's clockskew afresh for each context; records follow it from now on.
+      cache->set_retention(replay_retention(krb5_clockskew()));
+    }
     spdlog::info(
         "reloaded {}: {} rule(s); the listeners' rules apply now, their sockets, modes "
         "and limits (and the rest of [daemon]) at restart",
@@ -314,9 +356,9 @@ int serve(const std::string& config_path) {
         listeners[i]->path(), " (", transport_name(listeners[i]->transport()), " listener ",
         listeners[i]->name(), from_systemd->taken[i] ? ", socket from systemd" : "", ")"));
   }
-  spdlog::info("gssgated {} serving on {}; {} rule(s) from {}; krb5 config {}", kVersion,
-               absl::StrJoin(served, ", "), config->rules.size(), config_path,
-               krb5_config ? krb5_config : "/etc/krb5.conf");
+  spdlog::info("gssgated {} serving on {}; {} rule(s) from {}; krb5 config {}; replay cache {}",
+               kVersion, absl::StrJoin(served, ", "), config->rules.size(), config_path,
+               krb5_config ? krb5_config : "/etc/krb5.conf", replay_summary);
 
   Notifier systemd = Notifier::from_environment();
   systemd.notify(

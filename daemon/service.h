@@ -25,6 +25,7 @@
 #include "daemon/handle_table.h"
 #include "daemon/listener.h"
 #include "daemon/policy.h"
+#include "daemon/replay_cache.h"
 #include "gssgate/v1/gssgate.pb.h"
 #include "lib/gss/krb5.h"
 
@@ -140,6 +141,10 @@ class Service {
   CredCache& cred_cache() { return cred_cache_; }
   // Seals exported credentials; null if the key could not be made (ExportCred then fails).
   const gss::Sealer* sealer() const { return sealer_.get(); }
+  // gssgated's own replay cache (replay_cache.h), set before serving where MIT's is switched off
+  // (daemon/main.cc); null: MIT's, and accept steps record nothing here.
+  void set_replay_cache(ReplayCache* cache) { replay_cache_ = cache; }
+  ReplayCache* replay_cache() const { return replay_cache_; }
 
   // The context tokens ExportContext handed out, by MAC, per uid and bound to the exporting call
   // (export_binding: uid, rule, cgroup): ImportContext takes only those, once each, so MIT's
@@ -178,6 +183,7 @@ class Service {
   Runtime runtime_;
   CredCache cred_cache_;
   std::unique_ptr<gss::Sealer> sealer_;
+  ReplayCache* replay_cache_ = nullptr;
   struct ExportedSlots {
     absl::flat_hash_map<std::string, std::string> binding_by_mac;
     std::deque<std::string> order;  // oldest first; may hold MACs already taken

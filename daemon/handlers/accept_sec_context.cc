@@ -1,4 +1,7 @@
+#include <krb5/krb5.h>
+
 #include <optional>
+#include <vector>
 
 #include "daemon/handlers/common.h"
 #include "daemon/handlers/cred_guard.h"
@@ -61,6 +64,22 @@ absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRe
     return absl::OkStatus();
   }
 
+  // gssgated's replay cache (daemon/replay_cache.h), where MIT's is off: the AP-REQs this token
+  // holds, found before MIT runs and recorded once it accepted them.
+  std::vector<ReplayTag> replay_tags;
+  if (replay_cache() != nullptr) {
+    absl::StatusOr<std::vector<ReplayTag>> tags = authenticator_tags(request.input_token());
+    if (!tags.ok()) {
+      status = gss::check("gss_accept_sec_context", GSS_S_DEFECTIVE_TOKEN, 0);
+      status.minor_text = {std::string(tags.status().message())};
+      to_proto(status, reply->mutable_status());
+      audit(call, "accept", absl::StrCat("token_bytes=", request.input_token().size(), mech_text),
+            absl::StrCat("gss-error ", log_value(status.message())));
+      return absl::OkStatus();
+    }
+    replay_tags = *std::move(tags);
+  }
+
   gss::AcceptSecContextRequest step;
   step.cred = step_cred.get();
   step.input_token = request.input_token();
@@ -74,6 +93,28 @@ absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRe
   {
     absl::MutexLock lock(&ctx_entry->mu);
     status = gss::accept_sec_context(&ctx_entry->context, step, &out);
+    if (!replay_tags.empty() && !GSS_ERROR(status.major)) {
+      if (absl::Status recorded = replay_cache()->record(replay_tags, absl::Now());
+          !recorded.ok()) {
+        // What MIT's acceptor does when its cache holds the authenticator, or cannot be written:
+        // the step fails and what it made is dropped.
+        ctx_entry->context.reset();
+        out = gss::AcceptSecContextResult{};
+        if (absl::IsAlreadyExists(recorded)) {
+          // MIT's numbers, and its text: the minor code is one MIT's mechglue never mapped in
+          // this process, so gss_display_status cannot render it.
+          status = gss::check("gss_accept_sec_context", GSS_S_FAILURE, 0);
+          status.minor = static_cast<OM_uint32>(KRB5KRB_AP_ERR_REPEAT);
+          status.mech = gss::oids::krb5();
+          const char* text = krb5_get_error_message(nullptr, KRB5KRB_AP_ERR_REPEAT);
+          status.minor_text = {text};
+          krb5_free_error_message(nullptr, text);
+        } else {
+          status = gss::check("gss_accept_sec_context", GSS_S_FAILURE, 0);
+          status.minor_text = {std::string(recorded.message())};
+        }
+      }
+    }
   }
   if (ctx_entry->hide_delegation) {
     // Not granted: release them here, so the caller never holds a handle to the peer's TGT (nor

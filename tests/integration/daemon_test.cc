@@ -1207,6 +1207,150 @@ TEST_F(DaemonTest, ContextInquiriesByOidAnswerTheTicketAndKeepTheKeyBehindExport
   EXPECT_EQ(number(*e, accepted["context"], krb5 + "1"), flags) << "the same ticket's flags";
 }
 
+// BER for the replay test: DER lengths, and a DER element tree re-encoded with every length in
+// the long form with leading zeros (four octets, which MIT's decoder takes), contents unchanged.
+std::string der_length(size_t n) {
+  if (n < 0x80) return std::string(1, static_cast<char>(n));
+  std::string out;
+  for (size_t v = n; v != 0; v >>= 8) out.insert(out.begin(), static_cast<char>(v & 0xFF));
+  return std::string(1, static_cast<char>(0x80 | out.size())) + out;
+}
+
+std::string long_form(std::string_view der) {
+  std::string out;
+  while (!der.empty()) {
+    const uint8_t tag = static_cast<uint8_t>(der[0]);
+    size_t at = 1, length = static_cast<uint8_t>(der[at++]);
+    if (length & 0x80) {
+      const size_t octets = length & 0x7F;
+      length = 0;
+      for (size_t i = 0; i < octets; ++i) length = (length << 8) | static_cast<uint8_t>(der[at++]);
+    }
+    const std::string_view contents = der.substr(at, length);
+    const std::string inner = (tag & 0x20) ? long_form(contents) : std::string(contents);
+    const size_t n = inner.size();
+    out += std::string{static_cast<char>(tag),     '\x84',
+                       static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                       static_cast<char>(n >> 8),  static_cast<char>(n)} +
+           inner;
+    der.remove_prefix(at + length);
+  }
+  return out;
+}
+
+// An RFC 2743 token's contents (the mechanism's OID TLV and the inner token), framed again.
+std::string framed(const std::string& contents) {
+  return "\x60" + der_length(contents.size()) + contents;
+}
+std::string unframed(const std::string& token) {
+  size_t at = 1, length = static_cast<uint8_t>(token[at++]);
+  if (length & 0x80) at += length & 0x7F;
+  return token.substr(at);
+}
+
+// A krb5 initial token (OID, TOK_ID 01 00, AP-REQ) with the AP-REQ's lengths in the long form.
+std::string with_long_form_ap_req(const std::string& token) {
+  const std::string contents = unframed(token);
+  const size_t oid = 2 + static_cast<uint8_t>(contents[1]);
+  return framed(contents.substr(0, oid + 2) + long_form(contents.substr(oid + 2)));
+}
+
+// A SPNEGO NegTokenInit (RFC 4178 §4.2.1) offering krb5 with `krb5_token` as its mechToken.
+std::string in_spnego(const std::string& krb5_token) {
+  const std::string krb5_oid("\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02", 11);
+  auto tlv = [](const std::string& tag, const std::string& v) {
+    return tag + der_length(v.size()) + v;
+  };
+  const std::string init =
+      tlv("\x30", tlv("\xa0", tlv("\x30", krb5_oid)) + tlv("\xa2", tlv("\x04", krb5_token)));
+  return framed(std::string("\x06\x06\x2b\x06\x01\x05\x05\x02", 8) + tlv("\xa0", init));
+}
+
+std::vector<std::string> files_like(const std::string& dir, const std::string& suffix) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (absl::EndsWith(e.path().filename().string(), suffix)) out.push_back(e.path().filename());
+  }
+  return out;
+}
+
+// gssgated's own replay cache (daemon/replay_cache.h; MIT's is off): an authenticator accepted
+// once is refused again as MIT refuses it, whatever BER or SPNEGO wrapping the replay comes in
+// (the cache searches the token for AP-REQs as loosely as MIT decodes them), after a restart (the
+// file), and across a switch from MIT's cache (its live records are taken over).
+TEST_F(DaemonTest, AReplayedAuthenticatorIsRefusedInAnyWrappingAfterARestartAndFromMitsCache) {
+  std::unique_ptr<LineChild> a, b;
+  auto connect = [&] {
+    a = caller(kInitiatorUid);
+    b = caller(kAcceptorUid);
+    ASSERT_TRUE(a && b);
+  };
+  auto restart = [&](const std::string& daemon_extra) {
+    a.reset();
+    b.reset();
+    ASSERT_TRUE(daemon_->stop_cleanly().ok());
+    auto d = GssgatedProcess::start(*kdc_, rules(), daemon_extra);
+    ASSERT_TRUE(d.ok()) << d.status();
+    daemon_ = std::move(*d);
+    ASSERT_NO_FATAL_FAILURE(connect());
+  };
+  // A fresh krb5 initial token (mutual authentication) from alice to HTTP/localhost.
+  auto token = [&] {
+    Answer i = ask(*a, "init - - HTTP@localhost - 2 krb5");
+    EXPECT_EQ(i.kind, "OK") << i.line;
+    return absl::HexStringToBytes(i["token"]);
+  };
+  auto accept = [&](const std::string& bytes) { return ask(*b, "accept - - " + hex(bytes)); };
+  auto expect_replay = [](const Answer& r, const char* what) {
+    EXPECT_EQ(r.kind, "GSS") << what << ": " << r.line;
+    EXPECT_THAT(r.line, HasSubstr("Request is a replay")) << what;
+  };
+  const std::string rcache = kdc_->path("rcache");
+  ASSERT_NO_FATAL_FAILURE(connect());
+  EXPECT_THAT(daemon_->log(), HasSubstr("replay cache " + rcache + "/gssgated.rcache (0 live"));
+
+  const std::string t1 = token();
+  ASSERT_EQ(accept(t1).kind, "OK");
+  const Answer replayed = accept(t1);
+  expect_replay(replayed, "the same bytes");
+  // The same AP-REQ with other lengths: MIT decodes it (a fresh one is accepted), and its replay
+  // is known.
+  expect_replay(accept(with_long_form_ap_req(t1)), "re-encoded");
+  const std::string t2 = token();
+  EXPECT_EQ(accept(with_long_form_ap_req(t2)).kind, "OK");
+  expect_replay(accept(t2), "the DER form of one accepted re-encoded");
+  // Inside SPNEGO, and the other way round.
+  expect_replay(accept(in_spnego(t1)), "wrapped in SPNEGO");
+  const std::string t3 = token();
+  EXPECT_EQ(accept(in_spnego(t3)).kind, "OK");
+  expect_replay(accept(t3), "the bare token of one accepted in SPNEGO");
+  // MIT itself recorded nothing.
+  EXPECT_THAT(files_like(rcache, ".rcache2"), ::testing::IsEmpty());
+
+  // A restart keeps the records; fresh tokens are accepted.
+  ASSERT_NO_FATAL_FAILURE(restart(""));
+  expect_replay(accept(t1), "after a restart");
+  EXPECT_EQ(accept(token()).kind, "OK");
+
+  // MIT's own cache (replay_cache = "mit") refuses a replay with the same status.
+  ASSERT_NO_FATAL_FAILURE(restart("replay_cache = \"mit\"\n"));
+  EXPECT_THAT(daemon_->log(), HasSubstr("replay cache MIT's (replay_cache = \"mit\")"));
+  const std::string t4 = token();
+  ASSERT_EQ(accept(t4).kind, "OK");
+  const Answer mit = accept(t4);
+  expect_replay(mit, "MIT's cache");
+  EXPECT_EQ(mit["major"], replayed["major"]);
+  EXPECT_EQ(mit["minor"], replayed["minor"]);
+  EXPECT_THAT(files_like(rcache, ".rcache2"), ::testing::SizeIs(1));
+
+  // Back to gssgated's: what MIT's cache accepted stays a replay.
+  ASSERT_NO_FATAL_FAILURE(restart(""));
+  EXPECT_THAT(daemon_->log(),
+              HasSubstr(absl::StrCat(" taken from MIT's ", rcache, "/krb5_0.rcache2")));
+  expect_replay(accept(t4), "accepted under MIT's cache, replayed under gssgated's");
+  EXPECT_EQ(accept(token()).kind, "OK");
+}
+
 // A small tmpfs mounted for one test and unmounted (lazily, so an open file cannot keep it) when
 // the test ends, failed or not.
 class ScopedTmpfs {

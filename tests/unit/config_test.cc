@@ -76,6 +76,20 @@ TEST(ConfigTest, ParsesSettingsAndRulesWithNamesResolved) {
   EXPECT_THAT(text, HasSubstr("grants: export_context, store_creds, delegate\n"));
 }
 
+TEST(ConfigTest, TheReplayCacheIsGssgatedsUnlessMitsIsAskedFor) {
+  auto config = parse_config(kGood, "good.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->daemon.replay_cache, DaemonSettings::ReplayCacheKind::kGssgated);
+  config = parse_config("[daemon]\nreplay_cache = \"mit\"\n", "mit.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->daemon.replay_cache, DaemonSettings::ReplayCacheKind::kMit);
+  config = parse_config("[daemon]\nreplay_cache = \"memory\"\n", "bad.toml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.status().message(), HasSubstr("bad.toml:2"));
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("replay_cache is \"gssgated\" or \"mit\", not \"memory\""));
+}
+
 // Issue #14, item 6: a * never crosses '/' in principals (cgroups: policy_test.cc).
 TEST(ConfigTest, PatternsNeverLetAStarCrossASlash) {
   Rule rule;

@@ -1,0 +1,111 @@
+#pragma once
+
+// gssgated's replay cache for Kerberos AP-REQs, in place of MIT's file2 cache (docs/daemon.md,
+// "Replay cache"; docs/performance.md, eleventh run).
+//
+// MIT's acceptor keeps its replay cache in a file it opens, locks, reads and closes at every
+// accept (~17 system calls of gssgated's ~48 per accept). This one keeps the same records in
+// memory and appends each to a file with one write(2), so a restart still refuses a replay: the
+// file is read back when gssgated starts.
+//
+// A record is what MIT's file2 cache records: the first 12 octets of the authenticator's integrity
+// tag, the end of its ciphertext (k5_rc_tag_from_ciphertext, MIT 1.18+). So MIT's live records
+// are taken over when gssgated starts (`take_mit_records`): switching from MIT's cache to this
+// one opens no window. gssgated finds the tag without decrypting anything: `authenticator_tags`
+// takes every AP-REQ that any byte offset of the token holds (a krb5 token, raw or framed, or one
+// inside SPNEGO, IAKERB or NegoEx), decoded with rules at least as loose as MIT's decoder, so
+// whatever AP-REQ MIT finds in the token, this finds too. The caller records the tags after MIT
+// accepted the step (with KRB5RCACHENAME=none:, daemon/main.cc), as MIT records after it decrypted
+// the authenticator; a tag seen before is a replay and the step fails.
+//
+// A tag is kept for `retention`: twice krb5.conf's clockskew and a minute. MIT refuses an
+// authenticator whose time is more than the skew away from now, and a recorded one was accepted
+// within the skew of its time, so after twice the skew no replay of it can pass MIT's check.
+//
+// Thread-safety: ReplayCache's methods are thread-safe (one mutex; `record` holds it across its
+// write, so two steps with the same tag cannot both pass).
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace gssgate::daemon {
+
+// The first 12 octets of an authenticator's integrity tag, as MIT's file2 cache keeps them.
+using ReplayTag = std::array<uint8_t, 12>;
+
+// The tags of every AP-REQ in `token` (empty: none). RESOURCE_EXHAUSTED when the token's
+// structure is too deep or too costly to search (then no one can say what MIT would find in it,
+// and the step must not run).
+absl::StatusOr<std::vector<ReplayTag>> authenticator_tags(std::string_view token);
+
+class ReplayCache {
+ public:
+  // Opens `path` (creating it 0600), takes back its records that are still live and rewrites it
+  // with only those. Fails when the file is not a regular file of this euid writable by no one
+  // else (/var/tmp is everyone's), or not a gssgated replay cache.
+  static absl::StatusOr<std::unique_ptr<ReplayCache>> open(const std::string& path,
+                                                           absl::Duration retention);
+  ~ReplayCache();
+  ReplayCache(const ReplayCache&) = delete;
+  ReplayCache& operator=(const ReplayCache&) = delete;
+
+  // Records `tags`, seen at `now`. ALREADY_EXISTS (and nothing recorded) if one of them is live: a
+  // replay. Otherwise appends them to the file; if that write fails, nothing is recorded and the
+  // error names the file (the caller fails the step, as MIT fails an accept its cache cannot
+  // write).
+  absl::Status record(const std::vector<ReplayTag>& tags, absl::Time now);
+
+  // Takes the live records of MIT's file2 replay cache at `file2` (made before this cache took
+  // over; 12-octet tags, MIT 1.18+ layout): each is kept for the retention from when MIT stored
+  // it, and written to this cache's file. Returns how many; no file is 0. A switch from MIT's cache
+  // to this one thus lets no authenticator MIT accepted be replayed.
+  absl::StatusOr<size_t> take_mit_records(const std::string& file2, absl::Time now);
+
+  // For a krb5.conf whose clockskew changed (a reload): later records keep this long.
+  void set_retention(absl::Duration retention);
+  absl::Duration retention() const;
+
+  const std::string& path() const { return path_; }
+  // Live records in memory, and records in the file (live or not, until the next rewrite).
+  size_t live() const;
+  size_t records_in_file() const;
+
+ private:
+  ReplayCache(std::string path, int fd, absl::Duration retention);
+  void expire(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status rewrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const std::string path_;
+  mutable absl::Mutex mu_;
+  int fd_ ABSL_GUARDED_BY(mu_);
+  absl::Duration retention_ ABSL_GUARDED_BY(mu_);
+  // tag -> when it expires (Unix seconds); `order_` holds the same in the order they came, so
+  // expiry pops from its front.
+  absl::flat_hash_map<ReplayTag, int64_t> expiry_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::pair<int64_t, ReplayTag>> order_ ABSL_GUARDED_BY(mu_);
+  size_t file_records_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Twice `clockskew` (krb5.conf's [libdefaults] clockskew, MIT's default 300 s) and a minute.
+absl::Duration replay_retention(absl::Duration clockskew);
+// krb5.conf's clockskew as MIT reads it for a new context; MIT's default when it cannot be read.
+absl::Duration krb5_clockskew();
+// MIT's replay cache directory, as MIT finds it: KRB5RCACHEDIR, else TMPDIR, else /var/tmp.
+std::string replay_cache_dir();
+// Where gssgated keeps its replay cache: gssgated.rcache in that directory.
+std::string replay_cache_path();
+// MIT's default file2 cache of this euid there (krb5_EUID.rcache2).
+std::string mit_replay_cache_path();
+
+}  // namespace gssgate::daemon
