@@ -4,6 +4,7 @@
 //
 //   gssgate-bench [--seconds S] [--rounds N] [--handles N] [--connections N] [--chart FILE.png]
 //                 [--json FILE] [--profile-noop SECONDS] [--profile-accept SECONDS]
+//                 [--profile-module SECONDS] [--replay-cache gssgated|mit]
 //
 // --profile-noop S: only a realm, gssgated and S seconds of no-op calls (ContextTime) in a loop,
 // printing gssgated's pid first, for `perf record -p PID` or `strace -c -f -p PID` on the daemon
@@ -12,6 +13,8 @@
 // in-process MIT initiator, gssgated accepting over the wire socket, S seconds in a loop.
 // --profile-module S: the same for the row "handshake, acceptor through gssgate's module": one
 // child process (`pgrep -n gssgate-bench`) accepting through the interposer for S seconds.
+// --replay-cache mit: the daemon keeps MIT's replay cache instead of its own (docs/daemon.md), to
+// measure what its own saves.
 //
 // Each rate row runs N rounds of about S/N seconds after a short warm-up and reports the median.
 // The targets are DESIGN.md §7 / issue 6's; the last column says whether this run met them.
@@ -89,6 +92,7 @@ struct Options {
   double profile_noop = 0;    // > 0: only no-op calls for this many seconds (to profile gssgated)
   double profile_accept = 0;  // > 0: only wire acceptor handshakes for this many seconds
   double profile_module = 0;  // > 0: only module acceptor handshakes for this many seconds
+  std::string replay_cache = "gssgated";  // [daemon] replay_cache of the daemon under test
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -937,7 +941,7 @@ int main(int argc, char** argv) {
   const char* usage =
       "usage: gssgate-bench [--seconds S] [--rounds N] [--handles N] [--connections N] "
       "[--chart FILE.png] [--json FILE] [--profile-noop SECONDS] [--profile-accept SECONDS] "
-      "[--profile-module SECONDS]";
+      "[--profile-module SECONDS] [--replay-cache gssgated|mit]";
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--child") {
@@ -964,6 +968,8 @@ int main(int argc, char** argv) {
       o.profile_accept = std::atof(v.c_str());
     } else if (a == "--profile-module") {
       o.profile_module = std::atof(v.c_str());
+    } else if (a == "--replay-cache") {
+      o.replay_cache = v;
     } else {
       die(usage);
     }
@@ -992,7 +998,8 @@ int main(int argc, char** argv) {
                    "\n"),
       gt::GssgatedOptions{
           .daemon_extra = absl::StrCat("max_connections = ", o.connections + 100,
-                                       "\nmax_connections_per_uid = ", o.connections + 100, "\n"),
+                                       "\nmax_connections_per_uid = ", o.connections + 100,
+                                       "\nreplay_cache = \"", o.replay_cache, "\"\n"),
           .extra_args = {"--log-level", "info"}});
   if (!daemon.ok()) die(std::string(daemon.status().message()));
   auto conn = std::make_shared<gssgate::Connection>(
