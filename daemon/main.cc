@@ -115,34 +115,28 @@ void neutralize_default_identity() {
 // nothing (KRB5RCACHENAME=none:, which MIT reads with secure_getenv at every accept and which
 // outranks KRB5RCACHETYPE and krb5.conf's rcache_name) and every accept step records its
 // AP-REQs here instead (handlers/accept_sec_context.cc, the daemon's only gss_accept_sec_context).
-// Set before any thread starts, as above. If the file cannot be opened, MIT keeps the cache.
-// `summary` says which cache serves, for the start-up line.
-std::unique_ptr<ReplayCache> own_replay_cache(const DaemonSettings& settings,
-                                              std::string* summary) {
+// Set before any thread starts, as above. A cache that cannot be opened stops the start: falling
+// back to MIT's would forget the records of the last run. `summary` is for the start-up line.
+absl::StatusOr<std::unique_ptr<ReplayCache>> own_replay_cache(const DaemonSettings& settings,
+                                                              std::string* summary) {
   if (settings.replay_cache != DaemonSettings::ReplayCacheKind::kGssgated) {
     *summary = "MIT's (replay_cache = \"mit\")";
     return nullptr;
   }
-  const absl::Duration skew = krb5_clockskew();
-  auto cache = ReplayCache::open(replay_cache_path(), replay_retention(skew));
+  auto cache = ReplayCache::open(replay_cache_path(), replay_retention(krb5_clockskew()));
+  if (!cache.ok()) return cache.status();
   // Records MIT made before this start (the daemon used MIT's cache until now, or replay_cache
   // was "mit") stay replays.
   const std::string mit_file = mit_replay_cache_path();
-  absl::StatusOr<size_t> taken =
-      cache.ok() ? (*cache)->take_mit_records(mit_file, absl::Now()) : cache.status();
-  if (!taken.ok()) {
-    spdlog::warn("replay cache: {}; MIT's replay cache is used instead",
-                 std::string(taken.status().message()));
-    *summary = "MIT's (gssgated's could not be opened)";
-    return nullptr;
-  }
+  absl::StatusOr<size_t> taken = (*cache)->take_mit_records(mit_file, absl::Now());
+  if (!taken.ok()) return taken.status();
   setenv("KRB5RCACHENAME", "none:", 1);
   *summary = absl::StrCat(
       (*cache)->path(), " (", (*cache)->live(), " live records",
       *taken > 0 ? absl::StrCat(", ", *taken, " taken from MIT's ", mit_file) : std::string(),
       "; each kept ", absl::ToInt64Seconds((*cache)->retention()),
       " s, twice the clockskew and a minute)");
-  return *std::move(cache);
+  return cache;
 }
 
 // libprotobuf writes its own lines to stderr ("[libprotobuf ERROR ...] String field ... contains
@@ -169,7 +163,14 @@ int serve(const std::string& config_path) {
   auto config = std::make_shared<const Config>(std::move(*loaded));
   raise_open_files_limit();
   std::string replay_summary;
-  std::unique_ptr<ReplayCache> replay_cache = own_replay_cache(config->daemon, &replay_summary);
+  absl::StatusOr<std::unique_ptr<ReplayCache>> own_cache =
+      own_replay_cache(config->daemon, &replay_summary);
+  if (!own_cache.ok()) {
+    spdlog::error("cannot use the replay cache: {}; fix that, or set replay_cache = \"mit\" in {}",
+                  std::string(own_cache.status().message()), config_path);
+    return 1;
+  }
+  std::unique_ptr<ReplayCache> replay_cache = *std::move(own_cache);
 #ifdef NDEBUG
   // Debian's abseil keeps absl::Mutex's deadlock detector on, which records every lock order in
   // a global graph (~1.3% of the daemon's time in GraphCycles under the bench,
@@ -253,7 +254,7 @@ int serve(const std::string& config_path) {
     size_t rules = reloaded->rules.size();
     service.set_config(std::make_shared<const Config>(std::move(*reloaded)));
     if (ReplayCache* cache = service.replay_cache()) {
-      // MIT reads krb5.conf's clockskew afresh for each context; records follow it from now on.
+      // MIT reads krb5.conf's clockskew afresh for each context; every record follows it now.
       cache->set_retention(replay_retention(krb5_clockskew()));
     }
     spdlog::info(
@@ -382,6 +383,9 @@ int serve(const std::string& config_path) {
       size_t expired =
           table.expire_idle(absl::Seconds(service.config()->daemon.idle_timeout_seconds));
       if (expired > 0) spdlog::info("released {} idle handle(s)", expired);
+      // MIT reads krb5.conf's clockskew afresh for every context, SIGHUP or not: so does the
+      // replay cache, at each tick.
+      if (replay_cache) replay_cache->set_retention(replay_retention(krb5_clockskew()));
       continue;
     }
     if (sig == SIGHUP) {

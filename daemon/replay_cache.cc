@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -32,6 +33,9 @@ constexpr int kUniversal = 0x00, kApplication = 0x40, kContext = 0x80;
 // searched, and then the step is refused: MIT's own limit on nesting is lower (32).
 constexpr int kMaxDepth = 64;
 constexpr size_t kElementsPerTokenByte = 64;
+// A real token holds one AP-REQ; a few more allow for chance structure inside a ciphertext. More
+// is refused, so no token records more than this.
+constexpr size_t kMaxApReqsPerToken = 4;
 
 struct Element {
   int cls = 0;
@@ -106,13 +110,15 @@ class Reader {
     return out;
   }
 
-  // The elements of `contents` with this class and number.
-  std::vector<Element> fields(std::string_view contents, int cls, uint32_t number, int depth) {
-    std::vector<Element> out;
-    for (const Element& e : children(contents, depth)) {
-      if (e.cls == cls && e.number == number) out.push_back(e);
+  // The first element of `contents` with this class and number, reading no further than it.
+  std::optional<Element> first(std::string_view contents, int cls, uint32_t number, int depth) {
+    while (!contents.empty()) {
+      std::optional<Element> e = read(contents, depth);
+      if (!e) return std::nullopt;
+      if (e->cls == cls && e->number == number) return e;
+      contents.remove_prefix(e->size);
     }
-    return out;
+    return std::nullopt;
   }
 
  private:
@@ -147,44 +153,34 @@ std::optional<int64_t> integer_value(std::string_view contents) {
   return static_cast<int64_t>(n);
 }
 
-// An OCTET STRING's value: its contents, and (should MIT ever join a constructed one's segments)
-// the segments joined.
-std::vector<std::string> octet_string_values(Reader& r, const Element& os, int depth) {
-  std::vector<std::string> out{std::string(os.contents)};
-  std::vector<Element> segments = r.fields(os.contents, kUniversal, 4, depth + 1);
-  if (segments.empty()) return out;
-  std::string joined;
-  for (const Element& s : segments) joined.append(s.contents);
-  out.push_back(std::move(joined));
-  return out;
-}
-
 // AP-REQ ::= [APPLICATION 14] SEQUENCE { ..., authenticator [4] EncryptedData }
 // EncryptedData ::= SEQUENCE { etype [0] Int32, kvno [1] UInt32 OPTIONAL, cipher [2] OCTET STRING }
-// (RFC 4120 §5.5.1, §5.2.9; explicit tags.)
-void ap_req_tags(Reader& r, const Element& ap_req, std::vector<ReplayTag>* out) {
+// (RFC 4120 §5.5.1, §5.2.9; explicit tags.) MIT's decode_sequence matches elements to fields in
+// order, each field at most once, so the field it decodes is the first element with the field's
+// tag (its first element, for an explicit tag); that is the one taken here, so a candidate gives
+// at most one tag. The construction bit is not checked (MIT's is stricter).
+std::optional<ReplayTag> ap_req_tag(Reader& r, const Element& ap_req) {
   int d = 1;
-  for (const Element& seq : r.fields(ap_req.contents, kUniversal, 16, d)) {
-    for (const Element& auth : r.fields(seq.contents, kContext, 4, d + 1)) {
-      for (const Element& enc : r.fields(auth.contents, kUniversal, 16, d + 2)) {
-        std::vector<int64_t> etypes;
-        for (const Element& field : r.fields(enc.contents, kContext, 0, d + 3)) {
-          for (const Element& i : r.fields(field.contents, kUniversal, 2, d + 4)) {
-            if (std::optional<int64_t> v = integer_value(i.contents)) etypes.push_back(*v);
-          }
-        }
-        for (const Element& cipher : r.fields(enc.contents, kContext, 2, d + 3)) {
-          for (const Element& os : r.fields(cipher.contents, kUniversal, 4, d + 4)) {
-            for (const std::string& value : octet_string_values(r, os, d + 5)) {
-              for (int64_t etype : etypes) {
-                if (std::optional<ReplayTag> tag = mit_tag(etype, value)) out->push_back(*tag);
-              }
-            }
-          }
-        }
-      }
-    }
-  }
+  std::optional<Element> seq = r.first(ap_req.contents, kUniversal, 16, d);
+  if (!seq) return std::nullopt;
+  std::optional<Element> auth = r.first(seq->contents, kContext, 4, d + 1);
+  if (!auth) return std::nullopt;
+  std::optional<Element> enc = r.first(auth->contents, kUniversal, 16, d + 2);
+  if (!enc) return std::nullopt;
+  std::optional<Element> etype_field = r.first(enc->contents, kContext, 0, d + 3);
+  if (!etype_field) return std::nullopt;
+  std::optional<Element> etype = r.first(etype_field->contents, kUniversal, 2, d + 4);
+  if (!etype) return std::nullopt;
+  std::optional<int64_t> value = integer_value(etype->contents);
+  if (!value) return std::nullopt;
+  // The cipher follows the etype.
+  const size_t after = static_cast<size_t>(etype_field->contents.data() - enc->contents.data()) +
+                       etype_field->contents.size();
+  std::optional<Element> cipher = r.first(enc->contents.substr(after), kContext, 2, d + 3);
+  if (!cipher) return std::nullopt;
+  std::optional<Element> octets = r.first(cipher->contents, kUniversal, 4, d + 4);
+  if (!octets) return std::nullopt;
+  return mit_tag(*value, octets->contents);
 }
 
 // ---- The file: a 16-byte header, then records of a tag and its expiry (big-endian seconds) ----
@@ -195,28 +191,41 @@ constexpr size_t kRecordSize = sizeof(ReplayTag) + 8;
 // The file is rewritten with only the live records once it holds this many and twice the live.
 constexpr size_t kRewriteAtLeast = 4096;
 
-void put_record(const ReplayTag& tag, int64_t expiry, std::string* out) {
+void put_record(const ReplayTag& tag, int64_t seen, std::string* out) {
   out->append(reinterpret_cast<const char*>(tag.data()), tag.size());
   for (int shift = 56; shift >= 0; shift -= 8) {
-    out->push_back(static_cast<char>((static_cast<uint64_t>(expiry) >> shift) & 0xFF));
+    out->push_back(static_cast<char>((static_cast<uint64_t>(seen) >> shift) & 0xFF));
   }
 }
 
-absl::Status write_all(int fd, std::string_view bytes, const std::string& path) {
+absl::Status write_error(const std::string& path, int err) {
+  return absl::UnavailableError(absl::StrCat("gssgated's replay cache ", path,
+                                             " cannot be written: ", std::strerror(err),
+                                             "; free space there or fix its permissions"));
+}
+
+// Writes `bytes` at `offset`; on failure cuts the file back to `offset`, so a record is never
+// left in part (the next record would be read out of step).
+absl::Status write_at(int fd, std::string_view bytes, off_t offset, const std::string& path) {
+  off_t at = offset;
   while (!bytes.empty()) {
-    ssize_t n = write(fd, bytes.data(), bytes.size());
+    ssize_t n = pwrite(fd, bytes.data(), bytes.size(), at);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      return absl::UnavailableError(
-          absl::StrCat("gssgated's replay cache ", path,
-                       " cannot be written: ", n < 0 ? std::strerror(errno) : "short write",
-                       "; free space there or fix its permissions"));
+      const int err = n < 0 ? errno : EIO;
+      if (ftruncate(fd, offset) != 0) {
+        spdlog::error("replay cache: cannot cut {} back to {} octets: {}", path, offset,
+                      std::strerror(errno));
+      }
+      return write_error(path, err);
     }
     bytes.remove_prefix(static_cast<size_t>(n));
+    at += n;
   }
   return absl::OkStatus();
 }
 
+// A regular file of this euid that no one else may write: MIT asks the same of its own.
 absl::Status check_owned(int fd, const std::string& path) {
   struct stat st;
   if (fstat(fd, &st) != 0) {
@@ -229,6 +238,37 @@ absl::Status check_owned(int fd, const std::string& path) {
   return absl::OkStatus();
 }
 
+// Reads `fd` in pieces, handing each whole `record`-sized piece after `skip` octets to `take`.
+absl::Status read_records(int fd, size_t skip, size_t record, const std::string& path,
+                          const std::function<void(std::string_view)>& take) {
+  std::string pending;
+  char buf[1 << 16];
+  size_t offset = 0;
+  for (;;) {
+    ssize_t n = pread(fd, buf, sizeof(buf), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return absl::UnavailableError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
+    }
+    if (n == 0) return absl::OkStatus();  // a record cut short at the end is no record
+    std::string_view chunk(buf, static_cast<size_t>(n));
+    if (offset < skip) chunk.remove_prefix(std::min(chunk.size(), skip - offset));
+    offset += static_cast<size_t>(n);
+    pending.append(chunk);
+    size_t at = 0;
+    for (; at + record <= pending.size(); at += record) {
+      take(std::string_view(pending).substr(at, record));
+    }
+    pending.erase(0, at);
+  }
+}
+
+uint64_t big_endian(std::string_view bytes) {
+  uint64_t v = 0;
+  for (char c : bytes) v = (v << 8) | static_cast<uint8_t>(c);
+  return v;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<ReplayTag>> authenticator_tags(std::string_view token) {
@@ -239,15 +279,38 @@ absl::StatusOr<std::vector<ReplayTag>> authenticator_tags(std::string_view token
     const uint8_t b = static_cast<uint8_t>(token[at]);
     if ((b & 0xDF) != 0x4E && (b & 0xDF) != 0x5F) continue;
     std::optional<Element> e = r.read(token.substr(at), 0);
-    if (e && e->cls == kApplication && e->number == 14) ap_req_tags(r, *e, &tags);
+    if (e && e->cls == kApplication && e->number == 14) {
+      if (std::optional<ReplayTag> tag = ap_req_tag(r, *e)) {
+        if (std::find(tags.begin(), tags.end(), *tag) == tags.end()) tags.push_back(*tag);
+        if (tags.size() > kMaxApReqsPerToken) {
+          return absl::ResourceExhaustedError(absl::StrCat(
+              "the token holds more than ", kMaxApReqsPerToken,
+              " Kerberos AP-REQs; no initiator sends that (gssgated's replay cache refuses it)"));
+        }
+      }
+    }
     if (r.exhausted()) {
       return absl::ResourceExhaustedError(
           "the token nests too deeply or holds too many elements to be checked for a replay");
     }
   }
-  std::sort(tags.begin(), tags.end());
-  tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
   return tags;
+}
+
+bool holds_ap_rep(std::string_view token) {
+  Reader r(kElementsPerTokenByte * (token.size() + 1));
+  for (size_t at = 0; at < token.size(); ++at) {
+    const uint8_t b = static_cast<uint8_t>(token[at]);
+    if ((b & 0xDF) != 0x4F && (b & 0xDF) != 0x5F) continue;
+    std::optional<Element> e = r.read(token.substr(at), 0);
+    if (e && e->cls == kApplication && e->number == 15 &&
+        r.first(e->contents, kUniversal, 16, 1).has_value()) {
+      return true;
+    }
+    // A reply too costly to search (MIT makes none): take it as holding one, which records.
+    if (r.exhausted()) return true;
+  }
+  return false;
 }
 
 absl::Duration replay_retention(absl::Duration clockskew) {
@@ -281,7 +344,9 @@ std::string replay_cache_dir() {
   return "/var/tmp";
 }
 
-std::string replay_cache_path() { return replay_cache_dir() + "/gssgated.rcache"; }
+std::string replay_cache_path() {
+  return absl::StrCat(replay_cache_dir(), "/gssgated_", geteuid(), ".rcache");
+}
 
 std::string mit_replay_cache_path() {
   return absl::StrCat(replay_cache_dir(), "/krb5_", geteuid(), ".rcache2");
@@ -289,42 +354,30 @@ std::string mit_replay_cache_path() {
 
 absl::StatusOr<std::unique_ptr<ReplayCache>> ReplayCache::open(const std::string& path,
                                                                absl::Duration retention) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
   if (fd < 0) {
     return absl::UnavailableError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
   }
   std::unique_ptr<ReplayCache> cache(new ReplayCache(path, fd, retention));
   if (absl::Status s = check_owned(fd, path); !s.ok()) return s;
-  std::string bytes;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = pread(fd, buf, sizeof(buf), static_cast<off_t>(bytes.size()));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return absl::UnavailableError(absl::StrCat("cannot read ", path, ": ", std::strerror(errno)));
-    }
-    if (n == 0) break;
-    bytes.append(buf, static_cast<size_t>(n));
-  }
-  if (!bytes.empty() && bytes.compare(0, kHeaderSize, kHeader, kHeaderSize) != 0) {
+  char header[kHeaderSize];
+  const ssize_t got = pread(fd, header, sizeof(header), 0);
+  if (got > 0 &&
+      (static_cast<size_t>(got) != kHeaderSize || std::memcmp(header, kHeader, kHeaderSize) != 0)) {
     return absl::FailedPreconditionError(
         absl::StrCat(path, " is not a gssgated replay cache; move it away"));
   }
   const int64_t now = absl::ToUnixSeconds(absl::Now());
   absl::MutexLock lock(&cache->mu_);
-  // A record cut short by a crash in the middle of a write is left out.
-  for (size_t at = kHeaderSize; at + kRecordSize <= bytes.size(); at += kRecordSize) {
+  const int64_t keep = absl::ToInt64Seconds(retention);
+  absl::Status read = read_records(fd, kHeaderSize, kRecordSize, path, [&](std::string_view r) {
     ReplayTag tag;
-    std::memcpy(tag.data(), bytes.data() + at, tag.size());
-    uint64_t expiry = 0;
-    for (size_t i = 0; i < 8; ++i)
-      expiry = (expiry << 8) | static_cast<uint8_t>(bytes[at + sizeof(ReplayTag) + i]);
-    const int64_t when = static_cast<int64_t>(expiry);
-    if (when <= now) continue;
-    auto [it, inserted] = cache->expiry_.try_emplace(tag, when);
-    if (!inserted) it->second = std::max(it->second, when);
-    cache->order_.emplace_back(when, tag);
-  }
+    std::memcpy(tag.data(), r.data(), tag.size());
+    // A time ahead of this clock (it was set back) counts as now.
+    cache->remember(tag, std::min(static_cast<int64_t>(big_endian(r.substr(tag.size()))), now), now,
+                    keep);
+  });
+  if (!read.ok()) return read;
   std::sort(cache->order_.begin(), cache->order_.end());
   if (absl::Status s = cache->rewrite(); !s.ok()) return s;
   return cache;
@@ -334,38 +387,29 @@ absl::StatusOr<size_t> ReplayCache::take_mit_records(const std::string& file2, a
   // lib/krb5/rcache/rc_file2.c: a 16-octet hash seed, then hash tables of 16-octet records (a
   // 12-octet tag and the big-endian 32-bit time MIT stored it), all zeros where empty.
   constexpr size_t kSeed = 16, kMitRecord = 16;
-  int fd = ::open(file2.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  int fd = ::open(file2.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return 0;
     return absl::UnavailableError(absl::StrCat("cannot open ", file2, ": ", std::strerror(errno)));
   }
-  std::string bytes;
-  char buf[1 << 16];
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    bytes.append(buf, static_cast<size_t>(n));
+  // MIT uses only a file of its euid that no one else may write; any other is not its cache.
+  if (absl::Status s = check_owned(fd, file2); !s.ok()) {
+    close(fd);
+    spdlog::warn("replay cache: not taking records from {}: {}", file2, std::string(s.message()));
+    return 0;
   }
-  close(fd);
   const int64_t seconds = absl::ToUnixSeconds(now);
   absl::MutexLock lock(&mu_);
   const int64_t keep = absl::ToInt64Seconds(retention_);
   size_t taken = 0;
-  for (size_t at = kSeed; at + kMitRecord <= bytes.size(); at += kMitRecord) {
+  absl::Status read = read_records(fd, kSeed, kMitRecord, file2, [&](std::string_view r) {
     ReplayTag tag;
-    std::memcpy(tag.data(), bytes.data() + at, tag.size());
-    uint32_t stamp = 0;
-    for (size_t i = 0; i < 4; ++i) {
-      stamp = (stamp << 8) | static_cast<uint8_t>(bytes[at + tag.size() + i]);
-    }
-    const int64_t until = static_cast<int64_t>(stamp) + keep;
-    if (stamp == 0 || until <= seconds) continue;
-    auto [it, inserted] = expiry_.try_emplace(tag, until);
-    if (!inserted) it->second = std::max(it->second, until);
-    order_.emplace_back(until, tag);
-    ++taken;
-  }
+    std::memcpy(tag.data(), r.data(), tag.size());
+    const int64_t stamp = static_cast<int64_t>(big_endian(r.substr(tag.size(), 4)));
+    if (stamp != 0 && remember(tag, std::min(stamp, seconds), seconds, keep)) ++taken;
+  });
+  close(fd);
+  if (!read.ok()) return read;
   if (taken == 0) return 0;
   std::sort(order_.begin(), order_.end());
   if (absl::Status s = rewrite(); !s.ok()) return s;
@@ -380,6 +424,17 @@ ReplayCache::~ReplayCache() {
   if (fd_ >= 0) close(fd_);
 }
 
+bool ReplayCache::remember(const ReplayTag& tag, int64_t seen, int64_t now, int64_t keep) {
+  if (seen + keep <= now) return false;
+  auto [it, inserted] = seen_.try_emplace(tag, seen);
+  if (!inserted) {
+    if (it->second >= seen) return false;
+    it->second = seen;
+  }
+  order_.emplace_back(seen, tag);  // the caller sorts `order_` once it has added them all
+  return true;
+}
+
 void ReplayCache::set_retention(absl::Duration retention) {
   absl::MutexLock lock(&mu_);
   retention_ = retention;
@@ -392,7 +447,7 @@ absl::Duration ReplayCache::retention() const {
 
 size_t ReplayCache::live() const {
   absl::MutexLock lock(&mu_);
-  return expiry_.size();
+  return seen_.size();
 }
 
 size_t ReplayCache::records_in_file() const {
@@ -401,11 +456,12 @@ size_t ReplayCache::records_in_file() const {
 }
 
 void ReplayCache::expire(int64_t now) {
-  // `order_` is in arrival order; after a backward clock step a later record may expire before
-  // an earlier one and then waits for it: kept longer, never shorter.
-  while (!order_.empty() && order_.front().first <= now) {
-    auto it = expiry_.find(order_.front().second);
-    if (it != expiry_.end() && it->second <= now) expiry_.erase(it);
+  // The retention applies when a record is looked at, as MIT's skew does to its file's records:
+  // a longer one keeps every record still here longer.
+  const int64_t keep = absl::ToInt64Seconds(retention_);
+  while (!order_.empty() && order_.front().first + keep <= now) {
+    auto it = seen_.find(order_.front().second);
+    if (it != seen_.end() && it->second == order_.front().first) seen_.erase(it);
     order_.pop_front();
   }
 }
@@ -415,21 +471,27 @@ absl::Status ReplayCache::record(const std::vector<ReplayTag>& tags, absl::Time 
   absl::MutexLock lock(&mu_);
   expire(seconds);
   for (const ReplayTag& tag : tags) {
-    auto it = expiry_.find(tag);
-    if (it != expiry_.end() && it->second > seconds) {
+    if (seen_.contains(tag)) {
       return absl::AlreadyExistsError("the authenticator was accepted before: a replay");
     }
   }
-  const int64_t until = seconds + absl::ToInt64Seconds(retention_);
   std::string bytes;
-  for (const ReplayTag& tag : tags) put_record(tag, until, &bytes);
-  if (absl::Status s = write_all(fd_, bytes, path_); !s.ok()) return s;
+  for (const ReplayTag& tag : tags) put_record(tag, seconds, &bytes);
+  if (absl::Status s = write_at(fd_, bytes, end_, path_); !s.ok()) return s;
+  end_ += static_cast<off_t>(bytes.size());
   for (const ReplayTag& tag : tags) {
-    expiry_[tag] = until;
-    order_.emplace_back(until, tag);
+    seen_[tag] = seconds;
+    // Arrival order is time order but for a clock set back: such a record goes where its time
+    // puts it.
+    if (order_.empty() || order_.back().first <= seconds) {
+      order_.emplace_back(seconds, tag);
+    } else {
+      order_.insert(std::upper_bound(order_.begin(), order_.end(), std::make_pair(seconds, tag)),
+                    std::make_pair(seconds, tag));
+    }
   }
   file_records_ += tags.size();
-  if (file_records_ >= kRewriteAtLeast && file_records_ > 2 * expiry_.size()) {
+  if (file_records_ >= kRewriteAtLeast && file_records_ > 2 * seen_.size()) {
     if (absl::Status s = rewrite(); !s.ok()) {
       spdlog::warn("replay cache: {}; appending to the old file", std::string(s.message()));
     }
@@ -438,17 +500,21 @@ absl::Status ReplayCache::record(const std::vector<ReplayTag>& tags, absl::Time 
 }
 
 absl::Status ReplayCache::rewrite() {
-  // A new file renamed over the old one: a crash leaves one or the other, whole.
-  const std::string next = absl::StrCat(path_, ".new");
-  unlink(next.c_str());
-  int fd =
-      ::open(next.c_str(), O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+  // A new file, under a name no one could have made ready, renamed over the old one: a crash
+  // leaves one or the other, whole.
+  std::string next = absl::StrCat(path_, ".XXXXXX");
+  int fd = mkostemp(next.data(), O_CLOEXEC);
   if (fd < 0) {
-    return absl::UnavailableError(absl::StrCat("cannot create ", next, ": ", std::strerror(errno)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot create a file beside ", path_, ": ", std::strerror(errno)));
   }
   std::string bytes(kHeader, kHeaderSize);
-  for (const auto& [tag, until] : expiry_) put_record(tag, until, &bytes);
-  absl::Status s = write_all(fd, bytes, next);
+  for (const auto& [seen, tag] : order_) {
+    auto it = seen_.find(tag);
+    if (it != seen_.end() && it->second == seen) put_record(tag, seen, &bytes);
+  }
+  absl::Status s = write_at(fd, bytes, 0, next);
+  if (s.ok() && fchmod(fd, 0600) != 0) s = write_error(next, errno);
   if (s.ok() && rename(next.c_str(), path_.c_str()) != 0) {
     s = absl::UnavailableError(
         absl::StrCat("cannot rename ", next, " to ", path_, ": ", std::strerror(errno)));
@@ -460,7 +526,8 @@ absl::Status ReplayCache::rewrite() {
   }
   close(fd_);
   fd_ = fd;
-  file_records_ = expiry_.size();
+  end_ = static_cast<off_t>(bytes.size());
+  file_records_ = seen_.size();
   return absl::OkStatus();
 }
 

@@ -5,8 +5,8 @@
 //
 // MIT's acceptor keeps its replay cache in a file it opens, locks, reads and closes at every
 // accept (~17 system calls of gssgated's ~48 per accept). This one keeps the same records in
-// memory and appends each to a file with one write(2), so a restart still refuses a replay: the
-// file is read back when gssgated starts.
+// memory and writes each to the end of a file with one pwrite(2), so a restart still refuses a
+// replay: the file is read back when gssgated starts.
 //
 // A record is what MIT's file2 cache records: the first 12 octets of the authenticator's integrity
 // tag, the end of its ciphertext (k5_rc_tag_from_ciphertext, MIT 1.18+). So MIT's live records
@@ -14,13 +14,15 @@
 // one opens no window. gssgated finds the tag without decrypting anything: `authenticator_tags`
 // takes every AP-REQ that any byte offset of the token holds (a krb5 token, raw or framed, or one
 // inside SPNEGO, IAKERB or NegoEx), decoded with rules at least as loose as MIT's decoder, so
-// whatever AP-REQ MIT finds in the token, this finds too. The caller records the tags after MIT
-// accepted the step (with KRB5RCACHENAME=none:, daemon/main.cc), as MIT records after it decrypted
-// the authenticator; a tag seen before is a replay and the step fails.
+// whatever AP-REQ MIT finds in the token, this finds too (at most 4 per token; more, or a token
+// too costly to search, is refused). The caller records the tags once MIT verified an AP-REQ in
+// the step (with KRB5RCACHENAME=none:, daemon/main.cc), as MIT records after it decrypted the
+// authenticator; a tag seen before is a replay and the step fails.
 //
-// A tag is kept for `retention`: twice krb5.conf's clockskew and a minute. MIT refuses an
-// authenticator whose time is more than the skew away from now, and a recorded one was accepted
-// within the skew of its time, so after twice the skew no replay of it can pass MIT's check.
+// A record lives from when it was accepted for `retention`, as it is at the moment it is looked
+// at: twice krb5.conf's clockskew and a minute. MIT refuses an authenticator whose time is more
+// than the skew away from now, and a recorded one was accepted within the skew of its time, so
+// after twice the skew no replay of it can pass MIT's check.
 //
 // Thread-safety: ReplayCache's methods are thread-safe (one mutex; `record` holds it across its
 // write, so two steps with the same tag cannot both pass).
@@ -49,6 +51,10 @@ using ReplayTag = std::array<uint8_t, 12>;
 // and the step must not run).
 absl::StatusOr<std::vector<ReplayTag>> authenticator_tags(std::string_view token);
 
+// Whether `token` holds a Kerberos AP-REP ([APPLICATION 15] SEQUENCE) at any offset: in a reply
+// MIT made, the sign that its acceptor verified an AP-REQ in that step.
+bool holds_ap_rep(std::string_view token);
+
 class ReplayCache {
  public:
   // Opens `path` (creating it 0600), takes back its records that are still live and rewrites it
@@ -61,9 +67,9 @@ class ReplayCache {
   ReplayCache& operator=(const ReplayCache&) = delete;
 
   // Records `tags`, seen at `now`. ALREADY_EXISTS (and nothing recorded) if one of them is live: a
-  // replay. Otherwise appends them to the file; if that write fails, nothing is recorded and the
-  // error names the file (the caller fails the step, as MIT fails an accept its cache cannot
-  // write).
+  // replay. Otherwise writes them at the end of the file; if that fails, the file is cut back to
+  // where it ended, nothing is recorded and the error names the file (the caller fails the step,
+  // as MIT fails an accept its cache cannot write).
   absl::Status record(const std::vector<ReplayTag>& tags, absl::Time now);
 
   // Takes the live records of MIT's file2 replay cache at `file2` (made before this cache took
@@ -72,7 +78,8 @@ class ReplayCache {
   // to this one thus lets no authenticator MIT accepted be replayed.
   absl::StatusOr<size_t> take_mit_records(const std::string& file2, absl::Time now);
 
-  // For a krb5.conf whose clockskew changed (a reload): later records keep this long.
+  // For a krb5.conf whose clockskew changed: from now on every record lives this long from when
+  // it was accepted (daemon/main.cc sets it at SIGHUP and at each tick of its loop).
   void set_retention(absl::Duration retention);
   absl::Duration retention() const;
 
@@ -83,16 +90,21 @@ class ReplayCache {
 
  private:
   ReplayCache(std::string path, int fd, absl::Duration retention);
+  // Adds a record seen at `seen` unless it is no longer live at `now` or already known as seen
+  // as late; true if added. Appends to `order_` unsorted: the caller sorts it after a batch.
+  bool remember(const ReplayTag& tag, int64_t seen, int64_t now, int64_t keep)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void expire(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status rewrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
   mutable absl::Mutex mu_;
   int fd_ ABSL_GUARDED_BY(mu_);
+  off_t end_ ABSL_GUARDED_BY(mu_) = 0;  // where the next record goes
   absl::Duration retention_ ABSL_GUARDED_BY(mu_);
-  // tag -> when it expires (Unix seconds); `order_` holds the same in the order they came, so
-  // expiry pops from its front.
-  absl::flat_hash_map<ReplayTag, int64_t> expiry_ ABSL_GUARDED_BY(mu_);
+  // tag -> when it was accepted (Unix seconds); `order_` holds the same by that time, so expiry
+  // pops from its front. A record lives until its time plus the retention of the moment.
+  absl::flat_hash_map<ReplayTag, int64_t> seen_ ABSL_GUARDED_BY(mu_);
   std::deque<std::pair<int64_t, ReplayTag>> order_ ABSL_GUARDED_BY(mu_);
   size_t file_records_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -103,7 +115,8 @@ absl::Duration replay_retention(absl::Duration clockskew);
 absl::Duration krb5_clockskew();
 // MIT's replay cache directory, as MIT finds it: KRB5RCACHEDIR, else TMPDIR, else /var/tmp.
 std::string replay_cache_dir();
-// Where gssgated keeps its replay cache: gssgated.rcache in that directory.
+// Where gssgated keeps its replay cache: gssgated_EUID.rcache in that directory (one per uid,
+// as MIT's, so a daemon run as root once and as a service user later never shares a file).
 std::string replay_cache_path();
 // MIT's default file2 cache of this euid there (krb5_EUID.rcache2).
 std::string mit_replay_cache_path();

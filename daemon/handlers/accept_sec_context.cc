@@ -16,6 +16,26 @@ absl::Status Service::AcceptSecContext(const Call& call, const v1::AcceptSecCont
   return accept_step(call, request, reply, /*once=*/false);
 }
 
+namespace {
+
+// Whether MIT verified an AP-REQ in the step that just ran without error, which is when MIT
+// itself records it. A complete step did. A step that needs another: if its reply holds an
+// AP-REP (mutual authentication, or DCE style), or if its context already knows the initiator
+// (SPNEGO waiting for the mechListMIC). Otherwise the mechanism did not look at an AP-REQ the
+// token may hold (SPNEGO asking for a token of another mechanism, IAKERB's KDC exchange), and
+// recording it would let anyone who can send a token fill the cache without a ticket.
+bool verified_an_ap_req(const gss::GssStatus& status, const gss::ContextHandle& context,
+                        std::string_view reply) {
+  if (!status.continue_needed()) return true;
+  if (holds_ap_rep(reply)) return true;
+  gss::ContextInfo info;
+  return gss::inquire_context(context, &info, gss::ContextNames{.initiator = true, .target = false})
+             .ok() &&
+         static_cast<bool>(info.initiator_name);
+}
+
+}  // namespace
+
 absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRequest& request,
                                   v1::AcceptSecContextReply* reply, bool once) {
   GSSGATE_RETURN_IF_ERROR(
@@ -93,7 +113,8 @@ absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRe
   {
     absl::MutexLock lock(&ctx_entry->mu);
     status = gss::accept_sec_context(&ctx_entry->context, step, &out);
-    if (!replay_tags.empty() && !GSS_ERROR(status.major)) {
+    if (!replay_tags.empty() && !GSS_ERROR(status.major) &&
+        verified_an_ap_req(status, ctx_entry->context, out.output_token)) {
       if (absl::Status recorded = replay_cache()->record(replay_tags, absl::Now());
           !recorded.ok()) {
         // What MIT's acceptor does when its cache holds the authenticator, or cannot be written:

@@ -1255,9 +1255,11 @@ std::string with_long_form_ap_req(const std::string& token) {
   return framed(contents.substr(0, oid + 2) + long_form(contents.substr(oid + 2)));
 }
 
-// A SPNEGO NegTokenInit (RFC 4178 §4.2.1) offering krb5 with `krb5_token` as its mechToken.
-std::string in_spnego(const std::string& krb5_token) {
-  const std::string krb5_oid("\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02", 11);
+// A SPNEGO NegTokenInit (RFC 4178 §4.2.1) offering krb5 with `krb5_token` as its mechToken;
+// with `other_first`, a mechanism no one has (1.2.3.4) is offered first and krb5 second.
+std::string in_spnego(const std::string& krb5_token, bool other_first = false) {
+  const std::string krb5_oid = std::string(other_first ? "\x06\x03\x2a\x03\x04" : "") +
+                               std::string("\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02", 11);
   auto tlv = [](const std::string& tag, const std::string& v) {
     return tag + der_length(v.size()) + v;
   };
@@ -1307,7 +1309,7 @@ TEST_F(DaemonTest, AReplayedAuthenticatorIsRefusedInAnyWrappingAfterARestartAndF
   };
   const std::string rcache = kdc_->path("rcache");
   ASSERT_NO_FATAL_FAILURE(connect());
-  EXPECT_THAT(daemon_->log(), HasSubstr("replay cache " + rcache + "/gssgated.rcache (0 live"));
+  EXPECT_THAT(daemon_->log(), HasSubstr("replay cache " + rcache + "/gssgated_0.rcache (0 live"));
 
   const std::string t1 = token();
   ASSERT_EQ(accept(t1).kind, "OK");
@@ -1324,6 +1326,14 @@ TEST_F(DaemonTest, AReplayedAuthenticatorIsRefusedInAnyWrappingAfterARestartAndF
   const std::string t3 = token();
   EXPECT_EQ(accept(in_spnego(t3)).kind, "OK");
   expect_replay(accept(t3), "the bare token of one accepted in SPNEGO");
+  // A SPNEGO offer with another mechanism first: MIT asks for a krb5 token and never looks at the
+  // one offered, so nothing is recorded (no ticket is needed to send such tokens), and that token
+  // is accepted when it comes.
+  const std::string t5 = token();
+  const Answer asked = accept(in_spnego(t5, /*other_first=*/true));
+  EXPECT_EQ(asked.kind, "OK") << asked.line;
+  EXPECT_EQ(asked["continue"], "1") << asked.line;
+  EXPECT_EQ(accept(t5).kind, "OK");
   // MIT itself recorded nothing.
   EXPECT_THAT(files_like(rcache, ".rcache2"), ::testing::IsEmpty());
 

@@ -7,6 +7,8 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -138,6 +140,48 @@ TEST(AuthenticatorTags, OneAuthenticatorGivesOneTagHoweverItIsEncodedOrWrapped) 
   EXPECT_EQ(tags(spnego_init(ap_req(cipher)) + ap_req(other_cipher)).size(), 2u);
 }
 
+// What MIT's decode_sequence decodes: the first [0] (etype) and the first [2] (cipher) after it,
+// each once; so an EncryptedData crammed with etypes and ciphers still gives one tag.
+TEST(AuthenticatorTags, ACandidateGivesOneTagHoweverManyFieldsItRepeats) {
+  auto tlv = [](const std::string& tag, const std::string& v) {
+    return tag + length_of(v.size(), Lengths::kDer) + v;
+  };
+  const std::string cipher = cipher_of('\x5a');
+  std::string fields;
+  for (int i = 0; i < 200; ++i) fields += tlv("\xa0", "\x02\x01\x12");
+  for (int i = 0; i < 200; ++i) {
+    std::string c = cipher;
+    c.back() = static_cast<char>(i);
+    fields += tlv("\xa2", tlv("\x04", c));
+  }
+  const std::string body = tlv("\xa0", "\x02\x01\x05") + tlv("\xa4", tlv("\x30", fields));
+  std::string first = cipher;
+  first.back() = '\0';
+  EXPECT_EQ(tags(tlv("\x6e", tlv("\x30", body))),
+            std::vector<ReplayTag>{tag_from(first.substr(188))});
+}
+
+TEST(AuthenticatorTags, MoreApReqsThanAnInitiatorSendsAreRefused) {
+  std::string token;
+  for (char c = 'a'; c < 'a' + 4; ++c) token += ap_req(cipher_of(c) + c);
+  EXPECT_EQ(tags(token).size(), 4u);
+  token += ap_req(cipher_of('e') + 'e');
+  absl::StatusOr<std::vector<ReplayTag>> refused = authenticator_tags(token);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted) << refused.status();
+  EXPECT_NE(refused.status().message().find("more than 4 Kerberos AP-REQs"), std::string::npos);
+}
+
+TEST(HoldsApRep, FindsAnApRepWhereverItIs) {
+  std::string rep = ap_req(cipher_of('r'));
+  rep[0] = '\x6f';
+  EXPECT_TRUE(holds_ap_rep(rep));
+  EXPECT_TRUE(holds_ap_rep(krb5_token(rep)));
+  EXPECT_TRUE(holds_ap_rep(spnego_resp(krb5_token(rep))));
+  EXPECT_FALSE(holds_ap_rep(ap_req(cipher_of('r'))));
+  EXPECT_FALSE(holds_ap_rep(spnego_resp("")));
+  EXPECT_FALSE(holds_ap_rep(""));
+}
+
 TEST(AuthenticatorTags, TokensWithoutAnApReqGiveNoneAndAbusiveNestingIsRefused) {
   EXPECT_TRUE(tags("").empty());
   EXPECT_TRUE(tags("definitely not a kerberos token").empty());
@@ -226,6 +270,49 @@ TEST_F(ReplayCacheTest, RecordsSurviveARestartAndExpiredOrTornOnesAreDropped) {
   EXPECT_EQ(st.st_size, 16 + 3 * 20) << "rewritten at open: header and the live records";
 }
 
+TEST_F(ReplayCacheTest, ALongerRetentionKeepsTheRecordsAlreadyThere) {
+  auto cache = open();
+  ASSERT_TRUE(cache);
+  ASSERT_TRUE(cache->record({tag(1)}, t0_).ok());
+  cache->set_retention(absl::Seconds(1200));  // krb5.conf's clockskew raised to 570 s
+  EXPECT_EQ(cache->record({tag(1)}, t0_ + absl::Seconds(1000)).code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(cache->record({tag(1)}, t0_ + absl::Seconds(1201)).ok());
+}
+
+// A write cut short (here by RLIMIT_FSIZE, as by a full disk) leaves no part of a record: the
+// file is cut back, the step fails naming the file, and the records after it read back whole.
+TEST_F(ReplayCacheTest, AWriteThatFailsHalfwayLeavesNoPartOfARecord) {
+  auto cache = open();
+  ASSERT_TRUE(cache);
+  ASSERT_TRUE(cache->record({tag(1)}, t0_).ok());
+  struct stat st {};
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  struct rlimit old {};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  void (*previous)(int) = signal(SIGXFSZ, SIG_IGN);
+  struct rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(st.st_size) + 30;  // room for one record and a half
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &tight), 0);
+  absl::Status failed = cache->record({tag(2), tag(3)}, t0_);
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, previous);
+  EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable) << failed;
+  EXPECT_NE(failed.message().find(path_), std::string::npos) << failed;
+  ASSERT_EQ(stat(path_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 16 + 20) << "cut back to the records before";
+  EXPECT_TRUE(cache->record({tag(2)}, t0_).ok()) << "nothing of the failed step was recorded";
+  ASSERT_TRUE(cache->record({tag(4)}, t0_).ok());
+  cache.reset();
+  auto reopened = open();
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ(reopened->live(), 3u);
+  for (uint8_t n : {1, 2, 4}) {
+    EXPECT_EQ(reopened->record({tag(n)}, t0_).code(), absl::StatusCode::kAlreadyExists) << int{n};
+  }
+  EXPECT_TRUE(reopened->record({tag(3)}, t0_).ok());
+}
+
 TEST_F(ReplayCacheTest, TheFileIsRewrittenWhenMostOfItHasExpired) {
   auto cache = open();
   ASSERT_TRUE(cache);
@@ -291,6 +378,9 @@ TEST_F(ReplayCacheTest, MitsLiveFile2RecordsAreTakenOverAndKept) {
   ASSERT_TRUE(reopened);
   EXPECT_EQ(reopened->record({tag(1)}, t0_).code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(*reopened->take_mit_records(dir_ + "/no-such-file", t0_), 0u);
+  // A file MIT would not use as its cache (another may write it) gives nothing.
+  ASSERT_EQ(chmod(file2.c_str(), 0666), 0);
+  EXPECT_EQ(*reopened->take_mit_records(file2, t0_), 0u);
 }
 
 TEST(ReplayRetention, IsTwiceTheClockskewAndAMinute) {
