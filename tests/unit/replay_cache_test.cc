@@ -12,10 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -268,6 +270,23 @@ TEST_F(ReplayCacheTest, RecordsSurviveARestartAndExpiredOrTornOnesAreDropped) {
   ASSERT_EQ(stat(path_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(st.st_size, 16 + 3 * 20) << "rewritten at open: header and the live records";
+}
+
+// Steps racing with one authenticator: exactly one is accepted.
+TEST_F(ReplayCacheTest, OfStepsRacingWithOneAuthenticatorExactlyOnePasses) {
+  auto cache = open();
+  ASSERT_TRUE(cache);
+  for (uint8_t n = 0; n < 50; ++n) {
+    std::atomic<int> passed{0};
+    std::vector<std::thread> steps;
+    for (int i = 0; i < 8; ++i) {
+      steps.emplace_back([&] {
+        if (cache->record({tag(n)}, t0_).ok()) ++passed;
+      });
+    }
+    for (std::thread& t : steps) t.join();
+    EXPECT_EQ(passed.load(), 1) << int{n};
+  }
 }
 
 TEST_F(ReplayCacheTest, ALongerRetentionKeepsTheRecordsAlreadyThere) {
