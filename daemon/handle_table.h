@@ -75,6 +75,10 @@ struct Entry {
   // delegates are released, and the delegation flag MIT reports for the context is cleared in
   // every reply (each accept step, InquireContext). Set before insert() and never changed.
   bool hide_delegation = false;
+  // kind == kContext, acceptor, with gssgated's replay cache: the AP-REQ MIT verified in one of
+  // its steps has been recorded (handlers/accept_sec_context.cc). A context cannot complete
+  // without it.
+  bool replay_recorded ABSL_GUARDED_BY(mu) = false;
   // kind == kContext: the credential every step of the context runs with, checked on the first step
   // to hold an element for the context's mechanism (handlers/cred_guard.h), and the principal it
   // acts as ("" for an acceptor that accepts for any key of its keytab). A later step never passes

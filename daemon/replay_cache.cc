@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <krb5/krb5.h>
 #include <profile.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +49,12 @@ class Reader {
  public:
   explicit Reader(size_t budget) : budget_(budget) {}
   bool exhausted() const { return exhausted_; }
+  bool spend() {
+    if (budget_ == 0) exhausted_ = true;
+    if (exhausted_) return false;
+    --budget_;
+    return true;
+  }
 
   // The element at the start of `in`; nullopt if it does not fit there (or the work ran out).
   std::optional<Element> read(std::string_view in, int depth) {
@@ -67,6 +74,9 @@ class Reader {
       uint8_t o = 0;
       do {
         if (at >= in.size()) return std::nullopt;
+        // Each octet of a long tag number costs work too, or one with a megabyte of them, read
+        // again from every candidate before it, would cost no budget.
+        if (!spend()) return std::nullopt;
         o = static_cast<uint8_t>(in[at++]);
         e.number = (e.number << 7) | (o & 0x7F);
       } while (o & 0x80);
@@ -96,18 +106,6 @@ class Reader {
     e.contents = in.substr(at, length);
     e.size = at + length;
     return e;
-  }
-
-  // The elements `contents` holds, up to the first that does not fit.
-  std::vector<Element> children(std::string_view contents, int depth) {
-    std::vector<Element> out;
-    while (!contents.empty()) {
-      std::optional<Element> e = read(contents, depth);
-      if (!e) break;
-      contents.remove_prefix(e->size);
-      out.push_back(*e);
-    }
-    return out;
   }
 
   // The first element of `contents` with this class and number, reading no further than it.
@@ -144,10 +142,11 @@ std::optional<ReplayTag> mit_tag(int64_t etype, std::string_view ciphertext) {
   return tag;
 }
 
-// An INTEGER's value as MIT's k5_asn1_decode_int reads it: big-endian two's complement, at most
-// eight octets.
+// An INTEGER's value as MIT's k5_asn1_decode_int reads it: big-endian two's complement (MIT
+// takes up to eight octets, nine with a leading zero; the low 64 bits of any length here, the same
+// value wherever MIT takes it).
 std::optional<int64_t> integer_value(std::string_view contents) {
-  if (contents.empty() || contents.size() > 8) return std::nullopt;
+  if (contents.empty()) return std::nullopt;
   uint64_t n = (static_cast<uint8_t>(contents[0]) & 0x80) ? ~uint64_t{0} : 0;
   for (char c : contents) n = (n << 8) | static_cast<uint8_t>(c);
   return static_cast<int64_t>(n);
@@ -297,20 +296,39 @@ absl::StatusOr<std::vector<ReplayTag>> authenticator_tags(std::string_view token
   return tags;
 }
 
-bool holds_ap_rep(std::string_view token) {
-  Reader r(kElementsPerTokenByte * (token.size() + 1));
-  for (size_t at = 0; at < token.size(); ++at) {
-    const uint8_t b = static_cast<uint8_t>(token[at]);
-    if ((b & 0xDF) != 0x4F && (b & 0xDF) != 0x5F) continue;
-    std::optional<Element> e = r.read(token.substr(at), 0);
-    if (e && e->cls == kApplication && e->number == 15 &&
-        r.first(e->contents, kUniversal, 16, 1).has_value()) {
-      return true;
-    }
-    // A reply too costly to search (MIT makes none): take it as holding one, which records.
-    if (r.exhausted()) return true;
-  }
-  return false;
+namespace {
+
+// A krb5 reply token that is an AP-REP: raw (DCE style), or framed (RFC 2743 §3.1: an OID, then
+// TOK_ID 02 00, RFC 4121 §4.1) with one of the krb5 OIDs or IAKERB's.
+bool is_ap_rep_token(Reader& r, std::string_view token) {
+  std::optional<Element> outer = r.read(token, 0);
+  if (!outer) return false;
+  if (outer->cls == kApplication && outer->number == 15) return true;
+  if (outer->cls != kApplication || outer->number != 0) return false;
+  std::optional<Element> oid = r.read(outer->contents, 1);
+  if (!oid || oid->cls != kUniversal || oid->number != 6) return false;
+  std::string_view rest = outer->contents.substr(oid->size);
+  if (rest.size() < 2 || rest[0] != '\x02' || rest[1] != '\x00') return false;
+  std::optional<Element> rep = r.read(rest.substr(2), 1);
+  return rep && rep->cls == kApplication && rep->number == 15;
+}
+
+}  // namespace
+
+bool holds_ap_rep(std::string_view reply) {
+  // Only where MIT puts one: the reply itself, or a SPNEGO NegTokenResp's responseToken (RFC 4178
+  // §4.2.2: [1] SEQUENCE { ..., responseToken [2] OCTET STRING }). Not anywhere in the reply: an
+  // IAKERB reply carries the KDC's answer, which echoes names the sender chose.
+  Reader r(kElementsPerTokenByte * (reply.size() + 1));
+  if (is_ap_rep_token(r, reply)) return true;
+  std::optional<Element> resp = r.read(reply, 0);
+  if (!resp || resp->cls != kContext || resp->number != 1) return false;
+  std::optional<Element> seq = r.first(resp->contents, kUniversal, 16, 1);
+  if (!seq) return false;
+  std::optional<Element> field = r.first(seq->contents, kContext, 2, 2);
+  if (!field) return false;
+  std::optional<Element> octets = r.first(field->contents, kUniversal, 4, 3);
+  return octets && is_ap_rep_token(r, octets->contents);
 }
 
 absl::Duration replay_retention(absl::Duration clockskew) {
@@ -360,6 +378,12 @@ absl::StatusOr<std::unique_ptr<ReplayCache>> ReplayCache::open(const std::string
   }
   std::unique_ptr<ReplayCache> cache(new ReplayCache(path, fd, retention));
   if (absl::Status s = check_owned(fd, path); !s.ok()) return s;
+  // One daemon per file: two would each miss the other's records.
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path,
+        " is in use by another process (another gssgated of this uid?): ", std::strerror(errno)));
+  }
   char header[kHeaderSize];
   const ssize_t got = pread(fd, header, sizeof(header), 0);
   if (got > 0 &&
@@ -389,8 +413,11 @@ absl::StatusOr<size_t> ReplayCache::take_mit_records(const std::string& file2, a
   constexpr size_t kSeed = 16, kMitRecord = 16;
   int fd = ::open(file2.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
-    if (errno == ENOENT) return 0;
-    return absl::UnavailableError(absl::StrCat("cannot open ", file2, ": ", std::strerror(errno)));
+    // No file, or one that is not MIT's cache of this uid (a link, another's): nothing to take.
+    if (errno != ENOENT) {
+      spdlog::warn("replay cache: not taking records from {}: {}", file2, std::strerror(errno));
+    }
+    return 0;
   }
   // MIT uses only a file of its euid that no one else may write; any other is not its cache.
   if (absl::Status s = check_owned(fd, file2); !s.ok()) {
@@ -437,7 +464,9 @@ bool ReplayCache::remember(const ReplayTag& tag, int64_t seen, int64_t now, int6
 
 void ReplayCache::set_retention(absl::Duration retention) {
   absl::MutexLock lock(&mu_);
-  retention_ = retention;
+  // Never shorter within a run: a krb5.conf caught in the middle of an edit must not drop records
+  // MIT would still take a replay of. A lowered skew applies at the next start.
+  retention_ = std::max(retention_, retention);
 }
 
 absl::Duration ReplayCache::retention() const {
@@ -515,6 +544,8 @@ absl::Status ReplayCache::rewrite() {
   }
   absl::Status s = write_at(fd, bytes, 0, next);
   if (s.ok() && fchmod(fd, 0600) != 0) s = write_error(next, errno);
+  // Locked before it takes the name, so the file under the name is always locked by this process.
+  if (s.ok() && flock(fd, LOCK_EX | LOCK_NB) != 0) s = write_error(next, errno);
   if (s.ok() && rename(next.c_str(), path_.c_str()) != 0) {
     s = absl::UnavailableError(
         absl::StrCat("cannot rename ", next, " to ", path_, ": ", std::strerror(errno)));

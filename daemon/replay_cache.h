@@ -51,9 +51,9 @@ using ReplayTag = std::array<uint8_t, 12>;
 // and the step must not run).
 absl::StatusOr<std::vector<ReplayTag>> authenticator_tags(std::string_view token);
 
-// Whether `token` holds a Kerberos AP-REP ([APPLICATION 15] SEQUENCE) at any offset: in a reply
-// MIT made, the sign that its acceptor verified an AP-REQ in that step.
-bool holds_ap_rep(std::string_view token);
+// Whether a reply MIT's acceptor made is, or carries as SPNEGO's responseToken, a Kerberos AP-REP
+// (raw, DCE style, or framed with TOK_ID 02 00): the sign that it verified an AP-REQ in that step.
+bool holds_ap_rep(std::string_view reply);
 
 class ReplayCache {
  public:

@@ -29,8 +29,10 @@ bool verified_an_ap_req(const gss::GssStatus& status, const gss::ContextHandle& 
   if (!status.continue_needed()) return true;
   if (holds_ap_rep(reply)) return true;
   gss::ContextInfo info;
-  return gss::inquire_context(context, &info, gss::ContextNames{.initiator = true, .target = false})
-             .ok() &&
+  const gss::GssStatus inquired =
+      gss::inquire_context(context, &info, gss::ContextNames{.initiator = true, .target = false});
+  // MIT calls a context in its last second expired, though it verified the AP-REQ.
+  return (inquired.ok() || GSS_ROUTINE_ERROR(inquired.major) == GSS_S_CONTEXT_EXPIRED) &&
          static_cast<bool>(info.initiator_name);
 }
 
@@ -113,10 +115,20 @@ absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRe
   {
     absl::MutexLock lock(&ctx_entry->mu);
     status = gss::accept_sec_context(&ctx_entry->context, step, &out);
-    if (!replay_tags.empty() && !GSS_ERROR(status.major) &&
+    if (replay_cache() != nullptr && !GSS_ERROR(status.major) && !ctx_entry->replay_recorded &&
         verified_an_ap_req(status, ctx_entry->context, out.output_token)) {
-      if (absl::Status recorded = replay_cache()->record(replay_tags, absl::Now());
-          !recorded.ok()) {
+      // A context MIT verified an AP-REQ for must have recorded it, and one cannot complete
+      // without: should the search ever miss an AP-REQ MIT decoded, the step fails rather than
+      // let its replay through.
+      absl::Status recorded =
+          replay_tags.empty()
+              ? absl::FailedPreconditionError(
+                    "gssgated found no Kerberos AP-REQ it could record in a token MIT accepted, "
+                    "so its replay could not be refused; the token is refused instead")
+              : replay_cache()->record(replay_tags, absl::Now());
+      if (recorded.ok()) {
+        ctx_entry->replay_recorded = true;
+      } else {
         // What MIT's acceptor does when its cache holds the authenticator, or cannot be written:
         // the step fails and what it made is dropped.
         ctx_entry->context.reset();
@@ -131,7 +143,8 @@ absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRe
           status.minor_text = {text};
           krb5_free_error_message(nullptr, text);
         } else {
-          status = gss::check("gss_accept_sec_context", GSS_S_FAILURE, 0);
+          status = gss::check("gss_accept_sec_context",
+                              replay_tags.empty() ? GSS_S_DEFECTIVE_TOKEN : GSS_S_FAILURE, 0);
           status.minor_text = {std::string(recorded.message())};
         }
       }

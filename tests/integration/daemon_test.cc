@@ -1216,7 +1216,11 @@ std::string der_length(size_t n) {
   return std::string(1, static_cast<char>(0x80 | out.size())) + out;
 }
 
-std::string long_form(std::string_view der) {
+// Re-encodes a DER element tree: with `long_lengths`, every length in the long form with leading
+// zeros (four octets); with `padded_etypes`, every one-octet INTEGER holding an AES enctype (17 to
+// 20) as nine octets with eight leading zeros (MIT's decoder takes nine when the first is zero).
+// Contents are otherwise unchanged.
+std::string reencoded(std::string_view der, bool long_lengths, bool padded_etypes) {
   std::string out;
   while (!der.empty()) {
     const uint8_t tag = static_cast<uint8_t>(der[0]);
@@ -1227,12 +1231,18 @@ std::string long_form(std::string_view der) {
       for (size_t i = 0; i < octets; ++i) length = (length << 8) | static_cast<uint8_t>(der[at++]);
     }
     const std::string_view contents = der.substr(at, length);
-    const std::string inner = (tag & 0x20) ? long_form(contents) : std::string(contents);
+    std::string inner =
+        (tag & 0x20) ? reencoded(contents, long_lengths, padded_etypes) : std::string(contents);
+    if (padded_etypes && tag == 0x02 && inner.size() == 1 && inner[0] >= 17 && inner[0] <= 20) {
+      inner = std::string(8, '\0') + inner;
+    }
     const size_t n = inner.size();
-    out += std::string{static_cast<char>(tag),     '\x84',
-                       static_cast<char>(n >> 24), static_cast<char>(n >> 16),
-                       static_cast<char>(n >> 8),  static_cast<char>(n)} +
-           inner;
+    out +=
+        std::string(1, static_cast<char>(tag)) +
+        (long_lengths ? std::string{'\x84', static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                                    static_cast<char>(n >> 8), static_cast<char>(n)}
+                      : der_length(n)) +
+        inner;
     der.remove_prefix(at + length);
   }
   return out;
@@ -1248,11 +1258,15 @@ std::string unframed(const std::string& token) {
   return token.substr(at);
 }
 
-// A krb5 initial token (OID, TOK_ID 01 00, AP-REQ) with the AP-REQ's lengths in the long form.
-std::string with_long_form_ap_req(const std::string& token) {
+// A krb5 initial token (OID, TOK_ID 01 00, AP-REQ) with its AP-REQ re-encoded.
+std::string with_ap_req_reencoded(const std::string& token, bool long_lengths, bool padded_etypes) {
   const std::string contents = unframed(token);
   const size_t oid = 2 + static_cast<uint8_t>(contents[1]);
-  return framed(contents.substr(0, oid + 2) + long_form(contents.substr(oid + 2)));
+  return framed(contents.substr(0, oid + 2) +
+                reencoded(contents.substr(oid + 2), long_lengths, padded_etypes));
+}
+std::string with_long_form_ap_req(const std::string& token) {
+  return with_ap_req_reencoded(token, true, false);
 }
 
 // A SPNEGO NegTokenInit (RFC 4178 §4.2.1) offering krb5 with `krb5_token` as its mechToken;
@@ -1359,6 +1373,40 @@ TEST_F(DaemonTest, AReplayedAuthenticatorIsRefusedInAnyWrappingAfterARestartAndF
               HasSubstr(absl::StrCat(" taken from MIT's ", rcache, "/krb5_0.rcache2")));
   expect_replay(accept(t4), "accepted under MIT's cache, replayed under gssgated's");
   EXPECT_EQ(accept(token()).kind, "OK");
+}
+
+// The step where MIT verifies the AP-REQ records it also when it needs another (DCE style: its
+// reply holds an AP-REP); an AP-REQ with nine-octet etypes is refused by MIT 1.20 either way.
+TEST_F(DaemonTest, AReplayIsRefusedAtTheStepMitVerifiesAndAnOddIntegerHidesNothing) {
+  auto a = caller(kInitiatorUid);
+  auto b = caller(kAcceptorUid);
+  ASSERT_TRUE(a && b);
+  auto token = [&](const std::string& flags) {
+    Answer i = ask(*a, "init - - HTTP@localhost - " + flags + " krb5");
+    EXPECT_EQ(i.kind, "OK") << i.line;
+    return absl::HexStringToBytes(i["token"]);
+  };
+  auto accept = [&](const std::string& context, const std::string& bytes) {
+    return ask(*b, absl::StrCat("accept ", context, " - ", hex(bytes)));
+  };
+  auto expect_replay = [](const Answer& r, const char* what) {
+    EXPECT_EQ(r.kind, "GSS") << what << ": " << r.line;
+    EXPECT_THAT(r.line, HasSubstr("Request is a replay")) << what;
+  };
+
+  // DCE style (mutual): the first step needs another and replies with an AP-REP.
+  const std::string dce = token("4098");  // GSS_C_DCE_STYLE | GSS_C_MUTUAL_FLAG
+  const Answer dce_first = accept("-", dce);
+  ASSERT_EQ(dce_first.kind, "OK") << dce_first.line;
+  EXPECT_EQ(dce_first["continue"], "1") << dce_first.line;
+  expect_replay(accept("-", dce), "a DCE-style first step");
+
+  // The etypes in nine octets (which newer MIT decoders take): MIT 1.20 refuses such an AP-REQ,
+  // fresh or replayed; the search reads it either way (AuthenticatorTags.*).
+  const std::string t1 = token("2");
+  ASSERT_EQ(accept("-", t1).kind, "OK");
+  EXPECT_EQ(accept("-", with_ap_req_reencoded(t1, false, true)).kind, "GSS");
+  EXPECT_EQ(accept("-", with_ap_req_reencoded(token("2"), false, true)).kind, "GSS");
 }
 
 // A small tmpfs mounted for one test and unmounted (lazily, so an open file cannot keep it) when

@@ -50,17 +50,16 @@ std::string tlv(std::string tag, const std::string& contents, Lengths how = Leng
 // AP-REQ ::= [APPLICATION 14] SEQUENCE { pvno [0], msg-type [1], ap-options [2], ticket [3],
 // authenticator [4] EncryptedData { etype [0], cipher [2] } }, its lengths written `how`.
 std::string ap_req(const std::string& cipher, Lengths how = Lengths::kDer,
-                   std::string app_tag = "\x6e", char etype = 18) {
+                   std::string app_tag = "\x6e", std::string etype = "\x12") {
   auto ctx = [&](int n, const std::string& inner) {
     return tlv(std::string(1, static_cast<char>(0xA0 | n)), inner, how);
   };
   const std::string integer5 = tlv("\x02", "\x05", how, false);
   const std::string ticket =
       tlv("\x61", tlv("\x30", ctx(0, integer5) + ctx(1, tlv("\x1b", "R", how, false)), how), how);
-  const std::string encrypted = tlv("\x30",
-                                    ctx(0, tlv("\x02", std::string(1, etype), how, false)) +
-                                        ctx(2, tlv("\x04", cipher, how, false)),
-                                    how);
+  const std::string encrypted =
+      tlv("\x30", ctx(0, tlv("\x02", etype, how, false)) + ctx(2, tlv("\x04", cipher, how, false)),
+          how);
   const std::string body = ctx(0, integer5) + ctx(1, tlv("\x02", "\x0e", how, false)) +
                            ctx(2, tlv("\x03", std::string("\x00\x20\x00\x00\x00", 5), how, false)) +
                            ctx(3, ticket) + ctx(4, encrypted);
@@ -109,11 +108,11 @@ TEST(AuthenticatorTags, TheTagIsMitsTheIntegrityTagAtTheEndOfTheCiphertext) {
   // aes256-cts-hmac-sha1-96 (18): a 12-octet checksum, the last 12 octets.
   EXPECT_EQ(tags(ap_req(cipher)), std::vector<ReplayTag>{tag_from(cipher.substr(188))});
   // aes256-cts-hmac-sha384-192 (20): 24 octets, of which MIT's file2 keeps the first 12.
-  EXPECT_EQ(tags(ap_req(cipher, Lengths::kDer, "\x6e", 20)),
+  EXPECT_EQ(tags(ap_req(cipher, Lengths::kDer, "\x6e", "\x14")),
             std::vector<ReplayTag>{tag_from(cipher.substr(176))});
   // An enctype MIT does not know cannot be accepted: no tag. Nor can a ciphertext shorter than
   // its checksum.
-  EXPECT_TRUE(tags(ap_req(cipher, Lengths::kDer, "\x6e", 99)).empty());
+  EXPECT_TRUE(tags(ap_req(cipher, Lengths::kDer, "\x6e", "\x63")).empty());
   EXPECT_TRUE(tags(ap_req(std::string(11, 'c'))).empty());
 }
 
@@ -173,15 +172,30 @@ TEST(AuthenticatorTags, MoreApReqsThanAnInitiatorSendsAreRefused) {
   EXPECT_NE(refused.status().message().find("more than 4 Kerberos AP-REQs"), std::string::npos);
 }
 
-TEST(HoldsApRep, FindsAnApRepWhereverItIs) {
+// Only where MIT's acceptor puts an AP-REP: the reply itself (DCE style), a krb5 token with TOK_ID
+// 02 00, or SPNEGO's responseToken holding one; never bytes elsewhere (an IAKERB reply echoes
+// names the sender chose).
+TEST(HoldsApRep, FindsAnApRepOnlyWhereTheAcceptorPutsOne) {
   std::string rep = ap_req(cipher_of('r'));
   rep[0] = '\x6f';
+  const std::string framed = tlv("\x60", kKrb5Oid + std::string("\x02\x00", 2) + rep);
   EXPECT_TRUE(holds_ap_rep(rep));
-  EXPECT_TRUE(holds_ap_rep(krb5_token(rep)));
-  EXPECT_TRUE(holds_ap_rep(spnego_resp(krb5_token(rep))));
+  EXPECT_TRUE(holds_ap_rep(framed));
+  EXPECT_TRUE(holds_ap_rep(spnego_resp(framed)));
+  EXPECT_FALSE(holds_ap_rep(krb5_token(rep))) << "TOK_ID 01 00 is an AP-REQ's";
+  EXPECT_FALSE(holds_ap_rep("junk" + framed));
+  EXPECT_FALSE(holds_ap_rep(tlv("\x7e", "\x02\x01\x05" + framed))) << "inside a KRB-ERROR";
   EXPECT_FALSE(holds_ap_rep(ap_req(cipher_of('r'))));
   EXPECT_FALSE(holds_ap_rep(spnego_resp("")));
   EXPECT_FALSE(holds_ap_rep(""));
+}
+
+// MIT's decoder (newer ones) takes an INTEGER of nine octets whose first is zero: the same etype.
+TEST(AuthenticatorTags, AnEtypeInNineOctetsIsTheSameEtype) {
+  const std::string cipher = cipher_of('\x5a');
+  EXPECT_EQ(tags(ap_req(cipher, Lengths::kDer, "\x6e", std::string(8, '\0') + "\x12")),
+            tags(ap_req(cipher)));
+  ASSERT_EQ(tags(ap_req(cipher)).size(), 1u);
 }
 
 TEST(AuthenticatorTags, TokensWithoutAnApReqGiveNoneAndAbusiveNestingIsRefused) {
