@@ -162,15 +162,6 @@ int serve(const std::string& config_path) {
   }
   auto config = std::make_shared<const Config>(std::move(*loaded));
   raise_open_files_limit();
-  std::string replay_summary;
-  absl::StatusOr<std::unique_ptr<ReplayCache>> own_cache =
-      own_replay_cache(config->daemon, &replay_summary);
-  if (!own_cache.ok()) {
-    spdlog::error("cannot use the replay cache: {}; fix that, or set replay_cache = \"mit\" in {}",
-                  std::string(own_cache.status().message()), config_path);
-    return 1;
-  }
-  std::unique_ptr<ReplayCache> replay_cache = *std::move(own_cache);
 #ifdef NDEBUG
   // Debian's abseil keeps absl::Mutex's deadlock detector on, which records every lock order in
   // a global graph (~1.3% of the daemon's time in GraphCycles under the bench,
@@ -223,6 +214,16 @@ int serve(const std::string& config_path) {
     serving.push_back(settings);
     listeners.push_back(*std::move(listener));
   }
+  // After the sockets (a second daemon on them is told so first), before any thread starts.
+  std::string replay_summary;
+  absl::StatusOr<std::unique_ptr<ReplayCache>> own_cache =
+      own_replay_cache(config->daemon, &replay_summary);
+  if (!own_cache.ok()) {
+    spdlog::error("cannot use the replay cache: {}; fix that, or set replay_cache = \"mit\" in {}",
+                  std::string(own_cache.status().message()), config_path);
+    return 1;
+  }
+  std::unique_ptr<ReplayCache> replay_cache = *std::move(own_cache);
   auto connections = [&listeners] {
     size_t n = 0;
     for (const auto& l : listeners) n += l->connection_count();
