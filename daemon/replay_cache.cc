@@ -27,7 +27,7 @@ namespace {
 // long-form lengths with leading zeros and indefinite lengths. Where a rule here could differ from
 // MIT's, it is looser, so the AP-REQs found here are a superset of those MIT could decode: a
 // primitive/constructed bit is never checked, indefinite lengths are taken for primitives too, and
-// every field with the right tag is taken wherever it stands in its SEQUENCE.
+// a field is the first element with its tag wherever it stands in its SEQUENCE (ap_req_tag).
 
 constexpr int kUniversal = 0x00, kApplication = 0x40, kContext = 0x80;
 // Recursion (indefinite lengths nest) and total work per token. A token that needs more cannot be
@@ -182,7 +182,8 @@ std::optional<ReplayTag> ap_req_tag(Reader& r, const Element& ap_req) {
   return mit_tag(*value, octets->contents);
 }
 
-// ---- The file: a 16-byte header, then records of a tag and its expiry (big-endian seconds) ----
+// ---- The file: a 16-byte header, then records of a tag and when it was accepted (big-endian
+// Unix seconds) ----
 
 constexpr char kHeader[] = "gssgated rcache\n";
 constexpr size_t kHeaderSize = sizeof(kHeader) - 1;

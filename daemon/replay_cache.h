@@ -59,7 +59,8 @@ class ReplayCache {
  public:
   // Opens `path` (creating it 0600), takes back its records that are still live and rewrites it
   // with only those. Fails when the file is not a regular file of this euid writable by no one
-  // else (/var/tmp is everyone's), or not a gssgated replay cache.
+  // else (/var/tmp is everyone's), is not a gssgated replay cache, or is held (flock) by another
+  // process.
   static absl::StatusOr<std::unique_ptr<ReplayCache>> open(const std::string& path,
                                                            absl::Duration retention);
   ~ReplayCache();
@@ -74,12 +75,14 @@ class ReplayCache {
 
   // Takes the live records of MIT's file2 replay cache at `file2` (made before this cache took
   // over; 12-octet tags, MIT 1.18+ layout): each is kept for the retention from when MIT stored
-  // it, and written to this cache's file. Returns how many; no file is 0. A switch from MIT's cache
-  // to this one thus lets no authenticator MIT accepted be replayed.
+  // it, and written to this cache's file. Returns how many; no file, or one MIT would not use (not
+  // a regular file of this euid that only it may write), is 0. A switch from MIT's cache to this
+  // one thus lets no authenticator MIT accepted be replayed.
   absl::StatusOr<size_t> take_mit_records(const std::string& file2, absl::Time now);
 
-  // For a krb5.conf whose clockskew changed: from now on every record lives this long from when
-  // it was accepted (daemon/main.cc sets it at SIGHUP and at each tick of its loop).
+  // For a krb5.conf whose clockskew changed: if longer than the current retention, every record
+  // now lives this long from when it was accepted; a shorter one is ignored until the next start
+  // (daemon/main.cc sets it at SIGHUP and at each tick of its loop).
   void set_retention(absl::Duration retention);
   absl::Duration retention() const;
 
