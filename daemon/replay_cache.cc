@@ -300,7 +300,8 @@ absl::StatusOr<std::vector<ReplayTag>> authenticator_tags(std::string_view token
 namespace {
 
 // A krb5 reply token that is an AP-REP: raw (DCE style), or framed (RFC 2743 §3.1: an OID, then
-// TOK_ID 02 00, RFC 4121 §4.1) with one of the krb5 OIDs or IAKERB's.
+// TOK_ID 02 00, RFC 4121 §4.1). Any OID is taken (the krb5 ones or IAKERB's in practice): a
+// false "yes" only records an AP-REQ MIT verified anyway.
 bool is_ap_rep_token(Reader& r, std::string_view token) {
   std::optional<Element> outer = r.read(token, 0);
   if (!outer) return false;
