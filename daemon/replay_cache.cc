@@ -483,7 +483,12 @@ size_t ReplayCache::live() const {
 
 size_t ReplayCache::records_in_file() const {
   absl::MutexLock lock(&mu_);
-  return file_records_;
+  return file_records();
+}
+
+size_t ReplayCache::file_records() const {
+  const size_t end = static_cast<size_t>(end_);
+  return end < kHeaderSize ? 0 : (end - kHeaderSize) / kRecordSize;
 }
 
 void ReplayCache::expire(int64_t now) {
@@ -521,8 +526,7 @@ absl::Status ReplayCache::record(const std::vector<ReplayTag>& tags, absl::Time 
                     std::make_pair(seconds, tag));
     }
   }
-  file_records_ += tags.size();
-  if (file_records_ >= kRewriteAtLeast && file_records_ > 2 * seen_.size()) {
+  if (file_records() >= kRewriteAtLeast && file_records() > 2 * seen_.size()) {
     if (absl::Status s = rewrite(); !s.ok()) {
       spdlog::warn("replay cache: {}; appending to the old file", std::string(s.message()));
     }
@@ -560,7 +564,6 @@ absl::Status ReplayCache::rewrite() {
   close(fd_);
   fd_ = fd;
   end_ = static_cast<off_t>(bytes.size());
-  file_records_ = seen_.size();
   return absl::OkStatus();
 }
 

@@ -98,6 +98,9 @@ class ReplayCache {
   bool remember(const ReplayTag& tag, int64_t seen, int64_t now, int64_t keep)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void expire(int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records the file holds, live or not: every byte after the header is whole records (a write
+  // that fails is cut back off).
+  size_t file_records() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status rewrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
@@ -109,7 +112,6 @@ class ReplayCache {
   // pops from its front. A record lives until its time plus the retention of the moment.
   absl::flat_hash_map<ReplayTag, int64_t> seen_ ABSL_GUARDED_BY(mu_);
   std::deque<std::pair<int64_t, ReplayTag>> order_ ABSL_GUARDED_BY(mu_);
-  size_t file_records_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Twice `clockskew` (krb5.conf's [libdefaults] clockskew, MIT's default 300 s) and a minute.
