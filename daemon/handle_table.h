@@ -61,8 +61,9 @@ struct Entry {
   // read the FILE keytab at every accept. `cred`'s own elements still decide which mechanisms the
   // handle accepts for (handlers/cred_guard.h). Usage "both" (python-gssapi's default) is not
   // flagged: such a handle also initiates, so it is not the default acceptor. Set before
-  // insert() and never changed.
-  bool follows_default_acceptor = false;
+  // insert(); cleared, never set again, when the caller sets a credential option on the handle
+  // (SetCredOption), which the shared default must not take.
+  std::atomic<bool> follows_default_acceptor{false};
   gss::ContextHandle context ABSL_GUARDED_BY(mu);  // kind == kContext
   // kind == kContext: which step RPC may continue the context, and the mechanism an initiator
   // started with. Set before insert() and never changed. MIT's gss_init_sec_context trusts the

@@ -75,7 +75,9 @@ namespace v1 = ::gssgate::v1;
   X(GetMetrics) \
   X(AcceptOnce) \
   X(Iov) \
-  X(InquireSecContextByOid)
+  X(InquireSecContextByOid) \
+  X(InquireCredByOid) \
+  X(SetCredOption)
 // clang-format on
 
 // The per-principal MEMORY ccaches that hold, or have held, credentials stored by StoreCred. MIT's

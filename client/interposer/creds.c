@@ -155,9 +155,9 @@ GG_EXPORT OM_uint32 gssi_acquire_cred_from(OM_uint32* minor, const gss_name_t de
   free(entries);
   free(entry_ptrs);
   if (gg_falls_back(major, *minor)) {
-    return gg_local_acquire_cred(minor, GSS_C_NO_CREDENTIAL, (const gg_name*)desired_name,
-                                 time_req, desired_mechs, usage, cred_store, out, actual_mechs,
-                                 time_rec);
+    return gg_local_acquire_cred(minor, GSS_C_NO_CREDENTIAL, GSS_C_NO_BUFFER,
+                                 (const gg_name*)desired_name, time_req, desired_mechs, usage,
+                                 cred_store, out, actual_mechs, time_rec);
   }
   if (major != GSS_S_COMPLETE) return major;
   Gssgate__V1__AcquireCredsReply* acquired = (Gssgate__V1__AcquireCredsReply*)reply;
@@ -264,9 +264,9 @@ GG_EXPORT OM_uint32 gssi_acquire_cred_impersonate_name(
   const gg_cred* impersonator = (const gg_cred*)impersonator_cred;
   if (impersonator == NULL) return GSS_S_NO_CRED;
   if (impersonator->local != GSS_C_NO_CREDENTIAL) {
-    return gg_local_acquire_cred(minor, impersonator->local, (const gg_name*)desired_name,
-                                 time_req, desired_mechs, usage, GSS_C_NO_CRED_STORE, out,
-                                 actual_mechs, time_rec);
+    return gg_local_acquire_cred(minor, impersonator->local, GSS_C_NO_BUFFER,
+                                 (const gg_name*)desired_name, time_req, desired_mechs, usage,
+                                 GSS_C_NO_CRED_STORE, out, actual_mechs, time_rec);
   }
   if (!gg_handle_current(minor, &impersonator->handle, "credential")) return GSS_S_NO_CRED;
   if (desired_name == GSS_C_NO_NAME) return GSS_S_BAD_NAME;
@@ -418,4 +418,127 @@ GG_EXPORT OM_uint32 gssi_import_cred_by_mech(OM_uint32* minor, gss_OID mech, gss
                                              gss_cred_id_t* out) {
   (void)mech;
   return gssi_import_cred(minor, token, out);
+}
+
+/* ---- passwords and credential options ---------------------------------------------------------
+ */
+
+/* gss_acquire_cred_with_password, and gss_add_cred_with_password (which MIT's mechglue carries out
+ * with this entry point). The program holds the password, so MIT's own krb5 asks the KDC for the
+ * tickets in the program, as gssproxy's module does; gssgated holds nothing for it, and the
+ * credential, and the contexts made with it, are the program's own (local.c). Only initiator
+ * credentials: an acceptor's keys are gssgated's, and MIT would read the program's keytab for the
+ * acceptor half, which is no source of keys once the module interposes (except in fallback mode,
+ * where everything may run on MIT's own krb5). */
+GG_EXPORT OM_uint32 gssi_acquire_cred_with_password(OM_uint32* minor, const gss_name_t desired_name,
+                                                    const gss_buffer_t password, OM_uint32 time_req,
+                                                    const gss_OID_set desired_mechs, int usage,
+                                                    gss_cred_id_t* out, gss_OID_set* actual_mechs,
+                                                    OM_uint32* time_rec) {
+  *out = GSS_C_NO_CREDENTIAL;
+  if (actual_mechs != NULL) *actual_mechs = GSS_C_NO_OID_SET;
+  if (desired_name == GSS_C_NO_NAME || password == GSS_C_NO_BUFFER) {
+    *minor = 0;
+    return GSS_S_CALL_INACCESSIBLE_READ;
+  }
+  if (usage != GSS_C_INITIATE && !gg_fallback_mode()) {
+    *minor = GG_MINOR_UNSUPPORTED;
+    gg_set_error(*minor,
+                 "gssgate: a password gives initiator credentials only (usage initiate): an "
+                 "acceptor's keys are gssgated's, so acquire the acceptor credential without a "
+                 "password");
+    return GSS_S_FAILURE;
+  }
+  return gg_local_acquire_cred(minor, GSS_C_NO_CREDENTIAL, password, (const gg_name*)desired_name,
+                               time_req, desired_mechs, (gss_cred_usage_t)usage,
+                               GSS_C_NO_CRED_STORE, out, actual_mechs, time_rec);
+}
+
+/* gss_inquire_cred_by_oid: gssgated answers MIT's impersonator inquiry
+ * (GSS_KRB5_GET_CRED_IMPERSONATOR, what a credential obtained by S4U2Proxy names) and refuses
+ * other OIDs (gssgate.proto, InquireCredByOid). */
+GG_EXPORT OM_uint32 gssi_inquire_cred_by_oid(OM_uint32* minor, const gss_cred_id_t cred_handle,
+                                             const gss_OID desired_object,
+                                             gss_buffer_set_t* data_set) {
+  *data_set = GSS_C_NO_BUFFER_SET;
+  const gg_cred* cred = (const gg_cred*)cred_handle;
+  if (cred == NULL) return GSS_S_NO_CRED;
+  if (cred->local != GSS_C_NO_CREDENTIAL) {
+    return gg_local_status(minor,
+                           gss_inquire_cred_by_oid(minor, cred->local, desired_object, data_set));
+  }
+  if (desired_object == GSS_C_NO_OID) {
+    *minor = 0;
+    return GSS_S_CALL_INACCESSIBLE_READ;
+  }
+  if (!gg_handle_current(minor, &cred->handle, "credential")) return GSS_S_NO_CRED;
+  Gssgate__V1__InquireCredByOidRequest request = GSSGATE__V1__INQUIRE_CRED_BY_OID_REQUEST__INIT;
+  request.creds = gg_bin(cred->handle.data, cred->handle.len);
+  request.oid = gg_bin(desired_object->elements, desired_object->length);
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "InquireCredByOid", &request.base, &reply, GSS_S_NO_CRED);
+  if (major != GSS_S_COMPLETE) return major;
+  Gssgate__V1__InquireCredByOidReply* got = (Gssgate__V1__InquireCredByOidReply*)reply;
+  major = gg_reply_status(minor, got->status);
+  if (!GSS_ERROR(major)) major = gg_buffer_set_of(minor, got->values, got->n_values, data_set);
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
+}
+
+/* MIT's request behind gss_krb5_set_allowable_enctypes (gssapiP_krb5.h,
+ * krb5_gss_set_allowable_enctypes_req), with its option's OID, 1.2.840.113554.1.2.2.5.4. */
+struct allowable_enctypes_req {
+  OM_uint32 num_ktypes;
+  krb5_enctype* ktypes;
+};
+static const gss_OID_desc allowable_enctypes_oid = {
+    11, (void*)"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02\x05\x04"};
+/* As many enctypes as gssgated takes in one request (set_cred_option.cc). */
+enum { MAX_ENCTYPES = 64 };
+
+/* gss_set_cred_option, and gss_krb5_set_allowable_enctypes (which MIT's mechglue carries out with
+ * this entry point): gssgated sets the options that only narrow a credential (the allowable
+ * enctypes, GSS_KRB5_CRED_NO_CI_FLAGS_X) and refuses the others, which carry pointers into this
+ * process (gssgate.proto, SetCredOption). The enctypes are read here, where the pointer is
+ * the program's, and sent as numbers. */
+GG_EXPORT OM_uint32 gssi_set_cred_option(OM_uint32* minor, gss_cred_id_t* cred_handle,
+                                         const gss_OID desired_object, const gss_buffer_t value) {
+  gg_cred* cred = cred_handle != NULL ? (gg_cred*)*cred_handle : NULL;
+  *minor = 0;
+  if (cred == NULL) return GSS_S_NO_CRED;
+  if (desired_object == GSS_C_NO_OID) return GSS_S_CALL_INACCESSIBLE_READ;
+  if (cred->local != GSS_C_NO_CREDENTIAL) {
+    return gg_local_status(minor, gss_set_cred_option(minor, &cred->local, desired_object, value));
+  }
+  if (!gg_handle_current(minor, &cred->handle, "credential")) return GSS_S_NO_CRED;
+  Gssgate__V1__SetCredOptionRequest request = GSSGATE__V1__SET_CRED_OPTION_REQUEST__INIT;
+  request.creds = gg_bin(cred->handle.data, cred->handle.len);
+  request.oid = gg_bin(desired_object->elements, desired_object->length);
+  int32_t enctypes[MAX_ENCTYPES];
+  if (desired_object->length == allowable_enctypes_oid.length &&
+      memcmp(desired_object->elements, allowable_enctypes_oid.elements,
+             allowable_enctypes_oid.length) == 0) {
+    const struct allowable_enctypes_req* req =
+        value != GSS_C_NO_BUFFER && value->length == sizeof(*req) ? value->value : NULL;
+    if (req == NULL || (req->num_ktypes != 0 && req->ktypes == NULL)) {
+      *minor = GG_MINOR_UNSUPPORTED;
+      gg_set_error(*minor, "gssgate: the allowable-enctypes option's value is not MIT's request");
+      return GSS_S_FAILURE;
+    }
+    if (req->num_ktypes > MAX_ENCTYPES) {
+      *minor = GG_MINOR_UNSUPPORTED;
+      gg_set_error(*minor, "gssgate: %u allowable enctypes given, at most %d",
+                   (unsigned)req->num_ktypes, MAX_ENCTYPES);
+      return GSS_S_FAILURE;
+    }
+    for (OM_uint32 i = 0; i < req->num_ktypes; ++i) enctypes[i] = req->ktypes[i];
+    request.n_enctypes = req->num_ktypes;
+    request.enctypes = enctypes;
+  }
+  ProtobufCMessage* reply;
+  OM_uint32 major = gg_call(minor, "SetCredOption", &request.base, &reply, GSS_S_NO_CRED);
+  if (major != GSS_S_COMPLETE) return major;
+  major = gg_reply_status(minor, ((Gssgate__V1__SetCredOptionReply*)reply)->status);
+  protobuf_c_message_free_unpacked(reply, NULL);
+  return major;
 }

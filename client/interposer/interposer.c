@@ -389,6 +389,21 @@ int gg_buffer_set(gss_buffer_t out, const void* bytes, size_t len) {
   return 1;
 }
 
+OM_uint32 gg_buffer_set_of(OM_uint32* minor, const ProtobufCBinaryData* values, size_t n,
+                           gss_buffer_set_t* out) {
+  OM_uint32 ignored;
+  *out = GSS_C_NO_BUFFER_SET;
+  if (gss_create_empty_buffer_set(&ignored, out) != GSS_S_COMPLETE) return gg_nomem(minor);
+  for (size_t i = 0; i < n; ++i) {
+    gss_buffer_desc value = {values[i].len, values[i].data};
+    if (gss_add_buffer_set_member(&ignored, &value, out) != GSS_S_COMPLETE) {
+      gss_release_buffer_set(&ignored, out);
+      return gg_nomem(minor);
+    }
+  }
+  return GSS_S_COMPLETE;
+}
+
 int64_t gg_now(void) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);

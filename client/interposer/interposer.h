@@ -120,6 +120,9 @@ gg_name* gg_name_copy(const gg_name* name);
 
 /* Copies `bytes` into a malloc'ed GSSAPI buffer. */
 int gg_buffer_set(gss_buffer_t out, const void* bytes, size_t len);
+/* A GSSAPI buffer set holding copies of a reply's `values` (gss_release_buffer_set frees it). */
+OM_uint32 gg_buffer_set_of(OM_uint32* minor, const ProtobufCBinaryData* values, size_t n,
+                           gss_buffer_set_t* out);
 /* The library's constant for a mechanism OID in bytes (krb5 and its other OIDs), or NULL. */
 gss_OID gg_static_mech(const ProtobufCBinaryData* bytes);
 /* The same mechanism as the local krb5 mechanism sees it: our OID followed by the real one, so
@@ -148,12 +151,13 @@ OM_uint32 gg_public_mechs(OM_uint32* minor, const gss_OID_set local, gss_OID_set
 /* A credential of ours around a local one (released if memory runs out). */
 gg_cred* gg_cred_from_local(OM_uint32* minor, gss_cred_id_t local);
 /* The local forms of the entry points of the same names (gssi_*); gg_local_acquire_cred
- * impersonates desired_name when `impersonator` is a credential. */
+ * impersonates desired_name when `impersonator` is a credential, and asks the KDC with
+ * `password` when it is not GSS_C_NO_BUFFER. */
 OM_uint32 gg_local_acquire_cred(OM_uint32* minor, gss_cred_id_t impersonator,
-                                const gg_name* desired_name, OM_uint32 time_req,
-                                const gss_OID_set desired_mechs, gss_cred_usage_t usage,
-                                gss_const_key_value_set_t cred_store, gss_cred_id_t* out,
-                                gss_OID_set* actual_mechs, OM_uint32* time_rec);
+                                const gss_buffer_t password, const gg_name* desired_name,
+                                OM_uint32 time_req, const gss_OID_set desired_mechs,
+                                gss_cred_usage_t usage, gss_const_key_value_set_t cred_store,
+                                gss_cred_id_t* out, gss_OID_set* actual_mechs, OM_uint32* time_rec);
 OM_uint32 gg_local_inquire_cred(OM_uint32* minor, gss_cred_id_t local, gss_name_t* name,
                                 OM_uint32* lifetime, gss_cred_usage_t* usage, gss_OID_set* mechs);
 OM_uint32 gg_local_inquire_cred_by_mech(OM_uint32* minor, gss_cred_id_t local, gss_OID mech,
@@ -280,5 +284,16 @@ OM_uint32 gssi_get_mic_iov_length(OM_uint32* minor, gss_ctx_id_t context_handle,
                                   gss_iov_buffer_desc* iov, int count);
 OM_uint32 gssi_export_sec_context(OM_uint32* minor, gss_ctx_id_t* context_handle,
                                   gss_buffer_t token);
+OM_uint32 gssi_acquire_cred_with_password(OM_uint32* minor, const gss_name_t desired_name,
+                                          const gss_buffer_t password, OM_uint32 time_req,
+                                          const gss_OID_set desired_mechs, int usage,
+                                          gss_cred_id_t* out, gss_OID_set* actual_mechs,
+                                          OM_uint32* time_rec);
+OM_uint32 gssi_inquire_cred_by_oid(OM_uint32* minor, const gss_cred_id_t cred_handle,
+                                   const gss_OID desired_object, gss_buffer_set_t* data_set);
+OM_uint32 gssi_set_cred_option(OM_uint32* minor, gss_cred_id_t* cred_handle,
+                               const gss_OID desired_object, const gss_buffer_t value);
+OM_uint32 gssi_mech_invoke(OM_uint32* minor, const gss_OID desired_mech,
+                           const gss_OID desired_object, gss_buffer_t value);
 
 #endif /* GSSGATE_INTERPOSER_H */

@@ -56,9 +56,10 @@ constexpr char kModuleOid[] = "2.25.5955277318674287388";
 // A python-gssapi program (unmodified library, the module under it) that answers one line per
 // command, so a test can break things between its calls: "init" (an initiator's first step),
 // "accept" (the acceptor's step on that token), "finish" (the initiator's last step), "handshake"
-// (a whole new one), "acquire" (acceptor credentials). Each answer is "ok ..." or "error
-// <class>: <text>"; anything else (a crash, a hang) fails the test.
-// A mutual-auth handshake between two python-gssapi contexts; both programs below start with it.
+// (a whole new one), "acquire" (acceptor credentials), "password WHO PASSWORD USAGE" (a handshake
+// whose initiator's credentials come from gss_acquire_cred_with_password). Each answer is "ok ..."
+// or "error <class>: <text>"; anything else (a crash, a hang) fails the test. A mutual-auth
+// handshake between two python-gssapi contexts; both programs below start with it.
 constexpr char kPythonHandshake[] = R"(
 import gssapi
 def handshake(client, server):
@@ -93,6 +94,13 @@ for line in sys.stdin:
             out = "ok " + str(s.initiator_name)
         elif command == "acquire":
             out = "ok " + str(gssapi.Credentials(usage="accept").lifetime)
+        elif command.startswith("password "):
+            _, who, password, usage = command.split()
+            name = gssapi.Name(who, gssapi.NameType.kerberos_principal)
+            creds = gssapi.raw.acquire_cred_with_password(name, password.encode(), usage=usage)
+            s = gssapi.SecurityContext(usage="accept")
+            handshake(gssapi.SecurityContext(name=service, creds=creds.creds, usage="initiate"), s)
+            out = "ok " + str(s.initiator_name)
         else:
             out = "unknown command " + command
     except gssapi.exceptions.GSSError as e:
@@ -499,6 +507,34 @@ TEST_F(InterposerTest, AnUnreachableDaemonOrAPolicyRefusalIsAClearMinorStatusNot
   EXPECT_THAT(refused.client_output,
               HasSubstr(absl::StrCat("gssgate: no policy rule for uid ", kNoRule)))
       << refused.client_output;
+}
+
+// gss_acquire_cred_with_password through the module: the program has the password, so MIT's own
+// krb5 asks the KDC in the program (as gssproxy's module does); gssgated never sees the password
+// and holds nothing for the credential, and the context it initiates is the program's own, here
+// accepted by gssgated. Only initiator credentials: an acceptor's keys are gssgated's.
+TEST_F(InterposerTest, APasswordGivesTheProgramItsOwnInitiatorCredentialAndNeverReachesTheDaemon) {
+  const std::string password = "carol-pw-4711";
+  ASSERT_TRUE(kdc_->add_principal_with_password("carol", password).ok());
+  LineProgram program = start_line_program(kBoth);
+  ASSERT_NE(program.child, nullptr);
+  EXPECT_EQ(program.ask(absl::StrCat("password carol ", password, " initiate")),
+            absl::StrCat("ok ", kdc_->qualify("carol")));
+  // The acceptor was gssgated's, under the program's rule; the initiator was not.
+  EXPECT_TRUE(daemon_->wait_for_log(absl::StrCat("initiator=\"", kdc_->qualify("carol"))))
+      << daemon_->log();
+  EXPECT_THAT(daemon_->log(), Not(HasSubstr(absl::StrCat("audit op=init uid=", kBoth))));
+  EXPECT_THAT(daemon_->log(), Not(HasSubstr(password)));
+  // A wrong password is the KDC's refusal, in the program.
+  const std::string wrong = program.ask("password carol not-the-password initiate");
+  EXPECT_THAT(wrong, HasSubstr("error MissingCredentialsError: ")) << wrong;
+  EXPECT_THAT(wrong, HasSubstr("Decrypt integrity check failed")) << wrong;
+  for (const char* usage : {"accept", "both"}) {
+    const std::string refused = program.ask(absl::StrCat("password carol ", password, " ", usage));
+    EXPECT_THAT(refused, HasSubstr("error GSSError: ")) << usage;
+    EXPECT_THAT(refused, HasSubstr("a password gives initiator credentials only")) << refused;
+  }
+  EXPECT_THAT(daemon_->log(), Not(HasSubstr(password)));
 }
 
 // Proof 5 of issue 16, the daemon's death: gssgated is killed (SIGKILL) between an initiator's

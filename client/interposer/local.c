@@ -106,10 +106,11 @@ gg_cred* gg_cred_from_local(OM_uint32* minor, gss_cred_id_t local) {
 }
 
 OM_uint32 gg_local_acquire_cred(OM_uint32* minor, gss_cred_id_t impersonator,
-                                const gg_name* desired_name, OM_uint32 time_req,
-                                const gss_OID_set desired_mechs, gss_cred_usage_t usage,
-                                gss_const_key_value_set_t cred_store, gss_cred_id_t* out,
-                                gss_OID_set* actual_mechs, OM_uint32* time_rec) {
+                                const gss_buffer_t password, const gg_name* desired_name,
+                                OM_uint32 time_req, const gss_OID_set desired_mechs,
+                                gss_cred_usage_t usage, gss_const_key_value_set_t cred_store,
+                                gss_cred_id_t* out, gss_OID_set* actual_mechs,
+                                OM_uint32* time_rec) {
   OM_uint32 ignored;
   gss_name_t name = GSS_C_NO_NAME;
   gss_OID_set mechs = GSS_C_NO_OID_SET, actual = GSS_C_NO_OID_SET;
@@ -119,11 +120,16 @@ OM_uint32 gg_local_acquire_cred(OM_uint32* minor, gss_cred_id_t impersonator,
   OM_uint32 major = gg_local_name(minor, desired_name, &name);
   if (major == GSS_S_COMPLETE) major = gg_local_mechs(minor, desired_mechs, &mechs);
   if (major == GSS_S_COMPLETE) {
-    major = impersonator != GSS_C_NO_CREDENTIAL
-                ? gss_acquire_cred_impersonate_name(minor, impersonator, name, time_req, mechs,
-                                                    usage, &local, &actual, time_rec)
-                : gss_acquire_cred_from(minor, name, time_req, mechs, usage, cred_store, &local,
-                                        &actual, time_rec);
+    if (impersonator != GSS_C_NO_CREDENTIAL) {
+      major = gss_acquire_cred_impersonate_name(minor, impersonator, name, time_req, mechs, usage,
+                                                &local, &actual, time_rec);
+    } else if (password != GSS_C_NO_BUFFER) {
+      major = gss_acquire_cred_with_password(minor, name, password, time_req, mechs, usage, &local,
+                                             &actual, time_rec);
+    } else {
+      major = gss_acquire_cred_from(minor, name, time_req, mechs, usage, cred_store, &local,
+                                    &actual, time_rec);
+    }
     major = gg_local_status(minor, major);
   }
   if (!GSS_ERROR(major)) major = gg_public_mechs(minor, actual, actual_mechs);
@@ -226,8 +232,9 @@ OM_uint32 gg_local_accept(OM_uint32* minor, gg_ctx* ctx, gss_cred_id_t local_cre
     /* gss_accept_sec_context takes the mechanism from the token (krb5), which leads back to this
      * module; MIT picks the local mechanism only from a credential that has it. So the first
      * step gets the default acceptor credential of the local mechanism. */
-    major = gg_local_acquire_cred(minor, GSS_C_NO_CREDENTIAL, NULL, 0, GSS_C_NO_OID_SET,
-                                  GSS_C_ACCEPT, GSS_C_NO_CRED_STORE, &acceptor, NULL, NULL);
+    major = gg_local_acquire_cred(minor, GSS_C_NO_CREDENTIAL, GSS_C_NO_BUFFER, NULL, 0,
+                                  GSS_C_NO_OID_SET, GSS_C_ACCEPT, GSS_C_NO_CRED_STORE, &acceptor,
+                                  NULL, NULL);
     if (GSS_ERROR(major)) return major;
     local_cred = ((gg_cred*)acceptor)->local;
   }
@@ -367,4 +374,15 @@ OM_uint32 gg_local_import_cred(OM_uint32* minor, const void* bytes, size_t len,
   }
   free(rewritten);
   return major;
+}
+
+/* gssspi_mech_invoke: MIT's krb5 settings of the process, gss_krb5_ccache_name and
+ * gsskrb5_register_acceptor_identity among them. They are the program's own krb5 state (a
+ * ccache name, a keytab), so they go to MIT's krb5 in the program, where they steer what runs
+ * there: password credentials, the fallback mode. gssgated's credentials come from the caller's
+ * rule, whatever the program names here (as whatever KRB5CCNAME says). */
+GG_EXPORT OM_uint32 gssi_mech_invoke(OM_uint32* minor, const gss_OID desired_mech,
+                                     const gss_OID desired_object, gss_buffer_t value) {
+  return gg_local_status(
+      minor, gssspi_mech_invoke(minor, gg_local_mech(desired_mech), desired_object, value));
 }

@@ -540,19 +540,7 @@ GG_EXPORT OM_uint32 gssi_inquire_sec_context_by_oid(OM_uint32* minor,
   if (major != GSS_S_COMPLETE) return major;
   Gssgate__V1__InquireSecContextByOidReply* got = (Gssgate__V1__InquireSecContextByOidReply*)reply;
   major = gg_reply_status(minor, got->status);
-  if (!GSS_ERROR(major)) {
-    OM_uint32 ignored;
-    if (gss_create_empty_buffer_set(&ignored, data_set) != GSS_S_COMPLETE) {
-      major = gg_nomem(minor);
-    }
-    for (size_t i = 0; i < got->n_values && !GSS_ERROR(major); ++i) {
-      gss_buffer_desc value = {got->values[i].len, got->values[i].data};
-      if (gss_add_buffer_set_member(&ignored, &value, data_set) != GSS_S_COMPLETE) {
-        gss_release_buffer_set(&ignored, data_set);
-        major = gg_nomem(minor);
-      }
-    }
-  }
+  if (!GSS_ERROR(major)) major = gg_buffer_set_of(minor, got->values, got->n_values, data_set);
   /* A session key may be among them: the module's decoded copy goes (the program's own copy in
    * *data_set is the program's to clear). */
   for (size_t i = 0; i < got->n_values; ++i) {

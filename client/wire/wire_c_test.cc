@@ -682,7 +682,8 @@ TEST_F(WireCTest, MethodNumbersNeverMove) {
       "AcceptSecContext", "Wrap", "Unwrap", "GetMic", "VerifyMic", "WrapSizeLimit",
       "ProcessContextToken", "InquireContext", "ContextTime", "ExportContext", "ImportContext",
       "DeleteSecContext", "IndicateMechs", "WhoAmI", "GetStatus", "ListHandles", "Reload",
-      "GetMetrics", "AcceptOnce", "Iov", "InquireSecContextByOid"};
+      "GetMetrics", "AcceptOnce", "Iov", "InquireSecContextByOid", "InquireCredByOid",
+      "SetCredOption"};
   // clang-format on
   ASSERT_EQ(gssgate__v1__gssgate__descriptor.n_methods, in_order.size())
       << "a method was added: append it to this list";

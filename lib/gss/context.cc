@@ -209,21 +209,7 @@ GssStatus inquire_sec_context_by_oid(const ContextHandle& ctx, const Oid& what,
   gss_OID_desc oid = what.desc();
   OM_uint32 major = gss_inquire_sec_context_by_oid(&minor, ctx.get(), &oid, &set);
   GssStatus status = check("gss_inquire_sec_context_by_oid", major, minor);
-  values->clear();
-  if (set != GSS_C_NO_BUFFER_SET) {
-    for (size_t i = 0; status.ok() && i < set->count; ++i) {
-      values->emplace_back(static_cast<const char*>(set->elements[i].value),
-                           set->elements[i].length);
-    }
-    // A session key may be among them: gss_release_buffer_set only frees.
-    for (size_t i = 0; i < set->count; ++i) {
-      if (set->elements[i].value != nullptr) {
-        explicit_bzero(set->elements[i].value, set->elements[i].length);
-      }
-    }
-    OM_uint32 ignored = 0;
-    gss_release_buffer_set(&ignored, &set);
-  }
+  take_buffer_set(&set, status.ok(), values);
   return status;
 }
 

@@ -1,6 +1,7 @@
 #include "lib/gss/cred.h"
 
 #include <gssapi/gssapi_ext.h>
+#include <gssapi/gssapi_krb5.h>
 
 #include "lib/gss/mech_attrs.h"
 
@@ -241,6 +242,35 @@ GssStatus set_neg_mechs(const CredHandle& cred, const std::vector<Oid>& mechs) {
   OM_uint32 minor = 0;
   OM_uint32 major = gss_set_neg_mechs(&minor, cred.get(), &set);
   return check("gss_set_neg_mechs", major, minor);
+}
+
+GssStatus inquire_cred_by_oid(const CredHandle& cred, const Oid& what,
+                              std::vector<std::string>* values) {
+  OM_uint32 minor = 0;
+  gss_buffer_set_t set = GSS_C_NO_BUFFER_SET;
+  gss_OID_desc oid = what.desc();
+  OM_uint32 major = gss_inquire_cred_by_oid(&minor, cred.get(), &oid, &set);
+  GssStatus status = check("gss_inquire_cred_by_oid", major, minor);
+  take_buffer_set(&set, status.ok(), values);
+  return status;
+}
+
+GssStatus set_allowable_enctypes(const CredHandle& cred, const std::vector<int32_t>& enctypes) {
+  std::vector<krb5_enctype> ktypes(enctypes.begin(), enctypes.end());
+  OM_uint32 minor = 0;
+  OM_uint32 major = gss_krb5_set_allowable_enctypes(
+      &minor, cred.get(), static_cast<OM_uint32>(ktypes.size()), ktypes.data());
+  return check("gss_krb5_set_allowable_enctypes", major, minor);
+}
+
+GssStatus set_cred_flag_option(const CredHandle& cred, const Oid& option) {
+  OM_uint32 minor = 0;
+  gss_OID_desc oid = option.desc();
+  // The mechglue replaces the handle only when it is GSS_C_NO_CREDENTIAL, which `cred` is not.
+  gss_cred_id_t handle = cred.get();
+  gss_buffer_desc empty{0, nullptr};
+  OM_uint32 major = gss_set_cred_option(&minor, &handle, &oid, &empty);
+  return check("gss_set_cred_option", major, minor);
 }
 
 bool is_default_mech(const Oid& mech) {

@@ -3,6 +3,7 @@
 // Credential acquisition from an explicit credential store (MIT's gss_acquire_cred_from), so the
 // daemon never depends on process-global Kerberos state (KRB5CCNAME, KRB5_KTNAME, setenv).
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -78,6 +79,17 @@ struct CredByMechInfo {
 
 // gss_inquire_cred_by_mech.
 GssStatus inquire_cred_by_mech(const CredHandle& cred, const Oid& mech, CredByMechInfo* out);
+
+// gss_inquire_cred_by_oid: the buffers MIT returns for `what`, in order.
+GssStatus inquire_cred_by_oid(const CredHandle& cred, const Oid& what,
+                              std::vector<std::string>* values);
+
+// gss_krb5_set_allowable_enctypes: the enctypes contexts made with `cred` may use, most
+// preferred first (none: krb5.conf's again).
+GssStatus set_allowable_enctypes(const CredHandle& cred, const std::vector<int32_t>& enctypes);
+
+// gss_set_cred_option with an option that takes no value (GSS_KRB5_CRED_NO_CI_FLAGS_X).
+GssStatus set_cred_flag_option(const CredHandle& cred, const Oid& option);
 
 // gss_export_cred / gss_import_cred: a credential as a token (which holds its keys: seal it
 // before it leaves the daemon).

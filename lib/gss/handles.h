@@ -5,10 +5,13 @@
 // never be used by two threads at once (the daemon's handle table locks per handle).
 
 #include <gssapi/gssapi.h>
+#include <gssapi/gssapi_ext.h>
+#include <string.h>
 
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace gssgate::gss {
 
@@ -105,6 +108,21 @@ class Buffer {
 // non-const pointers for inputs it never writes, hence the const_cast.
 inline gss_buffer_desc input_buffer(std::string_view bytes) {
   return gss_buffer_desc{bytes.size(), const_cast<char*>(bytes.data())};
+}
+
+// Copies a buffer set GSSAPI returned into *values (cleared first; filled only when `keep`), wipes
+// its elements (an inquiry may return a session key: gss_release_buffer_set only frees) and
+// releases it.
+inline void take_buffer_set(gss_buffer_set_t* set, bool keep, std::vector<std::string>* values) {
+  values->clear();
+  if (*set == GSS_C_NO_BUFFER_SET) return;
+  for (size_t i = 0; i < (*set)->count; ++i) {
+    gss_buffer_desc& element = (*set)->elements[i];
+    if (keep) values->emplace_back(static_cast<const char*>(element.value), element.length);
+    if (element.value != nullptr) explicit_bzero(element.value, element.length);
+  }
+  OM_uint32 ignored = 0;
+  gss_release_buffer_set(&ignored, set);
 }
 
 }  // namespace gssgate::gss

@@ -1207,6 +1207,131 @@ TEST_F(DaemonTest, ContextInquiriesByOidAnswerTheTicketAndKeepTheKeyBehindExport
   EXPECT_EQ(number(*e, accepted["context"], krb5 + "1"), flags) << "the same ticket's flags";
 }
 
+// gss_set_cred_option (SetCredOption) and gss_inquire_cred_by_oid (InquireCredByOid) on the
+// caller's own credentials. The allowable enctypes narrow what contexts made with a credential
+// use: an initiator's AES128 shows as the contexts' SASL SSF; an acceptor's AES256 alone refuses
+// that initiator. A nameless acceptor handle, which otherwise accepts with its rule's shared
+// default credential, accepts with its own once it has an option (else the option would be
+// ignored, or, set on the shared one, reach every caller of the rule). Options that carry
+// pointers into the program, and other OIDs, are refused with a text that says what is taken.
+TEST_F(DaemonTest, CredentialOptionsNarrowTheCallersOwnCredentialAndNoOneElses) {
+  auto a = caller(kInitiatorUid);
+  auto b = caller(kAcceptorUid);
+  ASSERT_TRUE(a && b);
+  const std::string krb5_ext = "1.2.840.113554.1.2.2.5.";
+  const std::string enctypes_option = krb5_ext + "4";
+  const std::string no_ci_flags = "1.2.752.43.13.29";
+  auto ssf = [&](LineChild& who, const std::string& ctx) -> uint32_t {
+    Answer got = ask(who, absl::StrCat("inquireoid ", ctx, " ", krb5_ext, "15"));
+    EXPECT_EQ(got.kind, "OK") << got.line;
+    // MIT writes the SSF as four octets, most significant first.
+    const std::string bytes = got.bytes("values");
+    uint32_t n = 0;
+    for (char c : bytes) n = (n << 8) | static_cast<uint8_t>(c);
+    EXPECT_EQ(bytes.size(), 4u) << got.line;
+    return n;
+  };
+  // Without an option the two callers get AES256, the realm's first enctype. (First: alice's
+  // tickets are cached, and an AES128 one would serve a later handshake without the option.)
+  std::string plain_ini, plain_acc;
+  handshake(*a, *b, &plain_ini, &plain_acc);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(ssf(*b, plain_acc), 256u);
+
+  Answer alice = ask(*a, "acquire initiate alice");
+  ASSERT_EQ(alice.kind, "OK") << alice.line;
+  const std::string ini = alice["creds"];
+  Answer aes128 = ask(*a, absl::StrCat("setcredopt ", ini, " ", enctypes_option, " 17"));
+  ASSERT_EQ(aes128.kind, "OK") << aes128.line;
+  // One handshake with that credential: both contexts run on AES128.
+  auto first_step = [&]() {
+    Answer i1 = ask(*a, absl::StrCat("init - ", ini, " HTTP@localhost - "));
+    EXPECT_EQ(i1.kind, "OK") << i1.line;
+    return i1;
+  };
+  Answer i1 = first_step();
+  Answer a1 = ask(*b, absl::StrCat("accept - - ", i1["token"]));
+  ASSERT_EQ(a1.kind, "OK") << a1.line;
+  Answer i2 = ask(*a, absl::StrCat("init ", i1["context"], " - HTTP@localhost ", a1["token"]));
+  ASSERT_EQ(i2.kind, "OK") << i2.line;
+  EXPECT_EQ(ssf(*b, a1["context"]), 128u);
+  EXPECT_EQ(ssf(*a, i1["context"]), 128u);
+
+  // The acceptor's side: a nameless acceptor handle, AES256 only, refuses the AES128 initiator,
+  // and says it accepted with the handle itself, not the rule's default credential.
+  Answer acc = ask(*b, "acquire accept");
+  ASSERT_EQ(acc.kind, "OK") << acc.line;
+  const std::string acc_creds = acc["creds"];
+  Answer before = ask(*b, absl::StrCat("accept - ", acc_creds, " ", first_step()["token"]));
+  EXPECT_EQ(before.kind, "OK") << before.line;
+  EXPECT_TRUE(daemon_->wait_for_log("creds=handle(default acceptor)")) << daemon_->log();
+  ASSERT_EQ(ask(*b, absl::StrCat("setcredopt ", acc_creds, " ", enctypes_option, " 18")).kind,
+            "OK");
+  Answer refused = ask(*b, absl::StrCat("accept - ", acc_creds, " ", first_step()["token"]));
+  EXPECT_EQ(refused.kind, "GSS") << refused.line;
+  // Other callers of the rule, with its default credential, are untouched.
+  Answer others = ask(*b, absl::StrCat("accept - - ", first_step()["token"]));
+  EXPECT_EQ(others.kind, "OK") << others.line;
+  ASSERT_EQ(ask(*b, absl::StrCat("setcredopt ", acc_creds, " ", enctypes_option, " 17 18")).kind,
+            "OK");
+  Answer after = ask(*b, absl::StrCat("accept - ", acc_creds, " ", first_step()["token"]));
+  EXPECT_EQ(after.kind, "OK") << after.line;
+  EXPECT_EQ(ssf(*b, after["context"]), 128u);
+  EXPECT_TRUE(
+      daemon_->wait_for_log(absl::StrCat("oid=", enctypes_option, " enctypes=17,18 outcome=ok")));
+  // Of the six accepts so far only the one before the option followed the default. (The log is
+  // read as the daemon writes it: wait for all six lines before counting.)
+  for (int i = 0; i < 400 && count_of(daemon_->log(), "audit op=accept ") < 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(count_of(daemon_->log(), "audit op=accept "), 6) << daemon_->log();
+  EXPECT_EQ(count_of(daemon_->log(), "creds=handle(default acceptor)"), 1) << daemon_->log();
+
+  // The other option MIT's krb5 takes that only narrows: no payload.
+  EXPECT_EQ(ask(*a, absl::StrCat("setcredopt ", ini, " ", no_ci_flags)).kind, "OK");
+  EXPECT_THAT(ask(*a, absl::StrCat("setcredopt ", ini, " ", no_ci_flags, " 17")).line,
+              StartsWith("RPC code=3 enctypes is for the allowable-enctypes option only"));
+  // An enctype MIT does not know is MIT's refusal; more than any library knows, the daemon's.
+  EXPECT_EQ(ask(*a, absl::StrCat("setcredopt ", ini, " ", enctypes_option, " 9999")).kind, "GSS");
+  std::string many = absl::StrCat("setcredopt ", ini, " ", enctypes_option);
+  for (int i = 0; i < 65; ++i) absl::StrAppend(&many, " 17");
+  EXPECT_THAT(ask(*a, many).line, StartsWith("RPC code=3 enctypes: 65 given, at most 64"));
+  // Copying the tickets into a ccache of the program (.5.7), and any other OID: refused.
+  for (const std::string& oid : {krb5_ext + "7", krb5_ext + "14", std::string("1.2.3.4")}) {
+    Answer other = ask(*a, absl::StrCat("setcredopt ", ini, " ", oid));
+    EXPECT_EQ(other.kind, "GSS") << other.line;
+    EXPECT_EQ(other["major"], std::to_string(GSS_S_UNAVAILABLE)) << other.line;
+    EXPECT_THAT(other.line, HasSubstr(absl::StrCat("; not ", oid, " (options that carry")));
+  }
+  EXPECT_THAT(ask(*a, absl::StrCat("setcredopt ", ini, " -")).line,
+              StartsWith("RPC code=3 oid is required"));
+  EXPECT_THAT(ask(*a, absl::StrCat("setcredopt ", ini, " ff")).line, StartsWith("RPC code=3 "));
+
+  // gss_inquire_cred_by_oid: the impersonator inquiry is MIT's (a credential not obtained by
+  // S4U2Proxy names none, an empty set; python-gssapi's raw suite reads a real one through the
+  // module), the rest is refused.
+  Answer impersonator = ask(*a, absl::StrCat("inquirecredoid ", ini, " ", krb5_ext, "14"));
+  EXPECT_EQ(impersonator.kind, "OK") << impersonator.line;
+  EXPECT_EQ(impersonator["count"], "0") << "MIT's empty set: " << impersonator.line;
+  Answer not_answered = ask(*a, absl::StrCat("inquirecredoid ", ini, " 1.2.3.4"));
+  EXPECT_EQ(not_answered.kind, "GSS") << not_answered.line;
+  EXPECT_EQ(not_answered["major"], std::to_string(GSS_S_UNAVAILABLE));
+  EXPECT_THAT(not_answered.line, HasSubstr("only for a credential's impersonator"));
+  EXPECT_THAT(not_answered.line, HasSubstr("not for 1.2.3.4"));
+  EXPECT_THAT(ask(*a, absl::StrCat("inquirecredoid ", ini, " -")).line,
+              StartsWith("RPC code=3 oid is required"));
+
+  // Another caller's handle: NOT_FOUND whatever is asked, and nothing was set on it.
+  EXPECT_THAT(ask(*a, absl::StrCat("setcredopt ", acc_creds, " ", enctypes_option, " 18")).line,
+              StartsWith("RPC code=5 "));
+  EXPECT_THAT(ask(*a, absl::StrCat("setcredopt ", acc_creds, " 1.2.3.4")).line,
+              StartsWith("RPC code=5 "));
+  EXPECT_THAT(ask(*b, absl::StrCat("inquirecredoid ", ini, " ", krb5_ext, "14")).line,
+              StartsWith("RPC code=5 "));
+  Answer still = ask(*b, absl::StrCat("accept - ", acc_creds, " ", first_step()["token"]));
+  EXPECT_EQ(still.kind, "OK") << "the other caller's call changed nothing: " << still.line;
+}
+
 // BER for the replay test: DER lengths, and a DER element tree re-encoded with every length in
 // the long form with leading zeros (four octets, which MIT's decoder takes), contents unchanged.
 std::string der_length(size_t n) {
