@@ -427,9 +427,9 @@ GG_EXPORT OM_uint32 gssi_import_cred_by_mech(OM_uint32* minor, gss_OID mech, gss
  * with this entry point). The program holds the password, so MIT's own krb5 asks the KDC for the
  * tickets in the program, as gssproxy's module does; gssgated holds nothing for it, and the
  * credential, and the contexts made with it, are the program's own (local.c). Only initiator
- * credentials: an acceptor's keys are gssgated's, and MIT would read the program's keytab for the
- * acceptor half, which is no source of keys once the module interposes (except in fallback mode,
- * where everything may run on MIT's own krb5). */
+ * credentials, in every mode: an acceptor's keys are gssgated's, and MIT would read the program's
+ * keytab for the acceptor half, which is no source of keys once the module interposes (fallback
+ * mode uses it only when gssgated cannot serve, and gssgated serves acceptors). */
 GG_EXPORT OM_uint32 gssi_acquire_cred_with_password(OM_uint32* minor, const gss_name_t desired_name,
                                                     const gss_buffer_t password, OM_uint32 time_req,
                                                     const gss_OID_set desired_mechs, int usage,
@@ -441,7 +441,7 @@ GG_EXPORT OM_uint32 gssi_acquire_cred_with_password(OM_uint32* minor, const gss_
     *minor = 0;
     return GSS_S_CALL_INACCESSIBLE_READ;
   }
-  if (usage != GSS_C_INITIATE && !gg_fallback_mode()) {
+  if (usage != GSS_C_INITIATE) {
     *minor = GG_MINOR_UNSUPPORTED;
     gg_set_error(*minor,
                  "gssgate: a password gives initiator credentials only (usage initiate): an "
@@ -486,14 +486,15 @@ GG_EXPORT OM_uint32 gssi_inquire_cred_by_oid(OM_uint32* minor, const gss_cred_id
 }
 
 /* MIT's request behind gss_krb5_set_allowable_enctypes (gssapiP_krb5.h,
- * krb5_gss_set_allowable_enctypes_req), with its option's OID, 1.2.840.113554.1.2.2.5.4. */
+ * krb5_gss_set_allowable_enctypes_req), with its option's OID, 1.2.840.113554.1.2.2.5.4 (the
+ * daemon has the same, daemon/handlers/set_cred_option.cc). */
 struct allowable_enctypes_req {
   OM_uint32 num_ktypes;
   krb5_enctype* ktypes;
 };
 static const gss_OID_desc allowable_enctypes_oid = {
     11, (void*)"\x2a\x86\x48\x86\xf7\x12\x01\x02\x02\x05\x04"};
-/* As many enctypes as gssgated takes in one request (set_cred_option.cc). */
+/* As many enctypes as gssgated takes in one request (set_cred_option.cc, kMaxEnctypes). */
 enum { MAX_ENCTYPES = 64 };
 
 /* gss_set_cred_option, and gss_krb5_set_allowable_enctypes (which MIT's mechglue carries out with
@@ -520,20 +521,24 @@ GG_EXPORT OM_uint32 gssi_set_cred_option(OM_uint32* minor, gss_cred_id_t* cred_h
              allowable_enctypes_oid.length) == 0) {
     const struct allowable_enctypes_req* req =
         value != GSS_C_NO_BUFFER && value->length == sizeof(*req) ? value->value : NULL;
-    if (req == NULL || (req->num_ktypes != 0 && req->ktypes == NULL)) {
+    if (req == NULL) {
       *minor = GG_MINOR_UNSUPPORTED;
       gg_set_error(*minor, "gssgate: the allowable-enctypes option's value is not MIT's request");
       return GSS_S_FAILURE;
     }
-    if (req->num_ktypes > MAX_ENCTYPES) {
+    if (req->ktypes != NULL && req->num_ktypes > MAX_ENCTYPES) {
       *minor = GG_MINOR_UNSUPPORTED;
       gg_set_error(*minor, "gssgate: %u allowable enctypes given, at most %d",
                    (unsigned)req->num_ktypes, MAX_ENCTYPES);
       return GSS_S_FAILURE;
     }
-    for (OM_uint32 i = 0; i < req->num_ktypes; ++i) enctypes[i] = req->ktypes[i];
-    request.n_enctypes = req->num_ktypes;
-    request.enctypes = enctypes;
+    if (req->ktypes == NULL) {
+      request.reset = 1; /* MIT's NULL list, whatever the count: krb5.conf's enctypes again */
+    } else {
+      for (OM_uint32 i = 0; i < req->num_ktypes; ++i) enctypes[i] = req->ktypes[i];
+      request.n_enctypes = req->num_ktypes;
+      request.enctypes = enctypes;
+    }
   }
   ProtobufCMessage* reply;
   OM_uint32 major = gg_call(minor, "SetCredOption", &request.base, &reply, GSS_S_NO_CRED);

@@ -70,15 +70,16 @@ absl::Status Service::accept_step(const Call& call, const v1::AcceptSecContextRe
       mech = *std::move(token_mech);
     }
   }
-  // Which credential the first step runs with, for its audit line.
-  const char* creds = !cred_entry                            ? "creds=default"
-                      : cred_entry->follows_default_acceptor ? "creds=handle(default acceptor)"
-                                                             : "creds=handle";
   CredCache::Cred default_cred;
   GSSGATE_ASSIGN_OR_RETURN(
       std::shared_ptr<const gss::CredHandle> step_cred,
       step_credential(*this, call, first, cred_entry, gss::CredUsage::kAccept,
                       mech ? &*mech : nullptr, ctx_entry.get(), &status, &default_cred));
+  // Which credential the first step runs with, for its audit line: as step_credential chose it
+  // (a handle stops following the default acceptor when its enctypes are set, SetCredOption).
+  const char* creds = !cred_entry    ? "creds=default"
+                      : default_cred ? "creds=handle(default acceptor)"
+                                     : "creds=handle";
   if (!status.ok()) {
     to_proto(status, reply->mutable_status());
     audit(call, "accept", absl::StrCat(creds, mech_text),

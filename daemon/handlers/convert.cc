@@ -19,6 +19,17 @@ absl::StatusOr<gss::Oid> oid_field(const std::string& der, const char* field) {
   return *oid;
 }
 
+absl::StatusOr<gss::Oid> required_oid_field(const std::string& der, const char* field) {
+  if (der.empty()) return absl::InvalidArgumentError(absl::StrCat(field, " is required"));
+  return oid_field(der, field);
+}
+
+gss::GssStatus refusal(const char* operation, OM_uint32 major, std::string text) {
+  gss::GssStatus refused = gss::check(operation, major, 0);
+  refused.minor_text = {std::move(text)};
+  return refused;
+}
+
 namespace {
 
 // RFC 6680 §7.8 / MIT: the token id of a composite exported name, under either name type.

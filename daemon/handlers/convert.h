@@ -18,6 +18,12 @@ using gss::to_proto;  // GssStatus → v1::GssStatus (lib/gss/status_proto.h)
 
 // A DER OID field; empty gives the empty Oid. Malformed: INVALID_ARGUMENT naming `field`.
 absl::StatusOr<gss::Oid> oid_field(const std::string& der, const char* field);
+// The same for a field that must be set: empty is INVALID_ARGUMENT "`field` is required".
+absl::StatusOr<gss::Oid> required_oid_field(const std::string& der, const char* field);
+
+// A GSSAPI failure of the daemon's own making (minor 0), with `text` as its minor text: what is
+// refused and why, which the caller's gss_display_status shows.
+gss::GssStatus refusal(const char* operation, OM_uint32 major, std::string text);
 
 // Imports a wire name. A malformed name_type is INVALID_ARGUMENT (returned); a GSSAPI failure is
 // reported through *status with OK returned, like every GSSAPI outcome.

@@ -15,12 +15,12 @@ absl::Status Service::ImportContext(const Call& call, const v1::ImportContextReq
   absl::StatusOr<std::string> mac = sealer() != nullptr ? sealer()->mac(request.token())
                                                         : absl::UnavailableError("no sealing key");
   if (!mac.ok() || !take_exported_context(call.owner.uid, export_binding(call), *mac)) {
-    gss::GssStatus refused = gss::check("gss_import_sec_context", GSS_S_DEFECTIVE_TOKEN, 0);
-    refused.minor_text = {
-        "gssgate imports only context tokens this daemon exported to the same uid, each once; "
-        "this one was made elsewhere, altered, already imported, or exported before the daemon "
-        "restarted (import it into in-process GSSAPI instead)"};
-    to_proto(refused, reply->mutable_status());
+    to_proto(refusal("gss_import_sec_context", GSS_S_DEFECTIVE_TOKEN,
+                     "gssgate imports only context tokens this daemon exported to the same uid, "
+                     "each once; this one was made elsewhere, altered, already imported, or "
+                     "exported before the daemon restarted (import it into in-process GSSAPI "
+                     "instead)"),
+             reply->mutable_status());
     audit(call, "import_context", absl::StrCat("token_bytes=", request.token().size()),
           "refused \"not a token this daemon exported to this uid\"");
     return absl::OkStatus();

@@ -12,20 +12,18 @@ namespace gssgate::daemon {
 // later could answer one with secrets.
 absl::Status Service::InquireCredByOid(const Call& call, const v1::InquireCredByOidRequest& request,
                                        v1::InquireCredByOidReply* reply) {
-  if (request.oid().empty()) return absl::InvalidArgumentError("oid is required");
-  GSSGATE_ASSIGN_OR_RETURN(gss::Oid oid, oid_field(request.oid(), "oid"));
+  GSSGATE_ASSIGN_OR_RETURN(gss::Oid oid, required_oid_field(request.oid(), "oid"));
   // The handle first: one that is not the caller's is NOT_FOUND whatever the OID.
   GSSGATE_ASSIGN_OR_RETURN(auto entry,
                            table().find(call.owner, request.creds(), HandleKind::kCred));
   static const gss::Oid* const kImpersonator =
       new gss::Oid(gss::Oid::from_gss(GSS_KRB5_GET_CRED_IMPERSONATOR));
   if (oid != *kImpersonator) {
-    gss::GssStatus refused = gss::check("gss_inquire_cred_by_oid", GSS_S_UNAVAILABLE, 0);
-    refused.minor_text = {absl::StrCat(
-        "gssgated answers gss_inquire_cred_by_oid only for a credential's impersonator "
-        "(GSS_KRB5_GET_CRED_IMPERSONATOR, ",
-        kImpersonator->dotted(), "); not for ", oid.dotted())};
-    to_proto(refused, reply->mutable_status());
+    to_proto(refusal("gss_inquire_cred_by_oid", GSS_S_UNAVAILABLE,
+                     absl::StrCat("gssgated answers gss_inquire_cred_by_oid only for a "
+                                  "credential's impersonator (GSS_KRB5_GET_CRED_IMPERSONATOR, ",
+                                  kImpersonator->dotted(), "); not for ", oid.dotted())),
+             reply->mutable_status());
     return absl::OkStatus();
   }
   std::vector<std::string> values;

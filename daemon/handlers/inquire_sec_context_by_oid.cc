@@ -72,8 +72,7 @@ Inquiry inquiry_of(const gss::Oid& oid, std::string* why) {
 absl::Status Service::InquireSecContextByOid(const Call& call,
                                              const v1::InquireSecContextByOidRequest& request,
                                              v1::InquireSecContextByOidReply* reply) {
-  if (request.oid().empty()) return absl::InvalidArgumentError("oid is required");
-  GSSGATE_ASSIGN_OR_RETURN(gss::Oid oid, oid_field(request.oid(), "oid"));
+  GSSGATE_ASSIGN_OR_RETURN(gss::Oid oid, required_oid_field(request.oid(), "oid"));
   // The handle first: a handle that is not the caller's is NOT_FOUND whatever OID is asked and
   // whatever the policy.
   GSSGATE_ASSIGN_OR_RETURN(auto entry,
@@ -81,9 +80,8 @@ absl::Status Service::InquireSecContextByOid(const Call& call,
   std::string why;
   const Inquiry inquiry = inquiry_of(oid, &why);
   auto refuse = [&](OM_uint32 major, std::string text) {
-    gss::GssStatus refused = gss::check("gss_inquire_sec_context_by_oid", major, 0);
-    refused.minor_text = {std::move(text)};
-    to_proto(refused, reply->mutable_status());
+    to_proto(refusal("gss_inquire_sec_context_by_oid", major, std::move(text)),
+             reply->mutable_status());
     return absl::OkStatus();
   };
   if (inquiry == Inquiry::kRefused) {

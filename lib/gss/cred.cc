@@ -255,11 +255,16 @@ GssStatus inquire_cred_by_oid(const CredHandle& cred, const Oid& what,
   return status;
 }
 
-GssStatus set_allowable_enctypes(const CredHandle& cred, const std::vector<int32_t>& enctypes) {
-  std::vector<krb5_enctype> ktypes(enctypes.begin(), enctypes.end());
+GssStatus set_allowable_enctypes(const CredHandle& cred, const std::vector<int32_t>* enctypes) {
+  // MIT resets on a null list whatever the count, and allows none on an empty one: a list
+  // always has an element here, so data() is never null for an empty one.
+  std::vector<krb5_enctype> ktypes;
+  if (enctypes != nullptr) ktypes.assign(enctypes->begin(), enctypes->end());
+  const OM_uint32 count = static_cast<OM_uint32>(ktypes.size());
+  ktypes.push_back(0);
   OM_uint32 minor = 0;
-  OM_uint32 major = gss_krb5_set_allowable_enctypes(
-      &minor, cred.get(), static_cast<OM_uint32>(ktypes.size()), ktypes.data());
+  OM_uint32 major = gss_krb5_set_allowable_enctypes(&minor, cred.get(), count,
+                                                    enctypes != nullptr ? ktypes.data() : nullptr);
   return check("gss_krb5_set_allowable_enctypes", major, minor);
 }
 

@@ -85,8 +85,8 @@ GssStatus inquire_cred_by_oid(const CredHandle& cred, const Oid& what,
                               std::vector<std::string>* values);
 
 // gss_krb5_set_allowable_enctypes: the enctypes contexts made with `cred` may use, most
-// preferred first (none: krb5.conf's again).
-GssStatus set_allowable_enctypes(const CredHandle& cred, const std::vector<int32_t>& enctypes);
+// preferred first (an empty list allows none); null: krb5.conf's again.
+GssStatus set_allowable_enctypes(const CredHandle& cred, const std::vector<int32_t>* enctypes);
 
 // gss_set_cred_option with an option that takes no value (GSS_KRB5_CRED_NO_CI_FLAGS_X).
 GssStatus set_cred_flag_option(const CredHandle& cred, const Oid& option);

@@ -322,4 +322,16 @@ absl::StatusOr<std::string> new_file_ccache(const Krb5Context& ctx) {
   return out;
 }
 
+absl::StatusOr<std::vector<int32_t>> permitted_enctypes(const Krb5Context& ctx) {
+  krb5_enctype* list = nullptr;
+  if (krb5_error_code code = krb5_get_permitted_enctypes(ctx.get(), &list); code != 0) {
+    return absl::InternalError(
+        absl::StrCat("krb5_get_permitted_enctypes: ", ctx.error_message(code)));
+  }
+  std::vector<int32_t> out;
+  for (const krb5_enctype* e = list; e != nullptr && *e != 0; ++e) out.push_back(*e);
+  krb5_free_enctypes(ctx.get(), list);
+  return out;
+}
+
 }  // namespace gssgate::gss

@@ -5,6 +5,7 @@
 // its owner; there is no global context.
 
 #include <krb5/krb5.h>
+#include <stdint.h>
 
 #include <memory>
 #include <mutex>
@@ -153,6 +154,10 @@ absl::Status mirror_ccache(const Krb5Context& ctx, const std::string& from, cons
 // Destroys ccache `name` (a MEMORY one is empty when resolved again). NOT_FOUND when it holds
 // nothing.
 absl::Status destroy_ccache(const Krb5Context& ctx, const std::string& name);
+
+// krb5.conf's permitted_enctypes (MIT's default list where it names none), as MIT reads them for
+// a new context: the enctypes the administrator lets this host's krb5 use.
+absl::StatusOr<std::vector<int32_t>> permitted_enctypes(const Krb5Context& ctx);
 
 // A new FILE ccache made by MIT with mkstemp in its temporary directory ("FILE:/tmp/krb5cc_..."),
 // for credentials to be written somewhere MIT must not write itself. The caller destroys it.

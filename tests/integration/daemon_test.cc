@@ -1269,9 +1269,15 @@ TEST_F(DaemonTest, CredentialOptionsNarrowTheCallersOwnCredentialAndNoOneElses) 
             "OK");
   Answer refused = ask(*b, absl::StrCat("accept - ", acc_creds, " ", first_step()["token"]));
   EXPECT_EQ(refused.kind, "GSS") << refused.line;
+  EXPECT_THAT(refused.line, HasSubstr("Encryption type aes128-cts-hmac-sha1-96 not permitted"));
   // Other callers of the rule, with its default credential, are untouched.
   Answer others = ask(*b, absl::StrCat("accept - - ", first_step()["token"]));
   EXPECT_EQ(others.kind, "OK") << others.line;
+  // Back to krb5.conf's enctypes (MIT's null list): the AES128 initiator is accepted again.
+  ASSERT_EQ(ask(*b, absl::StrCat("setcredopt ", acc_creds, " ", enctypes_option, " reset")).kind,
+            "OK");
+  Answer reset = ask(*b, absl::StrCat("accept - ", acc_creds, " ", first_step()["token"]));
+  EXPECT_EQ(reset.kind, "OK") << reset.line;
   ASSERT_EQ(ask(*b, absl::StrCat("setcredopt ", acc_creds, " ", enctypes_option, " 17 18")).kind,
             "OK");
   Answer after = ask(*b, absl::StrCat("accept - ", acc_creds, " ", first_step()["token"]));
@@ -1279,20 +1285,33 @@ TEST_F(DaemonTest, CredentialOptionsNarrowTheCallersOwnCredentialAndNoOneElses) 
   EXPECT_EQ(ssf(*b, after["context"]), 128u);
   EXPECT_TRUE(
       daemon_->wait_for_log(absl::StrCat("oid=", enctypes_option, " enctypes=17,18 outcome=ok")));
-  // Of the six accepts so far only the one before the option followed the default. (The log is
-  // read as the daemon writes it: wait for all six lines before counting.)
-  for (int i = 0; i < 400 && count_of(daemon_->log(), "audit op=accept ") < 6; ++i) {
+  EXPECT_THAT(daemon_->log(), HasSubstr(absl::StrCat("oid=", enctypes_option, " enctypes=reset")));
+  // Of the seven accepts so far only the one before the option followed the default. (The log is
+  // read as the daemon writes it: wait for all seven lines before counting.)
+  for (int i = 0; i < 400 && count_of(daemon_->log(), "audit op=accept ") < 7; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
-  EXPECT_EQ(count_of(daemon_->log(), "audit op=accept "), 6) << daemon_->log();
+  EXPECT_EQ(count_of(daemon_->log(), "audit op=accept "), 7) << daemon_->log();
   EXPECT_EQ(count_of(daemon_->log(), "creds=handle(default acceptor)"), 1) << daemon_->log();
 
   // The other option MIT's krb5 takes that only narrows: no payload.
   EXPECT_EQ(ask(*a, absl::StrCat("setcredopt ", ini, " ", no_ci_flags)).kind, "OK");
   EXPECT_THAT(ask(*a, absl::StrCat("setcredopt ", ini, " ", no_ci_flags, " 17")).line,
-              StartsWith("RPC code=3 enctypes is for the allowable-enctypes option only"));
-  // An enctype MIT does not know is MIT's refusal; more than any library knows, the daemon's.
-  EXPECT_EQ(ask(*a, absl::StrCat("setcredopt ", ini, " ", enctypes_option, " 9999")).kind, "GSS");
+              StartsWith("RPC code=3 enctypes and reset are for the allowable-enctypes option"));
+  // Only within krb5.conf's permitted_enctypes (MIT would take any valid one in place of
+  // default_tgs_enctypes); a 0 (where MIT stops reading) or a negative number is no enctype; more
+  // than any library knows is refused; enctypes only for that option, reset without them.
+  Answer outside = ask(*a, absl::StrCat("setcredopt ", ini, " ", enctypes_option, " 17 9999"));
+  EXPECT_EQ(outside.kind, "GSS") << outside.line;
+  EXPECT_THAT(outside.line, HasSubstr("enctype 9999 is not among krb5.conf's permitted_enctypes"));
+  EXPECT_THAT(ask(*a, absl::StrCat("setcredopt ", ini, " ", enctypes_option, " 17 0")).line,
+              StartsWith("RPC code=3 enctypes: 0 is no enctype"));
+  EXPECT_THAT(ask(*a, absl::StrCat("setcredopt ", ini, " ", enctypes_option, " -1")).line,
+              StartsWith("RPC code=3 enctypes: -1 is no enctype"));
+  EXPECT_THAT(ask(*a, absl::StrCat("setcredopt ", ini, " ", enctypes_option, " reset 17")).line,
+              StartsWith("RPC code=3 reset takes no enctypes"));
+  EXPECT_THAT(ask(*a, absl::StrCat("setcredopt ", ini, " ", no_ci_flags, " reset")).line,
+              StartsWith("RPC code=3 enctypes and reset are for the allowable-enctypes option"));
   std::string many = absl::StrCat("setcredopt ", ini, " ", enctypes_option);
   for (int i = 0; i < 65; ++i) absl::StrAppend(&many, " 17");
   EXPECT_THAT(ask(*a, many).line, StartsWith("RPC code=3 enctypes: 65 given, at most 64"));
