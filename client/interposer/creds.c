@@ -420,8 +420,7 @@ GG_EXPORT OM_uint32 gssi_import_cred_by_mech(OM_uint32* minor, gss_OID mech, gss
   return gssi_import_cred(minor, token, out);
 }
 
-/* ---- passwords and credential options ---------------------------------------------------------
- */
+/* ---- passwords and credential options ----------------------------------------------------- */
 
 /* gss_acquire_cred_with_password, and gss_add_cred_with_password (which MIT's mechglue carries out
  * with this entry point). The program holds the password, so MIT's own krb5 asks the KDC for the
